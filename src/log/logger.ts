@@ -1,0 +1,99 @@
+// The watchdog's logger: pino JSON lines or the originals' text lines, plus function output lines.
+import pino from 'pino';
+import type { LogFormat } from '../config/variables.js';
+
+export type Fields = Record<string, unknown>;
+
+/** Where lines go; anything with a write(string) method (a sonic-boom destination, a test sink). */
+export interface Sink {
+  write(chunk: string): unknown;
+}
+
+export interface Logger {
+  debug(msg: string, fields?: Fields): void;
+  info(msg: string, fields?: Fields): void;
+  warn(msg: string, fields?: Fields): void;
+  error(msg: string, fields?: Fields): void;
+  /** One line of function output (without its newline), written to the matching stream. */
+  functionLine(stream: 'stdout' | 'stderr', line: string): void;
+  /** Whether debug lines are written (callers skip building them otherwise). */
+  readonly debugEnabled: boolean;
+}
+
+export interface LoggerOptions {
+  format: LogFormat;
+  prefixLogs: boolean;
+  /** The watchdog's own lines and function stderr. */
+  err: Sink;
+  /** Function stdout (http mode). */
+  out: Sink;
+  debug?: boolean;
+}
+
+/** Formats local time as Go's log package does: 2006/01/02 15:04:05. Cached per second. */
+let cachedSecond = -1;
+let cachedStamp = '';
+export function goLogTime(nowMs: number = Date.now()): string {
+  const second = Math.floor(nowMs / 1000);
+  if (second !== cachedSecond) {
+    const d = new Date(nowMs);
+    const p = (n: number): string => (n < 10 ? `0${n}` : String(n));
+    cachedStamp = `${d.getFullYear()}/${p(d.getMonth() + 1)}/${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+    cachedSecond = second;
+  }
+  return cachedStamp;
+}
+
+export function createLogger(options: LoggerOptions): Logger {
+  const { err, out, prefixLogs } = options;
+  const debugEnabled = options.debug === true;
+
+  const functionLine = prefixLogs
+    ? options.format === 'json'
+      ? (stream: 'stdout' | 'stderr', line: string): void => {
+          (stream === 'stdout' ? out : err).write(`{"level":30,"time":${Date.now()},"stream":"${stream}","msg":${JSON.stringify(line)}}\n`);
+        }
+      : (stream: 'stdout' | 'stderr', line: string): void => {
+          (stream === 'stdout' ? out : err).write(`${goLogTime()} ${stream}: ${line}\n`);
+        }
+    : (stream: 'stdout' | 'stderr', line: string): void => {
+        (stream === 'stdout' ? out : err).write(`${line}\n`);
+      };
+
+  if (options.format === 'json') {
+    const p = pino(
+      { level: debugEnabled ? 'debug' : 'info', base: undefined, formatters: { level: (label, number) => ({ level: number, levelName: label }) } },
+      err as pino.DestinationStream,
+    );
+    const noop = (): void => {};
+    return {
+      debugEnabled,
+      debug: debugEnabled ? (msg, fields) => p.debug(fields ?? {}, msg) : noop,
+      info: (msg, fields) => p.info(fields ?? {}, msg),
+      warn: (msg, fields) => p.warn(fields ?? {}, msg),
+      error: (msg, fields) => p.error(fields ?? {}, msg),
+      functionLine,
+    };
+  }
+
+  // Text: the originals' shape, `YYYY/MM/DD HH:MM:SS message`, fields appended as key=value.
+  const line = (msg: string, fields?: Fields): void => {
+    let text = `${goLogTime()} ${msg}`;
+    if (fields) {
+      for (const key of Object.keys(fields)) {
+        const v = fields[key];
+        if (v === undefined) continue;
+        text += ` ${key}=${typeof v === 'string' && !/\s/.test(v) ? v : JSON.stringify(v)}`;
+      }
+    }
+    err.write(`${text}\n`);
+  };
+  return {
+    debugEnabled,
+    debug: debugEnabled ? line : () => {},
+    info: line,
+    warn: line,
+    error: line,
+    functionLine,
+  };
+}

@@ -1,0 +1,141 @@
+// The only impure file: process.env -> config -> watchdog -> listen -> signals -> exit code.
+import { existsSync } from 'node:fs';
+import pino from 'pino';
+import { helpText, printableConfig } from './config/help.js';
+import { loadConfig, type WatchdogConfig } from './config/load-config.js';
+import { createLogger, type Logger } from './log/logger.js';
+import { bootWatchdog, resolveFunctionProgram, StartupError, type Booted } from './server/boot.js';
+import { GIT_SHA, VERSION } from './version.js';
+
+function flag(args: string[], name: string): boolean {
+  return args.includes(`-${name}`) || args.includes(`--${name}`);
+}
+
+function ownEnv(): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
+  return env;
+}
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  if (flag(args, 'help') || args.includes('-h')) {
+    process.stdout.write(helpText());
+    return;
+  }
+  if (flag(args, 'version')) {
+    process.stdout.write(`Version: ${VERSION}\tSHA: ${GIT_SHA}\n`);
+    return;
+  }
+  if (flag(args, 'run-healthcheck')) {
+    // Checked before the config is read, so a health check never fails on an unrelated variable.
+    const tmp = (process.env.TMPDIR || '/tmp').replace(/(.)\/$/, '$1');
+    if (existsSync(`${tmp}/.lock`)) process.exit(0);
+    process.stderr.write('unable to find lock file.\n');
+    process.exit(1);
+  }
+  const unknown = args.filter((a) => !['-print-config', '--print-config'].includes(a));
+  if (unknown.length > 0) {
+    process.stderr.write(`fwatchdog: unknown argument ${unknown.join(' ')}; see fwatchdog --help\n`);
+    process.exit(2);
+  }
+
+  const env = ownEnv();
+  const loaded = loadConfig(env);
+  if (!loaded.ok) {
+    process.stderr.write(`fwatchdog: the configuration has ${loaded.problems.length} problem(s):\n${loaded.problems.map((p) => `  - ${p}\n`).join('')}See fwatchdog --help for every variable.\n`);
+    process.exit(2);
+  }
+  const config = loaded.config;
+
+  if (flag(args, 'print-config')) {
+    let programPath: string | undefined;
+    try {
+      programPath = resolveFunctionProgram(config, env, process.cwd());
+    } catch (err) {
+      process.stderr.write(`fwatchdog: ${(err as Error).message}\n`);
+      process.exit(2);
+    }
+    process.stdout.write(`${JSON.stringify(printableConfig(config, programPath), null, 2)}\n`);
+    return;
+  }
+
+  const errDest = pino.destination({ fd: 2, sync: false });
+  const outDest = pino.destination({ fd: 1, sync: false });
+  const flushLogs = (): void => {
+    for (const d of [errDest, outDest]) {
+      try {
+        d.flushSync();
+      } catch {
+        // Not yet open or already closed: nothing left to flush.
+      }
+    }
+  };
+  const exit = (code: number): never => {
+    flushLogs();
+    process.exit(code);
+  };
+  const logger = createLogger({ format: config.logFormat, prefixLogs: config.prefixLogs, err: errDest, out: outDest, debug: config.writeDebug || config.debugHeaders });
+  logger.info(`Version: ${VERSION}\tSHA: ${GIT_SHA}`);
+
+  await run(config, env, logger, exit);
+}
+
+async function run(config: WatchdogConfig, env: Record<string, string>, logger: Logger, exit: (code: number) => never): Promise<void> {
+  let booted: Booted | undefined;
+  let fatal = false;
+  const onFatal = (message: string): void => {
+    if (fatal) return;
+    fatal = true;
+    logger.error(message);
+    if (!booted) return; // boot itself will fail and exit
+    booted.watchdog.abort().finally(() => exit(1));
+  };
+
+  process.on('uncaughtException', (err) => {
+    // A bug must not take down every in-flight request: log it and keep serving.
+    logger.error('uncaught exception', { err: err.stack ?? String(err) });
+  });
+  process.on('unhandledRejection', (err) => {
+    logger.error('unhandled rejection', { err: String(err) });
+  });
+
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    signals++;
+    if (signals > 1 || !booted) {
+      logger.warn(`${signal} again: exiting now`);
+      if (booted) booted.watchdog.abort().finally(() => exit(1));
+      else exit(1);
+      return;
+    }
+    booted.watchdog.shutdown(signal).then(() => exit(fatal ? 1 : 0));
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+
+  try {
+    booted = await bootWatchdog({ config, logger, env, cwd: process.cwd(), onFatal });
+  } catch (err) {
+    logger.error(err instanceof StartupError ? err.message : `start-up failed: ${String((err as Error).stack ?? err)}`);
+    exit(err instanceof StartupError ? err.exitCode : 1);
+    return;
+  }
+  if (fatal) {
+    await booted.watchdog.abort();
+    exit(1);
+  }
+  try {
+    const ready = await booted.watchdog.markReadyWhenReady();
+    if (!ready && !fatal && signals === 0) logger.error('the function never became ready');
+  } catch (err) {
+    logger.error(`cannot write the lock file ${config.lockFilePath}: ${(err as Error).message}; set TMPDIR to a writable folder or suppress_lock=true`);
+    await booted.watchdog.abort();
+    exit(1);
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`fwatchdog: ${String((err as Error)?.stack ?? err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,106 @@
+// Shared plumbing of the fork modes: spawn per call, stderr to the log, timeout and disconnect kill.
+import type { StdioOptions } from 'node:child_process';
+import { buildCgiEnv } from '../process/cgi-env.js';
+import { spawnFunction, type FunctionProcess, type ProcessOutcome } from '../process/function-process.js';
+import { readLines } from '../log/line-reader.js';
+import type { FunctionCall, ModeDeps } from './mode.js';
+
+/** Grace between SIGTERM and SIGKILL for a function's process group. */
+export const KILL_GRACE_MS = 1000;
+
+export interface ForkedCall {
+  readonly proc: FunctionProcess;
+  readonly outcome: Promise<ProcessOutcome>;
+  /** True once exec_timeout fired for this call. */
+  readonly timedOut: boolean;
+}
+
+export interface ForkRunner {
+  /** Spawns the function for `call` with the CGI env; stderr is logged unless `captureStderr`. */
+  fork(call: FunctionCall, options: ForkOptions): ForkedCall;
+  /** Ends every running process (after the drain) and waits for them. */
+  stopAll(): Promise<void>;
+}
+
+export interface ForkOptions {
+  /** Adds classic's extra CGI variables. */
+  classic: boolean;
+  /** Builds the Http_* env (otherwise the watchdog's env is inherited as is). */
+  cgi: boolean;
+  stdio?: StdioOptions;
+  /** Log stderr line by line (otherwise the mode reads it). */
+  logStderr: boolean;
+  /** Called once when exec_timeout fires, right after the process group got SIGTERM. */
+  onTimeout?: () => void;
+}
+
+const PIPES: StdioOptions = ['pipe', 'pipe', 'pipe'];
+
+function onTimeout(state: { timedOut: boolean; proc: FunctionProcess; onTimeout?: () => void }): void {
+  state.timedOut = true;
+  state.proc.stop('timeout');
+  state.onTimeout?.();
+}
+
+export function createForkRunner(deps: ModeDeps): ForkRunner {
+  const { config, logger, baseEnv } = deps;
+  const program = deps.programPath as string;
+  const args = config.argv.slice(1);
+  const active = new Set<FunctionProcess>();
+  const logLine = (line: string): void => logger.functionLine('stderr', line);
+
+  return {
+    fork(call, options) {
+      const env = options.cgi ? buildCgiEnv(baseEnv, call.req, { classic: options.classic }) : baseEnv;
+      const proc = spawnFunction(program, { args, env, stdio: options.stdio ?? PIPES, graceMs: KILL_GRACE_MS });
+      active.add(proc);
+      if (options.logStderr && proc.child.stderr) readLines(proc.child.stderr, config.logBufferSize, logLine);
+      const state: { timedOut: boolean; proc: FunctionProcess; onTimeout?: () => void } = { timedOut: false, proc };
+      if (options.onTimeout) state.onTimeout = options.onTimeout;
+      const timer = call.timeoutMs > 0 ? setTimeout(onTimeout, call.timeoutMs, state) : undefined;
+      const onAbort = (): void => proc.stop('client-gone');
+      call.signal.addEventListener('abort', onAbort, { once: true });
+      const outcome = proc.done.then((o) => {
+        if (timer) clearTimeout(timer);
+        call.signal.removeEventListener('abort', onAbort);
+        active.delete(proc);
+        return o;
+      });
+      return {
+        proc,
+        outcome,
+        get timedOut() {
+          return state.timedOut;
+        },
+      };
+    },
+    async stopAll() {
+      const waits: Promise<ProcessOutcome>[] = [];
+      for (const proc of active) {
+        proc.stop('shutdown');
+        waits.push(proc.done);
+      }
+      await Promise.all(waits);
+    },
+  };
+}
+
+/** The Go-style text for how a process ended: `exit status 2`, `signal: killed`. */
+export function describeExit(o: ProcessOutcome): string {
+  if (o.startError) return `fork/exec failed: ${o.startError.message}`;
+  if (o.signal) return `signal: ${signalText(o.signal)}`;
+  return `exit status ${o.code ?? -1}`;
+}
+
+const SIGNAL_TEXT: Partial<Record<NodeJS.Signals, string>> = { SIGKILL: 'killed', SIGTERM: 'terminated', SIGSEGV: 'segmentation fault', SIGABRT: 'aborted', SIGPIPE: 'broken pipe', SIGINT: 'interrupt' };
+
+function signalText(s: NodeJS.Signals): string {
+  return SIGNAL_TEXT[s] ?? s;
+}
+
+/** Ignores errors on a child's stdin: a function that exits without reading its body is not an error. */
+export function ignorePipeErrors(stream: NodeJS.WritableStream | null): void {
+  stream?.on('error', () => {
+    // EPIPE/ECONNRESET: the process stopped reading; its exit status tells the story.
+  });
+}

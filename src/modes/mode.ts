@@ -1,0 +1,65 @@
+// The one interface every mode implements, and what the server core hands each call.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
+import type { WatchdogConfig } from '../config/load-config.js';
+import type { Logger } from '../log/logger.js';
+
+/** One function request, as the server core hands it to a mode. */
+export interface FunctionCall {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  /** The request body: `req` itself, or a replacement (size-limited, already verified, empty for probes). */
+  readonly body: Readable;
+  /** Effective exec timeout for this call in ms (exec_timeout, shortened by X-Timeout); 0 = none. */
+  readonly timeoutMs: number;
+  /** Aborted when the client goes away or the watchdog must stop the call. */
+  readonly signal: AbortSignal;
+  /** performance.now() when the request arrived. */
+  readonly startedAt: number;
+  /** Response body bytes written so far; the mode keeps it current for the access log. */
+  bytesOut: number;
+  /** Set by a mode that wants the access line to say something other than res.statusCode (e.g. 500 after a 200 was committed). */
+  logStatus?: number;
+}
+
+export interface ModeDeps {
+  config: WatchdogConfig;
+  logger: Logger;
+  /** The watchdog's own environment, given to forked and upstream processes. */
+  baseEnv: Record<string, string>;
+  /** Absolute path of the function program, resolved at start-up (undefined in static mode). */
+  programPath: string | undefined;
+  /** Called when the mode can no longer serve (the http upstream died): the watchdog exits non-zero. */
+  onFatal(message: string, fields?: Record<string, unknown>): void;
+}
+
+export interface ModeRunner {
+  /** Starts long-lived parts (http: the upstream process). Resolves once started, not once ready. */
+  start(): Promise<void>;
+  /** True when function requests can be served now. */
+  isReady(): boolean;
+  /** Resolves true as soon as ready, or false after `ms` or when the mode cannot become ready. */
+  waitReady(ms: number): Promise<boolean>;
+  /** Serves one call. Must end or destroy `call.res` exactly once, and never throw. */
+  handle(call: FunctionCall): void;
+  /** After the drain: ends every process the mode owns (SIGTERM, SIGKILL after a grace) and waits for them. */
+  stop(): Promise<void>;
+}
+
+export type ModeFactory = (deps: ModeDeps) => ModeRunner;
+
+/** Mode runners are loaded lazily so start-up only pays for the chosen mode. */
+export async function loadMode(name: WatchdogConfig['mode']): Promise<ModeFactory> {
+  switch (name) {
+    case 'streaming':
+      return (await import('./streaming.js')).createStreamingMode;
+    case 'serializing':
+      return (await import('./serializing.js')).createSerializingMode;
+    case 'classic':
+      return (await import('./classic.js')).createClassicMode;
+    case 'http':
+      return (await import('./http.js')).createHttpMode;
+    case 'static':
+      return (await import('./static.js')).createStaticMode;
+  }
+}

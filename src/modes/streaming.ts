@@ -1,0 +1,83 @@
+// Streaming mode: one process per request, body to stdin and stdout to the client as it comes.
+import type { Writable } from 'node:stream';
+import { WatchdogError, sendError } from '../errors.js';
+import { formatDuration } from '../config/duration.js';
+import { createForkRunner, describeExit, ignorePipeErrors } from './fork-runner.js';
+import type { FunctionCall, ModeDeps, ModeRunner } from './mode.js';
+
+export function createStreamingMode(deps: ModeDeps): ModeRunner {
+  const { logger } = deps;
+  const contentType = deps.config.contentType;
+  const runner = createForkRunner(deps);
+
+  function handle(call: FunctionCall): void {
+    const { res, body } = call;
+    let started = false;
+    const failEarly = (status: 500 | 504, err: WatchdogError): void => {
+      call.logStatus = status;
+      // Once the 200 is on the wire a status cannot be sent: abort so a cut body never looks like success.
+      if (started) res.destroy(err);
+      else sendError(res, err);
+    };
+    const forked = runner.fork(call, {
+      classic: false,
+      cgi: true,
+      logStderr: true,
+      onTimeout: () => {
+        const reason = `exec_timeout of ${formatDuration(call.timeoutMs)} exceeded`;
+        logger.warn(`function killed: ${reason}`, { url: call.req.url });
+        failEarly(504, new WatchdogError('EXEC_TIMEOUT', `${reason}\n`));
+      },
+    });
+    const child = forked.proc.child;
+    const stdin = child.stdin as Writable;
+    const stdout = child.stdout;
+    ignorePipeErrors(stdin);
+
+    body.on('error', (err) => {
+      forked.proc.stop('error');
+      if (err instanceof WatchdogError) sendError(res, err);
+      else res.destroy();
+    });
+    body.pipe(stdin);
+
+    const begin = (): void => {
+      started = true;
+      if (contentType !== undefined) res.setHeader('Content-Type', contentType);
+      res.writeHead(200);
+    };
+    if (stdout) {
+      stdout.on('data', (chunk: Buffer) => {
+        if (res.writableEnded || res.destroyed) return;
+        if (!started) begin();
+        call.bytesOut += chunk.length;
+        if (!res.write(chunk)) stdout.pause();
+      });
+      res.on('drain', () => stdout.resume());
+    }
+
+    forked.outcome.then((o) => {
+      if (res.destroyed || res.writableEnded) return;
+      if (o.code === 0 && o.stoppedBy === undefined) {
+        if (!started) {
+          if (contentType !== undefined) res.setHeader('Content-Type', contentType);
+          res.setHeader('Content-Length', '0');
+          res.writeHead(200);
+        }
+        res.end();
+        return;
+      }
+      const reason = describeExit(o);
+      logger.warn(`function failed: ${reason}`, { url: call.req.url });
+      failEarly(500, new WatchdogError(o.startError ? 'PROCESS_START_FAILED' : 'PROCESS_FAILED', `${reason}\n`));
+    }, () => res.destroy());
+  }
+
+  return {
+    start: () => Promise.resolve(),
+    isReady: () => true,
+    waitReady: () => Promise.resolve(true),
+    handle,
+    stop: () => runner.stopAll(),
+  };
+}

@@ -1,0 +1,93 @@
+// Builds the Http_* CGI environment the originals give a forked function.
+import type { IncomingMessage } from 'node:http';
+
+const canonicalCache = new Map<string, string>();
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/** Go's textproto.CanonicalMIMEHeaderKey: `content-type` -> `Content-Type`, `x_a-b` -> `X_a-B`. */
+export function canonicalHeaderKey(key: string): string {
+  const hit = canonicalCache.get(key);
+  if (hit !== undefined) return hit;
+  let out = key;
+  if (TOKEN.test(key)) {
+    out = '';
+    let upper = true;
+    for (let i = 0; i < key.length; i++) {
+      const c = key[i] as string;
+      out += upper ? c.toUpperCase() : c.toLowerCase();
+      upper = c === '-';
+    }
+  }
+  if (canonicalCache.size < 1000) canonicalCache.set(key, out);
+  return out;
+}
+
+/** The `Http_<Key>` variable name for a header. */
+export function cgiName(headerName: string): string {
+  return `Http_${canonicalHeaderKey(headerName).replaceAll('-', '_')}`;
+}
+
+export interface CgiOptions {
+  /** classic adds Http_ContentLength, Http_Content_Length and Http_Host. */
+  classic: boolean;
+}
+
+/** Splits a request target into its raw path and raw query. */
+export function splitTarget(url: string): { path: string; query: string } {
+  const q = url.indexOf('?');
+  return q === -1 ? { path: url, query: '' } : { path: url.slice(0, q), query: url.slice(q + 1) };
+}
+
+function decodePath(path: string): string {
+  try {
+    return decodeURIComponent(path);
+  } catch {
+    // A malformed escape is passed through raw rather than failing the request.
+    return path;
+  }
+}
+
+/**
+ * Returns `base` plus the request's Http_* variables (a new object; `base` is not changed).
+ * Header variables use the first value of a repeated header; the explicit variables always win.
+ */
+export function buildCgiEnv(base: Record<string, string>, req: IncomingMessage, options: CgiOptions): Record<string, string> {
+  const env: Record<string, string> = { ...base };
+  const raw = req.rawHeaders;
+  const seen = new Set<string>();
+  let contentLength: string | undefined;
+  let transferEncoding: string | undefined;
+  let host: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i] as string;
+    const value = raw[i + 1] as string;
+    const lower = name.toLowerCase();
+    if (lower === 'host') {
+      host ??= value;
+      continue;
+    }
+    if (lower === 'transfer-encoding') {
+      transferEncoding ??= value.split(',')[0]?.trim();
+      continue;
+    }
+    if (lower === 'content-length') contentLength ??= value;
+    if (seen.has(lower)) continue;
+    seen.add(lower);
+    env[cgiName(name)] = value;
+  }
+  // A header cannot pose as a request property (Http_Query from a `Query:` header, Q22).
+  delete env.Http_Query;
+  delete env.Http_Path;
+  env.Http_Method = req.method ?? 'GET';
+  if (options.classic) {
+    const length = transferEncoding !== undefined ? '-1' : (contentLength ?? '0');
+    env.Http_ContentLength = length;
+    env.Http_Content_Length = length;
+  }
+  if (transferEncoding !== undefined) env.Http_Transfer_Encoding = transferEncoding;
+  const { path, query } = splitTarget(req.url ?? '/');
+  if (query !== '') env.Http_Query = query;
+  if (path !== '') env.Http_Path = decodePath(path);
+  if (options.classic && host !== undefined && host !== '') env.Http_Host = host;
+  return env;
+}

@@ -1,0 +1,137 @@
+// Spawns a function process in its own process group and ends the whole group when asked.
+import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+
+export type StopReason = 'timeout' | 'client-gone' | 'shutdown' | 'orphaned-pipes' | 'error';
+
+export interface ProcessOutcome {
+  /** Exit code, or null when ended by a signal or never started. */
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  /** Set when the program could not be started at all. */
+  startError: Error | undefined;
+  /** The first reason the watchdog gave for stopping it, if it did. */
+  stoppedBy: StopReason | undefined;
+}
+
+export interface FunctionProcess {
+  readonly child: ChildProcess;
+  /** Settles once the process has exited and its pipes are closed (or abandoned). */
+  readonly done: Promise<ProcessOutcome>;
+  /** SIGTERM to the whole group, SIGKILL after the grace; the first reason wins. */
+  stop(reason: StopReason): void;
+  readonly stoppedBy: StopReason | undefined;
+}
+
+export interface SpawnOptions {
+  args: string[];
+  env: Record<string, string>;
+  stdio: StdioOptions;
+  graceMs: number;
+  /**
+   * After the process exits, how long its pipes may stay open with nothing flowing before we
+   * assume a grandchild holds them, kill the group and stop waiting.
+   */
+  lingerMs?: number;
+}
+
+/** Sends `signal` to the process group led by `pid`. ESRCH (already gone) is fine. */
+export function signalGroup(pid: number | undefined, signal: NodeJS.Signals): boolean {
+  if (pid === undefined) return false;
+  try {
+    process.kill(-pid, signal);
+    return true;
+  } catch {
+    // ESRCH: every member of the group has already exited; EPERM cannot happen for our own group.
+    return false;
+  }
+}
+
+export function spawnFunction(program: string, options: SpawnOptions): FunctionProcess {
+  const child = spawn(program, options.args, {
+    env: options.env,
+    stdio: options.stdio,
+    detached: true,
+    windowsHide: true,
+  });
+  const pid = child.pid;
+  let stoppedBy: StopReason | undefined;
+  let killTimer: NodeJS.Timeout | undefined;
+  let lingerTimer: NodeJS.Timeout | undefined;
+  let exited = false;
+  let closed = false;
+
+  const bytesRead = (): number =>
+    ((child.stdout as { bytesRead?: number } | null)?.bytesRead ?? 0) + ((child.stderr as { bytesRead?: number } | null)?.bytesRead ?? 0);
+
+  const killHard = (): void => {
+    signalGroup(pid, 'SIGKILL');
+  };
+
+  const stop = (reason: StopReason): void => {
+    if (stoppedBy !== undefined || closed) return;
+    stoppedBy = reason;
+    if (!signalGroup(pid, 'SIGTERM')) return;
+    killTimer = setTimeout(killHard, options.graceMs);
+    killTimer.unref();
+  };
+
+  const done = new Promise<ProcessOutcome>((resolve) => {
+    let startError: Error | undefined;
+    let code: number | null = null;
+    let signal: NodeJS.Signals | null = null;
+    const finish = (): void => {
+      if (closed) return;
+      closed = true;
+      if (lingerTimer) clearTimeout(lingerTimer);
+      // The group may still hold members that ignored SIGTERM; the SIGKILL timer stays armed for them.
+      resolve({ code, signal, startError, stoppedBy });
+    };
+    child.once('error', (err) => {
+      // 'error' without a pid means spawn failed; with one, a kill failed and 'close' still comes.
+      if (pid === undefined) {
+        startError = err;
+        finish();
+      }
+    });
+    child.once('exit', (c, s) => {
+      exited = true;
+      code = c;
+      signal = s;
+      const lingerMs = options.lingerMs ?? 100;
+      let lastBytes = bytesRead();
+      const check = (): void => {
+        if (closed) return;
+        const streams = [child.stdout, child.stderr].filter((s) => s !== null && !s.destroyed && !s.readableEnded);
+        const now = bytesRead();
+        // Still flowing, or paused for a slow consumer (backpressure): not a grandchild's doing.
+        if (now !== lastBytes || streams.some((s) => s?.readableFlowing === false || (s?.readableLength ?? 0) > 0)) {
+          lastBytes = now;
+          lingerTimer = setTimeout(check, lingerMs);
+          return;
+        }
+        // Someone else (a grandchild) holds our pipes open: end the group and stop waiting.
+        if (stoppedBy === undefined) stoppedBy = 'orphaned-pipes';
+        killHard();
+        for (const s of streams) s?.destroy();
+        finish();
+      };
+      lingerTimer = setTimeout(check, lingerMs);
+    });
+    child.once('close', (c, s) => {
+      if (!exited) {
+        code = c;
+        signal = s;
+      }
+      finish();
+    });
+  });
+
+  return {
+    child,
+    done,
+    stop,
+    get stoppedBy() {
+      return stoppedBy;
+    },
+  };
+}

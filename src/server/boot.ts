@@ -1,0 +1,73 @@
+// Wires config -> mode -> watchdog -> listening server, without touching process globals.
+import type { WatchdogConfig } from '../config/load-config.js';
+import { formatDuration } from '../config/duration.js';
+import type { Logger } from '../log/logger.js';
+import { createMetrics, type Metrics } from '../metrics/metrics.js';
+import { loadMode, type ModeRunner } from '../modes/mode.js';
+import { resolveProgram } from '../process/resolve-program.js';
+import { createWatchdog, type RequestGuard, type Watchdog } from './create-watchdog.js';
+
+export class StartupError extends Error {
+  readonly exitCode: number;
+  constructor(message: string, exitCode: number) {
+    super(message);
+    this.name = 'StartupError';
+    this.exitCode = exitCode;
+  }
+}
+
+export interface BootOptions {
+  config: WatchdogConfig;
+  logger: Logger;
+  /** The environment given to function processes (the watchdog's own). */
+  env: Record<string, string>;
+  cwd: string;
+  /** Called when the mode can no longer serve (e.g. the http upstream died). */
+  onFatal(message: string): void;
+  metrics?: Metrics;
+  guard?: RequestGuard;
+}
+
+export interface Booted {
+  watchdog: Watchdog;
+  mode: ModeRunner;
+  metrics: Metrics;
+  port: number;
+  metricsPort: number | undefined;
+  programPath: string | undefined;
+}
+
+/** Resolves the function program once; a StartupError (exit 2) names what is wrong. */
+export function resolveFunctionProgram(config: WatchdogConfig, env: Record<string, string>, cwd: string): string | undefined {
+  if (config.mode === 'static') return undefined;
+  const program = config.argv[0] as string;
+  const found = resolveProgram(program, env.PATH, cwd);
+  if (!found.ok) throw new StartupError(`fprocess=${JSON.stringify(config.fprocess)}: ${found.reason}`, 2);
+  return found.path;
+}
+
+/** Starts everything and binds the ports; the lock file is written once the mode is ready. */
+export async function bootWatchdog(options: BootOptions): Promise<Booted> {
+  const { config, logger } = options;
+  const programPath = resolveFunctionProgram(config, options.env, options.cwd);
+  const metrics = options.metrics ?? createMetrics({ defaultMetrics: true });
+  const env = { ...options.env, secret_mount_path: config.secretMountPath };
+  const factory = await loadMode(config.mode);
+  const mode = factory({ config, logger, baseEnv: env, programPath, onFatal: options.onFatal });
+  logger.info(`Watchdog mode: ${config.mode}\tfprocess: ${JSON.stringify(config.fprocess)}`);
+  logger.info(`Timeouts: read: ${formatDuration(config.readTimeoutMs)} write: ${formatDuration(config.writeTimeoutMs)} hard: ${formatDuration(config.execTimeoutMs)} health: ${formatDuration(config.healthcheckIntervalMs)}`);
+  const watchdog = createWatchdog(config, { logger, metrics, mode, ...(options.guard ? { guard: options.guard } : {}) });
+  let ports: { port: number; metricsPort: number | undefined };
+  try {
+    ports = await watchdog.listen();
+  } catch (err) {
+    throw new StartupError((err as Error).message, 1);
+  }
+  try {
+    await mode.start();
+  } catch (err) {
+    await watchdog.abort();
+    throw new StartupError((err as Error).message, 1);
+  }
+  return { watchdog, mode, metrics, port: ports.port, metricsPort: ports.metricsPort, programPath };
+}

@@ -1,0 +1,22 @@
+// Go's ServeMux path cleaning: unclean paths get a 301 to the cleaned one.
+
+/** path.Clean for URL paths, keeping a trailing slash as Go's mux does. */
+export function cleanPath(p: string): string {
+  if (p === '') return '/';
+  const rooted = p.startsWith('/') ? p : `/${p}`;
+  const parts: string[] = [];
+  for (const seg of rooted.split('/')) {
+    if (seg === '' || seg === '.') continue;
+    if (seg === '..') parts.pop();
+    else parts.push(seg);
+  }
+  let out = `/${parts.join('/')}`;
+  if (rooted.endsWith('/') && out !== '/') out += '/';
+  return out;
+}
+
+/** True when `path` (no query) needs Go's 301: it holds `//`, `/./`, `/../` or ends in `/.` or `/..`. */
+export function isUncleanPath(path: string): boolean {
+  if (path.indexOf('/.') === -1 && path.indexOf('//') === -1) return false;
+  return cleanPath(path) !== path;
+}

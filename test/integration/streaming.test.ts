@@ -1,0 +1,113 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { send } from '../helpers/http.js';
+import { fixture, startWatchdog, withTimeout } from '../helpers/watchdog.js';
+
+function isGone(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
+  } catch {
+    return true;
+  }
+}
+
+describe('streaming mode', () => {
+  it('echoes the request body with the default octet-stream Content-Type', async () => {
+    const wd = await startWatchdog({ fprocess: 'cat' });
+    const res = await send(wd.url, { method: 'POST', body: 'hi' });
+    expect(res.status).toBe(200);
+    expect(res.text).toBe('hi');
+    expect(res.headers['content-type']).toBe('application/octet-stream');
+  });
+
+  it('round-trips a 1 MiB binary body byte-exact', async () => {
+    const wd = await startWatchdog({ fprocess: 'cat' });
+    const body = randomBytes(1 << 20);
+    const res = await send(wd.url, { method: 'POST', body });
+    expect(res.status).toBe(200);
+    expect(res.body.equals(body)).toBe(true);
+  });
+
+  it('passes Http_* variables to the process', async () => {
+    const wd = await startWatchdog({ fprocess: fixture('env-dump') });
+    const res = await send(`${wd.url}/a%20b/c?x=%20y&z`, { method: 'POST', headers: { 'X-Custom-Header': 'v1', Query: 'spoof' }, body: 'ab' });
+    expect(res.status).toBe(200);
+    const env = res.text.split('\n');
+    expect(env).toContain('Http_X_Custom_Header=v1');
+    expect(env).toContain('Http_Method=POST');
+    expect(env).toContain('Http_Query=x=%20y&z');
+    expect(env).toContain('Http_Path=/a b/c');
+    expect(env).toContain('Http_Content_Length=2');
+    expect(env.some((l) => l.startsWith('Http_Host='))).toBe(false);
+  });
+
+  it('returns 500 with the exit status when the process exits 1 before any output', async () => {
+    const wd = await startWatchdog({ fprocess: `${fixture('exit-code')} 1 quiet` });
+    const res = await send(wd.url, { method: 'POST', body: 'x' });
+    expect(res.status).toBe(500);
+    expect(res.text).toBe('exit status 1\n');
+    expect(res.headers['x-openfaas-internal']).toBe('of-watchdog');
+    await wd.logs.waitFor('err line');
+  });
+
+  it('aborts the connection when the process fails after output started', async () => {
+    const wd = await startWatchdog({ fprocess: fixture('write-then-fail') });
+    await expect(send(wd.url)).rejects.toThrow();
+  });
+
+  it('kills the whole process group on exec_timeout, grandchild included, and answers near the timeout', async () => {
+    const dir = (await import('node:fs')).mkdtempSync('/tmp/gc-');
+    const pidFile = join(dir, 'gc.pid');
+    const wd = await startWatchdog({ fprocess: fixture('grandchild-holds-stdout'), exec_timeout: '200ms', GRANDCHILD_PID_FILE: pidFile });
+    const started = Date.now();
+    // "started" was already streamed, so the committed 200 must be aborted, not completed.
+    await expect(withTimeout(send(wd.url), 3000, 'timed-out request')).rejects.toThrow(/socket hang up|aborted|ECONNRESET/);
+    expect(Date.now() - started).toBeLessThan(1000);
+    const pid = Number(readFileSync(pidFile, 'utf8'));
+    expect(pid).toBeGreaterThan(0);
+    // SIGTERM is ignored by the grandchild; SIGKILL follows after the grace.
+    const deadline = Date.now() + 3000;
+    while (!isGone(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    expect(isGone(pid)).toBe(true);
+  });
+
+  it('answers 504 when exec_timeout fires before any output', async () => {
+    const wd = await startWatchdog({ fprocess: `${fixture('sleep-then-echo')} 5`, exec_timeout: '200ms' });
+    const started = Date.now();
+    const res = await send(wd.url);
+    expect(res.status).toBe(504);
+    expect(res.text).toContain('exec_timeout');
+    expect(Date.now() - started).toBeLessThan(1000);
+  });
+
+  it('X-Timeout shortens exec_timeout', async () => {
+    const wd = await startWatchdog({ fprocess: `${fixture('sleep-then-echo')} 5`, exec_timeout: '10s' });
+    const res = await send(wd.url, { headers: { 'X-Timeout': '200ms' } });
+    expect(res.status).toBe(504);
+  });
+});
+
+describe('health and lock file', () => {
+  it('writes the lock file once ready and reports healthy', async () => {
+    const wd = await startWatchdog({ fprocess: 'cat' });
+    expect(existsSync(wd.config.lockFilePath)).toBe(true);
+    const res = await send(`${wd.url}/_/health`);
+    expect(res.status).toBe(200);
+    expect(res.text).toBe('OK');
+    const head = await send(`${wd.url}/_/health`, { method: 'HEAD' });
+    expect(head.status).toBe(405);
+    const ready = await send(`${wd.url}/_/ready`);
+    expect(ready.status).toBe(200);
+    expect(ready.text).toBe('');
+  });
+
+  it('redirects unclean paths with 301 like Go', async () => {
+    const wd = await startWatchdog({ fprocess: 'cat' });
+    const res = await send(`${wd.url}/a//b/../c?q=1`);
+    expect(res.status).toBe(301);
+    expect(res.headers.location).toBe('/a/c?q=1');
+  });
+});
