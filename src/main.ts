@@ -1,9 +1,12 @@
 // The only impure file: process.env -> config -> watchdog -> listen -> signals -> exit code.
 import { existsSync } from 'node:fs';
+import { setFlagsFromString } from 'node:v8';
 import pino from 'pino';
 import { helpText, printableConfig } from './config/help.js';
 import { loadConfig, type WatchdogConfig } from './config/load-config.js';
 import { createLogger, type Logger } from './log/logger.js';
+import { createReaper } from './process/reaper.js';
+import { loadReaperAddon, REAPER_FILE } from './process/reaper-loader.js';
 import { bootWatchdog, resolveFunctionProgram, StartupError, type Booted } from './server/boot.js';
 import { GIT_SHA, VERSION } from './version.js';
 
@@ -47,6 +50,11 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const config = loaded.config;
+  if (config.mode === 'classic' || config.mode === 'streaming' || config.mode === 'serializing') {
+    // Each request fork()s this process, at a cost that grows with its resident memory: keep V8's
+    // young generation at its start size (~15 MB less RSS under load, ~5% less CPU per request; see bench/).
+    setFlagsFromString('--semi-space-growth-factor=1');
+  }
 
   if (flag(args, 'print-config')) {
     let programPath: string | undefined;
@@ -77,9 +85,13 @@ async function main(): Promise<void> {
   };
   const logger = createLogger({ format: config.logFormat, prefixLogs: config.prefixLogs, err: errDest, out: outDest, debug: config.writeDebug || config.debugHeaders });
   logger.info(`Version: ${VERSION}\tSHA: ${GIT_SHA}`);
+  if (process.pid === 1) startReaper(logger, config.tmpDir);
 
   await run(config, env, logger, exit);
 }
+
+/** After a fatal error (the upstream died), how long requests in flight may take to get their answer (502) before the exit. */
+const FATAL_ANSWER_MS = 1000;
 
 async function run(config: WatchdogConfig, env: Record<string, string>, logger: Logger, exit: (code: number) => never): Promise<void> {
   let booted: Booted | undefined;
@@ -89,7 +101,7 @@ async function run(config: WatchdogConfig, env: Record<string, string>, logger: 
     fatal = true;
     logger.error(message);
     if (!booted) return; // boot itself will fail and exit
-    booted.watchdog.abort().finally(() => exit(1));
+    booted.watchdog.abort(FATAL_ANSWER_MS).finally(() => exit(1));
   };
 
   process.on('uncaughtException', (err) => {
@@ -133,6 +145,18 @@ async function run(config: WatchdogConfig, env: Record<string, string>, logger: 
     await booted.watchdog.abort();
     exit(1);
   }
+}
+
+/** As PID 1, reap orphaned zombies with the native addon; without it, say so once at start-up. */
+function startReaper(logger: Logger, tmpDir: string): void {
+  const load = loadReaperAddon({ dlopen: (m, f) => process.dlopen(m, f), execPath: process.execPath, scriptPath: process.argv[1], tmpDir });
+  if (!load.ok) {
+    logger.warn(`running as PID 1 without the zombie reaper (${load.reason}; looked for ${load.tried.join(', ')}): orphaned processes will stay zombies. Put ${REAPER_FILE} next to the binary or run under an init such as tini`);
+    return;
+  }
+  const reaper = createReaper(load.addon, { logger });
+  process.on('SIGCHLD', () => reaper.poke());
+  logger.info(`Reaping orphaned processes as PID 1 (${load.from})`);
 }
 
 main().catch((err: unknown) => {

@@ -62,7 +62,7 @@ export const VARIABLES: VariableSpec[] = [
   { name: 'secrets', kind: 'list', defaultText: '(none)', help: 'comma-separated secret names that must exist at start-up' },
   { name: 'auth_api_key_secret', kind: 'string', defaultText: '(off)', help: 'name of a secret whose value every function request must carry' },
   { name: 'auth_api_key_header', kind: 'string', defaultText: 'X-Api-Key', help: 'header carrying the API key (Authorization: Bearer <key> is also accepted)' },
-  { name: 'auth_hmac_secret', kind: 'string', defaultText: '(off)', help: 'name of a secret used to verify an HMAC-SHA256 signature of the request body' },
+  { name: 'auth_hmac_secret', kind: 'string', defaultText: '(off)', help: 'name of a secret used to verify an HMAC-SHA256 signature of the request body (bodies up to max_body_bytes, or 64 MiB when unlimited, are held until verified)' },
   { name: 'auth_hmac_header', kind: 'string', defaultText: 'X-Hub-Signature-256', help: 'header carrying the body signature as sha256=<hex>' },
   { name: 'jwt_auth', kind: 'bool', defaultText: 'false', help: 'not supported (needs an OpenFaaS gateway); true is a start-up error, use auth_api_key_secret' },
   { name: 'TMPDIR', kind: 'string', defaultText: '/tmp', help: 'folder of the lock file .lock' },

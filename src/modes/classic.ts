@@ -1,5 +1,214 @@
-// placeholder replaced by the classic mode implementation
-import type { ModeDeps, ModeRunner } from './mode.js';
-export function createClassicMode(_deps: ModeDeps): ModeRunner {
-  throw new Error('mode classic is being built');
+// Classic mode: the classic watchdog's fork per request, buffered, with its CGI env and options.
+import type { Writable } from 'node:stream';
+import type { StdioOptions } from 'node:child_process';
+import { INTERNAL_HEADER, INTERNAL_VALUE, WatchdogError, sendError } from '../errors.js';
+import { formatDuration } from '../config/duration.js';
+import { CUT_MARKER } from '../log/line-reader.js';
+import { splitTarget } from '../process/cgi-env.js';
+import { createSocketPair } from '../process/socket-pair.js';
+import { createForkRunner, describeExit, ignorePipeErrors, type ForkedCall } from './fork-runner.js';
+import { goHeaderMap, marshalRequest } from './marshal-request.js';
+import type { FunctionCall, ModeDeps, ModeRunner } from './mode.js';
+import { durationSeconds, readBody } from './read-body.js';
+
+const TIMEOUT_BODY = 'Killed process.\n';
+const FAILURE_CONTENT_TYPE = 'text/plain; charset=utf-8';
+/** Header values never written to the log by debug_headers. */
+const ALWAYS_REDACTED = ['authorization', 'proxy-authorization', 'cookie', 'set-cookie'];
+
+/** Builds the classic mode (cgi_headers, marshal_request, combine_output, write_debug, debug_headers). */
+export function createClassicMode(deps: ModeDeps): ModeRunner {
+  const { config, logger } = deps;
+  const runner = createForkRunner(deps);
+  // The classic per-request lines are the originals' text lines; JSON logs have the access line instead.
+  const classicLines = config.logFormat === 'text';
+  const writeDebug = config.writeDebug;
+  const combine = config.combineOutput;
+  const maxLogBytes = config.logBufferSize;
+  const redacted = new Set([...ALWAYS_REDACTED, config.authApiKeyHeader, config.authHmacHeader]);
+
+  function logHeaders(direction: 'in' | 'out', headers: Iterable<[string, readonly string[]]>): void {
+    for (const [key, values] of headers) {
+      const shown = redacted.has(key.toLowerCase()) ? '[redacted]' : values.join(' ');
+      logger.debug(`[${direction}] ${key}=[${shown}]`);
+    }
+  }
+
+  function logOutput(out: Buffer): void {
+    if (out.length === 0) return;
+    const text = out.toString('utf8');
+    const lines = text.endsWith('\n') ? text.slice(0, -1).split('\n') : text.split('\n');
+    for (const line of lines) logger.functionLine('stdout', Buffer.byteLength(line) > maxLogBytes ? Buffer.from(line).subarray(0, maxLogBytes).toString('utf8') + CUT_MARKER : line);
+  }
+
+  /** A failure answer whose body may carry the function's output (binary-safe). */
+  function sendFailure(call: FunctionCall, head: string, out: Buffer): void {
+    const { res } = call;
+    call.logStatus = 500;
+    if (res.headersSent || res.destroyed) {
+      res.destroy();
+      return;
+    }
+    const body = out.length === 0 ? Buffer.from(head) : Buffer.concat([Buffer.from(head), out]);
+    call.bytesOut = body.length;
+    res.writeHead(500, { [INTERNAL_HEADER]: INTERNAL_VALUE, 'Content-Type': FAILURE_CONTENT_TYPE, 'Content-Length': String(body.length) });
+    res.end(body);
+  }
+
+  function succeed(call: FunctionCall, out: Buffer): void {
+    const { req, res } = call;
+    const seconds = durationSeconds(call.startedAt);
+    const contentType = config.contentType ?? req.headers['content-type'];
+    const headers: Record<string, string> = {};
+    if (contentType !== undefined && contentType !== '') headers['Content-Type'] = contentType;
+    headers['X-Duration-Seconds'] = seconds;
+    headers['Content-Length'] = String(out.length);
+    call.bytesOut = out.length;
+    res.writeHead(200, headers);
+    res.end(out);
+    if (writeDebug) {
+      logOutput(out);
+      logger.debug(`Duration: ${seconds}s`);
+    } else if (classicLines) {
+      logger.info(`Wrote ${out.length} Bytes - Duration: ${seconds}s`);
+    }
+    if (config.debugHeaders) logHeaders('out', Object.entries(headers).map(([name, value]) => [name, [value]]));
+  }
+
+  async function run(call: FunctionCall, body: Buffer): Promise<void> {
+    const { req, res } = call;
+    const input = config.marshalRequest ? marshalRequest(req.rawHeaders, body) : body;
+    if (writeDebug && config.cgiHeaders) {
+      const { path, query } = splitTarget(req.url ?? '/');
+      logger.debug(`Query  ${query}`);
+      logger.debug(`Path  ${decodePath(path)}`);
+    }
+    // combine_output: one socket as fd 1 and fd 2 keeps stdout and stderr in the order they were written.
+    const pair = combine ? await createSocketPair() : undefined;
+    if (res.destroyed || call.signal.aborted) {
+      pair?.parentEnd.destroy();
+      pair?.childEnd.destroy();
+      return;
+    }
+    const stdio: StdioOptions = pair ? ['pipe', pair.childEnd, pair.childEnd] : ['pipe', 'pipe', 'pipe'];
+    let forked: ForkedCall;
+    try {
+      forked = runner.fork(call, {
+        classic: true,
+        cgi: config.cgiHeaders,
+        logStderr: false,
+        stdio,
+        ...(pair ? { outputs: [pair.parentEnd] } : {}),
+        onTimeout: () => {
+          logger.warn(`Killing process: ${config.fprocess}`, { after: formatDuration(call.timeoutMs), url: req.url });
+          call.logStatus = 408;
+          // Written once, at the timeout; the group is ended in the background.
+          sendError(res, new WatchdogError('EXEC_TIMEOUT', TIMEOUT_BODY, { status: 408 }));
+        },
+      });
+    } catch (err) {
+      pair?.parentEnd.destroy();
+      throw err;
+    } finally {
+      // The child holds its own copies of the socket now; ours would keep the channel open forever.
+      pair?.childEnd.destroy();
+    }
+    const child = forked.proc.child;
+    const chunks: Buffer[] = [];
+    const collect = (chunk: Buffer): void => {
+      chunks.push(chunk);
+    };
+    if (pair) {
+      pair.parentEnd.on('error', ignoreResetError);
+      pair.parentEnd.on('data', collect);
+    } else {
+      child.stdout?.on('data', collect);
+    }
+    const errChunks: Buffer[] = [];
+    let errBytes = 0;
+    if (!combine) {
+      // Kept up to log_buffer_size for the one `stderr:` line; the rest is read and dropped.
+      child.stderr?.on('data', (chunk: Buffer) => {
+        if (errBytes <= maxLogBytes) errChunks.push(chunk);
+        errBytes += chunk.length;
+      });
+    }
+    ignorePipeErrors(child.stdin);
+    (child.stdin as Writable | null)?.end(input);
+
+    const o = await forked.outcome;
+    if (errBytes > 0) {
+      const all = Buffer.concat(errChunks);
+      const text = errBytes > maxLogBytes ? all.subarray(0, maxLogBytes).toString('utf8') + CUT_MARKER : all.toString('utf8');
+      logger.info(`stderr: ${text.endsWith('\n') ? text.slice(0, -1) : text}`);
+    }
+    if (res.headersSent || res.destroyed || forked.timedOut) {
+      pair?.parentEnd.destroy();
+      return;
+    }
+    const out = Buffer.concat(chunks);
+    if (o.startError !== undefined) {
+      const reason = describeExit(o);
+      logger.warn(`function failed: ${reason}`, { url: req.url });
+      if (writeDebug) logger.debug(`Success=false, Error=${reason}`);
+      call.logStatus = 500;
+      sendError(res, new WatchdogError('PROCESS_START_FAILED', `${reason}\n`, { cause: o.startError }));
+      return;
+    }
+    if (o.code !== 0 || o.signal !== null) {
+      const reason = describeExit(o);
+      if (writeDebug) {
+        logger.debug(`Success=false, Error=${reason}`);
+        logger.debug(`Out=${out.toString('utf8')}`);
+      }
+      sendFailure(call, `${reason}\n`, out);
+      return;
+    }
+    succeed(call, out);
+  }
+
+  function handle(call: FunctionCall): void {
+    if (config.debugHeaders) logHeaders('in', goHeaderMap(call.req.rawHeaders));
+    if (classicLines) logger.info('Forking fprocess.');
+    readBody(call.body)
+      .then(
+        (body) => {
+          if (call.res.destroyed || call.signal.aborted) return undefined;
+          return run(call, body);
+        },
+        (err: WatchdogError) => {
+          if (writeDebug) logger.debug(`Error=${err.message}, ReadLen=0`);
+          call.logStatus = err.status;
+          sendError(call.res, err);
+        },
+      )
+      .catch((err: unknown) => {
+        // Nothing above should throw; if it does, the request still ends exactly once.
+        logger.error('classic request failed', { err: String(err) });
+        call.logStatus = 500;
+        sendError(call.res, new WatchdogError('PROCESS_FAILED', 'internal error\n', { cause: err }));
+      });
+  }
+
+  return {
+    start: () => Promise.resolve(),
+    isReady: () => true,
+    waitReady: () => Promise.resolve(true),
+    handle,
+    stop: () => runner.stopAll(),
+  };
+}
+
+/** The decoded path Go logs (r.URL.Path); a malformed escape is shown raw. */
+function decodePath(path: string): string {
+  try {
+    return decodeURIComponent(path);
+  } catch {
+    // Only a debug line depends on it: showing the raw path is fine.
+    return path;
+  }
+}
+
+function ignoreResetError(): void {
+  // The function's end of the output socket went away abruptly (killed); what was read is kept.
 }

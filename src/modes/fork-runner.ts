@@ -1,5 +1,6 @@
 // Shared plumbing of the fork modes: spawn per call, stderr to the log, timeout and disconnect kill.
 import type { StdioOptions } from 'node:child_process';
+import type { Readable } from 'node:stream';
 import { buildCgiEnv } from '../process/cgi-env.js';
 import { spawnFunction, type FunctionProcess, type ProcessOutcome } from '../process/function-process.js';
 import { readLines } from '../log/line-reader.js';
@@ -28,6 +29,8 @@ export interface ForkOptions {
   /** Builds the Http_* env (otherwise the watchdog's env is inherited as is). */
   cgi: boolean;
   stdio?: StdioOptions;
+  /** Parent ends of extra output channels (passed in `stdio`) that must be drained before the call is done. */
+  outputs?: Readable[];
   /** Log stderr line by line (otherwise the mode reads it). */
   logStderr: boolean;
   /** Called once when exec_timeout fires, right after the process group got SIGTERM. */
@@ -52,7 +55,7 @@ export function createForkRunner(deps: ModeDeps): ForkRunner {
   return {
     fork(call, options) {
       const env = options.cgi ? buildCgiEnv(baseEnv, call.req, { classic: options.classic }) : baseEnv;
-      const proc = spawnFunction(program, { args, env, stdio: options.stdio ?? PIPES, graceMs: KILL_GRACE_MS });
+      const proc = spawnFunction(program, { args, env, stdio: options.stdio ?? PIPES, graceMs: KILL_GRACE_MS, ...(options.outputs ? { outputs: options.outputs } : {}) });
       active.add(proc);
       if (options.logStderr && proc.child.stderr) readLines(proc.child.stderr, config.logBufferSize, logLine);
       const state: { timedOut: boolean; proc: FunctionProcess; onTimeout?: () => void } = { timedOut: false, proc };

@@ -1,6 +1,6 @@
 // The one interface every mode implements, and what the server core hands each call.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Readable } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
 import type { WatchdogConfig } from '../config/load-config.js';
 import type { Logger } from '../log/logger.js';
 
@@ -44,6 +44,8 @@ export interface ModeRunner {
   handle(call: FunctionCall): void;
   /** After the drain: ends every process the mode owns (SIGTERM, SIGKILL after a grace) and waits for them. */
   stop(): Promise<void>;
+  /** Optional (http mode): takes over an HTTP Upgrade (WebSocket) request's socket; must answer or destroy it. */
+  handleUpgrade?(req: IncomingMessage, socket: Duplex, head: Buffer): void;
 }
 
 export type ModeFactory = (deps: ModeDeps) => ModeRunner;

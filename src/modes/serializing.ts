@@ -1,5 +1,90 @@
-// placeholder replaced by the serializing mode implementation
-import type { ModeDeps, ModeRunner } from './mode.js';
-export function createSerializingMode(_deps: ModeDeps): ModeRunner {
-  throw new Error('mode serializing is being built');
+// Serializing mode: one process per request, the whole body in, the whole stdout out.
+import type { Writable } from 'node:stream';
+import { WatchdogError, sendError } from '../errors.js';
+import { formatDuration } from '../config/duration.js';
+import { createForkRunner, describeExit, ignorePipeErrors } from './fork-runner.js';
+import type { FunctionCall, ModeDeps, ModeRunner } from './mode.js';
+import { durationSeconds, readBody } from './read-body.js';
+
+/** Builds the serializing mode: of-watchdog's outcomes, with the process group ended on timeout. */
+export function createSerializingMode(deps: ModeDeps): ModeRunner {
+  const { logger } = deps;
+  const contentType = deps.config.contentType ?? 'application/octet-stream';
+  const runner = createForkRunner(deps);
+
+  /** Headers of every answer (of-watchdog sets both before running the function). */
+  const headersFor = (call: FunctionCall): Record<string, string> => ({
+    'Content-Type': contentType,
+    'X-Duration-Seconds': durationSeconds(call.startedAt),
+  });
+
+  function fail(call: FunctionCall, err: WatchdogError): void {
+    call.logStatus = err.status;
+    sendError(call.res, err, headersFor(call));
+  }
+
+  function run(call: FunctionCall, input: Buffer): void {
+    const { res } = call;
+    const forked = runner.fork(call, {
+      classic: false,
+      cgi: true,
+      logStderr: true,
+      onTimeout: () => {
+        logger.warn(`function killed: exec_timeout of ${formatDuration(call.timeoutMs)} exceeded`, { url: call.req.url });
+        // Answered now, not once the group is gone: a grandchild holding stdout cannot delay it.
+        fail(call, new WatchdogError('EXEC_TIMEOUT', 'signal: killed', { status: 500 }));
+      },
+    });
+    const child = forked.proc.child;
+    ignorePipeErrors(child.stdin);
+    (child.stdin as Writable | null)?.end(input);
+    const chunks: Buffer[] = [];
+    let size = 0;
+    child.stdout?.on('data', (chunk: Buffer) => {
+      chunks.push(chunk);
+      size += chunk.length;
+    });
+
+    forked.outcome.then(
+      (o) => {
+        if (res.headersSent || res.destroyed || forked.timedOut) return;
+        if (o.code !== 0 || o.startError !== undefined || o.signal !== null) {
+          const reason = describeExit(o);
+          logger.warn(`function failed: ${reason}`, { url: call.req.url });
+          // of-watchdog discards stdout on failure and answers the bare reason, with no newline.
+          fail(call, new WatchdogError(o.startError ? 'PROCESS_START_FAILED' : 'PROCESS_FAILED', reason, { cause: o.startError }));
+          return;
+        }
+        const out = Buffer.concat(chunks, size);
+        call.bytesOut = out.length;
+        res.writeHead(200, { ...headersFor(call), 'Content-Length': String(out.length) });
+        res.end(out);
+      },
+      () => res.destroy(),
+    );
+  }
+
+  function handle(call: FunctionCall): void {
+    readBody(call.body)
+      .then(
+        (input) => {
+          if (call.res.destroyed || call.signal.aborted) return;
+          run(call, input);
+        },
+        (err: WatchdogError) => fail(call, err),
+      )
+      .catch((err: unknown) => {
+        // Nothing above should throw (spawn reports failures as events); if it does, answer once.
+        logger.error('serializing request failed', { err: String(err) });
+        fail(call, new WatchdogError('PROCESS_FAILED', 'internal error', { cause: err }));
+      });
+  }
+
+  return {
+    start: () => Promise.resolve(),
+    isReady: () => true,
+    waitReady: () => Promise.resolve(true),
+    handle,
+    stop: () => runner.stopAll(),
+  };
 }

@@ -12,6 +12,13 @@ export function createStreamingMode(deps: ModeDeps): ModeRunner {
 
   function handle(call: FunctionCall): void {
     const { res, body } = call;
+    // The body may have failed before the mode got it (413 from the size limit on a chunked body).
+    if (body.errored) {
+      const err = body.errored;
+      if (err instanceof WatchdogError) sendError(res, err);
+      else res.destroy();
+      return;
+    }
     let started = false;
     const failEarly = (status: 500 | 504, err: WatchdogError): void => {
       call.logStatus = status;

@@ -58,6 +58,7 @@ export function buildCgiEnv(base: Record<string, string>, req: IncomingMessage, 
   let contentLength: string | undefined;
   let transferEncoding: string | undefined;
   let host: string | undefined;
+  let pragma: string | undefined;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i] as string;
     const value = raw[i + 1] as string;
@@ -71,10 +72,13 @@ export function buildCgiEnv(base: Record<string, string>, req: IncomingMessage, 
       continue;
     }
     if (lower === 'content-length') contentLength ??= value;
+    if (lower === 'pragma') pragma ??= value;
     if (seen.has(lower)) continue;
     seen.add(lower);
     env[cgiName(name)] = value;
   }
+  // Go's server adds `Cache-Control: no-cache` to a request that only says `Pragma: no-cache`.
+  if (pragma === 'no-cache' && !seen.has('cache-control')) env.Http_Cache_Control = 'no-cache';
   // A header cannot pose as a request property (Http_Query from a `Query:` header, Q22).
   delete env.Http_Query;
   delete env.Http_Path;

@@ -1,5 +1,6 @@
 // Spawns a function process in its own process group and ends the whole group when asked.
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import type { Readable } from 'node:stream';
 
 export type StopReason = 'timeout' | 'client-gone' | 'shutdown' | 'orphaned-pipes' | 'error';
 
@@ -32,6 +33,11 @@ export interface SpawnOptions {
    * assume a grandchild holds them, kill the group and stop waiting.
    */
   lingerMs?: number;
+  /**
+   * Parent ends of output channels the process writes to other than its own stdio pipes (e.g. one
+   * socket shared by fd 1 and 2). `done` waits for them to end too, with the same linger rule.
+   */
+  outputs?: Readable[];
 }
 
 /** Sends `signal` to the process group led by `pid`. ESRCH (already gone) is fine. */
@@ -59,9 +65,10 @@ export function spawnFunction(program: string, options: SpawnOptions): FunctionP
   let lingerTimer: NodeJS.Timeout | undefined;
   let exited = false;
   let closed = false;
+  const outputs = options.outputs ?? [];
+  const watched = (): Array<Readable | null> => [child.stdout, child.stderr, ...outputs];
 
-  const bytesRead = (): number =>
-    ((child.stdout as { bytesRead?: number } | null)?.bytesRead ?? 0) + ((child.stderr as { bytesRead?: number } | null)?.bytesRead ?? 0);
+  const bytesRead = (): number => watched().reduce((n, s) => n + ((s as { bytesRead?: number } | null)?.bytesRead ?? 0), 0);
 
   const killHard = (): void => {
     signalGroup(pid, 'SIGKILL');
@@ -101,7 +108,7 @@ export function spawnFunction(program: string, options: SpawnOptions): FunctionP
       let lastBytes = bytesRead();
       const check = (): void => {
         if (closed) return;
-        const streams = [child.stdout, child.stderr].filter((s) => s !== null && !s.destroyed && !s.readableEnded);
+        const streams = watched().filter((s) => s !== null && !s.destroyed && !s.readableEnded);
         const now = bytesRead();
         // Still flowing, or paused for a slow consumer (backpressure): not a grandchild's doing.
         if (now !== lastBytes || streams.some((s) => s?.readableFlowing === false || (s?.readableLength ?? 0) > 0)) {
@@ -117,12 +124,21 @@ export function spawnFunction(program: string, options: SpawnOptions): FunctionP
       };
       lingerTimer = setTimeout(check, lingerMs);
     });
+    let childClosed = false;
+    const finishWhenDrained = (): void => {
+      if (childClosed && outputs.every((s) => s.destroyed || s.readableEnded)) finish();
+    };
+    for (const s of outputs) {
+      s.once('end', finishWhenDrained);
+      s.once('close', finishWhenDrained);
+    }
     child.once('close', (c, s) => {
       if (!exited) {
         code = c;
         signal = s;
       }
-      finish();
+      childClosed = true;
+      finishWhenDrained();
     });
   });
 

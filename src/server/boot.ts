@@ -1,4 +1,6 @@
 // Wires config -> mode -> watchdog -> listening server, without touching process globals.
+import { checkSecrets } from '../auth/check-secrets.js';
+import { createAuthGuard } from '../auth/create-auth-guard.js';
 import type { WatchdogConfig } from '../config/load-config.js';
 import { formatDuration } from '../config/duration.js';
 import type { Logger } from '../log/logger.js';
@@ -50,13 +52,16 @@ export function resolveFunctionProgram(config: WatchdogConfig, env: Record<strin
 export async function bootWatchdog(options: BootOptions): Promise<Booted> {
   const { config, logger } = options;
   const programPath = resolveFunctionProgram(config, options.env, options.cwd);
+  const secretProblem = checkSecrets(config);
+  if (secretProblem !== undefined) throw new StartupError(secretProblem, 2);
   const metrics = options.metrics ?? createMetrics({ defaultMetrics: true });
   const env = { ...options.env, secret_mount_path: config.secretMountPath };
   const factory = await loadMode(config.mode);
   const mode = factory({ config, logger, baseEnv: env, programPath, onFatal: options.onFatal });
   logger.info(`Watchdog mode: ${config.mode}\tfprocess: ${JSON.stringify(config.fprocess)}`);
   logger.info(`Timeouts: read: ${formatDuration(config.readTimeoutMs)} write: ${formatDuration(config.writeTimeoutMs)} hard: ${formatDuration(config.execTimeoutMs)} health: ${formatDuration(config.healthcheckIntervalMs)}`);
-  const watchdog = createWatchdog(config, { logger, metrics, mode, ...(options.guard ? { guard: options.guard } : {}) });
+  const guard = options.guard ?? createAuthGuard(config, { logger });
+  const watchdog = createWatchdog(config, { logger, metrics, mode, ...(guard ? { guard } : {}) });
   let ports: { port: number; metricsPort: number | undefined };
   try {
     ports = await watchdog.listen();

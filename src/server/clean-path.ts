@@ -20,3 +20,13 @@ export function isUncleanPath(path: string): boolean {
   if (path.indexOf('/.') === -1 && path.indexOf('//') === -1) return false;
   return cleanPath(path) !== path;
 }
+
+const ABSOLUTE_FORM = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#]*/;
+
+/** Turns an absolute-form request target (`http://host/p?q`, as sent to proxies) into `/p?q`; anything else is returned as is. */
+export function originForm(target: string): string {
+  const m = ABSOLUTE_FORM.exec(target);
+  if (m === null) return target;
+  const rest = target.slice(m[0].length);
+  return rest === '' ? '/' : rest.startsWith('/') ? rest : `/${rest}`;
+}

@@ -1,26 +1,24 @@
 // createWatchdog(config, deps): routing, health and readiness, the limiter, the lock file and shutdown.
 import { mkdirSync, existsSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { Readable } from 'node:stream';
+import { STATUS_CODES, createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { Server as NetServer, type AddressInfo, type Socket } from 'node:net';
+import { Readable, type Duplex } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import type { WatchdogConfig } from '../config/load-config.js';
 import { formatDuration } from '../config/duration.js';
-import { INTERNAL_HEADER, WatchdogError, sendError } from '../errors.js';
+import { INTERNAL_HEADER, INTERNAL_VALUE, WatchdogError, sendError } from '../errors.js';
 import { humanSize } from '../log/human-size.js';
 import type { Logger } from '../log/logger.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { FunctionCall, ModeRunner } from '../modes/mode.js';
 import { bodyTooLarge, createBodyLimit } from './body-limit.js';
-import { cleanPath, isUncleanPath } from './clean-path.js';
+import { cleanPath, isUncleanPath, originForm } from './clean-path.js';
 import { effectiveTimeoutMs } from './timeouts.js';
 
 export interface WatchdogDeps {
   logger: Logger;
   metrics: Metrics;
   mode: ModeRunner;
-  /** Called once if the watchdog can no longer serve and must exit with a non-zero code. */
-  onFatal?(message: string): void;
   /** A hook run before a function request reaches the mode (authentication); may replace the body. */
   guard?: RequestGuard;
 }
@@ -37,8 +35,11 @@ export interface Watchdog {
   markReadyWhenReady(maxWaitMs?: number): Promise<boolean>;
   /** The contract's graceful shutdown. Resolves when everything is stopped. */
   shutdown(reason: string): Promise<void>;
-  /** Immediate stop for a second signal or a fatal error: kill children, close sockets. */
-  abort(): Promise<void>;
+  /**
+   * Stop for a second signal or a fatal error: kill children, close sockets. With `answerMs` > 0
+   * (fatal error), keep-alive clients are told to go and requests in flight get up to that long to be answered first.
+   */
+  abort(answerMs?: number): Promise<void>;
   /** Function requests in flight. */
   readonly inFlight: number;
   readonly healthy: boolean;
@@ -49,6 +50,8 @@ const READY = '/_/ready';
 const EMPTY = Buffer.alloc(0);
 const OK_BODY = Buffer.from('OK');
 const NOT_ALLOWED_HEADERS = { 'Content-Length': '0' };
+/** During the drain, how long keep-alive sockets may stay idle before they are closed. */
+const IDLE_SWEEP_GRACE_MS = 100;
 
 export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watchdog {
   const { logger, metrics, mode } = deps;
@@ -62,9 +65,14 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
   };
 
   let inFlight = 0;
+  let lockWritten = false;
+  // Function responses in flight, told to close their connection when the drain starts.
+  const active = new Set<ServerResponse>();
   let accepting = false; // lock written (or suppressed) and mode ready
   let shuttingDown = false;
   let draining = false;
+  let idleSweep = false; // set once the drain closes idle keep-alive sockets
+  let openConnections = 0;
   let fatal = false;
   const drainWaiters: Array<() => void> = [];
 
@@ -82,9 +90,14 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
     },
     onRequest,
   );
+  server.on('connection', (socket: Socket) => {
+    openConnections++;
+    socket.once('close', () => openConnections--);
+  });
   // Without a listener Node answers a 400 and closes; keep that, but never let it throw.
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
-    if (!socket.writable) {
+    // A response already on the wire (read_timeout while streaming a body) cannot take a status line: cut it.
+    if (!socket.writable || (socket as { _httpMessage?: ServerResponse | null })._httpMessage?.headersSent === true) {
       socket.destroy();
       return;
     }
@@ -94,8 +107,37 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
     socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`);
   });
 
+  // CONNECT (a proxy tunnel) is nothing a function serves. Without a listener Node would leave the socket open for ever.
+  server.on('connect', (_req: IncomingMessage, socket: Duplex) => {
+    socket.on('error', () => socket.destroy()); // The client may already be gone; nothing to answer then.
+    socket.end(`HTTP/1.1 405 Method Not Allowed\r\n${INTERNAL_HEADER}: ${INTERNAL_VALUE}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`);
+    (socket as Socket).setTimeout(1000, () => socket.destroy());
+  });
+
+  // Upgrade (WebSocket) requests reach only a mode that tunnels them; the guard (auth) decides first.
+  const upgrade = mode.handleUpgrade?.bind(mode);
+  if (upgrade !== undefined) {
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      socket.on('error', () => socket.destroy()); // A client that vanished mid-handshake needs no answer.
+      const refuse = (err: WatchdogError): void => {
+        socket.end(`HTTP/1.1 ${err.status} ${STATUS_CODES[err.status] ?? ''}\r\n${INTERNAL_HEADER}: ${INTERNAL_VALUE}\r\n${err.status === 401 ? 'WWW-Authenticate: Bearer realm="fwatchdog"\r\n' : ''}Content-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(err.body)}\r\nConnection: close\r\n\r\n${err.body}`);
+      };
+      if (shuttingDown || fatal) return refuse(new WatchdogError('NOT_READY', 'the watchdog is shutting down\n'));
+      const guard = deps.guard;
+      if (guard === undefined) return upgrade(req, socket, head);
+      Promise.resolve()
+        .then(() => guard(req, Readable.from([])))
+        .then(
+          (v) => (v instanceof WatchdogError ? refuse(v) : upgrade(req, socket, head)),
+          (err: unknown) => refuse(err instanceof WatchdogError ? err : new WatchdogError('BAD_REQUEST', 'request rejected\n', { cause: err })),
+        );
+    });
+  }
+
   function onRequest(req: IncomingMessage, res: ServerResponse): void {
-    const url = req.url ?? '/';
+    let url = req.url ?? '/';
+    // Absolute-form targets (http://host/p, as sent to proxies) route by their path, as in Go.
+    if (url.charCodeAt(0) !== 47 && url !== '*') url = req.url = originForm(url);
     // Fast path: exact compares for the internal routes.
     if (url === HEALTH) return health(req, res);
     if (url === READY) return void ready(req, res);
@@ -177,6 +219,7 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
       return;
     }
     inFlight++;
+    active.add(res);
     const controller = new AbortController();
     const call: FunctionCall = {
       req,
@@ -193,12 +236,13 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
       if (writeTimer !== undefined) clearTimeout(writeTimer);
       if (!res.writableFinished) controller.abort();
       inFlight--;
+      active.delete(res);
       const status = call.logStatus ?? res.statusCode;
       const seconds = (performance.now() - startedAt) / 1000;
-      metrics.requestFinished(req.method, res.writableFinished ? status : status, seconds);
+      metrics.requestFinished(req.method, status, seconds);
       accessLog(call, status, seconds);
       if (draining) {
-        server.closeIdleConnections();
+        if (idleSweep) server.closeIdleConnections();
         if (inFlight === 0) for (const wake of drainWaiters.splice(0)) wake();
       }
     });
@@ -212,11 +256,26 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
       }
       if (declared === undefined && req.headers['transfer-encoding'] !== undefined) {
         const limited = createBodyLimit(config.maxBodyBytes);
+        limited.on('error', () => {
+          // The 413 can fire before the mode listens (startCall is deferred): it stays on limited.errored.
+        });
         req.on('error', (err) => limited.destroy(err));
         (call as { body: Readable }).body = req.pipe(limited);
       }
     }
 
+    // A chunked body can fail to parse in the very read that held the headers (bad chunk size):
+    // start the function only once that read is done, so a request the parser rejects never reaches it.
+    if (req.headers['transfer-encoding'] !== undefined) setImmediate(startCall, call);
+    else startCall(call);
+  }
+
+  function startCall(call: FunctionCall): void {
+    const socket = call.req.socket;
+    if (socket.destroyed || socket.writableEnded) {
+      call.logStatus = 400; // clientError already answered (or cut) this connection
+      return;
+    }
     if (deps.guard === undefined) {
       mode.handle(call);
       return;
@@ -233,7 +292,11 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
     }
     const proceed = (v: Readable | WatchdogError): void => {
       if (v instanceof WatchdogError) {
+        // An oversized body is not drained: close the connection after the 413.
+        if (v.status === 413) call.res.setHeader('Connection', 'close');
         sendError(call.res, v, v.status === 401 ? { 'WWW-Authenticate': 'Bearer realm="fwatchdog"' } : undefined);
+        // Discard the unread body from the socket itself: a size-limit pipe nobody reads would stall keep-alive.
+        if (call.body !== call.req) call.req.unpipe();
         call.req.resume();
         return;
       }
@@ -297,10 +360,22 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
     logger.info(`Writing lock-file to: ${lockFile}`);
     mkdirSync(config.tmpDir, { recursive: true });
     writeFileSync(lockFile, '', { mode: 0o660 });
+    lockWritten = true;
+  }
+
+  /** A lock file left by an earlier run would report "healthy" before this one is ready. */
+  function removeStaleLock(): void {
+    if (config.suppressLock || !existsSync(lockFile)) return;
+    try {
+      rmSync(lockFile);
+      logger.info(`Removing stale lock-file : ${lockFile}`);
+    } catch (err) {
+      logger.warn(`Unable to remove stale lock-file: ${(err as Error).message}`);
+    }
   }
 
   function removeLock(): void {
-    if (config.suppressLock) return;
+    if (config.suppressLock || !lockWritten) return;
     try {
       rmSync(lockFile);
       logger.info(`Removing lock-file : ${lockFile}`);
@@ -346,6 +421,7 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
       }
       logger.info(`Listening on port: ${port}`);
       if (metricsPort !== undefined) logger.info(`Metrics listening on port: ${metricsPort}`);
+      removeStaleLock();
       return { port, metricsPort };
     },
     async markReadyWhenReady(maxWaitMs = Infinity) {
@@ -363,8 +439,14 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
         if (config.healthcheckIntervalMs > 0) await sleep(config.healthcheckIntervalMs);
         logger.info(`No new connections allowed, draining: ${inFlight} requests`);
         draining = true;
+        for (const r of active) closeAfterResponse(r);
+        // Stop listening, but give keep-alive sockets a moment before closing the idle ones: a busy
+        // client's next request, already on its way, lands and is answered with Connection: close
+        // instead of racing the close (http.Server.close() would cut idle sockets at once).
+        NetServer.prototype.close.call(server);
+        if (openConnections > 0) await sleep(IDLE_SWEEP_GRACE_MS);
+        idleSweep = true;
         server.close();
-        server.closeIdleConnections();
         await waitForDrain(config.writeTimeoutMs);
         await mode.stop();
         server.closeAllConnections();
@@ -374,9 +456,20 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
       })();
       return shutdownPromise;
     },
-    async abort() {
+    async abort(answerMs = 0) {
       fatal = true;
       removeLock();
+      if (answerMs > 0 && !draining) {
+        // Fatal error: no new connections, every answer says Connection: close, keep-alive clients get
+        // the idle grace, and what is in flight gets up to answerMs to be answered before the exit.
+        draining = true;
+        for (const r of active) closeAfterResponse(r);
+        NetServer.prototype.close.call(server);
+        if (openConnections > 0) await sleep(Math.min(IDLE_SWEEP_GRACE_MS, answerMs));
+        idleSweep = true;
+        server.close();
+        await waitForDrain(answerMs);
+      }
       server.close();
       metricsServer?.close();
       await mode.stop();
@@ -384,6 +477,13 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
       metricsServer?.closeAllConnections();
     },
   };
+}
+
+/** Makes the connection close once `res` is done: keep-alive clients must go during the drain. */
+function closeAfterResponse(res: ServerResponse): void {
+  if (!res.headersSent) res.setHeader('Connection', 'close');
+  // Headers already sent with keep-alive: Node's own flag (set when it writes Connection: close) ends the socket after this response.
+  else (res as { _last?: boolean })._last = true;
 }
 
 function onWriteTimeout(res: ServerResponse): void {

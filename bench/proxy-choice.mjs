@@ -1,0 +1,174 @@
+// Compares candidate http-mode proxies (lean node:http vs http-proxy) and the whole watchdog against the bare upstream.
+// Usage: npm run build && node bench/proxy-choice.mjs   (BENCH_SECONDS=5 BENCH_CONNECTIONS=50 BENCH_ROUNDS=2 to change the load)
+import { Buffer } from 'node:buffer';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import process from 'node:process';
+import { setTimeout } from 'node:timers';
+import autocannon from 'autocannon';
+import { build } from 'esbuild';
+
+const ROOT = join(import.meta.dirname, '..');
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50);
+// Rounds interleave the targets so a neighbour's load spike does not land on one candidate only.
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
+const POST_BODY = Buffer.alloc(1024, 'x');
+
+async function freePort() {
+  const s = createServer();
+  await new Promise((r) => s.listen(0, '127.0.0.1', r));
+  const { port } = s.address();
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+const children = [];
+function start(args, env, label) {
+  const child = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  child.stderr.on('data', (c) => (err = (err + c).slice(-4096)));
+  child.on('exit', (code) => {
+    if (code !== null && code !== 0 && !child.stopping) process.stderr.write(`${label} exited ${code}:\n${err}\n`);
+  });
+  children.push(child);
+  return child;
+}
+
+async function waitListening(port, ms = 10_000) {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const ok = await new Promise((resolve) => {
+      const s = createServer();
+      s.once('error', () => resolve(true)); // in use: someone listens
+      s.listen(port, '127.0.0.1', () => s.close(() => resolve(false)));
+    });
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`nothing listens on ${port}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+function stopAll() {
+  for (const c of children) {
+    c.stopping = true;
+    c.kill('SIGKILL');
+  }
+}
+
+const UPSTREAM = `
+const http = require('node:http');
+http.createServer((req, res) => {
+  let n = 0;
+  req.on('data', (c) => (n += c.length));
+  req.on('end', () => res.end(req.method === 'POST' ? 'got ' + n : 'hello world'));
+}).listen(Number(process.env.PORT), '127.0.0.1');`;
+
+const HTTP_PROXY = `
+const http = require('node:http');
+const httpProxy = require('http-proxy');
+const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity, maxFreeSockets: 256 });
+const proxy = httpProxy.createProxyServer({ target: process.env.TARGET, agent, xfwd: true });
+proxy.on('error', (err, req, res) => { res.writeHead(502); res.end(); });
+http.createServer((req, res) => proxy.web(req, res)).listen(Number(process.env.PORT), '127.0.0.1');`;
+
+async function leanProxyScript(dir) {
+  // The real proxy code from src, bundled, behind a bare node:http server (no watchdog core).
+  const entry = join(dir, 'lean.ts');
+  const { writeFileSync } = await import('node:fs');
+  writeFileSync(
+    entry,
+    `import { createServer } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import { createProxy } from ${JSON.stringify(join(ROOT, 'src/modes/http/proxy-call.ts'))};
+const noop = () => {};
+const logger = { debug: noop, info: noop, warn: noop, error: noop, functionLine: noop, debugEnabled: false };
+const proxy = createProxy({ upstream: new URL(process.env.TARGET), bufferBody: false, logger });
+createServer((req, res) => {
+  const controller = new AbortController();
+  res.once('close', () => { if (!res.writableFinished) controller.abort(); });
+  proxy.forward({ req, res, body: req, timeoutMs: 30000, signal: controller.signal, startedAt: performance.now(), bytesOut: 0 }, 30000);
+}).listen(Number(process.env.PORT), '127.0.0.1');`,
+  );
+  const out = join(dir, 'lean.cjs');
+  await build({ entryPoints: [entry], outfile: out, bundle: true, platform: 'node', format: 'cjs', target: 'node20', logLevel: 'warning' });
+  return out;
+}
+
+async function load(url, method) {
+  const result = await autocannon({
+    url,
+    method,
+    connections: CONNECTIONS,
+    duration: SECONDS,
+    ...(method === 'POST' ? { body: POST_BODY, headers: { 'content-type': 'application/octet-stream' } } : {}),
+  });
+  return {
+    rps: Math.round(result.requests.average),
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    errors: result.errors + result.non2xx,
+  };
+}
+
+async function main() {
+  const dir = mkdtempSync(join(tmpdir(), 'proxy-choice-'));
+  try {
+    const { writeFileSync } = await import('node:fs');
+    const upstreamFile = join(dir, 'upstream.cjs');
+    writeFileSync(upstreamFile, UPSTREAM);
+    const upstreamPort = await freePort();
+    start([upstreamFile], { PORT: String(upstreamPort) }, 'upstream');
+    await waitListening(upstreamPort);
+    const target = `http://127.0.0.1:${upstreamPort}`;
+
+    const leanPort = await freePort();
+    start([await leanProxyScript(dir)], { PORT: String(leanPort), TARGET: target }, 'lean proxy');
+    const hpPort = await freePort();
+    start(['-e', HTTP_PROXY], { PORT: String(hpPort), TARGET: target, NODE_PATH: join(ROOT, 'node_modules') }, 'http-proxy');
+
+    // The whole watchdog in http mode, with its own upstream process of the same code.
+    const wdUpstreamPort = await freePort();
+    const wdPort = await freePort();
+    start([join(ROOT, 'dist/fwatchdog.cjs')], { mode: 'http', fprocess: `${process.execPath} ${upstreamFile}`, PORT: String(wdUpstreamPort), upstream_url: `http://127.0.0.1:${wdUpstreamPort}`, port: String(wdPort), metrics_port: '0', TMPDIR: dir, log_format: 'text' }, 'watchdog');
+    await Promise.all([waitListening(leanPort), waitListening(hpPort), waitListening(wdPort), waitListening(wdUpstreamPort)]);
+
+    const results = new Map();
+    const targets = [
+      ['bare upstream (baseline)', `http://127.0.0.1:${upstreamPort}/`],
+      ['lean node:http proxy (src/modes/http/proxy-call.ts)', `http://127.0.0.1:${leanPort}/`],
+      ['http-proxy 1.18', `http://127.0.0.1:${hpPort}/`],
+      ['fwatchdog mode=http (dist/fwatchdog.cjs)', `http://127.0.0.1:${wdPort}/`],
+    ];
+    for (let round = 1; round <= ROUNDS; round++) {
+      for (const method of ['GET', 'POST']) {
+        for (const [name, url] of targets) {
+          process.stderr.write(`round ${round}: ${method} ${name}...\n`);
+          const key = `${method}\t${name}`;
+          if (!results.has(key)) results.set(key, []);
+          results.get(key).push(await load(url, method));
+        }
+      }
+    }
+    const mean = (xs) => Math.round(xs.reduce((a, b) => a + b, 0) / xs.length);
+    process.stdout.write(`\n${CONNECTIONS} connections, ${SECONDS}s per run, ${ROUNDS} interleaved rounds (mean; req/s per round in brackets), node ${process.version}, ${new Date().toISOString()}\n\n`);
+    process.stdout.write('| request | target | req/s | p50 ms | p99 ms | errors |\n|---|---|---:|---:|---:|---:|\n');
+    for (const [key, runs] of results) {
+      const [method, name] = key.split('\t');
+      const rps = runs.map((r) => r.rps);
+      process.stdout.write(`| ${method === 'GET' ? 'GET' : 'POST 1 KiB'} | ${name} | ${mean(rps)} (${rps.join(', ')}) | ${mean(runs.map((r) => r.p50))} | ${mean(runs.map((r) => r.p99))} | ${runs.reduce((a, r) => a + r.errors, 0)} |\n`);
+    }
+  } finally {
+    stopAll();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err) => {
+  stopAll();
+  process.stderr.write(`${err.stack ?? err}\n`);
+  process.exit(1);
+});

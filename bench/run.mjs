@@ -1,0 +1,160 @@
+// The benchmark suite: runs the scenarios, prints one table and writes it as JSON.
+// Usage: npm run bench [-- <scenario>...] [--duration <s>] [--out <file>] [--startup-runs <n>] [--stream-mib <n>]
+// Env: BENCH_DURATION (seconds per scenario, default 20), REF_WATCHDOG (another watchdog binary to compare with).
+import console from 'node:console';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, release, totalmem } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import process from 'node:process';
+import { parseArgs } from 'node:util';
+import { ROOT, killAll, ourWatchdog } from './lib/processes.mjs';
+import { fork } from './scenarios/fork.mjs';
+import { http, httpStream } from './scenarios/http.mjs';
+import { startup } from './scenarios/startup.mjs';
+import { streamBig } from './scenarios/stream-big.mjs';
+
+const SCENARIOS = [http, httpStream, fork, streamBig, startup];
+
+function usage(message) {
+  console.error(`${message}\nusage: npm run bench -- [${SCENARIOS.map((s) => s.name).join('|')}]... [--duration <s>] [--out <file>] [--startup-runs <n>] [--stream-mib <n>]`);
+  process.exit(2);
+}
+
+function positiveNumber(text, what) {
+  const n = Number(text);
+  if (!Number.isFinite(n) || n <= 0) usage(`${what} must be a positive number, got ${JSON.stringify(text)}`);
+  return n;
+}
+
+let parsed;
+try {
+  parsed = parseArgs({
+    allowPositionals: true,
+    options: { duration: { type: 'string' }, out: { type: 'string' }, 'startup-runs': { type: 'string' }, 'stream-mib': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+  });
+} catch (err) {
+  usage(err.message);
+}
+if (parsed.values.help) usage('fwatchdog benchmark suite');
+const chosen = parsed.positionals.length === 0 ? SCENARIOS : parsed.positionals.map((name) => SCENARIOS.find((s) => s.name === name) ?? usage(`unknown scenario ${JSON.stringify(name)}`));
+const durationS = positiveNumber(parsed.values.duration ?? process.env.BENCH_DURATION ?? '20', '--duration');
+const outFile = resolve(parsed.values.out ?? join(ROOT, 'bench', 'results', 'latest.json'));
+const startupRuns = Math.round(positiveNumber(parsed.values['startup-runs'] ?? '10', '--startup-runs'));
+const streamMib = Math.round(positiveNumber(parsed.values['stream-mib'] ?? '256', '--stream-mib'));
+
+const exe = ourWatchdog();
+if (!existsSync(exe.args[0] ?? exe.command)) usage(`${exe.args[0] ?? exe.command} is missing: run npm run build first`);
+let ref;
+if (process.env.REF_WATCHDOG) {
+  const path = resolve(process.env.REF_WATCHDOG);
+  if (!existsSync(path)) usage(`REF_WATCHDOG=${path} does not exist`);
+  ref = { label: path, command: path, args: [] };
+}
+
+const ctx = {
+  exe,
+  ref,
+  startupRuns,
+  streamMib,
+  /** Alternating rounds per target: 2 by default, 1 for short smoke runs. */
+  rounds: durationS >= 8 ? 2 : 1,
+  /** Seconds per measured segment (a multiple of 0.5, at least 0.5) when a scenario's budget is split into `count` segments plus warm-ups. */
+  segmentSeconds: (count) => Math.max(0.5, Math.floor((2 * durationS) / (count * 1.15)) / 2),
+  /** The unmeasured warm-up before a target's first segment (none in short smoke runs). */
+  warmupSeconds: () => (durationS >= 8 ? 1 : 0),
+};
+
+process.on('SIGINT', () => {
+  killAll();
+  process.exit(130);
+});
+
+const cpu = cpus();
+const machine = {
+  cpus: cpu.length,
+  cpuModel: cpu[0]?.model ?? 'unknown',
+  memoryGb: Math.round(totalmem() / 2 ** 30),
+  kernel: release(),
+  node: process.version,
+  loadAverageAtStart: loadavg().map((n) => Math.round(n * 100) / 100),
+};
+console.log(`fwatchdog bench: ${exe.label}${ref ? `, reference ${ref.label}` : ''}; ${machine.cpus} x ${machine.cpuModel}, load ${machine.loadAverageAtStart.join(' ')}; ${durationS} s per scenario`);
+
+const rows = [];
+let failed = false;
+for (const scenario of chosen) {
+  const t0 = Date.now();
+  process.stdout.write(`  ${scenario.name} ... `);
+  let scenarioRows;
+  try {
+    scenarioRows = await scenario.run(ctx);
+  } catch (err) {
+    scenarioRows = [{ scenario: scenario.name, case: '-', target: 'fwatchdog', error: err instanceof Error ? err.message : String(err) }];
+  } finally {
+    killAll();
+  }
+  addRatios(scenario, scenarioRows);
+  for (const r of scenarioRows) if (r.error !== undefined && r.target !== 'ref') failed = true;
+  rows.push(...scenarioRows);
+  console.log(`${((Date.now() - t0) / 1000).toFixed(1)} s`);
+}
+
+/** Adds `ratio` (to the baseline of the same case) and `refRatio` (ours to the reference). */
+function addRatios(scenario, list) {
+  const key = scenario.metric;
+  const byCase = (target, c) => list.find((r) => r.target === target && r.case === c && r[key] !== undefined);
+  for (const r of list) {
+    r.metric = key;
+    if (r[key] === undefined) continue;
+    const base = scenario.name === 'startup' ? list.find((b) => b.target === 'baseline' && b[key] !== undefined) : byCase('baseline', r.case);
+    if (base && r.target !== 'baseline') r.ratio = r[key] / base[key];
+    if (r.target === 'fwatchdog') {
+      const refRow = scenario.name === 'startup' ? list.find((b) => b.target === 'ref' && b[key] !== undefined) : byCase('ref', r.case);
+      if (refRow) r.refRatio = r[key] / refRow[key];
+    }
+  }
+}
+
+const UNITS = { reqPerSec: 'req/s', mbPerSec: 'MB/s', startupMs: 'ms' };
+const fmt = (n, digits = 0) => (n === undefined || Number.isNaN(n) ? '' : n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits }));
+const table = [['scenario', 'case', 'target', 'result', 'p50 ms', 'p99 ms', 'errors', 'RSS MB', 'x baseline', 'x ref']];
+for (const r of rows) {
+  const value = r[r.metric];
+  const rss = r.peakRssMb !== undefined ? `${fmt(r.peakRssMb)} peak` : r.rssMb !== undefined ? `${fmt(r.rssMb)} idle` : '';
+  table.push([
+    r.scenario,
+    r.case,
+    r.target,
+    r.error !== undefined && value === undefined ? `FAILED: ${r.error.split('\n')[0].slice(0, 80)}` : `${fmt(value, r.metric === 'startupMs' ? 1 : 0)} ${UNITS[r.metric] ?? ''}`,
+    fmt(r.p50Ms, 1),
+    fmt(r.p99Ms, 1),
+    r.errors === undefined ? '' : String(r.errors),
+    rss,
+    r.ratio === undefined ? '' : `${fmt(r.ratio, 2)}x`,
+    r.refRatio === undefined ? '' : `${fmt(r.refRatio, 2)}x`,
+  ]);
+}
+const widths = table[0].map((_, i) => Math.max(...table.map((row) => row[i].length)));
+const line = (row) => `| ${row.map((cell, i) => cell.padEnd(widths[i])).join(' | ')} |`;
+console.log('');
+console.log(line(table[0]));
+console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
+for (const row of table.slice(1)) console.log(line(row));
+console.log('');
+console.log('x baseline / x ref: this row\'s result divided by the baseline\'s (or the reference\'s) in the same run; for startup ms, lower is better.');
+
+const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
+const report = {
+  date: new Date().toISOString(),
+  version: pkg.version,
+  watchdog: exe.label,
+  reference: ref?.label ?? null,
+  durationPerScenarioS: durationS,
+  command: `npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}`,
+  machine: { ...machine, loadAverageAtEnd: loadavg().map((n) => Math.round(n * 100) / 100) },
+  rows,
+};
+mkdirSync(dirname(outFile), { recursive: true });
+writeFileSync(outFile, `${JSON.stringify(report, null, 2)}\n`);
+console.log(`wrote ${outFile}`);
+process.exit(failed ? 1 : 0);

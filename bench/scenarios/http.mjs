@@ -1,0 +1,123 @@
+// http and http-stream: mode=http in front of a minimal node:http upstream, against that upstream hit directly.
+import { Buffer } from 'node:buffer';
+import { join } from 'node:path';
+import process from 'node:process';
+import { performance } from 'node:perf_hooks';
+import { alternate, combineRates } from '../lib/alternate.mjs';
+import { hammer, transfer } from '../lib/load.mjs';
+import { ROOT, freePort, startWatchdog, waitFor200 } from '../lib/processes.mjs';
+
+const CONNECTIONS = 50;
+const CASES = [
+  { name: `GET, ${CONNECTIONS} conns`, method: 'GET' },
+  { name: `POST 1 KiB, ${CONNECTIONS} conns`, method: 'POST', body: Buffer.alloc(1024, 'x'), headers: { 'Content-Type': 'application/octet-stream' } },
+];
+
+/** Starts a watchdog in http mode with its own upstream; `proc.upstreamPort` is that upstream. */
+async function startHttpWatchdog(name, exe) {
+  const upstreamPort = await freePort();
+  const upstream = join(ROOT, 'bench', 'servers', 'upstream.mjs');
+  const proc = await startWatchdog(name, exe, {
+    mode: 'http',
+    fprocess: `${process.execPath} ${upstream} ${upstreamPort}`,
+    upstream_url: `http://127.0.0.1:${upstreamPort}`,
+    exec_timeout: '60s',
+    read_timeout: '60s',
+    write_timeout: '60s',
+  });
+  // The Go of-watchdog says healthy before its upstream listens (Q8): wait for a real answer.
+  await waitFor200(proc, proc.port, '/');
+  await waitFor200(proc, upstreamPort, '/');
+  proc.upstreamPort = upstreamPort;
+  return proc;
+}
+
+/** Starts ours (and the reference) once per scenario; the baseline is our upstream hit directly. */
+async function startAll(ctx) {
+  const procs = { fwatchdog: await startHttpWatchdog('fwatchdog', ctx.exe) };
+  if (ctx.ref) {
+    try {
+      procs.ref = await startHttpWatchdog('ref', ctx.ref);
+    } catch (err) {
+      procs.refError = err.message;
+    }
+  }
+  return procs;
+}
+
+function portOf(procs, target) {
+  if (target === 'baseline') return procs.fwatchdog.upstreamPort;
+  if (procs[target] === undefined) throw new Error(procs.refError ?? `${target} did not start`);
+  return procs[target].port;
+}
+
+async function stopAll(procs) {
+  await Promise.all([procs.fwatchdog, procs.ref].filter(Boolean).map((p) => p.stop()));
+}
+
+export const http = {
+  name: 'http',
+  metric: 'reqPerSec',
+  async run(ctx) {
+    const targets = ['baseline', 'fwatchdog', ...(ctx.ref ? ['ref'] : [])];
+    const rounds = ctx.rounds;
+    const segS = ctx.segmentSeconds(CASES.length * targets.length * rounds);
+    const procs = await startAll(ctx);
+    const rows = [];
+    try {
+      for (const c of CASES) {
+        const opts = { connections: CONNECTIONS, method: c.method, body: c.body, headers: c.headers };
+        const results = await alternate(targets, rounds, async (target, round) => {
+          const port = portOf(procs, target);
+          if (round === 0 && ctx.warmupSeconds() > 0) await hammer(port, ctx.warmupSeconds(), opts);
+          return hammer(port, segS, opts);
+        });
+        for (const target of targets) rows.push({ scenario: 'http', case: c.name, target, ...combineRates(results.get(target)) });
+      }
+    } finally {
+      await stopAll(procs);
+    }
+    return rows;
+  },
+};
+
+export const httpStream = {
+  name: 'http-stream',
+  metric: 'mbPerSec',
+  async run(ctx) {
+    const targets = ['baseline', 'fwatchdog', ...(ctx.ref ? ['ref'] : [])];
+    const rounds = ctx.rounds;
+    const segS = ctx.segmentSeconds(targets.length * rounds);
+    const procs = await startAll(ctx);
+    try {
+      const results = await alternate(targets, rounds, async (target) => {
+        const port = portOf(procs, target);
+        // Whole 64 MiB responses, one after another, for the segment's length.
+        let bytes = 0;
+        let seconds = 0;
+        let errors = 0;
+        const until = performance.now() + segS * 1000;
+        do {
+          const r = await transfer(port, { path: '/big' });
+          if (r.status !== 200 || r.bytes !== 64 << 20) errors++;
+          bytes += r.bytes;
+          seconds += r.seconds;
+        } while (performance.now() < until);
+        return { bytes, seconds, errors };
+      });
+      return targets.map((target) => ({ scenario: 'http-stream', case: 'GET 64 MiB response', target, ...combineTransfers(results.get(target)) }));
+    } finally {
+      await stopAll(procs);
+    }
+  },
+};
+
+/** MB/s over all transfers of a target. */
+export function combineTransfers(segments) {
+  const ok = segments.filter((s) => s.error === undefined);
+  const error = segments.find((s) => s.error !== undefined)?.error;
+  if (ok.length === 0) return { error: error ?? 'no measurement' };
+  const bytes = ok.reduce((a, s) => a + s.bytes, 0);
+  const seconds = ok.reduce((a, s) => a + s.seconds, 0);
+  return { mbPerSec: bytes / (1 << 20) / seconds, errors: ok.reduce((a, s) => a + s.errors, 0), bytes, seconds, ...(error ? { error } : {}) };
+}

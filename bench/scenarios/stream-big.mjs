@@ -1,0 +1,37 @@
+// stream-big: one 256 MiB POST through streaming mode with cat: MB/s and the server's peak RSS (VmHWM).
+// Baseline: the plain node:http + spawn(cat) server (bench/servers/node-spawn.mjs).
+import { alternate } from '../lib/alternate.mjs';
+import { transfer } from '../lib/load.mjs';
+import { memoryMb, startForkBaseline, startWatchdog } from '../lib/processes.mjs';
+import { combineTransfers } from './http.mjs';
+
+export const streamBig = {
+  name: 'stream-big',
+  metric: 'mbPerSec',
+  async run(ctx) {
+    const uploadBytes = ctx.streamMib << 20;
+    const targets = ['baseline', 'fwatchdog', ...(ctx.ref ? ['ref'] : [])];
+    const rounds = ctx.rounds;
+    const env = { mode: 'streaming', fprocess: 'cat', exec_timeout: '120s', read_timeout: '120s', write_timeout: '120s' };
+    const procs = new Map();
+    try {
+      const results = await alternate(targets, rounds, async (target) => {
+        if (!procs.has(target)) procs.set(target, await start(target, ctx, env));
+        const proc = procs.get(target);
+        const r = await transfer(proc.port, { method: 'POST', uploadBytes });
+        return { bytes: uploadBytes, seconds: r.seconds, errors: r.status === 200 && r.bytes === uploadBytes ? 0 : 1 };
+      });
+      return targets.map((target) => {
+        const mem = procs.has(target) ? memoryMb(procs.get(target).pid) : undefined;
+        return { scenario: 'stream-big', case: `POST ${ctx.streamMib} MiB through cat`, target, ...combineTransfers(results.get(target)), peakRssMb: mem?.peakRssMb };
+      });
+    } finally {
+      await Promise.all([...procs.values()].map((p) => p.stop()));
+    }
+  },
+};
+
+async function start(target, ctx, env) {
+  if (target === 'baseline') return startForkBaseline();
+  return startWatchdog(target, target === 'ref' ? ctx.ref : ctx.exe, env);
+}

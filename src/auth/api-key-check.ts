@@ -1,0 +1,51 @@
+// The API-key check: the request carries the secret's value in a header or as a Bearer token.
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { WatchdogError } from '../errors.js';
+import type { SecretFile } from './secret-file.js';
+
+/** The SHA-256 of a key: both sides are compared as equal-length digests, in constant time. */
+export function keyDigest(key: Buffer | string): Buffer {
+  return createHash('sha256').update(key).digest();
+}
+
+/** Checks one request; undefined = allowed. On success the header that carried the key is removed, so the function never sees it. */
+export type ApiKeyCheck = (req: IncomingMessage) => WatchdogError | undefined;
+
+const BEARER = /^bearer[ \t]+/i;
+
+/** Builds the check for `headerName` (lower-case) against the digest kept by `secret`. */
+export function createApiKeyCheck(secret: SecretFile<Buffer>, headerName: string): ApiKeyCheck {
+  const missing = new WatchdogError('UNAUTHORIZED', `missing API key: send it in the ${headerName} header or as Authorization: Bearer <key>\n`);
+  const invalid = new WatchdogError('UNAUTHORIZED', 'invalid API key\n');
+  const unavailable = new WatchdogError('NOT_READY', 'authentication is not available: the API key secret cannot be read\n');
+
+  return (req) => {
+    let carrier = headerName;
+    let given = req.headers[headerName];
+    if (Array.isArray(given)) given = given[0];
+    if (given !== undefined && headerName === 'authorization') given = given.replace(BEARER, '');
+    if (given === undefined || given === '') {
+      const auth = req.headers.authorization;
+      if (auth !== undefined && BEARER.test(auth)) {
+        given = auth.replace(BEARER, '');
+        carrier = 'authorization';
+      }
+    }
+    if (given === undefined || given === '') return missing;
+    const expected = secret.current();
+    if (!expected.ok) return unavailable;
+    if (!timingSafeEqual(keyDigest(given.trim()), expected.value)) return invalid;
+    removeHeader(req, carrier);
+    return undefined;
+  };
+}
+
+/** Removes a header from both views Node keeps of it (the CGI env and proxies read rawHeaders). */
+function removeHeader(req: IncomingMessage, lowerName: string): void {
+  delete req.headers[lowerName];
+  const raw = req.rawHeaders;
+  for (let i = raw.length - 2; i >= 0; i -= 2) {
+    if ((raw[i] as string).toLowerCase() === lowerName) raw.splice(i, 2);
+  }
+}

@@ -1,0 +1,97 @@
+// Reaps orphaned zombies re-parented to the watchdog (PID 1), leaving libuv's own children alone.
+import type { Logger } from '../log/logger.js';
+
+/** What the native addon (native/reaper) offers. */
+export interface ReaperAddon {
+  /** Pids of this process's children that are zombies right now. */
+  zombieChildren(): number[];
+  /** waitpid(pid, WNOHANG): the pid when reaped, 0 if it is still running, -errno on error. */
+  reap(pid: number): number;
+}
+
+export interface ReaperOptions {
+  logger: Logger;
+  /**
+   * How long a zombie must stay unreaped before it is ours to reap. libuv reaps the children it
+   * spawned on the first loop turn after SIGCHLD; a zombie still there one timer later is an orphan.
+   */
+  settleMs?: number;
+  /** Safety-net scan period, in case a SIGCHLD was missed (0 = off). */
+  intervalMs?: number;
+}
+
+export interface Reaper {
+  /** Call on SIGCHLD: schedules a scan (coalesced). */
+  poke(): void;
+  /** One scan now; returns how many zombies it reaped. */
+  scan(): number;
+  /** Zombies reaped so far. */
+  readonly reaped: number;
+  stop(): void;
+}
+
+/**
+ * Creates the reaper. It never calls waitpid(-1): a zombie is reaped by pid only once it has been
+ * seen in two scans at least `settleMs` apart, so libuv (which reaps its own children on the loop
+ * turn after SIGCHLD) always gets their exit codes first.
+ */
+export function createReaper(addon: ReaperAddon, options: ReaperOptions): Reaper {
+  const settleMs = options.settleMs ?? 200;
+  const intervalMs = options.intervalMs ?? 5000;
+  let suspects = new Set<number>();
+  let reaped = 0;
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+
+  const onTimer = (): void => {
+    timer = undefined;
+    scan();
+  };
+  const schedule = (): void => {
+    if (timer !== undefined || stopped) return;
+    timer = setTimeout(onTimer, settleMs);
+    timer.unref();
+  };
+
+  function scan(): number {
+    let zombies: number[];
+    try {
+      zombies = addon.zombieChildren();
+    } catch (err) {
+      options.logger.warn('zombie reaper: cannot list child processes', { err: String(err) });
+      return 0;
+    }
+    const next = new Set<number>();
+    let count = 0;
+    for (const pid of zombies) {
+      if (!suspects.has(pid)) {
+        next.add(pid);
+        continue;
+      }
+      const r = addon.reap(pid);
+      if (r === pid) count++;
+      else if (r === 0) next.add(pid);
+    }
+    suspects = next;
+    reaped += count;
+    if (count > 0 && options.logger.debugEnabled) options.logger.debug(`zombie reaper: reaped ${count} orphaned process(es)`);
+    if (next.size > 0) schedule();
+    return count;
+  }
+
+  const interval = intervalMs > 0 ? setInterval(scan, intervalMs) : undefined;
+  interval?.unref();
+
+  return {
+    poke: schedule,
+    scan,
+    get reaped() {
+      return reaped;
+    },
+    stop() {
+      stopped = true;
+      if (timer !== undefined) clearTimeout(timer);
+      if (interval !== undefined) clearInterval(interval);
+    },
+  };
+}

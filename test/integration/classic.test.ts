@@ -1,0 +1,269 @@
+import { randomBytes } from 'node:crypto';
+import { copyFileSync, existsSync, readFileSync, rmSync } from 'node:fs';
+import { request } from 'node:http';
+import { join } from 'node:path';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { send } from '../helpers/http.js';
+import { rawConnect } from '../helpers/raw.js';
+import { fixture, makeTmpDir, startWatchdog, withTimeout } from '../helpers/watchdog.js';
+
+/** True when the process is gone or a zombie (checked through /proc, not kill(0)). */
+function isGone(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
+  } catch {
+    // No /proc entry: the process has been reaped.
+    return true;
+  }
+}
+
+async function waitUntil(what: string, test: () => boolean, ms = 3000): Promise<void> {
+  await withTimeout(
+    (async () => {
+      while (!test()) await new Promise((r) => setTimeout(r, 20));
+    })(),
+    ms,
+    what,
+  );
+}
+
+/** Kills a leftover process by pid at the end of a test (it should already be gone). */
+function killAtEnd(pidFile: string): void {
+  onTestFinished(() => {
+    if (!existsSync(pidFile)) return;
+    const pid = Number(readFileSync(pidFile, 'utf8'));
+    if (pid > 0 && !isGone(pid)) process.kill(pid, 'SIGKILL');
+  });
+}
+
+/** Sends a raw keep-alive request and resolves with the response body once Content-Length bytes arrived. */
+async function rawBody(port: number, requestText: string | Buffer): Promise<string> {
+  const conn = await rawConnect(port);
+  conn.write(requestText);
+  let body: string | undefined;
+  await waitUntil('a raw response', () => {
+    const got = conn.received();
+    const split = got.indexOf('\r\n\r\n');
+    const length = /\r\ncontent-length: (\d+)\r\n/i.exec(got);
+    if (split === -1 || length === null) return false;
+    const rest = got.slice(split + 4);
+    if (rest.length < Number(length[1])) return false;
+    body = rest;
+    return true;
+  });
+  return body as string;
+}
+
+describe('classic mode', () => {
+  it('answers 200 with the output, X-Duration-Seconds and the request Content-Type echoed', async () => {
+    const wd = await startWatchdog({ mode: 'classic', fprocess: 'cat' });
+    const res = await send(wd.url, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"a":1}' });
+    expect(res.status).toBe(200);
+    expect(res.text).toBe('{"a":1}');
+    expect(res.headers['content-type']).toBe('application/json');
+    expect(res.headers['x-duration-seconds']).toMatch(/^\d+\.\d{6}$/);
+    expect(res.headers['x-openfaas-internal']).toBeUndefined();
+  });
+
+  it('uses content_type over the request Content-Type, and sets none when neither exists', async () => {
+    const forced = await startWatchdog({ mode: 'classic', fprocess: 'cat', content_type: 'text/csv' });
+    const a = await send(forced.url, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: 'x' });
+    expect(a.headers['content-type']).toBe('text/csv');
+    const plain = await startWatchdog({ mode: 'classic', fprocess: 'cat' });
+    const b = await send(plain.url, { method: 'POST', body: 'x' });
+    expect(b.status).toBe(200);
+    expect(b.headers['content-type']).toBeUndefined();
+  });
+
+  it('round-trips a 1 MiB binary body byte-exact', async () => {
+    const wd = await startWatchdog({ mode: 'classic', fprocess: 'cat' });
+    const body = randomBytes(1 << 20);
+    const res = await send(wd.url, { method: 'PUT', body });
+    expect(res.status).toBe(200);
+    expect(res.body.equals(body)).toBe(true);
+  });
+
+  it('gives fprocess=env the Http_* variables with the classic extras', async () => {
+    const wd = await startWatchdog({ mode: 'classic', fprocess: 'env' });
+    const res = await send(`${wd.url}/some/pa%20th?q=1&x=%20y`, { method: 'POST', headers: { 'X-Custom': 'yes', Query: 'spoof' }, body: 'ab' });
+    expect(res.status).toBe(200);
+    const env = res.text.split('\n');
+    expect(env).toContain('Http_X_Custom=yes');
+    expect(env).toContain('Http_Method=POST');
+    expect(env).toContain('Http_Path=/some/pa th');
+    expect(env).toContain('Http_Query=q=1&x=%20y');
+    expect(env).toContain('Http_ContentLength=2');
+    expect(env).toContain('Http_Content_Length=2');
+    expect(env).toContain(`Http_Host=127.0.0.1:${wd.port}`);
+    expect(env).toContain('mode=classic');
+  });
+
+  it('with cgi_headers=false inherits the watchdog env and adds no Http_* variables', async () => {
+    const wd = await startWatchdog({ mode: 'classic', fprocess: 'env', cgi_headers: 'false' });
+    const res = await send(`${wd.url}/p?q=1`, { headers: { 'X-Custom': 'yes' } });
+    expect(res.status).toBe(200);
+    const env = res.text.split('\n');
+    expect(env.filter((l) => l.startsWith('Http_'))).toEqual([]);
+    expect(env).toContain('cgi_headers=false');
+  });
+
+  it('merges stderr into the body in the order the function wrote it (combine_output default)', async () => {
+    const wd = await startWatchdog({ mode: 'classic', fprocess: fixture('interleave-output') });
+    const res = await send(wd.url, { method: 'POST', body: 'x' });
+    expect(res.status).toBe(200);
+    expect(res.text).toBe('out1\nerr1\nout2\nerr2\n');
+  });
+
+  it('with combine_output=false answers stdout only and logs stderr once', async () => {
+    const wd = await startWatchdog({ mode: 'classic', fprocess: fixture('interleave-output'), combine_output: 'false', log_format: 'text' });
+    const res = await send(wd.url, { method: 'POST', body: 'x' });
+    expect(res.status).toBe(200);
+    expect(res.text).toBe('out1\nout2\n');
+    await wd.logs.waitFor(/ stderr: err1$/);
+    expect(wd.logs.lines.filter((l) => l.includes('stderr: '))).toHaveLength(1);
+    expect(wd.logs.lines).toContain('err2');
+  });
+
+  it('answers 500 "exit status N" followed by the combined output when the process exits non-zero', async () => {
+    const wd = await startWatchdog({ mode: 'classic', fprocess: `${fixture('interleave-output')} 3` });
+    const res = await send(wd.url, { method: 'POST', body: 'x' });
+    expect(res.status).toBe(500);
+    expect(res.text).toBe('exit status 3\nout1\nerr1\nout2\nerr2\n');
+    expect(res.headers['x-duration-seconds']).toBeUndefined();
+  });
+
+  it('answers 500 "exit status N" followed by stdout only when combine_output=false', async () => {
+    const wd = await startWatchdog({ mode: 'classic', fprocess: `${fixture('exit-code')} 2`, combine_output: 'false' });
+    const res = await send(wd.url, { method: 'POST', body: 'x' });
+    expect(res.status).toBe(500);
+    expect(res.text).toBe('exit status 2\nout line\n');
+  });
+
+  it('answers 500 with a reason when the program cannot be started', async () => {
+    const dir = makeTmpDir();
+    const program = join(dir, 'vanishing');
+    copyFileSync(fixture('env-dump'), program);
+    const wd = await startWatchdog({ mode: 'classic', fprocess: program });
+    rmSync(program);
+    const res = await send(wd.url, { method: 'POST', body: 'x' });
+    expect(res.status).toBe(500);
+    expect(res.text).toMatch(/ENOENT/);
+    expect(res.text.endsWith('\n')).toBe(true);
+    expect(res.headers['x-openfaas-internal']).toBe('of-watchdog');
+  });
+
+  it('answers 408 "Killed process." once at exec_timeout and kills a grandchild that ignores SIGTERM', async () => {
+    const pidFile = join(makeTmpDir(), 'gc.pid');
+    killAtEnd(pidFile);
+    const wd = await startWatchdog({ mode: 'classic', fprocess: fixture('grandchild-holds-stdout'), exec_timeout: '200ms', GRANDCHILD_PID_FILE: pidFile });
+    const started = Date.now();
+    const res = await withTimeout(send(wd.url), 3000, 'timed-out request');
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect(res.status).toBe(408);
+    expect(res.text).toBe('Killed process.\n');
+    const pid = Number(readFileSync(pidFile, 'utf8'));
+    expect(pid).toBeGreaterThan(0);
+    await waitUntil('grandchild to be killed', () => isGone(pid));
+  });
+
+  it('X-Timeout shortens exec_timeout to a 408', async () => {
+    const wd = await startWatchdog({ mode: 'classic', fprocess: `${fixture('sleep-then-echo')} 5`, exec_timeout: '10s' });
+    const res = await withTimeout(send(wd.url, { headers: { 'X-Timeout': '200ms' } }), 3000, 'X-Timeout request');
+    expect(res.status).toBe(408);
+    expect(res.text).toBe('Killed process.\n');
+  });
+
+  it('answers once the function exits even if a background child keeps its output open, and ends that child', async () => {
+    const pidFile = join(makeTmpDir(), 'bg.pid');
+    killAtEnd(pidFile);
+    const wd = await startWatchdog({ mode: 'classic', fprocess: fixture('background-holds-output'), PID_FILE: pidFile });
+    const started = Date.now();
+    const res = await withTimeout(send(wd.url, { method: 'POST', body: 'x' }), 3000, 'request with a lingering child');
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect(res.status).toBe(200);
+    expect(res.text).toBe('ok\n');
+    const pid = Number(readFileSync(pidFile, 'utf8'));
+    await waitUntil('the background child to be ended', () => isGone(pid));
+  });
+
+  it('kills the process when the client disconnects', async () => {
+    const pidFile = join(makeTmpDir(), 'fn.pid');
+    killAtEnd(pidFile);
+    const wd = await startWatchdog({ mode: 'classic', fprocess: `${fixture('record-pid')} sleep 30`, PID_FILE: pidFile });
+    const req = request(wd.url, { method: 'POST', agent: false });
+    req.on('error', () => {
+      // The test destroys this request on purpose.
+    });
+    req.end('x');
+    await waitUntil('the function to start', () => existsSync(pidFile) && readFileSync(pidFile, 'utf8').trim() !== '');
+    const pid = Number(readFileSync(pidFile, 'utf8'));
+    req.destroy();
+    await waitUntil('the function to be killed', () => isGone(pid));
+  });
+
+  it('runs the function for HEAD and OPTIONS too', async () => {
+    const wd = await startWatchdog({ mode: 'classic', fprocess: 'env' });
+    const head = await send(wd.url, { method: 'HEAD' });
+    expect(head.status).toBe(200);
+    expect(head.body.length).toBe(0);
+    expect(Number(head.headers['content-length'])).toBeGreaterThan(0);
+    const options = await send(wd.url, { method: 'OPTIONS' });
+    expect(options.status).toBe(200);
+    expect(options.text.split('\n')).toContain('Http_Method=OPTIONS');
+  });
+
+  it('with marshal_request sends {"header":{},"body":{"raw":""}} for a bare GET', async () => {
+    const wd = await startWatchdog({ mode: 'classic', fprocess: 'cat', marshal_request: 'true' });
+    const bare = await rawBody(wd.port, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+    expect(bare).toBe('{"header":{},"body":{"raw":""}}');
+  });
+
+  it('with marshal_request sends the headers and base64 body exactly like the classic watchdog', async () => {
+    const wd = await startWatchdog({ mode: 'classic', fprocess: 'cat', marshal_request: 'true' });
+    const raw = await rawBody(
+      wd.port,
+      'POST / HTTP/1.1\r\nHost: x\r\ncontent-type: application/json\r\nX-Test: <v&>\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n',
+    );
+    expect(raw).toBe('{"header":{"Content-Type":["application/json"],"X-Test":["\\u003cv\\u0026\\u003e"]},"body":{"raw":"aGVsbG8="}}');
+  });
+
+  it('with marshal_request writes non-ASCII header bytes as Go does: UTF-8 kept, invalid bytes as \\ufffd', async () => {
+    const wd = await startWatchdog({ mode: 'classic', fprocess: 'cat', marshal_request: 'true' });
+    const head = Buffer.concat([Buffer.from('GET / HTTP/1.1\r\nHost: x\r\nX-Name: caf'), Buffer.from([0xc3, 0xa9, 0xff]), Buffer.from('\r\n\r\n')]);
+    const body = await rawBody(wd.port, head);
+    expect(Buffer.from(body, 'latin1').toString('utf8')).toBe('{"header":{"X-Name":["café\\ufffd"]},"body":{"raw":""}}');
+  });
+
+  it('answers 413 through sendError when a chunked body exceeds max_body_bytes', async () => {
+    const wd = await startWatchdog({ mode: 'classic', fprocess: 'cat', max_body_bytes: '10' });
+    async function* chunks(): AsyncGenerator<Buffer> {
+      yield Buffer.alloc(8);
+      yield Buffer.alloc(8);
+    }
+    const res = await send(wd.url, { method: 'POST', body: chunks() });
+    expect(res.status).toBe(413);
+    expect(res.headers['x-openfaas-internal']).toBe('of-watchdog');
+  });
+
+  it('logs the classic lines in text format, and output and headers with write_debug and debug_headers', async () => {
+    const wd = await startWatchdog({ mode: 'classic', fprocess: 'cat', log_format: 'text', write_debug: 'true', debug_headers: 'true' });
+    const res = await send(`${wd.url}/p?q=1`, { method: 'POST', headers: { Authorization: 'Bearer s3cret', 'X-Shown': 'v' }, body: 'hello' });
+    expect(res.status).toBe(200);
+    await wd.logs.waitFor(/ Forking fprocess\.$/);
+    await wd.logs.waitFor(/ Duration: \d+\.\d{6}s$/);
+    await wd.logs.waitFor(/ Query {2}q=1$/);
+    await wd.logs.waitFor(/ Path {2}\/p$/);
+    await wd.logs.waitFor(/ \[in\] X-Shown=\[v\]$/);
+    await wd.logs.waitFor(/ \[in\] Authorization=\[\[redacted\]\]$/);
+    await wd.logs.waitFor(/ \[out\] X-Duration-Seconds=\[/);
+    await wd.out.waitFor(/ stdout: hello$/);
+    expect(wd.logs.text).not.toContain('s3cret');
+  });
+
+  it('logs "Wrote <n> Bytes - Duration" after a request in text format', async () => {
+    const wd = await startWatchdog({ mode: 'classic', fprocess: 'cat', log_format: 'text' });
+    await send(wd.url, { method: 'POST', body: 'hello' });
+    await wd.logs.waitFor(/ Wrote 5 Bytes - Duration: \d+\.\d{6}s$/);
+  });
+});

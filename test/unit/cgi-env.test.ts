@@ -1,0 +1,108 @@
+import type { IncomingMessage } from 'node:http';
+import { describe, expect, it } from 'vitest';
+import { buildCgiEnv, canonicalHeaderKey, cgiName, splitTarget } from '../../src/process/cgi-env.js';
+
+/** The parts of an IncomingMessage buildCgiEnv reads. */
+function req(method: string, url: string, rawHeaders: string[]): IncomingMessage {
+  return { method, url, rawHeaders } as unknown as IncomingMessage;
+}
+
+const BASE = { PATH: '/usr/bin', fprocess: 'env' };
+
+function httpVars(env: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(env).filter(([k]) => k.startsWith('Http_')));
+}
+
+describe('canonicalHeaderKey', () => {
+  it.each([
+    ['content-type', 'Content-Type'],
+    ['CONTENT-TYPE', 'Content-Type'],
+    ['x-custom-header', 'X-Custom-Header'],
+    ['x_custom-header', 'X_custom-Header'],
+    ['x-b3-traceid', 'X-B3-Traceid'],
+    ['www-authenticate', 'Www-Authenticate'],
+    ['bad header', 'bad header'],
+  ])('canonicalises %j as Go does: %j', (raw, canonical) => {
+    expect(canonicalHeaderKey(raw)).toBe(canonical);
+  });
+
+  it('names the variable Http_ + canonical name with - turned into _', () => {
+    expect(cgiName('custom-header')).toBe('Http_Custom_Header');
+    expect(cgiName('x_custom-header')).toBe('Http_X_custom_Header');
+  });
+});
+
+describe('splitTarget', () => {
+  it('splits at the first ? and keeps both parts raw', () => {
+    expect(splitTarget('/a%20b/c?x=%20y&z?w')).toEqual({ path: '/a%20b/c', query: 'x=%20y&z?w' });
+    expect(splitTarget('/p')).toEqual({ path: '/p', query: '' });
+  });
+});
+
+describe('buildCgiEnv', () => {
+  it('matches the of-watchdog verified example: first value wins, raw query, decoded path, no Host', () => {
+    const env = buildCgiEnv(BASE, req('POST', '/a%20b/c?x=%20y&z', ['Host', 'example.com:8080', 'Content-Length', '2', 'X-Multi', 'one', 'X-Multi', 'two']), { classic: false });
+    expect(httpVars(env)).toEqual({
+      Http_Content_Length: '2',
+      Http_X_Multi: 'one',
+      Http_Method: 'POST',
+      Http_Query: 'x=%20y&z',
+      Http_Path: '/a b/c',
+    });
+  });
+
+  it('keeps the watchdog environment and does not change the base object', () => {
+    const base = { ...BASE };
+    const env = buildCgiEnv(base, req('GET', '/', ['x-a', '1']), { classic: false });
+    expect(env).toMatchObject(BASE);
+    expect(base).toEqual(BASE);
+  });
+
+  it('uses canonical names whatever the client casing, the first line of a repeated header winning', () => {
+    const env = buildCgiEnv(BASE, req('GET', '/', ['x-custom-header', 'a', 'X-CUSTOM-HEADER', 'b', 'x_custom-header', 'c']), { classic: false });
+    expect(env.Http_X_Custom_Header).toBe('a');
+    expect(env.Http_X_custom_Header).toBe('c');
+  });
+
+  it('sets Http_Transfer_Encoding for a chunked request and no Http_Query without a query string', () => {
+    const env = buildCgiEnv(BASE, req('POST', '/p', ['Transfer-Encoding', 'chunked']), { classic: false });
+    expect(httpVars(env)).toEqual({ Http_Method: 'POST', Http_Path: '/p', Http_Transfer_Encoding: 'chunked' });
+  });
+
+  it('does not let a Query, Path or Method header pose as the request (Q22)', () => {
+    const env = buildCgiEnv(BASE, req('GET', '/real', ['Query', 'spoof', 'Path', '/fake', 'Method', 'DELETE']), { classic: false });
+    expect(env.Http_Query).toBeUndefined();
+    expect(env.Http_Path).toBe('/real');
+    expect(env.Http_Method).toBe('GET');
+    const withQuery = buildCgiEnv(BASE, req('GET', '/real?q=1', ['Query', 'spoof']), { classic: false });
+    expect(withQuery.Http_Query).toBe('q=1');
+  });
+
+  it('adds Cache-Control like Go does for a Pragma: no-cache request', () => {
+    expect(buildCgiEnv(BASE, req('GET', '/', ['Pragma', 'no-cache']), { classic: false }).Http_Cache_Control).toBe('no-cache');
+    expect(buildCgiEnv(BASE, req('GET', '/', ['Pragma', 'no-cache', 'Cache-Control', 'max-age=1']), { classic: false }).Http_Cache_Control).toBe('max-age=1');
+  });
+
+  it('adds classic extras: Http_ContentLength, Http_Content_Length and Http_Host', () => {
+    const env = buildCgiEnv(BASE, req('POST', '/a%20b/c?x=%20y&z', ['Host', 'example.com:8080', 'Content-Length', '2', 'Query', 'spoof']), { classic: true });
+    expect(httpVars(env)).toEqual({
+      Http_Content_Length: '2',
+      Http_ContentLength: '2',
+      Http_Method: 'POST',
+      Http_Query: 'x=%20y&z',
+      Http_Path: '/a b/c',
+      Http_Host: 'example.com:8080',
+    });
+  });
+
+  it('gives classic content length 0 without a body and -1 for a chunked body', () => {
+    const none = buildCgiEnv(BASE, req('GET', '/', ['Host', 'h']), { classic: true });
+    expect([none.Http_ContentLength, none.Http_Content_Length]).toEqual(['0', '0']);
+    const chunked = buildCgiEnv(BASE, req('POST', '/', ['Host', 'h', 'Transfer-Encoding', 'chunked']), { classic: true });
+    expect([chunked.Http_ContentLength, chunked.Http_Content_Length, chunked.Http_Transfer_Encoding]).toEqual(['-1', '-1', 'chunked']);
+  });
+
+  it('leaves a malformed escape in the path as it came', () => {
+    expect(buildCgiEnv(BASE, req('GET', '/a%zz', []), { classic: false }).Http_Path).toBe('/a%zz');
+  });
+});

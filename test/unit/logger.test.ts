@@ -1,0 +1,67 @@
+import { describe, expect, it } from 'vitest';
+import { createLogger, goLogTime } from '../../src/log/logger.js';
+import { MemorySink } from '../helpers/watchdog.js';
+
+const GO_TIME = /^\d{4}\/\d{2}\/\d{2} \d{2}:\d{2}:\d{2}$/;
+
+describe('logger', () => {
+  it('formats time like Go log: YYYY/MM/DD HH:MM:SS in local time', () => {
+    const ms = new Date(2026, 0, 2, 3, 4, 5).getTime();
+    expect(goLogTime(ms)).toBe('2026/01/02 03:04:05');
+    expect(goLogTime()).toMatch(GO_TIME);
+  });
+
+  it('writes JSON lines with level, time and msg by default', () => {
+    const err = new MemorySink();
+    const log = createLogger({ format: 'json', prefixLogs: true, err, out: new MemorySink() });
+    log.info('Listening on port: 8080');
+    log.warn('careful', { url: '/x' });
+    const [a, b] = err.lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(a).toMatchObject({ level: 30, levelName: 'info', msg: 'Listening on port: 8080' });
+    expect(typeof a?.time).toBe('number');
+    expect(b).toMatchObject({ level: 40, msg: 'careful', url: '/x' });
+  });
+
+  it('writes the originals\' text shape with log_format=text', () => {
+    const err = new MemorySink();
+    const log = createLogger({ format: 'text', prefixLogs: true, err, out: new MemorySink() });
+    log.info('Listening on port: 8080');
+    log.error('failed', { code: 2, why: 'two words' });
+    expect(err.lines[0]).toMatch(/^\d{4}\/\d{2}\/\d{2} \d{2}:\d{2}:\d{2} Listening on port: 8080$/);
+    expect(err.lines[1]).toMatch(/ failed code=2 why="two words"$/);
+  });
+
+  it('drops debug lines unless debug is on', () => {
+    const err = new MemorySink();
+    createLogger({ format: 'text', prefixLogs: true, err, out: new MemorySink() }).debug('hidden');
+    createLogger({ format: 'text', prefixLogs: true, err, out: new MemorySink(), debug: true }).debug('shown');
+    expect(err.lines).toHaveLength(1);
+    expect(err.lines[0]).toMatch(/ shown$/);
+  });
+
+  it('prefixes function output lines with time and stream name in text format', () => {
+    const err = new MemorySink();
+    const out = new MemorySink();
+    const log = createLogger({ format: 'text', prefixLogs: true, err, out });
+    log.functionLine('stderr', 'boom');
+    log.functionLine('stdout', 'hello');
+    expect(err.lines[0]).toMatch(/^\d{4}\/\d{2}\/\d{2} \d{2}:\d{2}:\d{2} stderr: boom$/);
+    expect(out.lines[0]).toMatch(/^\d{4}\/\d{2}\/\d{2} \d{2}:\d{2}:\d{2} stdout: hello$/);
+  });
+
+  it('wraps function output lines as JSON with the stream name in json format', () => {
+    const err = new MemorySink();
+    const log = createLogger({ format: 'json', prefixLogs: true, err, out: new MemorySink() });
+    log.functionLine('stderr', 'say "hi"');
+    expect(JSON.parse(err.lines[0] as string)).toMatchObject({ level: 30, stream: 'stderr', msg: 'say "hi"' });
+  });
+
+  it('passes function output lines through untouched with prefix_logs=false, in both formats', () => {
+    for (const format of ['json', 'text'] as const) {
+      const err = new MemorySink();
+      const log = createLogger({ format, prefixLogs: false, err, out: new MemorySink() });
+      log.functionLine('stderr', '{"app":"json log"}');
+      expect(err.lines).toEqual(['{"app":"json log"}']);
+    }
+  });
+});
