@@ -1,6 +1,6 @@
 // Starts and stops the processes a scenario measures (watchdogs, baselines) and reads their memory.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, openSync, closeSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, openSync, closeSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { request } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -15,18 +15,26 @@ export const ROOT = resolve(import.meta.dirname, '..', '..');
 const running = new Set();
 
 /**
- * Which fwatchdog to run: the single-file binary when it was built from the current bundle (not
- * older than dist/fwatchdog.cjs, which `npm run bench` rebuilds), else the bundle under this node.
+ * Which fwatchdog to run: the single-file binary when it was built after the last change in src/
+ * (`npm run build:binary`), else the bundle under this node (`npm run bench` rebuilds it).
  */
 export function ourWatchdog() {
   const binary = join(ROOT, 'dist', 'fwatchdog');
-  const bundle = join(ROOT, 'dist', 'fwatchdog.cjs');
-  const viaNode = { label: `node dist/fwatchdog.cjs (node ${process.version})`, command: process.execPath, args: [bundle] };
+  const viaNode = { label: `node dist/fwatchdog.cjs (node ${process.version})`, command: process.execPath, args: [join(ROOT, 'dist', 'fwatchdog.cjs')] };
   if (!existsSync(binary)) return viaNode;
-  if (existsSync(bundle) && statSync(binary).mtimeMs < statSync(bundle).mtimeMs) {
-    return { ...viaNode, label: `${viaNode.label}; dist/fwatchdog is older than the bundle, run npm run build:binary to measure it` };
+  if (statSync(binary).mtimeMs < newestMtimeMs(join(ROOT, 'src'))) {
+    return { ...viaNode, label: `${viaNode.label}; dist/fwatchdog is older than src/, run npm run build:binary to measure it` };
   }
   return { label: 'dist/fwatchdog (single-file binary)', command: binary, args: [] };
+}
+
+function newestMtimeMs(dir) {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    newest = Math.max(newest, entry.isDirectory() ? newestMtimeMs(path) : statSync(path).mtimeMs);
+  }
+  return newest;
 }
 
 /** The bundle under this node, whatever else exists (the startup scenario measures both). */

@@ -28,7 +28,10 @@ export function readLines(stream: Readable, maxBytes: number, onLine: (line: str
     if (skipping || start === end) return;
     const room = maxBytes - pendingBytes;
     if (end - start > room) {
-      pending.push(chunk.subarray(start, start + room));
+      // Cut before a UTF-8 character that would not fit whole (continuation bytes are 10xxxxxx).
+      let cut = start + room;
+      while (cut > start && ((chunk[cut] as number) & 0xc0) === 0x80) cut--;
+      pending.push(chunk.subarray(start, cut));
       emit(Buffer.concat(pending), true);
       pending = [];
       pendingBytes = 0;

@@ -1,4 +1,5 @@
 // Classic mode: the classic watchdog's fork per request, buffered, with its CGI env and options.
+import { sniffContentType } from '../server/sniff-content-type.js';
 import type { Writable } from 'node:stream';
 import type { StdioOptions } from 'node:child_process';
 import { INTERNAL_HEADER, INTERNAL_VALUE, WatchdogError, sendError } from '../errors.js';
@@ -58,7 +59,8 @@ export function createClassicMode(deps: ModeDeps): ModeRunner {
   function succeed(call: FunctionCall, out: Buffer): void {
     const { req, res } = call;
     const seconds = durationSeconds(call.startedAt);
-    const contentType = config.contentType ?? req.headers['content-type'];
+    // content_type, else the request's Content-Type, else what Go's net/http would sniff.
+    const contentType = config.contentType ?? req.headers['content-type'] ?? sniffContentType(out);
     const headers: Record<string, string> = {};
     if (contentType !== undefined && contentType !== '') headers['Content-Type'] = contentType;
     headers['X-Duration-Seconds'] = seconds;

@@ -66,14 +66,16 @@ describe('classic mode', () => {
     expect(res.headers['x-openfaas-internal']).toBeUndefined();
   });
 
-  it('uses content_type over the request Content-Type, and sets none when neither exists', async () => {
+  it('uses content_type over the request Content-Type, and sniffs one like Go when neither exists', async () => {
     const forced = await startWatchdog({ mode: 'classic', fprocess: 'cat', content_type: 'text/csv' });
     const a = await send(forced.url, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: 'x' });
     expect(a.headers['content-type']).toBe('text/csv');
     const plain = await startWatchdog({ mode: 'classic', fprocess: 'cat' });
     const b = await send(plain.url, { method: 'POST', body: 'x' });
     expect(b.status).toBe(200);
-    expect(b.headers['content-type']).toBeUndefined();
+    expect(b.headers['content-type']).toBe('text/plain; charset=utf-8');
+    const html = await send(plain.url, { method: 'POST', body: '<html><body>hi</body></html>' });
+    expect(html.headers['content-type']).toBe('text/html; charset=utf-8');
   });
 
   it('round-trips a 1 MiB binary body byte-exact', async () => {

@@ -61,6 +61,12 @@ describe('line reader', () => {
     expect(lines).toEqual(['ok', `${'y'.repeat(10)}${CUT_MARKER}`]);
   });
 
+  it('cuts an over-long line before a multi-byte UTF-8 character instead of splitting it', async () => {
+    // "aé€" is 1 + 2 + 3 bytes; a 4-byte limit falls inside "€".
+    expect(await linesOf(['aé€b\nnext\n'], 4)).toEqual([`aé${CUT_MARKER}`, 'next']);
+    expect(await linesOf(['aé€b\n'], 2)).toEqual([`a${CUT_MARKER}`]);
+  });
+
   it('reads a 1 MiB line followed by 10 MiB of lines without stopping', async () => {
     const stream = new PassThrough();
     let count = 0;
