@@ -1,8 +1,9 @@
-// Compares candidate http-mode proxies (lean node:http vs http-proxy) and the whole watchdog against the bare upstream.
-// Usage: npm run build && node bench/proxy-choice.mjs   (BENCH_SECONDS=5 BENCH_CONNECTIONS=50 BENCH_ROUNDS=2 to change the load)
+// Compares candidate http-mode proxies (src's undici proxy, plain node:http, http-proxy) and the whole watchdog against the bare upstream.
+// Usage: npm run build && node bench/proxy-choice.mjs   (BENCH_SECONDS=5 BENCH_CONNECTIONS=50 BENCH_ROUNDS=2 to change the load;
+// FWATCHDOG_COMPARE=/path/to/other/fwatchdog.cjs adds another watchdog build to the same run, e.g. a bundle from before a change)
 import { Buffer } from 'node:buffer';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,12 +28,13 @@ async function freePort() {
 }
 
 const children = [];
+let logDir = tmpdir();
 function start(args, env, label) {
-  const child = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
-  let err = '';
-  child.stderr.on('data', (c) => (err = (err + c).slice(-4096)));
+  // stderr goes to a file, not through this process: autocannon runs here and must not pay for the watchdog's access log.
+  const logFile = join(logDir, `${children.length}.log`);
+  const child = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', openSync(logFile, 'w')] });
   child.on('exit', (code) => {
-    if (code !== null && code !== 0 && !child.stopping) process.stderr.write(`${label} exited ${code}:\n${err}\n`);
+    if (code !== null && code !== 0 && !child.stopping) process.stderr.write(`${label} exited ${code}:\n${readFileSync(logFile, 'utf8').slice(-4096)}\n`);
   });
   children.push(child);
   return child;
@@ -67,6 +69,19 @@ http.createServer((req, res) => {
   req.on('end', () => res.end(req.method === 'POST' ? 'got ' + n : 'hello world'));
 }).listen(Number(process.env.PORT), '127.0.0.1');`;
 
+const NODE_HTTP_PROXY = `
+const http = require('node:http');
+const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity, maxFreeSockets: 256, scheduling: 'lifo' });
+const target = new URL(process.env.TARGET);
+http.createServer((req, res) => {
+  const up = http.request({ host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers, agent }, (r) => {
+    res.writeHead(r.statusCode, r.rawHeaders.filter((_, i, a) => !/^(connection|keep-alive|transfer-encoding)$/i.test(a[i - (i % 2)])));
+    r.pipe(res);
+  });
+  up.on('error', () => { res.writeHead(502); res.end(); });
+  req.pipe(up);
+}).listen(Number(process.env.PORT), '127.0.0.1');`;
+
 const HTTP_PROXY = `
 const http = require('node:http');
 const httpProxy = require('http-proxy');
@@ -76,7 +91,7 @@ proxy.on('error', (err, req, res) => { res.writeHead(502); res.end(); });
 http.createServer((req, res) => proxy.web(req, res)).listen(Number(process.env.PORT), '127.0.0.1');`;
 
 async function leanProxyScript(dir) {
-  // The real proxy code from src, bundled, behind a bare node:http server (no watchdog core).
+  // The real proxy code from src (undici), bundled, behind a bare node:http server (no watchdog core).
   const entry = join(dir, 'lean.ts');
   const { writeFileSync } = await import('node:fs');
   writeFileSync(
@@ -98,7 +113,18 @@ createServer((req, res) => {
   return out;
 }
 
-async function load(url, method) {
+/** CPU time (user + system) of a process so far, in µs, from /proc (Linux clock ticks of 10 ms). */
+function cpuMicros(pid) {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10_000;
+  } catch {
+    return Number.NaN; // not Linux, or the process is gone: the column shows NaN
+  }
+}
+
+async function load(url, method, pid) {
+  const cpuBefore = cpuMicros(pid);
   const result = await autocannon({
     url,
     method,
@@ -107,6 +133,8 @@ async function load(url, method) {
     ...(method === 'POST' ? { body: POST_BODY, headers: { 'content-type': 'application/octet-stream' } } : {}),
   });
   return {
+    // CPU the target process spent per request: steadier than req/s on a shared machine.
+    cpuUs: (cpuMicros(pid) - cpuBefore) / result.requests.total,
     rps: Math.round(result.requests.average),
     p50: result.latency.p50,
     p99: result.latency.p99,
@@ -118,48 +146,61 @@ async function main() {
   const dir = mkdtempSync(join(tmpdir(), 'proxy-choice-'));
   try {
     const { writeFileSync } = await import('node:fs');
+    logDir = dir;
     const upstreamFile = join(dir, 'upstream.cjs');
     writeFileSync(upstreamFile, UPSTREAM);
     const upstreamPort = await freePort();
-    start([upstreamFile], { PORT: String(upstreamPort) }, 'upstream');
+    const upstreamProc = start([upstreamFile], { PORT: String(upstreamPort) }, 'upstream');
     await waitListening(upstreamPort);
     const target = `http://127.0.0.1:${upstreamPort}`;
 
     const leanPort = await freePort();
-    start([await leanProxyScript(dir)], { PORT: String(leanPort), TARGET: target }, 'lean proxy');
+    const leanProc = start([await leanProxyScript(dir)], { PORT: String(leanPort), TARGET: target }, 'lean proxy');
+    const nodePort = await freePort();
+    const nodeProc = start(['-e', NODE_HTTP_PROXY], { PORT: String(nodePort), TARGET: target }, 'node:http proxy');
     const hpPort = await freePort();
-    start(['-e', HTTP_PROXY], { PORT: String(hpPort), TARGET: target, NODE_PATH: join(ROOT, 'node_modules') }, 'http-proxy');
+    const hpProc = start(['-e', HTTP_PROXY], { PORT: String(hpPort), TARGET: target, NODE_PATH: join(ROOT, 'node_modules') }, 'http-proxy');
 
     // The whole watchdog in http mode, with its own upstream process of the same code.
-    const wdUpstreamPort = await freePort();
-    const wdPort = await freePort();
-    start([join(ROOT, 'dist/fwatchdog.cjs')], { mode: 'http', fprocess: `${process.execPath} ${upstreamFile}`, PORT: String(wdUpstreamPort), upstream_url: `http://127.0.0.1:${wdUpstreamPort}`, port: String(wdPort), metrics_port: '0', TMPDIR: dir, log_format: 'text' }, 'watchdog');
-    await Promise.all([waitListening(leanPort), waitListening(hpPort), waitListening(wdPort), waitListening(wdUpstreamPort)]);
+    const watchdogs = [['fwatchdog mode=http (dist/fwatchdog.cjs)', join(ROOT, 'dist/fwatchdog.cjs')]];
+    if (process.env.FWATCHDOG_COMPARE) watchdogs.push([`fwatchdog mode=http (${process.env.FWATCHDOG_COMPARE})`, process.env.FWATCHDOG_COMPARE]);
+    const wdTargets = [];
+    for (const [name, file] of watchdogs) {
+      const wdUpstreamPort = await freePort();
+      const wdPort = await freePort();
+      const wdProc = start([file], { mode: 'http', fprocess: `${process.execPath} ${upstreamFile}`, PORT: String(wdUpstreamPort), upstream_url: `http://127.0.0.1:${wdUpstreamPort}`, port: String(wdPort), metrics_port: '0', TMPDIR: dir, log_format: 'text' }, name);
+      await Promise.all([waitListening(wdPort), waitListening(wdUpstreamPort)]);
+      wdTargets.push([name, `http://127.0.0.1:${wdPort}/`, wdProc.pid]);
+    }
+    await Promise.all([waitListening(leanPort), waitListening(nodePort), waitListening(hpPort)]);
 
     const results = new Map();
     const targets = [
-      ['bare upstream (baseline)', `http://127.0.0.1:${upstreamPort}/`],
-      ['lean node:http proxy (src/modes/http/proxy-call.ts)', `http://127.0.0.1:${leanPort}/`],
-      ['http-proxy 1.18', `http://127.0.0.1:${hpPort}/`],
-      ['fwatchdog mode=http (dist/fwatchdog.cjs)', `http://127.0.0.1:${wdPort}/`],
+      ['bare upstream (baseline)', `http://127.0.0.1:${upstreamPort}/`, upstreamProc.pid],
+      ['undici proxy alone (src/modes/http/proxy-call.ts)', `http://127.0.0.1:${leanPort}/`, leanProc.pid],
+      ['node:http + keep-alive Agent proxy', `http://127.0.0.1:${nodePort}/`, nodeProc.pid],
+      ['http-proxy 1.18', `http://127.0.0.1:${hpPort}/`, hpProc.pid],
+      ...wdTargets,
     ];
     for (let round = 1; round <= ROUNDS; round++) {
       for (const method of ['GET', 'POST']) {
-        for (const [name, url] of targets) {
+        for (const [name, url, pid] of targets) {
           process.stderr.write(`round ${round}: ${method} ${name}...\n`);
           const key = `${method}\t${name}`;
           if (!results.has(key)) results.set(key, []);
-          results.get(key).push(await load(url, method));
+          results.get(key).push(await load(url, method, pid));
         }
       }
     }
     const mean = (xs) => Math.round(xs.reduce((a, b) => a + b, 0) / xs.length);
-    process.stdout.write(`\n${CONNECTIONS} connections, ${SECONDS}s per run, ${ROUNDS} interleaved rounds (mean; req/s per round in brackets), node ${process.version}, ${new Date().toISOString()}\n\n`);
-    process.stdout.write('| request | target | req/s | p50 ms | p99 ms | errors |\n|---|---|---:|---:|---:|---:|\n');
+    process.stdout.write(`\n${CONNECTIONS} connections, ${SECONDS}s per run, ${ROUNDS} interleaved rounds (mean; req/s per round in brackets), node ${process.version}, ${new Date().toISOString()}\n`);
+    process.stdout.write('CPU µs/req: CPU time of that target process alone (the watchdog, not its upstream) per request answered.\n\n');
+    process.stdout.write('| request | target | req/s | × bare | p50 ms | p99 ms | CPU µs/req | errors |\n|---|---|---:|---:|---:|---:|---:|---:|\n');
     for (const [key, runs] of results) {
       const [method, name] = key.split('\t');
       const rps = runs.map((r) => r.rps);
-      process.stdout.write(`| ${method === 'GET' ? 'GET' : 'POST 1 KiB'} | ${name} | ${mean(rps)} (${rps.join(', ')}) | ${mean(runs.map((r) => r.p50))} | ${mean(runs.map((r) => r.p99))} | ${runs.reduce((a, r) => a + r.errors, 0)} |\n`);
+      const bare = mean(results.get(`${method}\t${targets[0][0]}`).map((r) => r.rps));
+      process.stdout.write(`| ${method === 'GET' ? 'GET' : 'POST 1 KiB'} | ${name} | ${mean(rps)} (${rps.join(', ')}) | ${(mean(rps) / bare).toFixed(2)} | ${mean(runs.map((r) => r.p50))} | ${mean(runs.map((r) => r.p99))} | ${(runs.reduce((a, r) => a + r.cpuUs, 0) / runs.length).toFixed(1)} | ${runs.reduce((a, r) => a + r.errors, 0)} |\n`);
     }
   } finally {
     stopAll();

@@ -1,5 +1,5 @@
 // The benchmark suite: runs the scenarios, prints one table and writes it as JSON.
-// Usage: npm run bench [-- <scenario>...] [--duration <s>] [--out <file>] [--startup-runs <n>] [--stream-mib <n>]
+// Usage: npm run bench [-- <scenario>...] [--duration <s>] [--out <file>] [--startup-runs <n>] [--stream-mib <n>] [--spawn-fallback]
 // Env: BENCH_DURATION (seconds per scenario, default 20), REF_WATCHDOG (another watchdog binary to compare with).
 import console from 'node:console';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -16,7 +16,7 @@ import { streamBig } from './scenarios/stream-big.mjs';
 const SCENARIOS = [http, httpStream, fork, streamBig, startup];
 
 function usage(message) {
-  console.error(`${message}\nusage: npm run bench -- [${SCENARIOS.map((s) => s.name).join('|')}]... [--duration <s>] [--out <file>] [--startup-runs <n>] [--stream-mib <n>]`);
+  console.error(`${message}\nusage: npm run bench -- [${SCENARIOS.map((s) => s.name).join('|')}]... [--duration <s>] [--out <file>] [--startup-runs <n>] [--stream-mib <n>] [--spawn-fallback]`);
   process.exit(2);
 }
 
@@ -30,7 +30,7 @@ let parsed;
 try {
   parsed = parseArgs({
     allowPositionals: true,
-    options: { duration: { type: 'string' }, out: { type: 'string' }, 'startup-runs': { type: 'string' }, 'stream-mib': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: { duration: { type: 'string' }, out: { type: 'string' }, 'startup-runs': { type: 'string' }, 'stream-mib': { type: 'string' }, 'spawn-fallback': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
   });
 } catch (err) {
   usage(err.message);
@@ -56,6 +56,8 @@ const ctx = {
   ref,
   startupRuns,
   streamMib,
+  /** fork: also measure the bundle with the spawn addon unloadable (child_process.spawn). */
+  spawnFallback: parsed.values['spawn-fallback'] === true,
   /** Alternating rounds per target: 2 by default, 1 for short smoke runs. */
   rounds: durationS >= 8 ? 2 : 1,
   /** Seconds per measured segment (a multiple of 0.5, at least 0.5) when a scenario's budget is split into `count` segments plus warm-ups. */
@@ -120,12 +122,12 @@ const fmt = (n, digits = 0) => (n === undefined || Number.isNaN(n) ? '' : n.toLo
 const table = [['scenario', 'case', 'target', 'result', 'p50 ms', 'p99 ms', 'errors', 'RSS MB', 'x baseline', 'x ref']];
 for (const r of rows) {
   const value = r[r.metric];
-  const rss = r.peakRssMb !== undefined ? `${fmt(r.peakRssMb)} peak` : r.rssMb !== undefined ? `${fmt(r.rssMb)} idle` : '';
+  const rss = r.peakRssMb !== undefined ? `${fmt(r.peakRssMb)} peak` : r.rssMb !== undefined ? `${fmt(r.rssMb)} idle${r.anonMb !== undefined ? ` (${fmt(r.anonMb)} anon)` : ''}` : '';
   table.push([
     r.scenario,
     r.case,
     r.target,
-    r.error !== undefined && value === undefined ? `FAILED: ${r.error.split('\n')[0].slice(0, 80)}` : `${fmt(value, r.metric === 'startupMs' ? 1 : 0)} ${UNITS[r.metric] ?? ''}`,
+    r.error !== undefined && value === undefined ? `FAILED: ${r.error.split('\n')[0].replace(/ before answering.*$/, '').slice(0, 60)}` : `${fmt(value, r.metric === 'startupMs' ? 1 : 0)} ${UNITS[r.metric] ?? ''}`,
     fmt(r.p50Ms, 1),
     fmt(r.p99Ms, 1),
     r.errors === undefined ? '' : String(r.errors),
@@ -142,6 +144,8 @@ console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
 for (const row of table.slice(1)) console.log(line(row));
 console.log('');
 console.log('x baseline / x ref: this row\'s result divided by the baseline\'s (or the reference\'s) in the same run; for startup ms, lower is better.');
+const spawnPath = rows.find((r) => r.spawnPath !== undefined)?.spawnPath;
+if (spawnPath) console.log(`fork modes: fwatchdog started functions with ${spawnPath}`);
 
 const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
 const report = {

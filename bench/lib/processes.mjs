@@ -108,6 +108,16 @@ export function startProcess(name, command, args, env) {
         return '';
       }
     },
+    /** The first `bytes` of its output (start-up lines). */
+    logHead: (bytes = 8192) => {
+      try {
+        const text = readFileSync(logPath, 'utf8');
+        return text.slice(0, bytes);
+      } catch {
+        // Gone after stop(): nothing to show.
+        return '';
+      }
+    },
     stop: () => stopProcess(proc, dir),
   };
   child.on('error', (err) => {
@@ -156,7 +166,7 @@ export function killAll() {
   running.clear();
 }
 
-/** Fields of /proc/<pid>/status in MB (VmRSS, VmHWM), or undefined when the process is gone. */
+/** Fields of /proc/<pid>/status in MB (VmRSS, VmHWM, RssAnon), or undefined when the process is gone. */
 export function memoryMb(pid) {
   try {
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -164,7 +174,7 @@ export function memoryMb(pid) {
       const m = new RegExp(`^${name}:\\s+(\\d+) kB`, 'm').exec(status);
       return m ? Number(m[1]) / 1024 : undefined;
     };
-    return { rssMb: field('VmRSS'), peakRssMb: field('VmHWM') };
+    return { rssMb: field('VmRSS'), peakRssMb: field('VmHWM'), anonMb: field('RssAnon') };
   } catch {
     // Not on Linux, or the process has exited: memory is simply not reported.
     return undefined;

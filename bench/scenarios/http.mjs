@@ -55,6 +55,7 @@ async function stopAll(procs) {
   await Promise.all([procs.fwatchdog, procs.ref].filter(Boolean).map((p) => p.stop()));
 }
 
+/** The http scenario: req/s, p50 and p99 for GET and a 1 KiB POST through mode=http, beside the upstream hit directly. */
 export const http = {
   name: 'http',
   metric: 'reqPerSec',
@@ -81,6 +82,7 @@ export const http = {
   },
 };
 
+/** The http-stream scenario: MB/s of 64 MiB responses through mode=http, beside the upstream hit directly. */
 export const httpStream = {
   name: 'http-stream',
   metric: 'mbPerSec',

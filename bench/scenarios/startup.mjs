@@ -1,4 +1,4 @@
-// startup: time from exec to the first 200 on /_/ready (median of N), and RSS once idle.
+// startup: time from exec to the first 200 on /_/ready (median of N), and RSS (and its anonymous part) once idle.
 // Targets: the single-file binary (when built), `node dist/fwatchdog.cjs`, and as baseline a bare
 // node:http server (bench/servers/upstream.mjs), which is the floor any Node program pays.
 import { join } from 'node:path';
@@ -9,6 +9,7 @@ import { ROOT, bundleWatchdog, freePort, memoryMb, startProcess, waitFor200 } fr
 
 const IDLE_SETTLE_MS = 300;
 
+/** The startup scenario: median exec-to-ready time and idle memory. */
 export const startup = {
   name: 'startup',
   metric: 'startupMs',
@@ -32,7 +33,8 @@ export const startup = {
         await waitFor200(proc, port, '/_/ready', 10_000, 1);
         const ms = Number(process.hrtime.bigint() - proc.startedAt) / 1e6;
         await sleep(IDLE_SETTLE_MS);
-        return { ms, rssMb: memoryMb(proc.pid)?.rssMb };
+        const mem = memoryMb(proc.pid);
+        return { ms, rssMb: mem?.rssMb, anonMb: mem?.anonMb };
       } finally {
         await proc.stop();
       }
@@ -49,6 +51,7 @@ export const startup = {
         target: label,
         startupMs: median(runs.map((r) => r.ms)),
         rssMb: median(runs.map((r) => r.rssMb ?? 0)),
+        anonMb: median(runs.map((r) => r.anonMb ?? 0)),
         errors: results.get(name).length - runs.length,
         ...(error ? { error } : {}),
       };

@@ -5,6 +5,7 @@ import { transfer } from '../lib/load.mjs';
 import { memoryMb, startForkBaseline, startWatchdog } from '../lib/processes.mjs';
 import { combineTransfers } from './http.mjs';
 
+/** The stream-big scenario: MB/s of one big POST through streaming cat and the peak RSS. */
 export const streamBig = {
   name: 'stream-big',
   metric: 'mbPerSec',

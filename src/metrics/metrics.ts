@@ -32,23 +32,38 @@ export function createMetrics(options: { defaultMetrics: boolean }): Metrics {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [registry],
   });
-  const inFlight = new Gauge({ name: 'http_requests_in_flight', help: 'total HTTP requests in-flight', registers: [registry] });
-  inFlight.set(0);
+  // In flight is a plain counter read at scrape time: prom-client's inc()/dec() hash labels on every call.
+  let inFlightCount = 0;
+  new Gauge({
+    name: 'http_requests_in_flight',
+    help: 'total HTTP requests in-flight',
+    registers: [registry],
+    collect() {
+      this.set(inFlightCount);
+    },
+  });
 
-  // Children cached by "method code": label lookups are the costly part of prom-client.
-  const children = new Map<string, { total: { inc(): void }; duration: { observe(v: number): void } }>();
+  // Children cached per method string, then per status: label lookups are the costly part of prom-client.
+  type Child = { total: { inc(): void }; duration: { observe(v: number): void } };
+  const children = new Map<string | undefined, Map<number, Child>>();
   return {
     registry,
-    requestStarted: () => inFlight.inc(),
+    requestStarted: () => {
+      inFlightCount++;
+    },
     requestFinished(method, status, seconds) {
-      inFlight.dec();
-      const m = methodLabel(method);
-      const key = `${m} ${status}`;
-      let child = children.get(key);
+      inFlightCount--;
+      let byStatus = children.get(method);
+      if (byStatus === undefined) {
+        byStatus = new Map();
+        // Methods outside the known set all share `unknown`; cap the cache so odd method strings cannot grow it.
+        if (children.size < 64) children.set(method, byStatus);
+      }
+      let child = byStatus.get(status);
       if (child === undefined) {
-        const labels = { code: codeLabel(status), method: m };
+        const labels = { code: codeLabel(status), method: methodLabel(method) };
         child = { total: total.labels(labels), duration: duration.labels(labels) };
-        children.set(key, child);
+        byStatus.set(status, child);
       }
       child.total.inc();
       child.duration.observe(seconds);

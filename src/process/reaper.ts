@@ -18,6 +18,10 @@ export interface ReaperOptions {
   settleMs?: number;
   /** Safety-net scan period, in case a SIGCHLD was missed (0 = off). */
   intervalMs?: number;
+  /** Processes the watchdog started itself (libuv or the spawn addon collects them): never reaped here. */
+  isOwnChild?: (pid: number) => boolean;
+  /** Clock in ms (tests). */
+  now?: () => number;
 }
 
 export interface Reaper {
@@ -31,14 +35,18 @@ export interface Reaper {
 }
 
 /**
- * Creates the reaper. It never calls waitpid(-1): a zombie is reaped by pid only once it has been
- * seen in two scans at least `settleMs` apart, so libuv (which reaps its own children on the loop
- * turn after SIGCHLD) always gets their exit codes first.
+ * Creates the reaper. It never calls waitpid(-1) and never touches a process the watchdog started
+ * (`isOwnChild`): their exit codes belong to libuv or the spawn addon. Any other zombie child is an
+ * orphan re-parented to PID 1; it is reaped by pid once it has stayed a zombie for `settleMs`
+ * (a second guard, for children started some other way: libuv reaps its own on the loop turn after SIGCHLD).
  */
 export function createReaper(addon: ReaperAddon, options: ReaperOptions): Reaper {
   const settleMs = options.settleMs ?? 200;
   const intervalMs = options.intervalMs ?? 5000;
-  let suspects = new Set<number>();
+  const isOwnChild = options.isOwnChild ?? ((): boolean => false);
+  const now = options.now ?? ((): number => performance.now());
+  /** Zombie pid -> when it was first seen. */
+  let suspects = new Map<number, number>();
   let reaped = 0;
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
@@ -61,16 +69,19 @@ export function createReaper(addon: ReaperAddon, options: ReaperOptions): Reaper
       options.logger.warn('zombie reaper: cannot list child processes', { err: String(err) });
       return 0;
     }
-    const next = new Set<number>();
+    const t = now();
+    const next = new Map<number, number>();
     let count = 0;
     for (const pid of zombies) {
-      if (!suspects.has(pid)) {
-        next.add(pid);
+      if (isOwnChild(pid)) continue;
+      const firstSeen = suspects.get(pid);
+      if (firstSeen === undefined || t - firstSeen < settleMs) {
+        next.set(pid, firstSeen ?? t);
         continue;
       }
       const r = addon.reap(pid);
       if (r === pid) count++;
-      else if (r === 0) next.add(pid);
+      else if (r === 0) next.set(pid, firstSeen);
     }
     suspects = next;
     reaped += count;

@@ -50,7 +50,7 @@ const READY = '/_/ready';
 const EMPTY = Buffer.alloc(0);
 const OK_BODY = Buffer.from('OK');
 const NOT_ALLOWED_HEADERS = { 'Content-Length': '0' };
-/** During the drain, how long keep-alive sockets may stay idle before they are closed. */
+/** During the drain, how long a keep-alive socket must have been idle before it is closed. */
 const IDLE_SWEEP_GRACE_MS = 100;
 
 export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watchdog {
@@ -73,6 +73,9 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
   let draining = false;
   let idleSweep = false; // set once the drain closes idle keep-alive sockets
   let openConnections = 0;
+  // Answers in flight when the drain began whose headers had already promised keep-alive, and when the last one ended.
+  const promisedKeepAlive = new Set<ServerResponse>();
+  let lastPromisedEndAt = 0;
   let fatal = false;
   const drainWaiters: Array<() => void> = [];
 
@@ -220,21 +223,12 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
     }
     inFlight++;
     active.add(res);
-    const controller = new AbortController();
-    const call: FunctionCall = {
-      req,
-      res,
-      body: req,
-      timeoutMs: effectiveTimeoutMs(config.execTimeoutMs, req.headers['x-timeout']),
-      signal: controller.signal,
-      startedAt,
-      bytesOut: 0,
-    };
-    let writeTimer: NodeJS.Timeout | undefined;
-    if (config.writeTimeoutMs > 0) writeTimer = setTimeout(onWriteTimeout, config.writeTimeoutMs, res);
-    res.once('close', () => {
+    const call = new RequestCall(req, res, effectiveTimeoutMs(config.execTimeoutMs, req.headers['x-timeout']), startedAt);
+    const writeTimer = config.writeTimeoutMs > 0 ? setTimeout(onWriteTimeout, config.writeTimeoutMs, res) : undefined;
+    // 'close' fires once per response: `on` spares the wrapper `once` would allocate.
+    res.on('close', () => {
       if (writeTimer !== undefined) clearTimeout(writeTimer);
-      if (!res.writableFinished) controller.abort();
+      if (!res.writableFinished) call.cutOff();
       inFlight--;
       active.delete(res);
       const status = call.logStatus ?? res.statusCode;
@@ -242,6 +236,7 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
       metrics.requestFinished(req.method, status, seconds);
       accessLog(call, status, seconds);
       if (draining) {
+        if (promisedKeepAlive.delete(res)) lastPromisedEndAt = performance.now();
         if (idleSweep) server.closeIdleConnections();
         if (inFlight === 0) for (const wake of drainWaiters.splice(0)) wake();
       }
@@ -384,6 +379,31 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
     }
   }
 
+  /**
+   * Starts the drain: stops listening, makes every later answer say Connection: close, and closes
+   * idle keep-alive sockets only once none can have turned idle within IDLE_SWEEP_GRACE_MS, so a
+   * busy client's next request, already on its way, is answered instead of racing the close
+   * (http.Server.close() would cut idle sockets at once). Waits at most `maxMs` (0 = no limit).
+   */
+  async function beginDrain(maxMs: number): Promise<void> {
+    draining = true;
+    const startedAt = performance.now();
+    for (const r of active) {
+      if (!r.headersSent) r.setHeader('Connection', 'close');
+      else promisedKeepAlive.add(r);
+    }
+    NetServer.prototype.close.call(server);
+    while (openConnections > 0) {
+      const now = performance.now();
+      const quietMs = now - Math.max(startedAt, lastPromisedEndAt);
+      const leftMs = maxMs > 0 ? maxMs - (now - startedAt) : Infinity;
+      if ((promisedKeepAlive.size === 0 && quietMs >= IDLE_SWEEP_GRACE_MS) || leftMs <= 0) break;
+      await sleep(Math.min(leftMs, promisedKeepAlive.size > 0 ? IDLE_SWEEP_GRACE_MS : IDLE_SWEEP_GRACE_MS - quietMs));
+    }
+    idleSweep = true;
+    server.close(); // closes the idle sockets left
+  }
+
   function waitForDrain(maxMs: number): Promise<void> {
     if (inFlight === 0) return Promise.resolve();
     return new Promise((resolve) => {
@@ -438,16 +458,9 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
         removeLock();
         if (config.healthcheckIntervalMs > 0) await sleep(config.healthcheckIntervalMs);
         logger.info(`No new connections allowed, draining: ${inFlight} requests`);
-        draining = true;
-        for (const r of active) closeAfterResponse(r);
-        // Stop listening, but give keep-alive sockets a moment before closing the idle ones: a busy
-        // client's next request, already on its way, lands and is answered with Connection: close
-        // instead of racing the close (http.Server.close() would cut idle sockets at once).
-        NetServer.prototype.close.call(server);
-        if (openConnections > 0) await sleep(IDLE_SWEEP_GRACE_MS);
-        idleSweep = true;
-        server.close();
-        await waitForDrain(config.writeTimeoutMs);
+        const drainStartedAt = performance.now();
+        await beginDrain(config.writeTimeoutMs);
+        await waitForDrain(config.writeTimeoutMs > 0 ? Math.max(1, config.writeTimeoutMs - (performance.now() - drainStartedAt)) : 0);
         await mode.stop();
         server.closeAllConnections();
         metricsServer?.close();
@@ -462,13 +475,9 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
       if (answerMs > 0 && !draining) {
         // Fatal error: no new connections, every answer says Connection: close, keep-alive clients get
         // the idle grace, and what is in flight gets up to answerMs to be answered before the exit.
-        draining = true;
-        for (const r of active) closeAfterResponse(r);
-        NetServer.prototype.close.call(server);
-        if (openConnections > 0) await sleep(Math.min(IDLE_SWEEP_GRACE_MS, answerMs));
-        idleSweep = true;
-        server.close();
-        await waitForDrain(answerMs);
+        const drainStartedAt = performance.now();
+        await beginDrain(answerMs);
+        await waitForDrain(Math.max(1, answerMs - (performance.now() - drainStartedAt)));
       }
       server.close();
       metricsServer?.close();
@@ -479,11 +488,36 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
   };
 }
 
-/** Makes the connection close once `res` is done: keep-alive clients must go during the drain. */
-function closeAfterResponse(res: ServerResponse): void {
-  if (!res.headersSent) res.setHeader('Connection', 'close');
-  // Headers already sent with keep-alive: Node's own flag (set when it writes Connection: close) ends the socket after this response.
-  else (res as { _last?: boolean })._last = true;
+/** One function request as the modes see it; its AbortSignal is only built if a mode asks for it (most never do). */
+class RequestCall implements FunctionCall {
+  body: Readable;
+  bytesOut = 0;
+  logStatus: number | undefined;
+  private controller: AbortController | undefined;
+  private cut = false;
+
+  constructor(
+    readonly req: IncomingMessage,
+    readonly res: ServerResponse,
+    readonly timeoutMs: number,
+    readonly startedAt: number,
+  ) {
+    this.body = req;
+  }
+
+  get signal(): AbortSignal {
+    if (this.controller === undefined) {
+      this.controller = new AbortController();
+      if (this.cut) this.controller.abort();
+    }
+    return this.controller.signal;
+  }
+
+  /** The response closed before it was finished (client gone, write_timeout): abort the call. */
+  cutOff(): void {
+    this.cut = true;
+    this.controller?.abort();
+  }
 }
 
 function onWriteTimeout(res: ServerResponse): void {

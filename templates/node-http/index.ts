@@ -59,6 +59,7 @@ async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
 
 createServer((req, res) => {
   serve(req, res).catch((err: unknown) => {
+    // The handler threw (or returned something unsendable, e.g. statusCode 42): log it, answer 500, keep serving.
     console.error(err);
     if (res.headersSent) res.destroy();
     else reply(res, { statusCode: 500, headers: { 'Content-Type': 'text/plain' }, body: 'Internal Server Error\n' });

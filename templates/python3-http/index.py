@@ -60,6 +60,8 @@ class Handler(BaseHTTPRequestHandler):
         return self.rfile.read(int(self.headers.get("Content-Length") or 0))
 
     def reply(self, status, headers, body):
+        # Everything is converted before the first byte is written, so a bad value can still become a 500.
+        status = int(status)
         headers = dict(headers or {})
         names = {k.lower() for k in headers}
         if body is None:
@@ -70,7 +72,7 @@ class Handler(BaseHTTPRequestHandler):
             body = json.dumps(body).encode("utf-8")
             if "content-type" not in names:
                 headers["Content-Type"] = "application/json"
-        self.send_response(int(status))
+        self.send_response(status)
         for name, value in headers.items():
             for v in value if isinstance(value, (list, tuple)) else [value]:
                 self.send_header(name, str(v))
@@ -96,11 +98,11 @@ class Handler(BaseHTTPRequestHandler):
         event = Event(body, raw, headers, self.command, url.path, {k: v[0] for k, v in parse_qs(url.query, keep_blank_values=True).items()})
         try:
             result = handler.handle(event, CONTEXT) or {}
-        except Exception:  # the handler's bug: log it, answer 500, keep serving
+            response = (result.get("statusCode", 200), result.get("headers"), result.get("body"))
+            self.reply(*response)
+        except Exception:  # the handler's bug (or an unsendable result): log it, answer 500, keep serving
             traceback.print_exc()
             self.reply(500, {"Content-Type": "text/plain"}, "Internal Server Error\n")
-            return
-        self.reply(result.get("statusCode", 200), result.get("headers"), result.get("body"))
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = handle_any
 

@@ -41,7 +41,6 @@ describe('Dockerfile.watchdog', () => {
     const runs = instructions(dockerfile).filter((i) => i.op === 'RUN').map((i) => i.args);
     expect(runs).toContain('npm run build:binary');
     expect(pkg.scripts.test).toContain('npm run build:binary');
-    expect(pkg.scripts.postinstall).toBeDefined();
   });
 
   it('copies only paths that exist in the repository', () => {

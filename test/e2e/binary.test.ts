@@ -1,5 +1,5 @@
 // The built single-file binary (dist/fwatchdog), run as a user would: flags, exit codes, every mode, SIGTERM.
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ensureBinary, freePort, runBinary, startBinary } from '../helpers/binary.js';
@@ -98,7 +98,7 @@ describe('the single-file binary', () => {
     const inFlight = send(wd.url, { method: 'POST', headers: { 'X-Sleep': '0.3' }, body: 'drained' });
     await withTimeout(
       (async () => {
-        while (!existsSync(pidFile)) await new Promise((r) => setTimeout(r, 10));
+        for (const end = Date.now() + 2500; !existsSync(pidFile) && Date.now() < end; ) await new Promise((r) => setTimeout(r, 10));
       })(),
       2000,
       'the function process to start',
@@ -112,10 +112,14 @@ describe('the single-file binary', () => {
     expect(existsSync(join(tmp, '.lock'))).toBe(false);
   });
 
-  it('carries the reaper addon as an asset when it was built', () => {
-    const built = existsSync(join(import.meta.dirname, '..', '..', 'native', 'reaper', 'build', 'Release', 'reaper.node'));
-    const config = JSON.parse(readFileSync(join(import.meta.dirname, '..', '..', 'dist', 'sea-config.json'), 'utf8')) as { useCodeCache: boolean; assets?: Record<string, string> };
+  it('carries every built native addon as an asset, with the code cache on', () => {
+    const root = join(import.meta.dirname, '..', '..');
+    const built = readdirSync(join(root, 'native'))
+      .map((name) => join(root, 'native', name, 'build', 'Release'))
+      .filter((dir) => existsSync(dir))
+      .flatMap((dir) => readdirSync(dir).filter((f) => f.endsWith('.node')));
+    const config = JSON.parse(readFileSync(join(root, 'dist', 'sea-config.json'), 'utf8')) as { useCodeCache: boolean; assets: Record<string, string> };
     expect(config.useCodeCache).toBe(true);
-    expect(config.assets?.['reaper.node'] !== undefined).toBe(built);
+    expect(Object.keys(config.assets).sort()).toEqual(built.sort());
   });
 });

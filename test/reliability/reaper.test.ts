@@ -1,4 +1,4 @@
-// The reaper's rule with a fake addon: only zombies that outlive a settle period are reaped, by pid.
+// The reaper's rules with a fake addon: own children are never touched; orphans are reaped once settled.
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { createLogger } from '../../src/log/logger.js';
 import { createReaper, type ReaperAddon } from '../../src/process/reaper.js';
@@ -20,33 +20,38 @@ function fakeAddon(zombies: Set<number>): ReaperAddon & { reaped: number[] } {
 const logger = createLogger({ format: 'text', prefixLogs: true, err: new MemorySink(), out: new MemorySink() });
 
 describe('zombie reaper', () => {
-  it('reaps a zombie only once it was seen in two scans, so libuv reaps its own children first', () => {
+  it('reaps an orphan only once it has stayed a zombie for settleMs, so libuv reaps its own children first', () => {
+    let clock = 0;
     const zombies = new Set([101, 102]);
     const addon = fakeAddon(zombies);
-    const reaper = createReaper(addon, { logger, intervalMs: 0 });
+    const reaper = createReaper(addon, { logger, intervalMs: 0, settleMs: 200, now: () => clock });
     onTestFinished(() => reaper.stop());
     expect(reaper.scan()).toBe(0);
-    expect(addon.reaped).toEqual([]);
-    zombies.delete(102); // libuv reaped its own child between the scans
+    clock = 50;
+    expect(reaper.scan()).toBe(0); // a second scan in the same moment proves nothing
+    zombies.delete(102); // libuv reaped its own child meanwhile
     zombies.add(103); // a new zombie appears
+    clock = 210;
     expect(reaper.scan()).toBe(1);
     expect(addon.reaped).toEqual([101]);
+    clock = 420;
     expect(reaper.scan()).toBe(1);
     expect(addon.reaped).toEqual([101, 103]);
     expect(reaper.reaped).toBe(2);
   });
 
-  it('never calls waitpid on a pid it has not seen as a zombie twice', () => {
-    const zombies = new Set<number>();
+  it('never waits on a process the watchdog started, however long it stays a zombie', () => {
+    let clock = 0;
+    const zombies = new Set([201, 202]);
     const addon = fakeAddon(zombies);
-    const reaper = createReaper(addon, { logger, intervalMs: 0 });
+    const reaper = createReaper(addon, { logger, intervalMs: 0, now: () => clock, isOwnChild: (pid) => pid === 201 });
     onTestFinished(() => reaper.stop());
     for (let i = 0; i < 5; i++) {
-      zombies.clear();
-      zombies.add(200 + i); // each zombie lives for one scan only
       reaper.scan();
+      clock += 1000;
     }
-    expect(addon.reaped).toEqual([]);
+    expect(addon.reaped).toEqual([202]);
+    expect(zombies.has(201)).toBe(true);
   });
 
   it('after a SIGCHLD poke, keeps scanning until the orphan is reaped', async () => {

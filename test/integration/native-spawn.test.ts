@@ -1,0 +1,190 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import type { ChildProcess } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { createNativeSpawner, loadSpawnAddon, spawnAddonCandidates, useNativeSpawner, type NativeSpawner, type SpawnAddon } from '../../src/process/native-spawn.js';
+import { send } from '../helpers/http.js';
+import { fixture, startWatchdog, withTimeout } from '../helpers/watchdog.js';
+
+const ADDON = join(import.meta.dirname, '..', '..', 'native', 'spawn', 'build', 'Release', 'spawn.node');
+
+/** Fields of /proc/<pid>/stat after the command name: [state, ppid, pgrp, session]. */
+function procStat(pid: number): string[] | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ').slice(0, 4);
+  } catch {
+    // Gone (and reaped): no /proc entry.
+    return undefined;
+  }
+}
+
+function collect(stream: NodeJS.ReadableStream | null): Promise<string> {
+  return new Promise((resolve, reject) => {
+    if (stream === null) return resolve('');
+    let text = '';
+    stream.on('data', (c: Buffer) => (text += c.toString()));
+    stream.on('error', reject);
+    stream.on('close', () => resolve(text));
+  });
+}
+
+function exited(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null; events: string[] }> {
+  const events: string[] = [];
+  return new Promise((resolve) => {
+    child.once('exit', () => events.push('exit'));
+    child.stdout?.once('close', () => events.push('stdout closed'));
+    child.once('close', (code: number | null, signal: NodeJS.Signals | null) => {
+      events.push('close');
+      resolve({ code, signal, events });
+    });
+  });
+}
+
+describe('the posix_spawn addon (native/spawn)', () => {
+  let spawner: NativeSpawner;
+  const onSigchld = (): void => spawner.onSigchld();
+
+  beforeAll(() => {
+    if (!existsSync(ADDON)) throw new Error(`${ADDON} is missing: run npm run build:spawn (needs python3, make and a C compiler)`);
+    spawner = createNativeSpawner(createRequire(import.meta.url)(ADDON) as SpawnAddon);
+    process.on('SIGCHLD', onSigchld);
+  });
+  afterAll(() => {
+    process.off('SIGCHLD', onSigchld);
+  });
+
+  function start(program: string, args: string[], env: Record<string, string> = { PATH: '/usr/bin:/bin' }): ChildProcess {
+    const child = spawner.spawn(program, args, env, ['pipe', 'pipe', 'pipe']);
+    if (child === undefined) throw new Error(`the addon did not start ${program}`);
+    onTestFinished(() => {
+      try {
+        process.kill(-(child.pid as number), 'SIGKILL');
+      } catch {
+        // ESRCH: the group has already exited.
+      }
+    });
+    return child;
+  }
+
+  it('is found next to the bundle through the dev build folder', () => {
+    const load = loadSpawnAddon({ dlopen: (m, f) => process.dlopen(m, f), execPath: '/nonexistent/node', scriptPath: join(import.meta.dirname, '..', '..', 'dist', 'fwatchdog.cjs'), tmpDir: undefined });
+    expect(load.ok).toBe(true);
+    expect(spawnAddonCandidates({ execPath: '/x/node', scriptPath: undefined })[0]).toBe('/x/spawn.node');
+  });
+
+  it('runs the program with the given environment, its stdin and stdout as pipes', async () => {
+    const child = start(fixture('env-dump'), [], { PATH: '/usr/bin:/bin', Http_Method: 'POST' });
+    const out = collect(child.stdout);
+    child.stdin?.end();
+    const end = await withTimeout(exited(child), 2000, 'env-dump to end');
+    expect(end.code).toBe(0);
+    expect((await out).split('\n')).toContain('Http_Method=POST');
+    const echo = start('/bin/cat', []);
+    const echoed = collect(echo.stdout);
+    echo.stdin?.end('hello');
+    await withTimeout(exited(echo), 2000, 'cat to end');
+    expect(await echoed).toBe('hello');
+  });
+
+  it('starts the program as the leader of its own session and process group', async () => {
+    const child = start('/bin/sleep', ['5']);
+    const [, ppid, pgrp, session] = procStat(child.pid as number) ?? [];
+    expect(Number(ppid)).toBe(process.pid);
+    expect(Number(pgrp)).toBe(child.pid);
+    expect(Number(session)).toBe(child.pid);
+  });
+
+  it('gives the program default signal handling, an empty signal mask and blocking stdio', async () => {
+    // Node ignores SIGPIPE; a function that inherited that would never die on a closed pipe.
+    const child = start('/bin/sh', ['-c', 'grep -E "^Sig(Ign|Blk)" /proc/self/status; cat /proc/self/fdinfo/0 | grep flags']);
+    const out = collect(child.stdout);
+    child.stdin?.end();
+    await withTimeout(exited(child), 2000, 'sh to end');
+    const text = await out;
+    // Signals 1-31 (SIGPIPE among them) are not ignored. glibc's posix_spawn leaves its two
+    // internal real-time signals (32, 33) ignored, which programs never see: their libc resets them.
+    const ignored = BigInt(`0x${/SigIgn:\s+([0-9a-f]+)/.exec(text)?.[1] ?? 'ffff'}`);
+    expect(ignored & 0x7fffffffn).toBe(0n);
+    expect(text).toMatch(/SigBlk:\s+0+\n/);
+    const flags = Number.parseInt(/flags:\s+(\d+)/.exec(text)?.[1] ?? 'x', 8);
+    expect(flags & 0o4000).toBe(0); // O_NONBLOCK
+  });
+
+  it('reports exit codes and signals like child_process, with close after exit and the output closed', async () => {
+    const failing = start(fixture('exit-code'), ['3']);
+    collect(failing.stderr);
+    collect(failing.stdout);
+    failing.stdin?.end();
+    const a = await withTimeout(exited(failing), 2000, 'exit-code to end');
+    expect([a.code, a.signal]).toEqual([3, null]);
+    // As with child_process, 'exit' and the end of the output come in either order; 'close' is last.
+    expect(a.events.slice().sort()).toEqual(['close', 'exit', 'stdout closed']);
+    expect(a.events.at(-1)).toBe('close');
+
+    const sleeper = start('/bin/sleep', ['5']);
+    const ended = exited(sleeper);
+    process.kill(-(sleeper.pid as number), 'SIGTERM');
+    const b = await withTimeout(ended, 2000, 'sleep to end');
+    expect([b.code, b.signal]).toEqual([null, 'SIGTERM']);
+  });
+
+  it('reaps every process it started: nothing is left as a zombie', async () => {
+    const pids: number[] = [];
+    const ends: Promise<unknown>[] = [];
+    for (let i = 0; i < 20; i++) {
+      const child = start('/bin/cat', []);
+      pids.push(child.pid as number);
+      ends.push(exited(child));
+      child.stdout?.resume();
+      child.stdin?.end('x');
+    }
+    await withTimeout(Promise.all(ends), 5000, '20 cats to end');
+    expect(spawner.running).toBe(0);
+    expect(pids.filter((pid) => procStat(pid) !== undefined)).toEqual([]);
+  });
+
+  it('leaves programs it cannot start to child_process, so start errors read the same', () => {
+    expect(spawner.spawn('/nonexistent/program', [], {}, ['pipe', 'pipe', 'pipe'])).toBeUndefined();
+    expect(spawner.spawn('/bin/cat', [], {}, ['pipe', 'pipe', 'pipe', 'ipc'])).toBeUndefined();
+  });
+
+  describe('behind the watchdog', () => {
+    beforeAll(() => useNativeSpawner(spawner));
+    afterAll(() => useNativeSpawner(undefined));
+
+    it('streaming mode echoes the body through a process started by the addon', async () => {
+      const wd = await startWatchdog({ fprocess: 'cat' });
+      const before = spawner.running;
+      const res = await withTimeout(send(wd.url, { method: 'POST', body: 'via posix_spawn' }), 3000, 'streaming answer');
+      expect(res.status).toBe(200);
+      expect(res.text).toBe('via posix_spawn');
+      expect(spawner.running).toBe(before);
+    });
+
+    it('classic mode combines stdout and stderr of a 1 MiB answer through the shared socket', async () => {
+      const wd = await startWatchdog({ mode: 'classic', fprocess: 'cat' });
+      const body = Buffer.alloc(1 << 20, 'a');
+      const res = await withTimeout(send(wd.url, { method: 'POST', body }), 5000, 'classic answer');
+      expect(res.status).toBe(200);
+      expect(res.body.equals(body)).toBe(true);
+    });
+
+    it('serializing mode answers 500 with the exit status of a failing process', async () => {
+      const wd = await startWatchdog({ mode: 'serializing', fprocess: `${fixture('exit-code')} 2 quiet` });
+      const res = await withTimeout(send(wd.url, { method: 'POST', body: 'x' }), 3000, 'serializing answer');
+      expect(res.status).toBe(500);
+      expect(res.text).toContain('exit status 2');
+    });
+
+    it('exec_timeout answers 504 and the process started by the addon is ended and collected', async () => {
+      const wd = await startWatchdog({ fprocess: 'sleep 5', exec_timeout: '200ms' });
+      const res = await withTimeout(send(wd.url, { method: 'POST', body: 'x' }), 3000, 'timeout answer');
+      expect(res.status).toBe(504);
+      const deadline = Date.now() + 2000;
+      while (spawner.running !== 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      expect(spawner.running).toBe(0);
+    });
+  });
+});
