@@ -9,6 +9,9 @@ import type { FunctionCall, ModeDeps } from './mode.js';
 /** Grace between SIGTERM and SIGKILL for a function's process group. */
 export const KILL_GRACE_MS = 1000;
 
+/** How long after SIGKILL shutdown still waits for a process's exit to be reported. */
+const STOP_SLACK_MS = 1000;
+
 export interface ForkedCall {
   readonly proc: FunctionProcess;
   readonly outcome: Promise<ProcessOutcome>;
@@ -83,7 +86,13 @@ export function createForkRunner(deps: ModeDeps): ForkRunner {
         proc.stop('shutdown');
         waits.push(proc.done);
       }
-      await Promise.all(waits);
+      // SIGKILL follows SIGTERM after the grace; if an exit is still never seen, do not hang shutdown.
+      let timer: NodeJS.Timeout | undefined;
+      const bound = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, KILL_GRACE_MS + STOP_SLACK_MS);
+      });
+      await Promise.race([Promise.all(waits), bound]);
+      clearTimeout(timer);
     },
   };
 }
