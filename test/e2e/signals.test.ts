@@ -1,11 +1,11 @@
 import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ensureBundle, startCli, type RunningCli } from '../helpers/cli.js';
 import { send, type RawResponse } from '../helpers/http.js';
 import { rawConnect } from '../helpers/raw.js';
 import { fixture, makeTmpDir, withTimeout } from '../helpers/watchdog.js';
+import { freePort } from '../helpers/process.js';
 
 beforeAll(() => withTimeout(ensureBundle(), 60_000, 'npm run build'), 70_000);
 
@@ -14,15 +14,6 @@ function slowRequest(wd: RunningCli, seconds: string): { response: Promise<RawRe
   const response = send(wd.url, { method: 'POST', headers: { 'X-Sleep': seconds }, body: 'slow' });
   response.catch(() => undefined);
   return { response };
-}
-
-/** A TCP port that was free a moment ago. */
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
 }
 
 /** Polls the metrics port until http_requests_in_flight equals `n`. */

@@ -1,22 +1,14 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { Agent, type IncomingMessage } from 'node:http';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import WebSocket from 'ws';
 import { createSecretMount } from '../helpers/auth-secrets.js';
 import { send } from '../helpers/http.js';
 import { fixture, makeTmpDir, startWatchdog, withTimeout } from '../helpers/watchdog.js';
+import { freePort } from '../helpers/process.js';
 
 const KEY = 'k3y-Of-the-f4nction-9d2c1e';
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const { port } = srv.address() as { port: number };
-  await new Promise((r) => srv.close(r));
-  return port;
-}
 
 /** A watchdog running `record-start` (echo + a line per start) behind an API key read from a Kubernetes-style mount. */
 async function keyedWatchdog(fileContent: string, extra: Record<string, string> = {}) {

@@ -6,17 +6,7 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 import { send } from '../helpers/http.js';
 import { rawConnect } from '../helpers/raw.js';
 import { fixture, makeTmpDir, startWatchdog, withTimeout } from '../helpers/watchdog.js';
-
-/** True when the process is gone or a zombie (checked through /proc, not kill(0)). */
-function isGone(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
-  } catch {
-    // No /proc entry: the process has been reaped.
-    return true;
-  }
-}
+import { isGone } from '../helpers/process.js';
 
 async function waitUntil(what: string, test: () => boolean, ms = 3000): Promise<void> {
   await withTimeout(

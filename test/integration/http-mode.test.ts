@@ -1,13 +1,14 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { request } from 'node:http';
-import { connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import WebSocket from 'ws';
 import { WatchdogError } from '../../src/errors.js';
 import type { RequestGuard } from '../../src/server/create-watchdog.js';
 import { send } from '../helpers/http.js';
 import { fixture, startWatchdog, withTimeout, type TestWatchdog } from '../helpers/watchdog.js';
+import { freePort } from '../helpers/process.js';
 
 interface Echo {
   method: string;
@@ -17,15 +18,6 @@ interface Echo {
   length: number;
   sha256: string;
   pid: number;
-}
-
-/** A TCP port nobody listens on right now. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 /** True when something accepts TCP connections on the port. */

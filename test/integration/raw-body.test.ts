@@ -1,10 +1,10 @@
 import { createHmac, randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import { crc32, deflateSync, inflateSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { createSecretMount } from '../helpers/auth-secrets.js';
 import { send } from '../helpers/http.js';
 import { fixture, startWatchdog, withTimeout } from '../helpers/watchdog.js';
+import { freePort } from '../helpers/process.js';
 
 /** One PNG chunk: length, type, data, CRC-32 of type + data. */
 function pngChunk(type: string, data: Buffer): Buffer {
@@ -50,14 +50,6 @@ function isValidPng(png: Buffer): boolean {
 const IMAGE = makePng(1200, 1000);
 const SECRET = 'raw-body-hmac-secret';
 const signature = `sha256=${createHmac('sha256', SECRET).update(IMAGE).digest('hex')}`;
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const { port } = srv.address() as { port: number };
-  await new Promise((r) => srv.close(r));
-  return port;
-}
 
 /** The watchdog env per mode; each echoes the request body back (the http upstream on /echo-body; the fork modes ignore the path). */
 const MODES: Record<string, () => Promise<Record<string, string>>> = {

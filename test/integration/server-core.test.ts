@@ -1,53 +1,10 @@
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { send, type RawResponse } from '../helpers/http.js';
 import { rawConnect, rawRequest } from '../helpers/raw.js';
 import { fixture, makeTmpDir, startWatchdog, withTimeout, type TestWatchdog } from '../helpers/watchdog.js';
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** A TCP port that was free a moment ago. */
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
-
-/** Polls `check` every 10 ms until it is true; fails with `what` after `ms`. */
-async function until(check: () => boolean, ms: number, what: string): Promise<void> {
-  let stop = false;
-  try {
-    await withTimeout(
-      (async () => {
-        while (!stop && !check()) await sleep(10);
-      })(),
-      ms,
-      what,
-    );
-  } finally {
-    stop = true;
-  }
-}
-
-/** Waits for the record-pid fixture to write its pid, and returns it. */
-async function pidFrom(file: string): Promise<number> {
-  await until(() => existsSync(file) && readFileSync(file, 'utf8').endsWith('\n'), 2000, `pid in ${file}`);
-  return Number(readFileSync(file, 'utf8'));
-}
-
-function isGone(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
-  } catch {
-    // No /proc entry: the process is gone.
-    return true;
-  }
-}
+import { freePort, isGone, pidFrom, sleep, until } from '../helpers/process.js';
 
 /** Starts `n` slow requests (X-Sleep seconds) and waits until the watchdog counts them in flight. */
 async function occupy(wd: TestWatchdog, n: number, seconds: string): Promise<Array<Promise<RawResponse>>> {

@@ -1,42 +1,10 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { send, type RawResponse } from '../helpers/http.js';
 import { rawConnect } from '../helpers/raw.js';
 import { fixture, makeTmpDir, startWatchdog, withTimeout, type TestWatchdog } from '../helpers/watchdog.js';
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-async function until(check: () => boolean, ms: number, what: string): Promise<void> {
-  let stop = false;
-  try {
-    await withTimeout(
-      (async () => {
-        while (!stop && !check()) await sleep(10);
-      })(),
-      ms,
-      what,
-    );
-  } finally {
-    stop = true;
-  }
-}
-
-/** Waits for the record-pid fixture to write its pid, and returns it. */
-async function pidFrom(file: string): Promise<number> {
-  await until(() => existsSync(file) && readFileSync(file, 'utf8').endsWith('\n'), 2000, `pid in ${file}`);
-  return Number(readFileSync(file, 'utf8'));
-}
-
-function isGone(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
-  } catch {
-    // No /proc entry: the process is gone.
-    return true;
-  }
-}
+import { isGone, pidFrom, until } from '../helpers/process.js';
 
 /** Resolves true once `p` settles, so a test can check whether it already has. */
 function settled(p: Promise<unknown>): () => boolean {

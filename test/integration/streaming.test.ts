@@ -4,15 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { send } from '../helpers/http.js';
 import { fixture, startWatchdog, withTimeout } from '../helpers/watchdog.js';
-
-function isGone(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
-  } catch {
-    return true;
-  }
-}
+import { isGone } from '../helpers/process.js';
 
 describe('streaming mode', () => {
   it('echoes the request body with the default octet-stream Content-Type', async () => {
