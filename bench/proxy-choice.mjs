@@ -8,7 +8,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import process from 'node:process';
-import { setTimeout } from 'node:timers';
+import { clearTimeout, setTimeout } from 'node:timers';
 import autocannon from 'autocannon';
 import { build } from 'esbuild';
 
@@ -54,11 +54,21 @@ async function waitListening(port, ms = 10_000) {
   }
 }
 
-function stopAll() {
+/**
+ * Stops every child. A watchdog gets SIGTERM (with healthcheck_interval=0 it drains at once, then
+ * stops its upstream's process group); SIGKILL would leave that upstream running. Waits up to 5 s.
+ */
+async function stopAll() {
+  const exits = [];
   for (const c of children) {
     c.stopping = true;
-    c.kill('SIGKILL');
+    if (c.exitCode !== null || c.signalCode !== null) continue;
+    exits.push(new Promise((resolve) => c.once('exit', resolve)));
+    c.kill(c.isWatchdog ? 'SIGTERM' : 'SIGKILL');
   }
+  const timer = setTimeout(() => children.forEach((c) => c.kill('SIGKILL')), 5000);
+  await Promise.all(exits);
+  clearTimeout(timer);
 }
 
 const UPSTREAM = `
@@ -168,7 +178,8 @@ async function main() {
     for (const [name, file] of watchdogs) {
       const wdUpstreamPort = await freePort();
       const wdPort = await freePort();
-      const wdProc = start([file], { mode: 'http', fprocess: `${process.execPath} ${upstreamFile}`, PORT: String(wdUpstreamPort), upstream_url: `http://127.0.0.1:${wdUpstreamPort}`, port: String(wdPort), metrics_port: '0', TMPDIR: dir, log_format: 'text' }, name);
+      const wdProc = start([file], { mode: 'http', fprocess: `${process.execPath} ${upstreamFile}`, PORT: String(wdUpstreamPort), upstream_url: `http://127.0.0.1:${wdUpstreamPort}`, port: String(wdPort), metrics_port: '0', TMPDIR: dir, log_format: 'text', healthcheck_interval: '0' }, name);
+      wdProc.isWatchdog = true;
       await Promise.all([waitListening(wdPort), waitListening(wdUpstreamPort)]);
       wdTargets.push([name, `http://127.0.0.1:${wdPort}/`, wdProc.pid]);
     }
@@ -203,13 +214,13 @@ async function main() {
       process.stdout.write(`| ${method === 'GET' ? 'GET' : 'POST 1 KiB'} | ${name} | ${mean(rps)} (${rps.join(', ')}) | ${(mean(rps) / bare).toFixed(2)} | ${mean(runs.map((r) => r.p50))} | ${mean(runs.map((r) => r.p99))} | ${(runs.reduce((a, r) => a + r.cpuUs, 0) / runs.length).toFixed(1)} | ${runs.reduce((a, r) => a + r.errors, 0)} |\n`);
     }
   } finally {
-    stopAll();
+    await stopAll();
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-main().catch((err) => {
-  stopAll();
+main().catch(async (err) => {
+  await stopAll();
   process.stderr.write(`${err.stack ?? err}\n`);
   process.exit(1);
 });
