@@ -6,6 +6,7 @@ import { INTERNAL_HEADER, INTERNAL_VALUE, WatchdogError, sendError } from '../er
 import { formatDuration } from '../config/duration.js';
 import { CUT_MARKER } from '../log/line-reader.js';
 import { splitTarget } from '../process/cgi-env.js';
+import { nativeSpawner } from '../process/native-spawn.js';
 import { createSocketPair } from '../process/socket-pair.js';
 import { createForkRunner, describeExit, ignorePipeErrors, type ForkedCall } from './fork-runner.js';
 import { goHeaderMap, marshalRequest } from './marshal-request.js';
@@ -26,6 +27,8 @@ export function createClassicMode(deps: ModeDeps): ModeRunner {
   const writeDebug = config.writeDebug;
   const combine = config.combineOutput;
   const maxLogBytes = config.logBufferSize;
+  // With the spawn addon, combine_output's shared socket is made with the process.
+  const nativeCombine = combine && nativeSpawner() !== undefined;
   const redacted = new Set([...ALWAYS_REDACTED, config.authApiKeyHeader, config.authHmacHeader]);
 
   function logHeaders(direction: 'in' | 'out', headers: Iterable<[string, readonly string[]]>): void {
@@ -85,9 +88,10 @@ export function createClassicMode(deps: ModeDeps): ModeRunner {
       logger.debug(`Query  ${query}`);
       logger.debug(`Path  ${decodePath(path)}`);
     }
-    // combine_output: one socket as fd 1 and fd 2 keeps stdout and stderr in the order they were written.
-    const pair = combine ? await createSocketPair() : undefined;
-    if (res.destroyed || call.signal.aborted) {
+    // combine_output: one socket as fd 1 and fd 2 keeps stdout and stderr in the order they were written
+    // (the spawn addon makes it with the process; child_process needs a pair made here).
+    const pair = combine && !nativeCombine ? await createSocketPair() : undefined;
+    if (res.destroyed) {
       pair?.parentEnd.destroy();
       pair?.childEnd.destroy();
       return;
@@ -101,6 +105,7 @@ export function createClassicMode(deps: ModeDeps): ModeRunner {
         logStderr: false,
         stdio,
         ...(pair ? { outputs: [pair.parentEnd] } : {}),
+        ...(nativeCombine ? { combineOutput: true } : {}),
         onTimeout: () => {
           logger.warn(`Killing process: ${config.fprocess}`, { after: formatDuration(call.timeoutMs), url: req.url });
           call.logStatus = 408;
@@ -124,6 +129,7 @@ export function createClassicMode(deps: ModeDeps): ModeRunner {
       pair.parentEnd.on('error', ignoreResetError);
       pair.parentEnd.on('data', collect);
     } else {
+      if (nativeCombine) child.stdout?.on('error', ignoreResetError);
       child.stdout?.on('data', collect);
     }
     const errChunks: Buffer[] = [];
@@ -175,7 +181,8 @@ export function createClassicMode(deps: ModeDeps): ModeRunner {
     readBody(call.body)
       .then(
         (body) => {
-          if (call.res.destroyed || call.signal.aborted) return undefined;
+          // A client that went away leaves a destroyed response (call.signal is not built for this).
+          if (call.res.destroyed) return undefined;
           return run(call, body);
         },
         (err: WatchdogError) => {

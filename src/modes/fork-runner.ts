@@ -1,8 +1,8 @@
 // Shared plumbing of the fork modes: spawn per call, stderr to the log, timeout and disconnect kill.
 import type { StdioOptions } from 'node:child_process';
 import type { Readable } from 'node:stream';
-import { buildCgiEnv } from '../process/cgi-env.js';
-import { spawnFunction, type FunctionProcess, type ProcessOutcome } from '../process/function-process.js';
+import { cgiBaseEnv, cgiVariables } from '../process/cgi-env.js';
+import { spawnFunction, type FunctionProcess, type ProcessOutcome, type SpawnOptions } from '../process/function-process.js';
 import { readLines } from '../log/line-reader.js';
 import type { FunctionCall, ModeDeps } from './mode.js';
 
@@ -32,6 +32,8 @@ export interface ForkOptions {
   /** Builds the Http_* env (otherwise the watchdog's env is inherited as is). */
   cgi: boolean;
   stdio?: StdioOptions;
+  /** fd 2 shares fd 1's channel, read from child.stdout (only when nativeSpawner() is set). */
+  combineOutput?: boolean;
   /** Parent ends of extra output channels (passed in `stdio`) that must be drained before the call is done. */
   outputs?: Readable[];
   /** Log stderr line by line (otherwise the mode reads it). */
@@ -41,6 +43,8 @@ export interface ForkOptions {
 }
 
 const PIPES: StdioOptions = ['pipe', 'pipe', 'pipe'];
+const CLASSIC = { classic: true };
+const OF_WATCHDOG = { classic: false };
 
 function onTimeout(state: { timedOut: boolean; proc: FunctionProcess; onTimeout?: () => void }): void {
   state.timedOut = true;
@@ -54,21 +58,33 @@ export function createForkRunner(deps: ModeDeps): ForkRunner {
   const args = config.argv.slice(1);
   const active = new Set<FunctionProcess>();
   const logLine = (line: string): void => logger.functionLine('stderr', line);
+  // The CGI env is the shared base plus only the request's Http_* variables.
+  const cgiBase = cgiBaseEnv(baseEnv);
 
   return {
     fork(call, options) {
-      const env = options.cgi ? buildCgiEnv(baseEnv, call.req, { classic: options.classic }) : baseEnv;
-      const proc = spawnFunction(program, { args, env, stdio: options.stdio ?? PIPES, graceMs: KILL_GRACE_MS, ...(options.outputs ? { outputs: options.outputs } : {}) });
+      const spawnOptions: SpawnOptions = options.cgi
+        ? { args, env: cgiBase, extraEnv: cgiVariables(call.req, options.classic ? CLASSIC : OF_WATCHDOG), stdio: options.stdio ?? PIPES, graceMs: KILL_GRACE_MS }
+        : { args, env: baseEnv, stdio: options.stdio ?? PIPES, graceMs: KILL_GRACE_MS };
+      if (options.outputs) spawnOptions.outputs = options.outputs;
+      if (options.combineOutput === true) spawnOptions.combineOutput = true;
+      const proc = spawnFunction(program, spawnOptions);
       active.add(proc);
       if (options.logStderr && proc.child.stderr) readLines(proc.child.stderr, config.logBufferSize, logLine);
       const state: { timedOut: boolean; proc: FunctionProcess; onTimeout?: () => void } = { timedOut: false, proc };
       if (options.onTimeout) state.onTimeout = options.onTimeout;
       const timer = call.timeoutMs > 0 ? setTimeout(onTimeout, call.timeoutMs, state) : undefined;
-      const onAbort = (): void => proc.stop('client-gone');
-      call.signal.addEventListener('abort', onAbort, { once: true });
+      // The client went away (or write_timeout cut the answer): the response closed unfinished. This is
+      // what aborts call.signal; watching 'close' spares building an AbortSignal per request.
+      const { res } = call;
+      const onClose = (): void => {
+        if (!res.writableFinished) proc.stop('client-gone');
+      };
+      if (res.destroyed) proc.stop('client-gone');
+      else res.once('close', onClose);
       const outcome = proc.done.then((o) => {
         if (timer) clearTimeout(timer);
-        call.signal.removeEventListener('abort', onAbort);
+        res.removeListener('close', onClose);
         active.delete(proc);
         return o;
       });

@@ -68,7 +68,8 @@ export function createSerializingMode(deps: ModeDeps): ModeRunner {
     readBody(call.body)
       .then(
         (input) => {
-          if (call.res.destroyed || call.signal.aborted) return;
+          // A client that went away leaves a destroyed response (call.signal is not built for this).
+          if (call.res.destroyed) return;
           run(call, input);
         },
         (err: WatchdogError) => fail(call, err),

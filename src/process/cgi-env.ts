@@ -52,33 +52,57 @@ function decodePath(path: string): string {
  * Header variables use the first value of a repeated header; the explicit variables always win.
  */
 export function buildCgiEnv(base: Record<string, string>, req: IncomingMessage, options: CgiOptions): Record<string, string> {
+  return Object.assign(cgiBaseEnv(base), cgiVariables(req, options));
+}
+
+/** `base` without the variables only a request may set (Http_Query, Http_Path): computed once, shared by every call. */
+export function cgiBaseEnv(base: Record<string, string>): Record<string, string> {
   const env: Record<string, string> = { ...base };
+  delete env.Http_Query;
+  delete env.Http_Path;
+  return env;
+}
+
+/**
+ * Only the request's Http_* variables, to lay over cgiBaseEnv(base): `{ ...cgiBaseEnv(base), ...vars }`
+ * is buildCgiEnv's result. Header variables use the first value of a repeated header; the explicit
+ * variables always win.
+ */
+export function cgiVariables(req: IncomingMessage, options: CgiOptions): Record<string, string> {
+  const env: Record<string, string> = {};
   const raw = req.rawHeaders;
-  const seen = new Set<string>();
   let contentLength: string | undefined;
   let transferEncoding: string | undefined;
   let host: string | undefined;
   let pragma: string | undefined;
+  let cacheControl = false;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i] as string;
     const value = raw[i + 1] as string;
-    const lower = name.toLowerCase();
-    if (lower === 'host') {
-      host ??= value;
-      continue;
+    const key = cgiName(name);
+    // Names that differ only in case share a key: the first header wins.
+    if (key in env) continue;
+    switch (name.toLowerCase()) {
+      case 'host':
+        host ??= value;
+        continue;
+      case 'transfer-encoding':
+        transferEncoding ??= value.split(',')[0]?.trim();
+        continue;
+      case 'content-length':
+        contentLength = value;
+        break;
+      case 'pragma':
+        pragma = value;
+        break;
+      case 'cache-control':
+        cacheControl = true;
+        break;
     }
-    if (lower === 'transfer-encoding') {
-      transferEncoding ??= value.split(',')[0]?.trim();
-      continue;
-    }
-    if (lower === 'content-length') contentLength ??= value;
-    if (lower === 'pragma') pragma ??= value;
-    if (seen.has(lower)) continue;
-    seen.add(lower);
-    env[cgiName(name)] = value;
+    env[key] = value;
   }
   // Go's server adds `Cache-Control: no-cache` to a request that only says `Pragma: no-cache`.
-  if (pragma === 'no-cache' && !seen.has('cache-control')) env.Http_Cache_Control = 'no-cache';
+  if (pragma === 'no-cache' && !cacheControl) env.Http_Cache_Control = 'no-cache';
   // A header cannot pose as a request property (Http_Query from a `Query:` header, Q22).
   delete env.Http_Query;
   delete env.Http_Path;

@@ -27,6 +27,10 @@ export interface FunctionProcess {
 export interface SpawnOptions {
   args: string[];
   env: Record<string, string>;
+  /** Variables added to `env` for this process only (`env` itself is shared and not changed). */
+  extraEnv?: Record<string, string>;
+  /** fd 2 shares fd 1's channel (stderr null); only with the spawn addon (see nativeSpawner()). */
+  combineOutput?: boolean;
   stdio: StdioOptions;
   graceMs: number;
   /**
@@ -61,22 +65,42 @@ export function isOwnChild(pid: number): boolean {
   return livePids.has(pid);
 }
 
+function track(child: ChildProcess, pid: number): void {
+  livePids.add(pid);
+  child.once('exit', () => livePids.delete(pid));
+}
+
+/** Starts `program` in its own process group; `done` settles once it has ended and its output is drained. */
 export function spawnFunction(program: string, options: SpawnOptions): FunctionProcess {
   // posix_spawn when the addon is loaded (no fork() of this process: about twice the request rate);
   // child_process for anything it does not take, including start failures, so errors look the same.
+  const native = nativeSpawner()?.spawn(program, options.args, options.env, options.stdio, options.extraEnv, options.combineOutput);
   const child =
-    nativeSpawner()?.spawn(program, options.args, options.env, options.stdio) ??
+    native ??
     spawn(program, options.args, {
-      env: options.env,
+      env: options.extraEnv ? { ...options.env, ...options.extraEnv } : options.env,
       stdio: options.stdio,
       detached: true,
       windowsHide: true,
     });
-  const pid = child.pid;
-  if (pid !== undefined) {
-    livePids.add(pid);
-    child.once('exit', () => livePids.delete(pid));
+  // The addon starts the process on a pool thread: its pid comes with 'spawn'.
+  let pid = child.pid;
+  let starting = native !== undefined && pid === undefined;
+  if (pid !== undefined) track(child, pid);
+  else if (starting) {
+    child.once('spawn', () => {
+      starting = false;
+      pid = child.pid;
+      if (pid !== undefined) track(child, pid);
+    });
   }
+  /** Signals the group now, or once the pid is known; false when there is no process to signal. */
+  const sendToGroup = (sig: NodeJS.Signals): boolean => {
+    if (pid !== undefined) return signalGroup(pid, sig);
+    if (!starting) return false;
+    child.once('spawn', () => signalGroup(child.pid, sig));
+    return true;
+  };
   let stoppedBy: StopReason | undefined;
   let killTimer: NodeJS.Timeout | undefined;
   let lingerTimer: NodeJS.Timeout | undefined;
@@ -88,13 +112,13 @@ export function spawnFunction(program: string, options: SpawnOptions): FunctionP
   const bytesRead = (): number => watched().reduce((n, s) => n + ((s as { bytesRead?: number } | null)?.bytesRead ?? 0), 0);
 
   const killHard = (): void => {
-    signalGroup(pid, 'SIGKILL');
+    sendToGroup('SIGKILL');
   };
 
   const stop = (reason: StopReason): void => {
     if (stoppedBy !== undefined || closed) return;
     stoppedBy = reason;
-    if (!signalGroup(pid, 'SIGTERM')) return;
+    if (!sendToGroup('SIGTERM')) return;
     killTimer = setTimeout(killHard, options.graceMs);
     killTimer.unref();
   };
@@ -113,6 +137,7 @@ export function spawnFunction(program: string, options: SpawnOptions): FunctionP
     child.once('error', (err) => {
       // 'error' without a pid means spawn failed; with one, a kill failed and 'close' still comes.
       if (pid === undefined) {
+        starting = false;
         startError = err;
         finish();
       }

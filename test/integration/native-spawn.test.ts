@@ -1,9 +1,12 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { once } from 'node:events';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { createNativeSpawner, loadSpawnAddon, spawnAddonCandidates, useNativeSpawner, type NativeSpawner, type SpawnAddon } from '../../src/process/native-spawn.js';
+import { spawnFunction } from '../../src/process/function-process.js';
 import { send } from '../helpers/http.js';
 import { fixture, startWatchdog, withTimeout } from '../helpers/watchdog.js';
 
@@ -55,16 +58,18 @@ describe('the posix_spawn addon (native/spawn)', () => {
     process.off('SIGCHLD', onSigchld);
   });
 
-  function start(program: string, args: string[], env: Record<string, string> = { PATH: '/usr/bin:/bin' }): ChildProcess {
+  /** Starts `program` through the addon and resolves once its pid is known (it starts on a pool thread). */
+  async function start(program: string, args: string[], env: Record<string, string> = { PATH: '/usr/bin:/bin' }): Promise<ChildProcess> {
     const child = spawner.spawn(program, args, env, ['pipe', 'pipe', 'pipe']);
     if (child === undefined) throw new Error(`the addon did not start ${program}`);
     onTestFinished(() => {
       try {
-        process.kill(-(child.pid as number), 'SIGKILL');
+        if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
       } catch {
         // ESRCH: the group has already exited.
       }
     });
+    if (child.pid === undefined) await withTimeout(once(child, 'spawn'), 2000, `${program} to start`);
     return child;
   }
 
@@ -75,13 +80,13 @@ describe('the posix_spawn addon (native/spawn)', () => {
   });
 
   it('runs the program with the given environment, its stdin and stdout as pipes', async () => {
-    const child = start(fixture('env-dump'), [], { PATH: '/usr/bin:/bin', Http_Method: 'POST' });
+    const child = await start(fixture('env-dump'), [], { PATH: '/usr/bin:/bin', Http_Method: 'POST' });
     const out = collect(child.stdout);
     child.stdin?.end();
     const end = await withTimeout(exited(child), 2000, 'env-dump to end');
     expect(end.code).toBe(0);
     expect((await out).split('\n')).toContain('Http_Method=POST');
-    const echo = start('/bin/cat', []);
+    const echo = await start('/bin/cat', []);
     const echoed = collect(echo.stdout);
     echo.stdin?.end('hello');
     await withTimeout(exited(echo), 2000, 'cat to end');
@@ -89,7 +94,7 @@ describe('the posix_spawn addon (native/spawn)', () => {
   });
 
   it('starts the program as the leader of its own session and process group', async () => {
-    const child = start('/bin/sleep', ['5']);
+    const child = await start('/bin/sleep', ['5']);
     const [, ppid, pgrp, session] = procStat(child.pid as number) ?? [];
     expect(Number(ppid)).toBe(process.pid);
     expect(Number(pgrp)).toBe(child.pid);
@@ -98,7 +103,7 @@ describe('the posix_spawn addon (native/spawn)', () => {
 
   it('gives the program default signal handling, an empty signal mask and blocking stdio', async () => {
     // Node ignores SIGPIPE; a function that inherited that would never die on a closed pipe.
-    const child = start('/bin/sh', ['-c', 'grep -E "^Sig(Ign|Blk)" /proc/self/status; cat /proc/self/fdinfo/0 | grep flags']);
+    const child = await start('/bin/sh', ['-c', 'grep -E "^Sig(Ign|Blk)" /proc/self/status; cat /proc/self/fdinfo/0 | grep flags']);
     const out = collect(child.stdout);
     child.stdin?.end();
     await withTimeout(exited(child), 2000, 'sh to end');
@@ -113,7 +118,7 @@ describe('the posix_spawn addon (native/spawn)', () => {
   });
 
   it('reports exit codes and signals like child_process, with close after exit and the output closed', async () => {
-    const failing = start(fixture('exit-code'), ['3']);
+    const failing = await start(fixture('exit-code'), ['3']);
     collect(failing.stderr);
     collect(failing.stdout);
     failing.stdin?.end();
@@ -123,7 +128,7 @@ describe('the posix_spawn addon (native/spawn)', () => {
     expect(a.events.slice().sort()).toEqual(['close', 'exit', 'stdout closed']);
     expect(a.events.at(-1)).toBe('close');
 
-    const sleeper = start('/bin/sleep', ['5']);
+    const sleeper = await start('/bin/sleep', ['5']);
     const ended = exited(sleeper);
     process.kill(-(sleeper.pid as number), 'SIGTERM');
     const b = await withTimeout(ended, 2000, 'sleep to end');
@@ -134,7 +139,7 @@ describe('the posix_spawn addon (native/spawn)', () => {
     const pids: number[] = [];
     const ends: Promise<unknown>[] = [];
     for (let i = 0; i < 20; i++) {
-      const child = start('/bin/cat', []);
+      const child = await start('/bin/cat', []);
       pids.push(child.pid as number);
       ends.push(exited(child));
       child.stdout?.resume();
@@ -148,6 +153,59 @@ describe('the posix_spawn addon (native/spawn)', () => {
   it('leaves programs it cannot start to child_process, so start errors read the same', () => {
     expect(spawner.spawn('/nonexistent/program', [], {}, ['pipe', 'pipe', 'pipe'])).toBeUndefined();
     expect(spawner.spawn('/bin/cat', [], {}, ['pipe', 'pipe', 'pipe', 'ipc'])).toBeUndefined();
+  });
+
+  it('gives the program the shared base environment with the per-call variables laid over it', async () => {
+    const base = { PATH: '/usr/bin:/bin', Shared: 'base' };
+    const runs: string[] = [];
+    const extras: Array<Record<string, string>> = [{ Http_Method: 'PUT' }, { Http_Method: 'GET', Shared: 'call' }];
+    for (const extra of extras) {
+      const child = spawner.spawn(fixture('env-dump'), [], base, ['pipe', 'pipe', 'pipe'], extra);
+      if (child === undefined) throw new Error('the addon did not start env-dump');
+      const out = collect(child.stdout);
+      child.stdin?.end();
+      await withTimeout(exited(child), 2000, 'env-dump to end');
+      runs.push(await out);
+    }
+    const [first = [], second = []] = runs.map((text) => text.split('\n'));
+    expect(first).toEqual(expect.arrayContaining(['Shared=base', 'Http_Method=PUT']));
+    // A per-call variable with a base variable's name replaces it: it is not there twice.
+    expect(second).toEqual(expect.arrayContaining(['Shared=call', 'Http_Method=GET']));
+    expect(second.filter((line) => line.startsWith('Shared='))).toHaveLength(1);
+  });
+
+  it('combines stderr into the stdout channel in write order when asked, with no stderr stream', async () => {
+    const child = spawner.spawn('/bin/sh', ['-c', 'echo one; echo two >&2; echo three'], { PATH: '/usr/bin:/bin' }, ['pipe', 'pipe', 'pipe'], undefined, true);
+    if (child === undefined) throw new Error('the addon did not start sh');
+    expect(child.stderr).toBeNull();
+    const out = collect(child.stdout);
+    child.stdin?.end();
+    await withTimeout(exited(child), 2000, 'sh to end');
+    expect(await out).toBe('one\ntwo\nthree\n');
+  });
+
+  it('reports a program the kernel refuses to run as an error event shaped like child_process', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'native-spawn-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    const file = join(dir, 'not-a-program');
+    writeFileSync(file, Buffer.from([0, 1, 2, 3]), { mode: 0o755 });
+    const child = spawner.spawn(file, [], {}, ['pipe', 'pipe', 'pipe']);
+    if (child === undefined) throw new Error('the addon refused at once');
+    const [err] = (await withTimeout(once(child, 'error'), 2000, 'the start error')) as [NodeJS.ErrnoException];
+    expect(err.code).toBe('ENOEXEC');
+    expect(err.message).toBe(`spawn ${file} ENOEXEC`);
+    expect(child.pid).toBeUndefined();
+    expect(spawner.running).toBe(0);
+  });
+
+  it('a stop asked for before the pid is known still ends the process group once it starts', async () => {
+    useNativeSpawner(spawner);
+    onTestFinished(() => useNativeSpawner(undefined));
+    const proc = spawnFunction('/bin/sleep', { args: ['5'], env: { PATH: '/usr/bin:/bin' }, stdio: ['pipe', 'pipe', 'pipe'], graceMs: 200 });
+    expect(proc.child.pid).toBeUndefined();
+    proc.stop('shutdown');
+    const outcome = await withTimeout(proc.done, 2000, 'sleep to be stopped');
+    expect(outcome).toMatchObject({ code: null, signal: 'SIGTERM', stoppedBy: 'shutdown' });
   });
 
   describe('behind the watchdog', () => {
