@@ -5,10 +5,10 @@ import type { StdioOptions } from 'node:child_process';
 import { INTERNAL_HEADER, INTERNAL_VALUE, WatchdogError, sendError } from '../errors.js';
 import { formatDuration } from '../config/duration.js';
 import { CUT_MARKER } from '../log/line-reader.js';
-import { splitTarget } from '../process/cgi-env.js';
+import { decodePath, splitTarget } from '../process/cgi-env.js';
 import { nativeSpawner } from '../process/native-spawn.js';
 import { createSocketPair } from '../process/socket-pair.js';
-import { createForkRunner, describeExit, ignorePipeErrors, type ForkedCall } from './fork-runner.js';
+import { createForkRunner, describeExit, ignorePipeErrors, forkModeRunner, type ForkedCall } from './fork-runner.js';
 import { goHeaderMap, marshalRequest } from './marshal-request.js';
 import type { FunctionCall, ModeDeps, ModeRunner } from './mode.js';
 import { durationSeconds, readBody } from './read-body.js';
@@ -199,23 +199,7 @@ export function createClassicMode(deps: ModeDeps): ModeRunner {
       });
   }
 
-  return {
-    start: () => Promise.resolve(),
-    isReady: () => true,
-    waitReady: () => Promise.resolve(true),
-    handle,
-    stop: () => runner.stopAll(),
-  };
-}
-
-/** The decoded path Go logs (r.URL.Path); a malformed escape is shown raw. */
-function decodePath(path: string): string {
-  try {
-    return decodeURIComponent(path);
-  } catch {
-    // Only a debug line depends on it: showing the raw path is fine.
-    return path;
-  }
+  return forkModeRunner(runner, handle);
 }
 
 function ignoreResetError(): void {

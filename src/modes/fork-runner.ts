@@ -4,7 +4,7 @@ import type { Readable } from 'node:stream';
 import { cgiBaseEnv, cgiVariables } from '../process/cgi-env.js';
 import { spawnFunction, type FunctionProcess, type ProcessOutcome, type SpawnOptions } from '../process/function-process.js';
 import { readLines } from '../log/line-reader.js';
-import type { FunctionCall, ModeDeps } from './mode.js';
+import type { FunctionCall, ModeDeps, ModeRunner } from './mode.js';
 
 /** Grace between SIGTERM and SIGKILL for a function's process group. */
 export const KILL_GRACE_MS = 1000;
@@ -131,4 +131,15 @@ export function ignorePipeErrors(stream: NodeJS.WritableStream | null): void {
   stream?.on('error', () => {
     // EPIPE/ECONNRESET: the process stopped reading; its exit status tells the story.
   });
+}
+
+/** The ModeRunner of a fork mode: always ready (nothing runs between requests); stop ends every process. */
+export function forkModeRunner(runner: ForkRunner, handle: (call: FunctionCall) => void): ModeRunner {
+  return {
+    start: () => Promise.resolve(),
+    isReady: () => true,
+    waitReady: () => Promise.resolve(true),
+    handle,
+    stop: () => runner.stopAll(),
+  };
 }

@@ -2,7 +2,7 @@
 import type { Writable } from 'node:stream';
 import { WatchdogError, sendError } from '../errors.js';
 import { formatDuration } from '../config/duration.js';
-import { createForkRunner, describeExit, ignorePipeErrors } from './fork-runner.js';
+import { createForkRunner, describeExit, ignorePipeErrors, forkModeRunner } from './fork-runner.js';
 import type { FunctionCall, ModeDeps, ModeRunner } from './mode.js';
 import { durationSeconds, readBody } from './read-body.js';
 
@@ -81,11 +81,5 @@ export function createSerializingMode(deps: ModeDeps): ModeRunner {
       });
   }
 
-  return {
-    start: () => Promise.resolve(),
-    isReady: () => true,
-    waitReady: () => Promise.resolve(true),
-    handle,
-    stop: () => runner.stopAll(),
-  };
+  return forkModeRunner(runner, handle);
 }

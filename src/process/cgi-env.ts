@@ -38,7 +38,8 @@ export function splitTarget(url: string): { path: string; query: string } {
   return q === -1 ? { path: url, query: '' } : { path: url.slice(0, q), query: url.slice(q + 1) };
 }
 
-function decodePath(path: string): string {
+/** The decoded path (`/a%20b` -> `/a b`); a malformed escape leaves it raw. */
+export function decodePath(path: string): string {
   try {
     return decodeURIComponent(path);
   } catch {
