@@ -1,20 +1,10 @@
-// Builds reaper.node with node-gyp against the headers of the node that runs this script (no download).
-import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+// Builds reaper.node (PID 1 zombie reaping); the watchdog needs it to run as a container's PID 1.
+import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { buildAddon } from '../build-addon.mjs';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const prefix = dirname(dirname(process.execPath)); // /usr for /usr/bin/node
-const args = ['rebuild', '--silent', '-C', here];
-// Headers installed with node (distro or tarball layout): use them instead of fetching a tarball.
-if (!process.env.npm_config_nodedir && existsSync(join(prefix, 'include', 'node', 'node_api.h'))) args.push(`--nodedir=${prefix}`);
-// Inside npm scripts npm points at its own bundled node-gyp; otherwise use one on PATH.
-const gyp = process.env.npm_config_node_gyp;
-const [cmd, cmdArgs] = gyp ? [process.execPath, [gyp, ...args]] : ['node-gyp', args];
-try {
-  execFileSync(cmd, cmdArgs, { stdio: ['ignore', 'ignore', 'inherit'] });
-} catch (err) {
-  process.stderr.write(`reaper addon: node-gyp failed (${err.message}). It needs python3, make and a C compiler.\n`);
+const failure = buildAddon(dirname(fileURLToPath(import.meta.url)));
+if (failure !== undefined) {
+  process.stderr.write(`reaper addon: node-gyp failed (${failure}). It needs python3, make and a C compiler.\n`);
   process.exit(1);
 }

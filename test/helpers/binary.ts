@@ -1,13 +1,15 @@
 // Test helpers for the built single-file binary (dist/fwatchdog): build it if missing, start it, wait, stop it.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { onTestFinished } from 'vitest';
 import { send } from './http.js';
 import { withTimeout } from './watchdog.js';
+import { buildOnce, ROOT } from './build-once.js';
 
-export const ROOT = join(import.meta.dirname, '..', '..');
+export { ROOT };
+
 export const BINARY = join(ROOT, 'dist', 'fwatchdog');
 
 /** The official Node 22 that the binary embeds and the node-http template runs on (scripts/sea-node). */
@@ -19,42 +21,9 @@ export function ensureSeaNode(): string {
   return SEA_NODE;
 }
 
-/** Shared with test/helpers/cli.ts, so test files never rebuild dist/ at the same time. */
-const BUILD_LOCK = join(ROOT, 'dist', '.cli-test-build-lock');
-
-function newestMtimeMs(dir: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const full = join(dir, entry.name);
-    newest = Math.max(newest, entry.isDirectory() ? newestMtimeMs(full) : statSync(full).mtimeMs);
-  }
-  return newest;
-}
-
 /** Builds dist/fwatchdog with `npm run build:binary` unless it is newer than every file in src/ (npm test builds it first). */
 export async function ensureBinary(): Promise<void> {
-  mkdirSync(dirname(BUILD_LOCK), { recursive: true });
-  const deadline = Date.now() + 120_000;
-  for (;;) {
-    try {
-      mkdirSync(BUILD_LOCK);
-      break;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      // A stale lock (a killed run) older than two minutes is taken over.
-      const heldMs = Date.now() - (statSync(BUILD_LOCK, { throwIfNoEntry: false })?.mtimeMs ?? Date.now());
-      if (heldMs > 120_000) break;
-      if (Date.now() > deadline) throw new Error(`build lock ${BUILD_LOCK} held for too long`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-  try {
-    if (!existsSync(BINARY) || statSync(BINARY).mtimeMs < newestMtimeMs(join(ROOT, 'src'))) {
-      execFileSync('npm', ['run', 'build:binary', '--silent'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
-    }
-  } finally {
-    rmSync(BUILD_LOCK, { recursive: true, force: true });
-  }
+  await buildOnce(BINARY, 'build:binary', 120_000);
 }
 
 export interface Exit {

@@ -1,49 +1,16 @@
 // Test helpers for `node dist/fwatchdog.cjs` (the bundled entry): build it once, run it, start it, signal it.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, rmdirSync, statSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { onTestFinished } from 'vitest';
 import { withTimeout } from './watchdog.js';
+import { buildOnce, ROOT } from './build-once.js';
 
-export const ROOT = join(import.meta.dirname, '..', '..');
+export { ROOT };
+
 export const BUNDLE = join(ROOT, 'dist', 'fwatchdog.cjs');
-const LOCK = join(ROOT, 'dist', '.cli-test-build-lock');
-
-function newestMtimeMs(dir: string): number {
-  let newest = 0;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const full = join(dir, entry.name);
-    newest = Math.max(newest, entry.isDirectory() ? newestMtimeMs(full) : statSync(full).mtimeMs);
-  }
-  return newest;
-}
-
-/**
- * Builds dist/fwatchdog.cjs with `npm run build` unless it is newer than every file in src/.
- * A directory lock keeps parallel test files from rewriting the bundle while another one runs it.
- */
+/** Builds dist/fwatchdog.cjs with `npm run build` unless it is newer than every file in src/. */
 export async function ensureBundle(): Promise<void> {
-  mkdirSync(join(ROOT, 'dist'), { recursive: true });
-  const deadline = Date.now() + 60_000;
-  for (;;) {
-    try {
-      mkdirSync(LOCK);
-      break;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-      // A stale lock (a killed run) older than a minute is taken over.
-      if (Date.now() - statSync(LOCK).mtimeMs > 60_000) break;
-      if (Date.now() > deadline) throw new Error(`build lock ${LOCK} held for too long`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
-  try {
-    if (!existsSync(BUNDLE) || statSync(BUNDLE).mtimeMs < newestMtimeMs(join(ROOT, 'src'))) {
-      execFileSync('npm', ['run', 'build', '--silent'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
-    }
-  } finally {
-    rmdirSync(LOCK);
-  }
+  await buildOnce(BUNDLE, 'build', 60_000);
 }
 
 export interface CliResult {
