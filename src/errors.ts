@@ -57,13 +57,12 @@ export function sendError(res: ServerResponse, err: WatchdogError, extraHeaders?
     return;
   }
   const body = Buffer.from(err.body);
-  const headers: Record<string, string | number> = {
-    [INTERNAL_HEADER]: INTERNAL_VALUE,
-    'Content-Length': body.length,
-    ...extraHeaders,
-  };
-  if (body.length > 0 && !('Content-Type' in headers)) headers['Content-Type'] = 'text/plain; charset=utf-8';
-  res.writeHead(err.status, headers);
+  // setHeader (not writeHead's object) keeps the headers readable afterwards, e.g. Content-Length for the access log.
+  res.setHeader(INTERNAL_HEADER, INTERNAL_VALUE);
+  res.setHeader('Content-Length', body.length);
+  if (extraHeaders) for (const name of Object.keys(extraHeaders)) res.setHeader(name, extraHeaders[name] as string);
+  if (body.length > 0 && !res.hasHeader('Content-Type')) res.setHeader('Content-Type', 'text/plain; charset=utf-8');
+  res.writeHead(err.status);
   res.end(body);
 }
 

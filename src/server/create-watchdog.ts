@@ -310,9 +310,9 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
     if (ua !== undefined && ua.startsWith(kubeProbe)) return;
     const callId = config.logCallId ? (call.req.headers['x-call-id'] ?? 'none') : undefined;
     if (config.logFormat === 'text') {
-      logger.info(`${call.req.method} ${call.req.url} - ${status} - ContentLength: ${humanSize(call.bytesOut)} (${seconds.toFixed(4)}s)${callId === undefined ? '' : ` [${String(callId)}]`}`);
+      logger.info(`${call.req.method} ${call.req.url} - ${status} - ContentLength: ${humanSize(bytesOf(call))} (${seconds.toFixed(4)}s)${callId === undefined ? '' : ` [${String(callId)}]`}`);
     } else {
-      logger.info('request', { method: call.req.method, url: call.req.url, status, bytes: call.bytesOut, durationMs: Math.round(seconds * 1e6) / 1000, callId });
+      logger.info('request', { method: call.req.method, url: call.req.url, status, bytes: bytesOf(call), durationMs: Math.round(seconds * 1e6) / 1000, callId });
     }
   }
 
@@ -527,4 +527,11 @@ function onWriteTimeout(res: ServerResponse): void {
 
 function escapeHtml(s: string): string {
   return s.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;').replaceAll('"', '&quot;');
+}
+
+/** Body bytes of a call's response: what the mode counted, else the Content-Length of a watchdog-made answer. */
+function bytesOf(call: FunctionCall): number {
+  if (call.bytesOut > 0) return call.bytesOut;
+  const declared = call.res.getHeader('content-length');
+  return declared === undefined ? 0 : Number(declared);
 }

@@ -103,3 +103,14 @@ describe('health and lock file', () => {
     expect(res.headers.location).toBe('/a/c?q=1');
   });
 });
+
+describe('access log', () => {
+  it('counts the body bytes of an answer the watchdog made itself (413)', async () => {
+    const wd = await startWatchdog({ fprocess: 'cat', max_body_bytes: '3' });
+    const res = await send(wd.url, { method: 'POST', body: 'too long' });
+    expect(res.status).toBe(413);
+    const line = await wd.logs.waitFor('"status":413');
+    expect(JSON.parse(line).bytes).toBe(res.body.length);
+    expect(res.body.length).toBeGreaterThan(0);
+  });
+});
