@@ -1,6 +1,7 @@
 // Test helpers for waiting on processes and ports: /proc checks, polling, free ports.
 import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { onTestFinished } from 'vitest';
 import { withTimeout } from './watchdog.js';
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -45,4 +46,13 @@ export async function freePort(): Promise<number> {
   const port = (srv.address() as { port: number }).port;
   await new Promise<void>((r) => srv.close(() => r()));
   return port;
+}
+
+/** Kills a leftover process by the pid in `pidFile` at the end of a test (it should already be gone). */
+export function killAtEnd(pidFile: string): void {
+  onTestFinished(() => {
+    if (!existsSync(pidFile)) return;
+    const pid = Number(readFileSync(pidFile, 'utf8'));
+    if (pid > 0 && !isGone(pid)) process.kill(pid, 'SIGKILL');
+  });
 }
