@@ -4,6 +4,7 @@ import { setFlagsFromString } from 'node:v8';
 import pino from 'pino';
 import { helpText, printableConfig } from './config/help.js';
 import { loadConfig, type WatchdogConfig } from './config/load-config.js';
+import { createLineSplitter } from './log/line-splitter.js';
 import { createLogger, type Logger } from './log/logger.js';
 import { createNativeSpawner, loadSpawnAddon, useNativeSpawner } from './process/native-spawn.js';
 import { isOwnChild } from './process/function-process.js';
@@ -65,6 +66,7 @@ async function main(): Promise<void> {
     return;
   }
 
+  let flushFunctionOutput: (() => void) | undefined;
   const errDest = pino.destination({ fd: 2, sync: false });
   const outDest = pino.destination({ fd: 1, sync: false });
   const flushLogs = (): void => {
@@ -77,6 +79,7 @@ async function main(): Promise<void> {
     }
   };
   const exit = (code: number): never => {
+    flushFunctionOutput?.();
     flushLogs();
     process.exit(code);
   };
@@ -84,6 +87,7 @@ async function main(): Promise<void> {
   logger.info(`Version: ${VERSION}\tSHA: ${GIT_SHA}`);
   if (process.pid === 1) startReaper(logger, config.tmpDir);
   if (config.mode === 'classic' || config.mode === 'streaming' || config.mode === 'serializing') startSpawner(logger, config.tmpDir);
+  if (config.mode === 'inproc') flushFunctionOutput = routeFunctionOutput(logger, config.logBufferSize);
 
   await run(config, env, logger, exit);
 }
@@ -168,6 +172,29 @@ function startSpawner(logger: Logger, tmpDir: string): void {
   useNativeSpawner(spawner);
   process.on('SIGCHLD', () => spawner.onSigchld());
   logger.info(`Starting functions with posix_spawn (${load.from})`);
+}
+
+/**
+ * inproc: the function runs in this process, so what it writes to stdout and stderr (console.log,
+ * process.stdout.write) becomes function output lines, split and formatted like a forked function's.
+ * The watchdog's own lines go to fd 1 and 2 through pino destinations, never through these streams.
+ * Returns a flush for a last line without a newline.
+ */
+function routeFunctionOutput(logger: Logger, maxLineBytes: number): () => void {
+  const splitters = (['stdout', 'stderr'] as const).map((name) => {
+    const splitter = createLineSplitter(maxLineBytes, (line) => logger.functionLine(name, line));
+    const stream = process[name];
+    stream.write = ((chunk: string | Uint8Array, encoding?: BufferEncoding | ((err?: Error | null) => void), callback?: (err?: Error | null) => void): boolean => {
+      splitter.write(chunk, typeof encoding === 'string' ? encoding : undefined);
+      const done = typeof encoding === 'function' ? encoding : callback;
+      if (done !== undefined) process.nextTick(done);
+      return true;
+    }) as typeof stream.write;
+    return splitter;
+  });
+  return () => {
+    for (const s of splitters) s.flush();
+  };
 }
 
 /** As PID 1, reap orphaned zombies with the native addon; without it, say so once at start-up. */

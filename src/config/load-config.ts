@@ -136,9 +136,10 @@ export function loadConfig(rawEnv: Env): ConfigResult {
     const split = splitCommandLine(fprocessVar.value);
     if (!split.ok) problem(`${fprocessVar.name}=${show(fprocessVar.value)} cannot be split into words: ${split.reason}`);
     else if (split.argv.length === 0) problem(`${fprocessVar.name} is blank: give the function's command, e.g. fprocess="node index.js"`);
+    else if (mode === 'inproc' && split.argv.length > 1) problem(`${fprocessVar.name}=${show(fprocessVar.value)} has ${split.argv.length} words: in inproc mode fprocess is the module file alone, e.g. fprocess="index.mjs" (no "node", no arguments)`);
     else argv = split.argv;
   } else if (mode !== 'static') {
-    problem(`fprocess is required in ${mode} mode: set fprocess (or function_process) to the function's command, e.g. fprocess="cat"`);
+    problem(`fprocess is required in ${mode} mode: set fprocess (or function_process) to the function's ${mode === 'inproc' ? 'module file, e.g. fprocess="index.mjs"' : 'command, e.g. fprocess="cat"'}`);
   }
 
   const port = readInt(env, 'port', 8080, problem, { min: 0, max: MAX_PORT, what: 'a TCP port' });

@@ -15,7 +15,7 @@ export interface VariableSpec {
   modes?: string[];
 }
 
-export const MODES = ['streaming', 'serializing', 'http', 'static', 'classic'] as const;
+export const MODES = ['streaming', 'serializing', 'http', 'static', 'classic', 'inproc'] as const;
 export type Mode = (typeof MODES)[number];
 
 export const LOG_FORMATS = ['json', 'text'] as const;
@@ -28,7 +28,7 @@ export const VARIABLES: VariableSpec[] = [
     aliases: ['function_process'],
     kind: 'command',
     defaultText: '(required except in static mode)',
-    help: 'the function command; split like shell words (quotes, backslashes), never run through a shell',
+    help: 'the function command; split like shell words (quotes, backslashes), never run through a shell. inproc: the JavaScript/TypeScript module file to load (docs/inproc.md)',
   },
   { name: 'port', kind: 'int', defaultText: '8080', help: 'HTTP port (0 = any free port)' },
   { name: 'metrics_port', kind: 'int', defaultText: '8081', help: 'Prometheus /metrics port (0 = metrics server off)' },

@@ -27,13 +27,15 @@ export interface ModeDeps {
   logger: Logger;
   /** The watchdog's own environment, given to forked and upstream processes. */
   baseEnv: Record<string, string>;
-  /** Absolute path of the function program, resolved at start-up (undefined in static mode). */
+  /** Absolute path of the function program (inproc: of the module file), resolved at start-up (undefined in static mode). */
   programPath: string | undefined;
   /** Called when the mode can no longer serve (the http upstream died): the watchdog exits non-zero. */
   onFatal(message: string, fields?: Record<string, unknown>): void;
 }
 
 export interface ModeRunner {
+  /** Optional (inproc): loads the function before the ports are bound; a rejection stops the start (exit 2) with its message. */
+  load?(): Promise<void>;
   /** Starts long-lived parts (http: the upstream process). Resolves once started, not once ready. */
   start(): Promise<void>;
   /** True when function requests can be served now. */
@@ -63,5 +65,7 @@ export async function loadMode(name: WatchdogConfig['mode']): Promise<ModeFactor
       return (await import('./http.js')).createHttpMode;
     case 'static':
       return (await import('./static.js')).createStaticMode;
+    case 'inproc':
+      return (await import('./inproc.js')).createInprocMode;
   }
 }

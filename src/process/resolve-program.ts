@@ -28,3 +28,16 @@ function isExecutableFile(path: string): boolean {
     return false;
   }
 }
+
+/** inproc: the module file named by fprocess, relative to the working directory; it must be a readable file. */
+export function resolveModuleFile(file: string, cwd: string): ResolveResult {
+  const full = isAbsolute(file) ? file : resolve(cwd, file);
+  try {
+    if (statSync(full).isDirectory()) return { ok: false, reason: `${full} is a directory: name the module file itself, e.g. ${join(file, 'index.mjs')}` };
+    accessSync(full, constants.R_OK);
+    return { ok: true, path: full };
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return { ok: false, reason: code === 'ENOENT' ? `${full} does not exist` : `${full} cannot be read (${code ?? String(err)})` };
+  }
+}

@@ -6,7 +6,7 @@ import { formatDuration } from '../config/duration.js';
 import type { Logger } from '../log/logger.js';
 import { createMetrics, type Metrics } from '../metrics/metrics.js';
 import { loadMode, type ModeRunner } from '../modes/mode.js';
-import { resolveProgram } from '../process/resolve-program.js';
+import { resolveModuleFile, resolveProgram } from '../process/resolve-program.js';
 import { createWatchdog, type RequestGuard, type Watchdog } from './create-watchdog.js';
 
 export class StartupError extends Error {
@@ -43,6 +43,11 @@ export interface Booted {
 export function resolveFunctionProgram(config: WatchdogConfig, env: Record<string, string>, cwd: string): string | undefined {
   if (config.mode === 'static') return undefined;
   const program = config.argv[0] as string;
+  if (config.mode === 'inproc') {
+    const found = resolveModuleFile(program, cwd);
+    if (!found.ok) throw new StartupError(`fprocess=${JSON.stringify(config.fprocess)}: ${found.reason}`, 2);
+    return found.path;
+  }
   const found = resolveProgram(program, env.PATH, cwd);
   if (!found.ok) throw new StartupError(`fprocess=${JSON.stringify(config.fprocess)}: ${found.reason}`, 2);
   return found.path;
@@ -58,6 +63,13 @@ export async function bootWatchdog(options: BootOptions): Promise<Booted> {
   const env = { ...options.env, secret_mount_path: config.secretMountPath };
   const factory = await loadMode(config.mode);
   const mode = factory({ config, logger, baseEnv: env, programPath, onFatal: options.onFatal });
+  if (mode.load !== undefined) {
+    try {
+      await mode.load();
+    } catch (err) {
+      throw new StartupError(`fprocess=${JSON.stringify(config.fprocess)}: ${(err as Error).message}`, 2);
+    }
+  }
   logger.info(`Watchdog mode: ${config.mode}\tfprocess: ${JSON.stringify(config.fprocess)}`);
   logger.info(`Timeouts: read: ${formatDuration(config.readTimeoutMs)} write: ${formatDuration(config.writeTimeoutMs)} hard: ${formatDuration(config.execTimeoutMs)} health: ${formatDuration(config.healthcheckIntervalMs)}`);
   const guard = options.guard ?? createAuthGuard(config, { logger });

@@ -1,13 +1,11 @@
-// node-http entry: an HTTP server on $http_port (default 3000) that hands each request to function/handler.ts.
-// fwatchdog (mode=http) starts it, proxies requests to it and stops it with SIGTERM.
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { handle } from './function/handler.ts';
+// node-http entry: fwatchdog (mode=inproc) loads this module once and calls its default export, a node:http
+// request listener, for every request, inside its own process. It hands each request to function/handler.ts.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import * as fn from './function/handler.ts';
 import { readSecret } from './read-secret.ts';
 import type { Context, Event, Result } from './types.ts';
 
 const rawBody = /^(true|1|yes|on)$/i.test(process.env.RAW_BODY ?? '');
-const port = Number(process.env.http_port || 3000);
-const context: Context = { secret: readSecret };
 
 function readBody(req: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
@@ -45,7 +43,8 @@ function reply(res: ServerResponse, result: Result): void {
   res.end(body);
 }
 
-async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+/** The request listener fwatchdog calls. A handler that throws costs that request a 500 (fwatchdog logs the error). */
+export default async function serve(req: IncomingMessage & { signal: AbortSignal }, res: ServerResponse): Promise<void> {
   const bytes = await readBody(req);
   let event: Event;
   try {
@@ -54,14 +53,16 @@ async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     reply(res, { statusCode: 400, headers: { 'Content-Type': 'text/plain' }, body: `invalid JSON body: ${(err as Error).message}\n` });
     return;
   }
-  reply(res, await handle(event, context));
+  const context: Context = { secret: readSecret, signal: req.signal };
+  reply(res, await fn.handle(event, context));
 }
 
-createServer((req, res) => {
-  serve(req, res).catch((err: unknown) => {
-    // The handler threw (or returned something unsendable, e.g. statusCode 42): log it, answer 500, keep serving.
-    console.error(err);
-    if (res.headersSent) res.destroy();
-    else reply(res, { statusCode: 500, headers: { 'Content-Type': 'text/plain' }, body: 'Internal Server Error\n' });
-  });
-}).listen(port, '127.0.0.1');
+/** fwatchdog reports ready once the handler's own ready() (if it exports one) has resolved. */
+export async function ready(): Promise<void> {
+  await (fn as { ready?: () => unknown }).ready?.();
+}
+
+/** Runs after the SIGTERM drain: the handler's own shutdown() (if it exports one), e.g. to close a database pool. */
+export async function shutdown(): Promise<void> {
+  await (fn as { shutdown?: () => unknown }).shutdown?.();
+}

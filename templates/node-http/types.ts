@@ -20,6 +20,8 @@ export interface Event {
 export interface Context {
   /** The secret's value from $secret_mount_path/NAME (trailing newline removed), or undefined if there is none. */
   secret(name: string): string | undefined;
+  /** Aborts when exec_timeout (or the request's X-Timeout) is reached or the client goes away: stop the work then. */
+  signal: AbortSignal;
 }
 
 /** The handler's answer. A string or Buffer body is sent as is; anything else as JSON. */

@@ -1,6 +1,6 @@
 // No Docker engine runs here, so Dockerfile.watchdog and the templates' Dockerfiles are checked against the repo.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ROOT } from '../helpers/binary.js';
 
@@ -66,7 +66,7 @@ describe('the templates\' Dockerfiles', () => {
   const templates = readdirSync(join(ROOT, 'templates'), { withFileTypes: true }).filter((d) => d.isDirectory());
 
   it('exist for every template, each with template.yml and a function/ folder', () => {
-    expect(templates.map((d) => d.name).sort()).toEqual(['bash-streaming', 'node-http', 'python3', 'python3-http', 'static']);
+    expect(templates.map((d) => d.name).sort()).toEqual(['bash-streaming', 'node-http', 'node-http-server', 'python3', 'python3-http', 'static']);
     for (const t of templates) {
       for (const f of ['template.yml', 'Dockerfile', 'function']) expect(existsSync(join(ROOT, 'templates', t.name, f)), `${t.name}/${f}`).toBe(true);
     }
@@ -79,9 +79,16 @@ describe('the templates\' Dockerfiles', () => {
       expect(all.some((i) => i.op === 'CMD' && i.args === '["fwatchdog"]'), t.name).toBe(true);
       for (const copy of all.filter((i) => i.op === 'COPY' && !i.args.startsWith('--from'))) {
         for (const source of copy.args.replace(/--chown=\S+\s+/, '').split(/\s+/).slice(0, -1)) {
-          expect(existsSync(join(ROOT, 'templates', t.name, source)), `${t.name}: COPY ${source}`).toBe(true);
+          // A glob (function/package*.json) must match at least one file.
+          const found = source.includes('*') ? readdirSync(join(ROOT, 'templates', t.name, dirname(source))).some((f) => globRegExp(basename(source)).test(f)) : existsSync(join(ROOT, 'templates', t.name, source));
+          expect(found, `${t.name}: COPY ${source}`).toBe(true);
         }
       }
     }
   });
 });
+
+/** A Dockerfile COPY glob with `*` as a RegExp for one file name. */
+function globRegExp(glob: string): RegExp {
+  return new RegExp(`^${glob.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
+}

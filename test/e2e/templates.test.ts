@@ -45,7 +45,8 @@ async function startTemplate(name: string, env: Record<string, string> = {}, fil
   const base = dockerfileEnv(name);
   const extra: Record<string, string> = {
     TMPDIR: makeTmpDir(),
-    PATH: name === 'node-http' ? pathWithNode22() : (process.env.PATH ?? '/usr/bin:/bin'),
+    // node-http runs in-process: no node on its PATH at all, as in its image.
+    PATH: name === 'node-http-server' ? pathWithNode22() : name === 'node-http' ? makeTmpDir('fwd-no-node-') : (process.env.PATH ?? '/usr/bin:/bin'),
     PYTHONDONTWRITEBYTECODE: '1',
   };
   if (base.mode === 'http') {
@@ -77,7 +78,7 @@ async function stderrContains(wd: RunningBinary, text: string): Promise<void> {
 
 beforeAll(() => ensureBinary(), 120_000);
 
-describe.each(['node-http', 'python3-http'])('the %s template', (name) => {
+describe.each(['node-http', 'node-http-server', 'python3-http'])('the %s template', (name) => {
   it('echoes a JSON request with the handler\'s status and headers', async () => {
     const wd = await startTemplate(name);
     const res = await send(`${wd.url}/orders?id=1`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"id": 1, "items": ["a"]}' });
@@ -139,11 +140,12 @@ describe.each(['node-http', 'python3-http'])('the %s template', (name) => {
 
   it('exits 0 on SIGTERM after stopping the handler server', async () => {
     const wd = await startTemplate(name, { healthcheck_interval: '0' });
-    expect((await send(`${wd.env.upstream_url}/`, { method: 'POST', body: 'direct' })).text).toBe('direct');
+    const inproc = wd.env.mode === 'inproc';
+    if (!inproc) expect((await send(`${wd.env.upstream_url}/`, { method: 'POST', body: 'direct' })).text).toBe('direct');
     wd.child.kill('SIGTERM');
     expect(await withTimeout(wd.exited, 5000, 'the watchdog to exit')).toEqual({ code: 0, signal: null });
     await expect(send(wd.url)).rejects.toThrow();
-    await expect(send(`${wd.env.upstream_url}/`)).rejects.toThrow();
+    if (!inproc) await expect(send(`${wd.env.upstream_url}/`)).rejects.toThrow();
   });
 
   it('GET /config answers 503 with Retry-After when the secret is not mounted', async () => {
@@ -155,10 +157,10 @@ describe.each(['node-http', 'python3-http'])('the %s template', (name) => {
   });
 });
 
-describe('the node-http template', () => {
+describe.each(['node-http', 'node-http-server'])('the %s template', (name) => {
   it('answers 500 when the handler throws, and keeps serving', async () => {
     const handler = "import type { Event } from '../types.ts';\nexport async function handle(event: Event) {\n  if (event.path === '/boom') throw new Error('boom');\n  return { statusCode: 202, body: { ok: true } };\n}\n";
-    const wd = await startTemplate('node-http', {}, { 'function/handler.ts': handler });
+    const wd = await startTemplate(name, {}, { 'function/handler.ts': handler });
     expect((await send(`${wd.url}/boom`)).status).toBe(500);
     const ok = await send(`${wd.url}/fine`);
     expect(ok.status).toBe(202);
@@ -167,10 +169,10 @@ describe('the node-http template', () => {
   });
 });
 
-describe('the node-http template sources', () => {
+describe.each(['node-http', 'node-http-server'])('the %s template sources', (name) => {
   it('type-check with the template\'s tsconfig (erasable syntax only, as Node\'s type stripping needs)', () => {
     const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
-    const run = spawnSync(process.execPath, [tsc, '-p', join(TEMPLATES, 'node-http')], { encoding: 'utf8' });
+    const run = spawnSync(process.execPath, [tsc, '-p', join(TEMPLATES, name)], { encoding: 'utf8' });
     expect(run.stdout + run.stderr).toBe('');
     expect(run.status).toBe(0);
   });
@@ -292,11 +294,13 @@ describe('the static template', () => {
 
 describe('the templates folder', () => {
   it('has an entry file next to each template.yml that names it in fprocess', () => {
-    for (const name of ['node-http', 'python3-http', 'python3', 'bash-streaming']) {
+    for (const name of ['node-http', 'node-http-server', 'python3-http', 'python3', 'bash-streaming']) {
       const yml = readFileSync(join(TEMPLATES, name, 'template.yml'), 'utf8');
       const fprocess = /^fprocess: (.+)$/m.exec(yml)?.[1];
       expect(fprocess, name).toBe(dockerfileEnv(name).fprocess);
-      const entry = (fprocess ?? '').split(' ')[1] ?? '';
+      // inproc: fprocess is the module file itself; other modes: an interpreter, then the entry file.
+      const words = (fprocess ?? '').split(' ');
+      const entry = (dockerfileEnv(name).mode === 'inproc' ? words[0] : words[1]) ?? '';
       expect(existsSync(join(TEMPLATES, name, entry)), `${name}/${entry}`).toBe(true);
     }
   });

@@ -1,4 +1,5 @@
-// Your function. This example echoes the request body back with its Content-Type. GET /config shows
+// Your function. It may also export ready() (awaited before the first request) and shutdown() (run at SIGTERM
+// after the last request). npm dependencies go in function/package.json. This example echoes the request body back with its Content-Type. GET /config shows
 // how to use a secret (here "db-password", never echoed): 200 when it is mounted, else 503 with Retry-After.
 import type { Context, Event, Result } from '../types.ts';
 
