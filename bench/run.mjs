@@ -1,5 +1,5 @@
 // The benchmark suite: runs the scenarios, prints one table and writes it as JSON.
-// Usage: npm run bench [-- <scenario>...] [--duration <s>] [--out <file>] [--startup-runs <n>] [--stream-mib <n>] [--spawn-fallback]
+// Usage: npm run bench [-- <scenario>...]  (scenarios: http, http-stream, inproc, fork, stream-big, startup) [--duration <s>] [--out <file>] [--startup-runs <n>] [--stream-mib <n>] [--spawn-fallback]
 // Env: BENCH_DURATION (seconds per scenario, default 20), REF_WATCHDOG (another watchdog binary to compare with).
 import console from 'node:console';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -10,10 +10,11 @@ import { parseArgs } from 'node:util';
 import { ROOT, killAll, ourWatchdog } from './lib/processes.mjs';
 import { fork } from './scenarios/fork.mjs';
 import { http, httpStream } from './scenarios/http.mjs';
+import { inproc } from './scenarios/inproc.mjs';
 import { startup } from './scenarios/startup.mjs';
 import { streamBig } from './scenarios/stream-big.mjs';
 
-const SCENARIOS = [http, httpStream, fork, streamBig, startup];
+const SCENARIOS = [http, httpStream, inproc, fork, streamBig, startup];
 
 function usage(message) {
   console.error(`${message}\nusage: npm run bench -- [${SCENARIOS.map((s) => s.name).join('|')}]... [--duration <s>] [--out <file>] [--startup-runs <n>] [--stream-mib <n>] [--spawn-fallback]`);
@@ -122,11 +123,11 @@ const fmt = (n, digits = 0) => (n === undefined || Number.isNaN(n) ? '' : n.toLo
 const table = [['scenario', 'case', 'target', 'result', 'p50 ms', 'p99 ms', 'errors', 'RSS MB', 'x baseline', 'x ref']];
 for (const r of rows) {
   const value = r[r.metric];
-  const rss = r.peakRssMb !== undefined ? `${fmt(r.peakRssMb)} peak` : r.rssMb !== undefined ? `${fmt(r.rssMb)} idle${r.anonMb !== undefined ? ` (${fmt(r.anonMb)} anon)` : ''}` : '';
+  const rss = r.peakRssMb !== undefined ? `${fmt(r.peakRssMb)} peak${r.processes > 1 ? `, ${r.processes} procs` : ''}` : r.rssMb !== undefined ? `${fmt(r.rssMb)} idle${r.anonMb !== undefined ? ` (${fmt(r.anonMb)} anon)` : ''}` : '';
   table.push([
     r.scenario,
     r.case,
-    r.target,
+    r.label ?? r.target,
     r.error !== undefined && value === undefined ? `FAILED: ${r.error.split('\n')[0].replace(/ before answering.*$/, '').slice(0, 60)}` : `${fmt(value, r.metric === 'startupMs' ? 1 : 0)} ${UNITS[r.metric] ?? ''}`,
     fmt(r.p50Ms, 1),
     fmt(r.p99Ms, 1),
