@@ -16,6 +16,7 @@ export type ErrorCode =
   | 'EXEC_TIMEOUT'
   | 'UPSTREAM_UNAVAILABLE'
   | 'UPSTREAM_TIMEOUT'
+  | 'BAD_FUNCTION_OUTPUT'
   | 'NOT_READY';
 
 const STATUS: Record<ErrorCode, number> = {
@@ -30,6 +31,7 @@ const STATUS: Record<ErrorCode, number> = {
   EXEC_TIMEOUT: 504,
   UPSTREAM_UNAVAILABLE: 502,
   UPSTREAM_TIMEOUT: 504,
+  BAD_FUNCTION_OUTPUT: 502,
   NOT_READY: 503,
 };
 

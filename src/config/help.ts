@@ -54,6 +54,8 @@ export function printableConfig(config: WatchdogConfig, programPath: string | un
     log_format: config.logFormat,
     max_body_bytes: config.maxBodyBytes,
     cgi_headers: config.cgiHeaders,
+    cgi_response: config.cgiResponse,
+    cgi_env: config.cgiEnv,
     marshal_request: config.marshalRequest,
     combine_output: config.combineOutput,
     write_debug: config.writeDebug,

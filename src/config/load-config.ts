@@ -2,7 +2,7 @@
 import * as z from 'zod/mini'; // the mini build: start-up loads ~25 KB of zod instead of ~700 KB
 import { splitCommandLine } from './argv.js';
 import { parseDurationMs } from './duration.js';
-import { LOG_FORMATS, MODES, type LogFormat, type Mode } from './variables.js';
+import { CGI_ENVS, LOG_FORMATS, MODES, type CgiEnv, type LogFormat, type Mode } from './variables.js';
 
 export interface WatchdogConfig {
   mode: Mode;
@@ -30,6 +30,10 @@ export interface WatchdogConfig {
   logFormat: LogFormat;
   maxBodyBytes: number;
   cgiHeaders: boolean;
+  /** stdout starts with a CGI header block (fork modes). */
+  cgiResponse: boolean;
+  /** Which CGI variables a forked process gets. */
+  cgiEnv: CgiEnv;
   marshalRequest: boolean;
   combineOutput: boolean;
   writeDebug: boolean;
@@ -180,6 +184,13 @@ export function loadConfig(rawEnv: Env): ConfigResult {
     problem('jwt_auth=true is not supported by fwatchdog (it needs an OpenFaaS gateway\'s OIDC issuer); use auth_api_key_secret or auth_hmac_secret');
   }
 
+  const cgiResponse = readBool(env, 'cgi_response', false, problem);
+  // A CGI program's stderr is its log: merged into stdout it would break the header block.
+  const combineOutput = readBool(env, 'combine_output', !(classic && cgiResponse), problem);
+  if (classic && cgiResponse && combineOutput) {
+    problem('combine_output=true cannot be used with cgi_response=true: stderr would be mixed into the CGI header block; remove combine_output (it defaults to false with cgi_response)');
+  }
+
   const tmpDir = stripTrailingSlash(pick(env, 'TMPDIR')?.value ?? '/tmp');
   const secretsVar = pick(env, 'secrets');
   const secrets = secretsVar ? secretsVar.value.split(',').map((s) => s.trim()).filter((s) => s !== '') : [];
@@ -215,8 +226,10 @@ export function loadConfig(rawEnv: Env): ConfigResult {
     logFormat: readEnum(env, 'log_format', LOG_FORMATS, 'json', problem),
     maxBodyBytes: readInt(env, 'max_body_bytes', 0, problem, { min: 0, what: 'a size in bytes' }),
     cgiHeaders: readBool(env, 'cgi_headers', true, problem),
+    cgiResponse,
+    cgiEnv: readEnum(env, 'cgi_env', CGI_ENVS, 'openfaas', problem),
     marshalRequest: readBool(env, 'marshal_request', false, problem),
-    combineOutput: readBool(env, 'combine_output', true, problem),
+    combineOutput,
     writeDebug: readBool(env, 'write_debug', false, problem),
     debugHeaders: readBool(env, 'debug_headers', false, problem),
     lockFilePath: `${tmpDir}/.lock`,

@@ -21,6 +21,10 @@ export type Mode = (typeof MODES)[number];
 export const LOG_FORMATS = ['json', 'text'] as const;
 export type LogFormat = (typeof LOG_FORMATS)[number];
 
+/** cgi_env: the originals' Http_* variables only, or also RFC 3875's meta-variables (docs/cgi.md). */
+export const CGI_ENVS = ['openfaas', 'rfc3875'] as const;
+export type CgiEnv = (typeof CGI_ENVS)[number];
+
 export const VARIABLES: VariableSpec[] = [
   { name: 'mode', kind: 'enum', defaultText: 'streaming', help: `one of ${MODES.join(', ')}` },
   {
@@ -53,9 +57,11 @@ export const VARIABLES: VariableSpec[] = [
   { name: 'log_callid', aliases: ['log_call_id'], kind: 'bool', defaultText: 'false', help: 'append the X-Call-Id request header to access log lines' },
   { name: 'log_format', kind: 'enum', defaultText: 'json', help: `watchdog log lines as ${LOG_FORMATS.join(' or ')}` },
   { name: 'max_body_bytes', kind: 'int', defaultText: '0 (unlimited)', help: 'largest accepted request body; larger ones get 413' },
+  { name: 'cgi_response', kind: 'bool', defaultText: 'false', help: 'stdout starts with a CGI header block (Status:, Content-Type:, other headers, an empty line), then the body (docs/cgi.md)', modes: ['streaming', 'serializing', 'classic'] },
+  { name: 'cgi_env', kind: 'enum', defaultText: 'openfaas', help: `${CGI_ENVS.join(' or ')}: rfc3875 also gives the process RFC 3875's REQUEST_METHOD, QUERY_STRING, PATH_INFO, CONTENT_LENGTH, HTTP_<NAME>... (docs/cgi.md)`, modes: ['streaming', 'serializing', 'classic'] },
   { name: 'cgi_headers', kind: 'bool', defaultText: 'true', help: 'pass request headers to the process as Http_* variables', modes: ['classic'] },
   { name: 'marshal_request', kind: 'bool', defaultText: 'false', help: 'send the request as JSON {header, body.raw (base64)} on stdin', modes: ['classic'] },
-  { name: 'combine_output', kind: 'bool', defaultText: 'true', help: "merge the process's stderr into the response body", modes: ['classic'] },
+  { name: 'combine_output', kind: 'bool', defaultText: 'true (false with cgi_response)', help: "merge the process's stderr into the response body", modes: ['classic'] },
   { name: 'write_debug', kind: 'bool', defaultText: 'false', help: 'log each response body and extra request details', modes: ['classic'] },
   { name: 'debug_headers', kind: 'bool', defaultText: 'false', help: 'log request and response headers', modes: ['classic'] },
   { name: 'secret_mount_path', kind: 'string', defaultText: '/var/openfaas/secrets', help: 'folder holding one file per secret; exported to the function' },

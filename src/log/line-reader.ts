@@ -11,7 +11,7 @@ const CR = 13;
  * of it is skipped; reading never stops, so the writer never blocks on a full pipe.
  * A final line without a newline is emitted at the end.
  */
-export function readLines(stream: Readable, maxBytes: number, onLine: (line: string) => void): void {
+export function readLines(stream: Readable, maxBytes: number, onLine: (line: string) => void, onCut?: () => void): void {
   let pending: Buffer[] = [];
   let pendingBytes = 0;
   let skipping = false;
@@ -33,6 +33,7 @@ export function readLines(stream: Readable, maxBytes: number, onLine: (line: str
       while (cut > start && ((chunk[cut] as number) & 0xc0) === 0x80) cut--;
       pending.push(chunk.subarray(start, cut));
       emit(Buffer.concat(pending), true);
+      onCut?.();
       pending = [];
       pendingBytes = 0;
       skipping = true;

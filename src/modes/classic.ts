@@ -8,6 +8,7 @@ import { CUT_MARKER } from '../log/line-reader.js';
 import { decodePath, splitTarget } from '../process/cgi-env.js';
 import { nativeSpawner } from '../process/native-spawn.js';
 import { createSocketPair } from '../process/socket-pair.js';
+import { badCgiResponse, parseCgiOutput, writeCgiHead } from './cgi-response.js';
 import { createForkRunner, describeExit, ignorePipeErrors, forkModeRunner, type ForkedCall } from './fork-runner.js';
 import { goHeaderMap, marshalRequest } from './marshal-request.js';
 import type { FunctionCall, ModeDeps, ModeRunner } from './mode.js';
@@ -20,7 +21,7 @@ const ALWAYS_REDACTED = ['authorization', 'proxy-authorization', 'cookie', 'set-
 
 /** Builds the classic mode (cgi_headers, marshal_request, combine_output, write_debug, debug_headers). */
 export function createClassicMode(deps: ModeDeps): ModeRunner {
-  const { config, logger } = deps;
+  const { config, logger, events } = deps;
   const runner = createForkRunner(deps);
   // The classic per-request lines are the originals' text lines; JSON logs have the access line instead.
   const classicLines = config.logFormat === 'text';
@@ -42,7 +43,14 @@ export function createClassicMode(deps: ModeDeps): ModeRunner {
     if (out.length === 0) return;
     const text = out.toString('utf8');
     const lines = text.endsWith('\n') ? text.slice(0, -1).split('\n') : text.split('\n');
-    for (const line of lines) logger.functionLine('stdout', Buffer.byteLength(line) > maxLogBytes ? Buffer.from(line).subarray(0, maxLogBytes).toString('utf8') + CUT_MARKER : line);
+    for (const line of lines) {
+      if (Buffer.byteLength(line) <= maxLogBytes) {
+        logger.functionLine('stdout', line);
+        continue;
+      }
+      events.logLineCut();
+      logger.functionLine('stdout', Buffer.from(line).subarray(0, maxLogBytes).toString('utf8') + CUT_MARKER);
+    }
   }
 
   /** A failure answer whose body may carry the function's output (binary-safe). */
@@ -59,7 +67,39 @@ export function createClassicMode(deps: ModeDeps): ModeRunner {
     res.end(body);
   }
 
+  /** cgi_response=true: the status and headers come from the output's header block. */
+  function succeedCgi(call: FunctionCall, out: Buffer): void {
+    const { req, res } = call;
+    const parsed = parseCgiOutput(out, true) ?? { kind: 'bad', reason: 'no CGI header block' };
+    if (parsed.kind === 'bad' || (parsed.head.contentLength !== undefined && req.method !== 'HEAD' && parsed.head.contentLength !== parsed.body.length)) {
+      const reason = parsed.kind === 'bad' ? parsed.reason : `Content-Length: ${parsed.head.contentLength} but the body has ${parsed.body.length} bytes`;
+      logger.warn(`function wrote a bad CGI response: ${reason}`, { url: req.url });
+      events.badCgiResponse();
+      call.logStatus = 502;
+      sendError(res, badCgiResponse(reason));
+      return;
+    }
+    const { head, body } = parsed;
+    const seconds = durationSeconds(call.startedAt);
+    const length = req.method === 'HEAD' && head.contentLength !== undefined ? head.contentLength : body.length;
+    call.bytesOut = body.length;
+    // The function's Content-Type, else content_type, else what Go's net/http would sniff (never the request's).
+    writeCgiHead(res, head, { 'X-Duration-Seconds': seconds, 'Content-Length': String(length) }, head.hasContentType ? undefined : (config.contentType ?? sniffContentType(body)));
+    res.end(body);
+    if (writeDebug) {
+      logOutput(body);
+      logger.debug(`Duration: ${seconds}s`);
+    } else if (classicLines) {
+      logger.info(`Wrote ${body.length} Bytes - Duration: ${seconds}s`);
+    }
+    if (config.debugHeaders) logHeaders('out', Object.entries(res.getHeaders()).map(([name, value]) => [name, Array.isArray(value) ? value : [String(value)]]));
+  }
+
   function succeed(call: FunctionCall, out: Buffer): void {
+    if (config.cgiResponse) {
+      succeedCgi(call, out);
+      return;
+    }
     const { req, res } = call;
     const seconds = durationSeconds(call.startedAt);
     // content_type, else the request's Content-Type, else what Go's net/http would sniff.
@@ -102,6 +142,7 @@ export function createClassicMode(deps: ModeDeps): ModeRunner {
       forked = runner.fork(call, {
         classic: true,
         cgi: config.cgiHeaders,
+        bodyLength: input.length,
         logStderr: false,
         stdio,
         ...(pair ? { outputs: [pair.parentEnd] } : {}),
@@ -147,6 +188,7 @@ export function createClassicMode(deps: ModeDeps): ModeRunner {
     const o = await forked.outcome;
     if (errBytes > 0) {
       const all = Buffer.concat(errChunks);
+      if (errBytes > maxLogBytes) events.logLineCut();
       const text = errBytes > maxLogBytes ? all.subarray(0, maxLogBytes).toString('utf8') + CUT_MARKER : all.toString('utf8');
       logger.info(`stderr: ${text.endsWith('\n') ? text.slice(0, -1) : text}`);
     }

@@ -1,7 +1,8 @@
 // Shared plumbing of the fork modes: spawn per call, stderr to the log, timeout and disconnect kill.
 import type { StdioOptions } from 'node:child_process';
 import type { Readable } from 'node:stream';
-import { cgiBaseEnv, cgiVariables } from '../process/cgi-env.js';
+import { cgiBaseEnv, cgiVariables, rfc3875BaseEnv, rfc3875Variables } from '../process/cgi-env.js';
+import { VERSION } from '../version.js';
 import { spawnFunction, type FunctionProcess, type ProcessOutcome, type SpawnOptions } from '../process/function-process.js';
 import { readLines } from '../log/line-reader.js';
 import type { FunctionCall, ModeDeps, ModeRunner } from './mode.js';
@@ -31,6 +32,8 @@ export interface ForkOptions {
   classic: boolean;
   /** Builds the Http_* env (otherwise the watchdog's env is inherited as is). */
   cgi: boolean;
+  /** The whole body's length when the mode has read it (CONTENT_LENGTH with cgi_env=rfc3875). */
+  bodyLength?: number;
   stdio?: StdioOptions;
   /** fd 2 shares fd 1's channel, read from child.stdout (only when nativeSpawner() is set). */
   combineOutput?: boolean;
@@ -46,8 +49,9 @@ const PIPES: StdioOptions = ['pipe', 'pipe', 'pipe'];
 const CLASSIC = { classic: true };
 const OF_WATCHDOG = { classic: false };
 
-function onTimeout(state: { timedOut: boolean; proc: FunctionProcess; onTimeout?: () => void }): void {
+function onTimeout(state: { timedOut: boolean; proc: FunctionProcess; onTimeout?: () => void; events: ModeDeps['events'] }): void {
   state.timedOut = true;
+  state.events.execTimeout();
   state.proc.stop('timeout');
   state.onTimeout?.();
 }
@@ -58,20 +62,31 @@ export function createForkRunner(deps: ModeDeps): ForkRunner {
   const args = config.argv.slice(1);
   const active = new Set<FunctionProcess>();
   const logLine = (line: string): void => logger.functionLine('stderr', line);
-  // The CGI env is the shared base plus only the request's Http_* variables.
-  const cgiBase = cgiBaseEnv(baseEnv);
+  const lineCut = (): void => deps.events.logLineCut();
+  // The CGI env is the shared base plus only the request's variables (Http_*, and RFC 3875's with cgi_env=rfc3875).
+  const rfc = config.cgiEnv === 'rfc3875';
+  const cgiBase = rfc ? rfc3875BaseEnv(cgiBaseEnv(baseEnv)) : cgiBaseEnv(baseEnv);
+  const plainBase = rfc ? rfc3875BaseEnv(baseEnv) : baseEnv;
+  const serverSoftware = `fwatchdog/${VERSION}`;
+
+  function requestEnv(call: FunctionCall, options: ForkOptions): Record<string, string> | undefined {
+    if (!rfc) return options.cgi ? cgiVariables(call.req, options.classic ? CLASSIC : OF_WATCHDOG) : undefined;
+    const meta = rfc3875Variables(call.req, options.bodyLength === undefined ? { serverSoftware } : { serverSoftware, bodyLength: options.bodyLength });
+    return options.cgi ? Object.assign(cgiVariables(call.req, options.classic ? CLASSIC : OF_WATCHDOG), meta) : meta;
+  }
 
   return {
     fork(call, options) {
-      const spawnOptions: SpawnOptions = options.cgi
-        ? { args, env: cgiBase, extraEnv: cgiVariables(call.req, options.classic ? CLASSIC : OF_WATCHDOG), stdio: options.stdio ?? PIPES, graceMs: KILL_GRACE_MS }
+      const extraEnv = requestEnv(call, options);
+      const spawnOptions: SpawnOptions = extraEnv
+        ? { args, env: options.cgi ? cgiBase : plainBase, extraEnv, stdio: options.stdio ?? PIPES, graceMs: KILL_GRACE_MS }
         : { args, env: baseEnv, stdio: options.stdio ?? PIPES, graceMs: KILL_GRACE_MS };
       if (options.outputs) spawnOptions.outputs = options.outputs;
       if (options.combineOutput === true) spawnOptions.combineOutput = true;
       const proc = spawnFunction(program, spawnOptions);
       active.add(proc);
-      if (options.logStderr && proc.child.stderr) readLines(proc.child.stderr, config.logBufferSize, logLine);
-      const state: { timedOut: boolean; proc: FunctionProcess; onTimeout?: () => void } = { timedOut: false, proc };
+      if (options.logStderr && proc.child.stderr) readLines(proc.child.stderr, config.logBufferSize, logLine, lineCut);
+      const state: { timedOut: boolean; proc: FunctionProcess; onTimeout?: () => void; events: ModeDeps['events'] } = { timedOut: false, proc, events: deps.events };
       if (options.onTimeout) state.onTimeout = options.onTimeout;
       const timer = call.timeoutMs > 0 ? setTimeout(onTimeout, call.timeoutMs, state) : undefined;
       // The client went away (or write_timeout cut the answer): the response closed unfinished. This is

@@ -36,7 +36,7 @@ export function createHttpMode(deps: ModeDeps): HttpModeRunner {
   const port = Number(upstreamUrl.port || 80);
   const basePath = upstreamUrl.pathname === '/' ? '' : upstreamUrl.pathname.replace(/\/$/, '');
   const target: TunnelTarget = { hostname, port, basePath, upstreamHost: upstreamUrl.host };
-  const proxy = createProxy({ upstream: upstreamUrl, bufferBody: config.bufferHttpBody, logger });
+  const proxy = createProxy({ upstream: upstreamUrl, bufferBody: config.bufferHttpBody, logger, onExecTimeout: () => deps.events.execTimeout() });
   const upstreamText = upstreamUrl.href.replace(/\/$/, '');
 
   let upstream: UpstreamProcess | undefined;
@@ -72,6 +72,7 @@ export function createHttpMode(deps: ModeDeps): HttpModeRunner {
 
   function onUpstreamExit(o: ProcessOutcome): void {
     if (stopping) return;
+    deps.events.upstreamExit();
     const how = o.startError ? `exec failed: ${o.startError.message}` : describeExit(o);
     dead = how;
     ready = false;
@@ -112,6 +113,7 @@ export function createHttpMode(deps: ModeDeps): HttpModeRunner {
       if (!ok) {
         if (dead !== undefined || stopping) answerDead(call);
         else {
+          deps.events.execTimeout();
           logger.warn(`Upstream not ready within exec_timeout: ${formatDuration(call.timeoutMs)}`, { url: call.req.url });
           answerError(call, new WatchdogError('EXEC_TIMEOUT', `upstream was not ready within exec_timeout of ${formatDuration(call.timeoutMs)}\n`));
         }
@@ -148,7 +150,7 @@ export function createHttpMode(deps: ModeDeps): HttpModeRunner {
     async start() {
       logger.info(`Forking: ${config.argv[0] as string}, arguments: [${args.join(' ')}]`);
       const startedAt = Date.now();
-      upstream = startUpstreamProcess({ program, args, env: deps.baseEnv, logger, logBufferSize: config.logBufferSize, graceMs: UPSTREAM_GRACE_MS });
+      upstream = startUpstreamProcess({ program, args, env: deps.baseEnv, logger, logBufferSize: config.logBufferSize, graceMs: UPSTREAM_GRACE_MS, onLineCut: () => deps.events.logLineCut() });
       upstream.done.then(onUpstreamExit, (err: unknown) => onUpstreamExit({ code: null, signal: null, startError: err as Error, stoppedBy: undefined }));
       probe = probeUntilReady({
         hostname,

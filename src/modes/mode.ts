@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex, Readable } from 'node:stream';
 import type { WatchdogConfig } from '../config/load-config.js';
 import type { Logger } from '../log/logger.js';
+import type { WatchdogEvents } from '../metrics/metrics.js';
 
 /** One function request, as the server core hands it to a mode. */
 export interface FunctionCall {
@@ -29,6 +30,8 @@ export interface ModeDeps {
   baseEnv: Record<string, string>;
   /** Absolute path of the function program (inproc: of the module file), resolved at start-up (undefined in static mode). */
   programPath: string | undefined;
+  /** Counts what the metrics report beyond requests (timeouts, cut log lines, bad CGI output...). */
+  events: WatchdogEvents;
   /** Called when the mode can no longer serve (the http upstream died): the watchdog exits non-zero. */
   onFatal(message: string, fields?: Record<string, unknown>): void;
 }

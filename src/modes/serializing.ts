@@ -2,13 +2,15 @@
 import type { Writable } from 'node:stream';
 import { WatchdogError, sendError } from '../errors.js';
 import { formatDuration } from '../config/duration.js';
+import { badCgiResponse, parseCgiOutput, writeCgiHead } from './cgi-response.js';
 import { createForkRunner, describeExit, ignorePipeErrors, forkModeRunner } from './fork-runner.js';
 import type { FunctionCall, ModeDeps, ModeRunner } from './mode.js';
 import { durationSeconds, readBody } from './read-body.js';
 
 /** Builds the serializing mode: of-watchdog's outcomes, with the process group ended on timeout. */
 export function createSerializingMode(deps: ModeDeps): ModeRunner {
-  const { logger } = deps;
+  const { logger, events } = deps;
+  const cgiResponse = deps.config.cgiResponse;
   const contentType = deps.config.contentType ?? 'application/octet-stream';
   const runner = createForkRunner(deps);
 
@@ -28,6 +30,7 @@ export function createSerializingMode(deps: ModeDeps): ModeRunner {
     const forked = runner.fork(call, {
       classic: false,
       cgi: true,
+      bodyLength: input.length,
       logStderr: true,
       onTimeout: () => {
         logger.warn(`function killed: exec_timeout of ${formatDuration(call.timeoutMs)} exceeded`, { url: call.req.url });
@@ -56,12 +59,34 @@ export function createSerializingMode(deps: ModeDeps): ModeRunner {
           return;
         }
         const out = Buffer.concat(chunks, size);
+        if (cgiResponse) {
+          answerCgi(call, out);
+          return;
+        }
         call.bytesOut = out.length;
         res.writeHead(200, { ...headersFor(call), 'Content-Length': String(out.length) });
         res.end(out);
       },
       () => res.destroy(),
     );
+  }
+
+  /** cgi_response=true: the status and headers come from the output's header block. */
+  function answerCgi(call: FunctionCall, out: Buffer): void {
+    const parsed = parseCgiOutput(out, true) ?? { kind: 'bad', reason: 'no CGI header block' };
+    const { req, res } = call;
+    if (parsed.kind === 'bad' || (parsed.head.contentLength !== undefined && req.method !== 'HEAD' && parsed.head.contentLength !== parsed.body.length)) {
+      const reason = parsed.kind === 'bad' ? parsed.reason : `Content-Length: ${parsed.head.contentLength} but the body has ${parsed.body.length} bytes`;
+      logger.warn(`function wrote a bad CGI response: ${reason}`, { url: req.url });
+      events.badCgiResponse();
+      fail(call, badCgiResponse(reason));
+      return;
+    }
+    const { head, body } = parsed;
+    const length = req.method === 'HEAD' && head.contentLength !== undefined ? head.contentLength : body.length;
+    call.bytesOut = body.length;
+    writeCgiHead(res, head, { 'X-Duration-Seconds': durationSeconds(call.startedAt), 'Content-Length': String(length) }, contentType);
+    res.end(body);
   }
 
   function handle(call: FunctionCall): void {

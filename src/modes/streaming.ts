@@ -2,12 +2,14 @@
 import type { Writable } from 'node:stream';
 import { WatchdogError, sendError } from '../errors.js';
 import { formatDuration } from '../config/duration.js';
+import { CgiHeadReader, badCgiResponse, writeCgiHead, type CgiHead } from './cgi-response.js';
 import { createForkRunner, describeExit, ignorePipeErrors, forkModeRunner } from './fork-runner.js';
 import type { FunctionCall, ModeDeps, ModeRunner } from './mode.js';
 
 export function createStreamingMode(deps: ModeDeps): ModeRunner {
-  const { logger } = deps;
+  const { logger, events } = deps;
   const contentType = deps.config.contentType;
+  const cgiResponse = deps.config.cgiResponse;
   const runner = createForkRunner(deps);
 
   function handle(call: FunctionCall): void {
@@ -53,12 +55,51 @@ export function createStreamingMode(deps: ModeDeps): ModeRunner {
       if (contentType !== undefined) res.setHeader('Content-Type', contentType);
       res.writeHead(200);
     };
+
+    // cgi_response=true: the header block is read first, then the body streams. A declared
+    // Content-Length is sent on and held to: a body longer or shorter than it cuts the connection.
+    const reader = cgiResponse ? new CgiHeadReader() : undefined;
+    let declared: number | undefined;
+    const badOutput = (reason: string): void => {
+      logger.warn(`function wrote a bad CGI response: ${reason}`, { url: call.req.url });
+      events.badCgiResponse();
+      forked.proc.stop('error');
+      call.logStatus = 502;
+      if (started) res.destroy(badCgiResponse(reason));
+      else sendError(res, badCgiResponse(reason));
+    };
+    const beginCgi = (head: CgiHead): void => {
+      started = true;
+      if (head.contentLength !== undefined) {
+        res.setHeader('Content-Length', String(head.contentLength));
+        if (call.req.method !== 'HEAD') declared = head.contentLength;
+      }
+      writeCgiHead(res, head, {}, contentType);
+    };
+    /** Writes body bytes; false when they broke the declared Content-Length (the answer is cut). */
+    const writeBody = (chunk: Buffer): boolean => {
+      if (declared !== undefined && call.bytesOut + chunk.length > declared) {
+        badOutput(`the body is longer than its Content-Length: ${declared}`);
+        return false;
+      }
+      call.bytesOut += chunk.length;
+      return res.write(chunk);
+    };
+
     if (stdout) {
       stdout.on('data', (chunk: Buffer) => {
         if (res.writableEnded || res.destroyed) return;
-        if (!started) begin();
-        call.bytesOut += chunk.length;
-        if (!res.write(chunk)) stdout.pause();
+        if (!started) {
+          if (reader !== undefined) {
+            const parsed = reader.push(chunk);
+            if (parsed === undefined) return; // the header block is not complete yet
+            if (parsed.kind === 'bad') return badOutput(parsed.reason);
+            beginCgi(parsed.head);
+            chunk = parsed.body;
+            if (chunk.length === 0) return;
+          } else begin();
+        }
+        if (!writeBody(chunk)) stdout.pause();
       });
       res.on('drain', () => stdout.resume());
     }
@@ -66,6 +107,17 @@ export function createStreamingMode(deps: ModeDeps): ModeRunner {
     forked.outcome.then((o) => {
       if (res.destroyed || res.writableEnded) return;
       if (o.code === 0 && o.stoppedBy === undefined) {
+        if (reader !== undefined) {
+          if (!started) {
+            const parsed = reader.end() ?? { kind: 'bad', reason: 'no CGI header block' };
+            if (parsed.kind === 'bad') return badOutput(parsed.reason);
+            beginCgi(parsed.head);
+            if (parsed.body.length > 0 && !writeBody(parsed.body) && res.destroyed) return;
+          }
+          if (declared !== undefined && call.bytesOut !== declared) return badOutput(`the body has ${call.bytesOut} bytes but its Content-Length is ${declared}`);
+          res.end();
+          return;
+        }
         if (!started) {
           if (contentType !== undefined) res.setHeader('Content-Type', contentType);
           res.setHeader('Content-Length', '0');

@@ -120,3 +120,118 @@ export function cgiVariables(req: IncomingMessage, options: CgiOptions): Record<
   if (options.classic && host !== undefined && host !== '') env.Http_Host = host;
   return env;
 }
+
+/** The RFC 3875 names a request sets; inherited values of these are removed so a request never sees another's. */
+const RFC3875_NAMES = [
+  'GATEWAY_INTERFACE',
+  'SERVER_SOFTWARE',
+  'SERVER_PROTOCOL',
+  'SERVER_NAME',
+  'SERVER_PORT',
+  'REQUEST_METHOD',
+  'REQUEST_URI',
+  'QUERY_STRING',
+  'PATH_INFO',
+  'PATH_TRANSLATED',
+  'SCRIPT_NAME',
+  'CONTENT_TYPE',
+  'CONTENT_LENGTH',
+  'REMOTE_ADDR',
+  'REMOTE_PORT',
+  'REMOTE_HOST',
+  'REMOTE_USER',
+  'REMOTE_IDENT',
+  'AUTH_TYPE',
+];
+
+/**
+ * `base` for cgi_env=rfc3875: without the request meta-variables and without inherited HTTP_*
+ * variables (every HTTP_* the process sees comes from its request), except HTTP_PROXY, which is
+ * the operator's proxy setting and is never made from a request (httpoxy).
+ */
+export function rfc3875BaseEnv(base: Record<string, string>): Record<string, string> {
+  const env: Record<string, string> = { ...base };
+  for (const name of RFC3875_NAMES) delete env[name];
+  for (const name of Object.keys(env)) if (name.startsWith('HTTP_') && name !== 'HTTP_PROXY') delete env[name];
+  return env;
+}
+
+export interface Rfc3875Options {
+  /** SERVER_SOFTWARE, e.g. fwatchdog/1.2.3. */
+  serverSoftware: string;
+  /** The exact body length when the mode has read the whole body (classic, serializing). */
+  bodyLength?: number;
+}
+
+/** Header names that never become HTTP_<NAME>: given as CONTENT_* already, credentials, and Proxy (httpoxy, CVE-2016-5385). */
+const NOT_HTTP_VARIABLES = new Set(['content-type', 'content-length', 'authorization', 'proxy-authorization', 'proxy']);
+/** Only letters, digits and '-': `X_Forwarded_For` would otherwise pose as `X-Forwarded-For` (Apache 2.4 drops them too). */
+const PLAIN_HEADER_NAME = /^[A-Za-z0-9-]+$/;
+
+/**
+ * RFC 3875's meta-variables for one request (section 4.1), laid over rfc3875BaseEnv(base):
+ * SCRIPT_NAME is empty (the function is the whole site) and PATH_INFO is the decoded path;
+ * CONTENT_LENGTH is set only when the body length is known (a Content-Length header, or a body the
+ * mode has read whole) and non-zero; repeated headers are joined with ", " ("; " for Cookie).
+ */
+export function rfc3875Variables(req: IncomingMessage, options: Rfc3875Options): Record<string, string> {
+  const env: Record<string, string> = {};
+  const raw = req.rawHeaders;
+  let contentLength: string | undefined;
+  let chunked = false;
+  let contentType: string | undefined;
+  let host: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i] as string;
+    const value = raw[i + 1] as string;
+    const lower = name.toLowerCase();
+    if (lower === 'content-length') contentLength ??= value;
+    else if (lower === 'content-type') contentType ??= value;
+    else if (lower === 'transfer-encoding') chunked = true;
+    else if (lower === 'host') host ??= value;
+    if (NOT_HTTP_VARIABLES.has(lower) || !PLAIN_HEADER_NAME.test(name)) continue;
+    const key = `HTTP_${name.toUpperCase().replaceAll('-', '_')}`;
+    const previous = env[key];
+    env[key] = previous === undefined ? value : `${previous}${lower === 'cookie' ? '; ' : ', '}${value}`;
+  }
+  const target = req.url ?? '/';
+  const { path, query } = splitTarget(target);
+  env.GATEWAY_INTERFACE = 'CGI/1.1';
+  env.SERVER_SOFTWARE = options.serverSoftware;
+  env.SERVER_PROTOCOL = `HTTP/${req.httpVersion ?? '1.1'}`;
+  const socket = req.socket as { localPort?: number; localAddress?: string; remoteAddress?: string; remotePort?: number } | undefined;
+  const server = splitHost(host);
+  env.SERVER_NAME = server.name ?? unmapIpv4(socket?.localAddress) ?? 'localhost';
+  env.SERVER_PORT = server.port ?? String(socket?.localPort ?? '');
+  env.REQUEST_METHOD = req.method ?? 'GET';
+  env.REQUEST_URI = target;
+  env.QUERY_STRING = query;
+  env.SCRIPT_NAME = '';
+  env.PATH_INFO = decodePath(path);
+  if (contentType !== undefined) env.CONTENT_TYPE = contentType;
+  const length = options.bodyLength !== undefined ? String(options.bodyLength) : chunked ? undefined : contentLength?.trim();
+  if (length !== undefined && length !== '0') env.CONTENT_LENGTH = length;
+  const remote = unmapIpv4(socket?.remoteAddress);
+  if (remote !== undefined) env.REMOTE_ADDR = remote;
+  if (socket?.remotePort !== undefined) env.REMOTE_PORT = String(socket.remotePort);
+  return env;
+}
+
+/** `example.com:8080` -> name and port; `[::1]:8080` -> `::1` and 8080; no port -> port undefined. */
+export function splitHost(host: string | undefined): { name: string | undefined; port: string | undefined } {
+  if (host === undefined || host === '') return { name: undefined, port: undefined };
+  if (host.startsWith('[')) {
+    const end = host.indexOf(']');
+    if (end === -1) return { name: host, port: undefined };
+    const rest = host.slice(end + 1);
+    return { name: host.slice(1, end), port: rest.startsWith(':') && rest.length > 1 ? rest.slice(1) : undefined };
+  }
+  const colon = host.lastIndexOf(':');
+  if (colon === -1) return { name: host, port: undefined };
+  return { name: host.slice(0, colon), port: colon + 1 < host.length ? host.slice(colon + 1) : undefined };
+}
+
+/** `::ffff:127.0.0.1` -> `127.0.0.1` (how a dual-stack socket reports an IPv4 peer). */
+function unmapIpv4(address: string | undefined): string | undefined {
+  return address !== undefined && address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
+}

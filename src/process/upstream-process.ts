@@ -16,6 +16,8 @@ export interface UpstreamProcessOptions {
   logBufferSize: number;
   /** Grace between SIGTERM and SIGKILL for the upstream's process group. */
   graceMs: number;
+  /** Called for each output line cut at logBufferSize. */
+  onLineCut?: () => void;
 }
 
 /** The running upstream. */
@@ -47,9 +49,9 @@ export function startUpstreamProcess(options: UpstreamProcessOptions): UpstreamP
       if (tail.length === STDERR_TAIL_LINES) tail.shift();
       tail.push(line);
       logger.functionLine('stderr', line);
-    });
+    }, options.onLineCut);
   }
-  if (child.stdout) readLines(child.stdout as Readable, options.logBufferSize, (line) => logger.functionLine('stdout', line));
+  if (child.stdout) readLines(child.stdout as Readable, options.logBufferSize, (line) => logger.functionLine('stdout', line), options.onLineCut);
   return {
     pid: child.pid,
     done: proc.done,

@@ -62,7 +62,7 @@ export async function bootWatchdog(options: BootOptions): Promise<Booted> {
   const metrics = options.metrics ?? createMetrics({ defaultMetrics: true });
   const env = { ...options.env, secret_mount_path: config.secretMountPath };
   const factory = await loadMode(config.mode);
-  const mode = factory({ config, logger, baseEnv: env, programPath, onFatal: options.onFatal });
+  const mode = factory({ config, logger, baseEnv: env, programPath, events: metrics, onFatal: options.onFatal });
   if (mode.load !== undefined) {
     try {
       await mode.load();

@@ -65,6 +65,12 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
   };
 
   let inFlight = 0;
+  metrics.watchLimiter({
+    get inFlight() {
+      return inFlight;
+    },
+    queued: 0,
+  });
   let lockWritten = false;
   // Function responses in flight, told to close their connection when the drain starts.
   const active = new Set<ServerResponse>();
@@ -217,6 +223,7 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
     if (draining) res.setHeader('Connection', 'close');
     metrics.requestStarted();
     if (config.maxInflight > 0 && inFlight >= config.maxInflight) {
+      metrics.refused('max_inflight');
       res.writeHead(429, limiterHeaders).end(limiterBody);
       res.once('close', () => metrics.requestFinished(req.method, 429, (performance.now() - startedAt) / 1000));
       return;
@@ -234,6 +241,8 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
       const status = call.logStatus ?? res.statusCode;
       const seconds = (performance.now() - startedAt) / 1000;
       metrics.requestFinished(req.method, status, seconds);
+      // 413 and 401 made by the watchdog itself (not the function's own) are refusals.
+      if ((status === 413 || status === 401) && res.getHeader(INTERNAL_HEADER) !== undefined) metrics.refused(status === 413 ? 'body_too_large' : 'auth');
       accessLog(call, status, seconds);
       if (draining) {
         if (promisedKeepAlive.delete(res)) lastPromisedEndAt = performance.now();

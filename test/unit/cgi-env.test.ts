@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { describe, expect, it } from 'vitest';
-import { buildCgiEnv, canonicalHeaderKey, cgiName, splitTarget } from '../../src/process/cgi-env.js';
+import { buildCgiEnv, canonicalHeaderKey, cgiName, rfc3875BaseEnv, rfc3875Variables, splitHost, splitTarget } from '../../src/process/cgi-env.js';
 
 /** The parts of an IncomingMessage buildCgiEnv reads. */
 function req(method: string, url: string, rawHeaders: string[]): IncomingMessage {
@@ -104,5 +104,31 @@ describe('buildCgiEnv', () => {
 
   it('leaves a malformed escape in the path as it came', () => {
     expect(buildCgiEnv(BASE, req('GET', '/a%zz', []), { classic: false }).Http_Path).toBe('/a%zz');
+  });
+});
+
+describe('rfc3875Variables', () => {
+  const socket = { localPort: 8080, localAddress: '::ffff:10.0.0.2', remoteAddress: '::ffff:10.0.0.9', remotePort: 5555 };
+  const rreq = (method: string, url: string, rawHeaders: string[]): IncomingMessage => ({ method, url, rawHeaders, httpVersion: '1.0', socket }) as unknown as IncomingMessage;
+
+  it('falls back to the socket for SERVER_NAME and SERVER_PORT without a Host, and unmaps IPv4 addresses', () => {
+    const env = rfc3875Variables(rreq('GET', '/x', []), { serverSoftware: 'fwatchdog/test' });
+    expect(env).toMatchObject({ SERVER_NAME: '10.0.0.2', SERVER_PORT: '8080', REMOTE_ADDR: '10.0.0.9', REMOTE_PORT: '5555', SERVER_PROTOCOL: 'HTTP/1.0', SERVER_SOFTWARE: 'fwatchdog/test' });
+  });
+
+  it('uses the exact body length when the mode knows it, and not a zero one', () => {
+    expect(rfc3875Variables(rreq('POST', '/', ['Transfer-Encoding', 'chunked']), { serverSoftware: 's', bodyLength: 12 }).CONTENT_LENGTH).toBe('12');
+    expect(rfc3875Variables(rreq('POST', '/', ['Content-Length', '0']), { serverSoftware: 's' }).CONTENT_LENGTH).toBeUndefined();
+  });
+
+  it('splits IPv6 Host headers', () => {
+    expect(splitHost('[::1]:9000')).toEqual({ name: '::1', port: '9000' });
+    expect(splitHost('[::1]')).toEqual({ name: '::1', port: undefined });
+    expect(splitHost('example.com')).toEqual({ name: 'example.com', port: undefined });
+  });
+
+  it('removes inherited request variables from the base, but keeps the operator HTTP_PROXY', () => {
+    const base = rfc3875BaseEnv({ PATH: '/bin', CONTENT_LENGTH: '9', HTTP_X_OLD: '1', HTTP_PROXY: 'http://proxy:3128' });
+    expect(base).toEqual({ PATH: '/bin', HTTP_PROXY: 'http://proxy:3128' });
   });
 });

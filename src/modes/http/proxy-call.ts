@@ -29,6 +29,8 @@ export interface ProxyOptions {
   upstream: URL;
   bufferBody: boolean;
   logger: Logger;
+  /** Counts calls ended by exec_timeout (metrics). */
+  onExecTimeout?: () => void;
 }
 
 /** The http mode's forwarder. */
@@ -63,6 +65,7 @@ interface ProxyContext {
   readonly basePath: string;
   readonly bufferBody: boolean;
   readonly logger: Logger;
+  readonly onExecTimeout: (() => void) | undefined;
 }
 
 /** Builds the forwarder and its keep-alive pool once, at start-up. */
@@ -78,6 +81,7 @@ export function createProxy(options: ProxyOptions): Proxy {
     basePath: upstream.pathname === '/' ? '' : upstream.pathname.replace(/\/$/, ''),
     bufferBody,
     logger,
+    onExecTimeout: options.onExecTimeout,
   };
   return {
     forward: (call, remainingMs) => new Exchange(ctx, call, remainingMs).start(),
@@ -320,6 +324,7 @@ class Exchange implements Dispatcher.DispatchHandler {
   timedOut(): void {
     if (this.finished) return;
     const { call, ctx } = this;
+    ctx.onExecTimeout?.();
     ctx.logger.warn(`Upstream HTTP killed due to exec_timeout: ${formatDuration(call.timeoutMs)}`, { url: call.req.url, afterHeaders: this.responded });
     // After the headers a status can no longer be sent: fail() aborts the connection instead.
     this.fail(new WatchdogError('EXEC_TIMEOUT', `upstream did not answer within exec_timeout of ${formatDuration(call.timeoutMs)}\n`));

@@ -1,0 +1,40 @@
+// The variables of cgi_response, cgi_env, max_queue and queue_timeout through the strict configuration.
+import { describe, expect, it } from 'vitest';
+import { loadConfig, type Env, type WatchdogConfig } from '../../src/config/load-config.js';
+
+function ok(env: Env): WatchdogConfig {
+  const result = loadConfig(env);
+  if (!result.ok) throw new Error(`unexpected problems:\n${result.problems.join('\n')}`);
+  return result.config;
+}
+
+function problems(env: Env): string {
+  const result = loadConfig(env);
+  if (result.ok) throw new Error('expected problems, got a config');
+  return result.problems.join('\n');
+}
+
+describe('cgi_response and cgi_env', () => {
+  it('default to off and the Http_* variables only', () => {
+    const c = ok({ fprocess: 'cat' });
+    expect(c.cgiResponse).toBe(false);
+    expect(c.cgiEnv).toBe('openfaas');
+  });
+
+  it('read cgi_response=true and cgi_env=rfc3875', () => {
+    const c = ok({ fprocess: 'cat', cgi_response: 'true', cgi_env: 'rfc3875' });
+    expect(c.cgiResponse).toBe(true);
+    expect(c.cgiEnv).toBe('rfc3875');
+  });
+
+  it('name the variable, the value and what is allowed for bad values', () => {
+    expect(problems({ fprocess: 'cat', cgi_response: 'maybe' })).toContain('cgi_response="maybe" is not a boolean: use true/false');
+    expect(problems({ fprocess: 'cat', cgi_env: 'apache' })).toContain('cgi_env="apache" is not allowed: use one of openfaas, rfc3875');
+  });
+
+  it('turn combine_output off by default in classic with cgi_response, and refuse it explicitly on', () => {
+    expect(ok({ fprocess: 'cat', mode: 'classic', cgi_response: 'true' }).combineOutput).toBe(false);
+    expect(ok({ fprocess: 'cat', mode: 'classic' }).combineOutput).toBe(true);
+    expect(problems({ fprocess: 'cat', mode: 'classic', cgi_response: 'true', combine_output: 'true' })).toContain('combine_output=true cannot be used with cgi_response=true');
+  });
+});
