@@ -47,6 +47,8 @@ export function printableConfig(config: WatchdogConfig, programPath: string | un
     static_path: config.staticPath,
     suppress_lock: config.suppressLock,
     max_inflight: config.maxInflight,
+    max_queue: config.maxQueue,
+    queue_timeout: formatDuration(config.queueTimeoutMs),
     prefix_logs: config.prefixLogs,
     log_buffer_size: Number.isFinite(config.logBufferSize) ? config.logBufferSize : -1,
     ready_path: config.readyPath,

@@ -22,6 +22,10 @@ export interface WatchdogConfig {
   staticPath: string;
   suppressLock: boolean;
   maxInflight: number;
+  /** Requests that may wait for a max_inflight slot (0 = none). */
+  maxQueue: number;
+  /** Longest wait in the queue (0 = no limit of its own). */
+  queueTimeoutMs: number;
   prefixLogs: boolean;
   /** Longest logged line in bytes; Infinity = no limit. */
   logBufferSize: number;
@@ -191,6 +195,12 @@ export function loadConfig(rawEnv: Env): ConfigResult {
     problem('combine_output=true cannot be used with cgi_response=true: stderr would be mixed into the CGI header block; remove combine_output (it defaults to false with cgi_response)');
   }
 
+  const maxInflight = readInt(env, 'max_inflight', 0, problem, { min: 0, what: 'a request count' });
+  const maxQueue = readInt(env, 'max_queue', 0, problem, { min: 0, what: 'a request count' });
+  if (maxQueue > 0 && maxInflight === 0) {
+    problem(`max_queue=${show(String(maxQueue))} needs max_inflight: requests only wait when max_inflight are running; set max_inflight to a number above 0, or remove max_queue`);
+  }
+
   const tmpDir = stripTrailingSlash(pick(env, 'TMPDIR')?.value ?? '/tmp');
   const secretsVar = pick(env, 'secrets');
   const secrets = secretsVar ? secretsVar.value.split(',').map((s) => s.trim()).filter((s) => s !== '') : [];
@@ -218,7 +228,9 @@ export function loadConfig(rawEnv: Env): ConfigResult {
     contentType: pick(env, 'content_type')?.value ?? (classic ? undefined : 'application/octet-stream'),
     staticPath,
     suppressLock: readBool(env, 'suppress_lock', false, problem),
-    maxInflight: readInt(env, 'max_inflight', 0, problem, { min: 0, what: 'a request count' }),
+    maxInflight,
+    maxQueue,
+    queueTimeoutMs: readDuration(env, 'queue_timeout', 10_000, problem),
     prefixLogs: readBool(env, 'prefix_logs', true, problem),
     logBufferSize,
     readyPath: readyVar?.value,

@@ -13,6 +13,7 @@ import type { Metrics } from '../metrics/metrics.js';
 import type { FunctionCall, ModeRunner } from '../modes/mode.js';
 import { bodyTooLarge, createBodyLimit } from './body-limit.js';
 import { cleanPath, isUncleanPath, originForm } from './clean-path.js';
+import { createLimiter, type LimiterRefusal } from './limiter.js';
 import { effectiveTimeoutMs } from './timeouts.js';
 
 export interface WatchdogDeps {
@@ -42,6 +43,8 @@ export interface Watchdog {
   abort(answerMs?: number): Promise<void>;
   /** Function requests in flight. */
   readonly inFlight: number;
+  /** Function requests waiting for a max_inflight slot. */
+  readonly queued: number;
   readonly healthy: boolean;
 }
 
@@ -64,13 +67,9 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
     [INTERNAL_HEADER]: 'faas-middleware',
   };
 
-  let inFlight = 0;
-  metrics.watchLimiter({
-    get inFlight() {
-      return inFlight;
-    },
-    queued: 0,
-  });
+  // max_inflight and its queue (src/server/limiter.ts); its in-flight count is the drain's too.
+  const limiter = createLimiter({ maxInflight: config.maxInflight, maxQueue: config.maxQueue, queueTimeoutMs: config.queueTimeoutMs, onQueueWait: (s) => metrics.queueWaited(s) });
+  metrics.watchLimiter(limiter);
   let lockWritten = false;
   // Function responses in flight, told to close their connection when the drain starts.
   const active = new Set<ServerResponse>();
@@ -182,7 +181,7 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
       res.writeHead(503, NOT_ALLOWED_HEADERS).end();
       return;
     }
-    if (config.maxInflight > 0 && inFlight >= config.maxInflight) {
+    if (limiter.full) {
       res.writeHead(429, NOT_ALLOWED_HEADERS).end();
       return;
     }
@@ -222,13 +221,44 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
     const startedAt = performance.now();
     if (draining) res.setHeader('Connection', 'close');
     metrics.requestStarted();
-    if (config.maxInflight > 0 && inFlight >= config.maxInflight) {
-      metrics.refused('max_inflight');
-      res.writeHead(429, limiterHeaders).end(limiterBody);
-      res.once('close', () => metrics.requestFinished(req.method, 429, (performance.now() - startedAt) / 1000));
+    if (limiter.tryEnter()) runFunction(req, res, startedAt);
+    else waitForSlot(req, res, startedAt);
+  }
+
+  /** Every slot is taken: wait in the queue (max_queue), or get the 429. A client that leaves is dropped at once. */
+  function waitForSlot(req: IncomingMessage, res: ServerResponse, startedAt: number): void {
+    let waiting = true;
+    const leave = limiter.wait(
+      () => {
+        waiting = false;
+        runFunction(req, res, startedAt);
+      },
+      (reason) => {
+        waiting = false;
+        refuse(req, res, startedAt, reason);
+      },
+    );
+    if (leave === undefined) return;
+    res.once('close', () => {
+      if (!waiting) return;
+      waiting = false;
+      leave();
+      // No status was sent: recorded as nginx's 499 "client closed request".
+      metrics.requestFinished(req.method, 499, (performance.now() - startedAt) / 1000);
+    });
+  }
+
+  function refuse(req: IncomingMessage, res: ServerResponse, startedAt: number, reason: LimiterRefusal | 'closed'): void {
+    res.once('close', () => metrics.requestFinished(req.method, res.statusCode, (performance.now() - startedAt) / 1000));
+    if (reason === 'closed') {
+      sendError(res, new WatchdogError('NOT_READY', 'the watchdog is shutting down\n'));
       return;
     }
-    inFlight++;
+    metrics.refused(reason);
+    if (!res.destroyed) res.writeHead(429, limiterHeaders).end(limiterBody);
+  }
+
+  function runFunction(req: IncomingMessage, res: ServerResponse, startedAt: number): void {
     active.add(res);
     const call = new RequestCall(req, res, effectiveTimeoutMs(config.execTimeoutMs, req.headers['x-timeout']), startedAt);
     const writeTimer = config.writeTimeoutMs > 0 ? setTimeout(onWriteTimeout, config.writeTimeoutMs, res) : undefined;
@@ -236,7 +266,6 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
     res.on('close', () => {
       if (writeTimer !== undefined) clearTimeout(writeTimer);
       if (!res.writableFinished) call.cutOff();
-      inFlight--;
       active.delete(res);
       const status = call.logStatus ?? res.statusCode;
       const seconds = (performance.now() - startedAt) / 1000;
@@ -247,8 +276,10 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
       if (draining) {
         if (promisedKeepAlive.delete(res)) lastPromisedEndAt = performance.now();
         if (idleSweep) server.closeIdleConnections();
-        if (inFlight === 0) for (const wake of drainWaiters.splice(0)) wake();
       }
+      // The slot goes to the longest-waiting request, if any; last, so this call is fully accounted first.
+      limiter.release();
+      if (draining && limiter.inFlight === 0) for (const wake of drainWaiters.splice(0)) wake();
     });
 
     const declared = req.headers['content-length'];
@@ -414,7 +445,7 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
   }
 
   function waitForDrain(maxMs: number): Promise<void> {
-    if (inFlight === 0) return Promise.resolve();
+    if (limiter.inFlight === 0) return Promise.resolve();
     return new Promise((resolve) => {
       const timer = maxMs > 0 ? setTimeout(resolve, maxMs) : undefined;
       drainWaiters.push(() => {
@@ -432,7 +463,10 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
     server,
     metricsServer,
     get inFlight() {
-      return inFlight;
+      return limiter.inFlight;
+    },
+    get queued() {
+      return limiter.queued;
     },
     get healthy() {
       return isHealthy();
@@ -466,15 +500,16 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
         logger.info(`${reason}: no new connections in ${formatDuration(config.healthcheckIntervalMs)}`);
         removeLock();
         if (config.healthcheckIntervalMs > 0) await sleep(config.healthcheckIntervalMs);
-        logger.info(`No new connections allowed, draining: ${inFlight} requests`);
+        logger.info(`No new connections allowed, draining: ${limiter.inFlight + limiter.queued} requests`);
         const drainStartedAt = performance.now();
         await beginDrain(config.writeTimeoutMs);
         await waitForDrain(config.writeTimeoutMs > 0 ? Math.max(1, config.writeTimeoutMs - (performance.now() - drainStartedAt)) : 0);
+        limiter.close();
         await mode.stop();
         server.closeAllConnections();
         metricsServer?.close();
         metricsServer?.closeAllConnections();
-        logger.info(`Exiting. Active connections: ${inFlight}`);
+        logger.info(`Exiting. Active connections: ${limiter.inFlight}`);
       })();
       return shutdownPromise;
     },
@@ -490,6 +525,7 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
       }
       server.close();
       metricsServer?.close();
+      limiter.close();
       await mode.stop();
       server.closeAllConnections();
       metricsServer?.closeAllConnections();

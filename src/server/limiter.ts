@@ -16,13 +16,15 @@ export interface LimiterOptions {
 }
 
 export interface Limiter extends LimiterState {
+  /** Takes a slot if one is free (always, without max_inflight): true means the request runs now. */
+  tryEnter(): boolean;
   /**
-   * Admits one request: calls `start` now (a slot was free) or later (it waited in the queue and a
-   * slot freed), or `refuse` with the reason; each at most once, never both. While the request
-   * waits, the returned function drops it from the queue (the client left) and neither is called;
-   * once it has started or been refused, that function does nothing.
+   * For a request that found no free slot: queues it, to call `start` once a slot frees, or calls
+   * `refuse` with the reason (now when the queue is full, later on queue_timeout). Each is called at
+   * most once, never both. Returns, for a queued request, the function that drops it (the client
+   * left; then neither is called); it does nothing once the request has started or been refused.
    */
-  enter(start: () => void, refuse: (reason: LimiterRefusal | 'closed') => void): () => void;
+  wait(start: () => void, refuse: (reason: LimiterRefusal | 'closed') => void): (() => void) | undefined;
   /** A started request is done: its slot goes to the longest-waiting request, if any. */
   release(): void;
   /** True when a new request would be refused at once (/_/ready answers 429). */
@@ -37,8 +39,6 @@ interface Waiter {
   since: number;
   timer: NodeJS.Timeout | undefined;
 }
-
-const NOTHING = (): void => {};
 
 export function createLimiter(options: LimiterOptions): Limiter {
   const { maxInflight, maxQueue, queueTimeoutMs, onQueueWait } = options;
@@ -69,19 +69,24 @@ export function createLimiter(options: LimiterOptions): Limiter {
     get full() {
       return maxInflight > 0 && inFlight >= maxInflight && queue.size >= maxQueue;
     },
-    enter(start, refuse) {
+    tryEnter() {
+      if (closed || (maxInflight > 0 && inFlight >= maxInflight)) return false;
+      inFlight++;
+      return true;
+    },
+    wait(start, refuse) {
       if (closed) {
         refuse('closed');
-        return NOTHING;
+        return undefined;
       }
       if (maxInflight <= 0 || inFlight < maxInflight) {
         inFlight++;
         start();
-        return NOTHING;
+        return undefined;
       }
       if (queue.size >= maxQueue) {
         refuse(maxQueue > 0 ? 'queue_full' : 'max_inflight');
-        return NOTHING;
+        return undefined;
       }
       const w: Waiter = { start, refuse, since: performance.now(), timer: undefined };
       if (queueTimeoutMs > 0) w.timer = setTimeout(timeOut, queueTimeoutMs, w);

@@ -38,3 +38,28 @@ describe('cgi_response and cgi_env', () => {
     expect(problems({ fprocess: 'cat', mode: 'classic', cgi_response: 'true', combine_output: 'true' })).toContain('combine_output=true cannot be used with cgi_response=true');
   });
 });
+
+describe('max_queue and queue_timeout', () => {
+  it('default to no queue and a 10 s wait', () => {
+    const c = ok({ fprocess: 'cat' });
+    expect(c.maxQueue).toBe(0);
+    expect(c.queueTimeoutMs).toBe(10_000);
+  });
+
+  it('read a queue size and a Go duration', () => {
+    const c = ok({ fprocess: 'cat', max_inflight: '4', max_queue: '20', queue_timeout: '1.5s' });
+    expect(c.maxQueue).toBe(20);
+    expect(c.queueTimeoutMs).toBe(1500);
+    expect(ok({ fprocess: 'cat', max_inflight: '1', max_queue: '1', queue_timeout: '0' }).queueTimeoutMs).toBe(0);
+  });
+
+  it('name the variable, the value and what is allowed for bad values', () => {
+    expect(problems({ fprocess: 'cat', max_inflight: '1', max_queue: '-1' })).toContain('max_queue="-1" is not valid: a request count must be a whole number >= 0');
+    expect(problems({ fprocess: 'cat', max_inflight: '1', max_queue: 'lots' })).toContain('max_queue="lots" is not valid');
+    expect(problems({ fprocess: 'cat', queue_timeout: '5 minutes' })).toContain('queue_timeout="5 minutes" is not a duration');
+  });
+
+  it('refuse a queue without max_inflight (nothing would ever wait)', () => {
+    expect(problems({ fprocess: 'cat', max_queue: '5' })).toContain('max_queue="5" needs max_inflight');
+  });
+});

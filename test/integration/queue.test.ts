@@ -1,0 +1,126 @@
+// max_queue and queue_timeout: requests wait for a max_inflight slot in arrival order, bounded in number and time.
+import { existsSync, readFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { send, type RawResponse } from '../helpers/http.js';
+import { freePort, sleep, until } from '../helpers/process.js';
+import { fixture, makeTmpDir, startWatchdog, withTimeout } from '../helpers/watchdog.js';
+
+const LIMIT_BODY = 'Concurrent request limit exceeded. Max concurrent requests: 1\n';
+
+function calls(file: string): string[] {
+  return existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter((l) => l !== '') : [];
+}
+
+async function scrape(port: number | undefined): Promise<string> {
+  return (await send(`http://127.0.0.1:${port as number}/metrics`)).text;
+}
+
+function value(text: string, series: string): number {
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line === undefined ? NaN : Number(line.slice(series.length + 1));
+}
+
+describe('max_queue and queue_timeout', () => {
+  it('holds requests beyond max_inflight in arrival order, each starting when a slot frees; a full queue gets 429 at once', async () => {
+    const callsFile = join(makeTmpDir(), 'calls');
+    const wd = await startWatchdog({ fprocess: `${fixture('numbered-call')} 0.3`, max_inflight: '1', max_queue: '3', queue_timeout: '10s', metrics_port: String(await freePort()), CALLS_FILE: callsFile });
+    const finished: string[] = [];
+    const go = (n: number): Promise<RawResponse> =>
+      send(wd.url, { method: 'POST', headers: { 'X-N': String(n) } }).then((r) => {
+        finished.push(r.text.trim());
+        return r;
+      });
+    const first = go(1);
+    await until(() => wd.watchdog.inFlight === 1, 2000, 'request 1 running');
+    const waiting: Promise<RawResponse>[] = [];
+    for (let n = 2; n <= 4; n++) {
+      waiting.push(go(n));
+      await until(() => wd.watchdog.inFlight === 1 && queued(wd) === n - 1, 2000, `request ${n} queued`);
+    }
+    // The queue holds 3: the fifth is refused at once with today's 429, and /_/ready says 429.
+    const t0 = Date.now();
+    const fifth = await send(wd.url, { method: 'POST', headers: { 'X-N': '5' } });
+    expect(fifth.status).toBe(429);
+    expect(fifth.text).toBe(LIMIT_BODY);
+    expect(fifth.headers['x-openfaas-internal']).toBe('faas-middleware');
+    expect(Date.now() - t0).toBeLessThan(250);
+    expect((await send(`${wd.url}/_/ready`)).status).toBe(429);
+    const during = await scrape(wd.metricsPort);
+    expect(value(during, 'fwatchdog_queue_length')).toBe(3);
+    expect(value(during, 'fwatchdog_requests_in_flight')).toBe(1);
+
+    const all = await withTimeout(Promise.all([first, ...waiting]), 8000, 'queued requests');
+    expect(all.map((r) => r.status)).toEqual([200, 200, 200, 200]);
+    expect(finished).toEqual(['1', '2', '3', '4']);
+    expect(calls(callsFile)).toEqual(['1', '2', '3', '4']);
+    expect((await send(`${wd.url}/_/ready`)).status).toBe(200);
+    const after = await scrape(wd.metricsPort);
+    expect(value(after, 'fwatchdog_requests_refused_total{reason="queue_full"}')).toBe(1);
+    expect(value(after, 'fwatchdog_queue_wait_seconds_count')).toBe(3);
+    expect(value(after, 'fwatchdog_queue_length')).toBe(0);
+    // The longest wait was about two calls of 0.3 s.
+    expect(value(after, 'fwatchdog_queue_wait_seconds_sum')).toBeGreaterThan(0.5);
+  });
+
+  it('answers 429 after queue_timeout to a request that waited too long, and never runs it', async () => {
+    const callsFile = join(makeTmpDir(), 'calls');
+    const wd = await startWatchdog({ fprocess: `${fixture('numbered-call')} 1`, max_inflight: '1', max_queue: '1', queue_timeout: '200ms', metrics_port: String(await freePort()), CALLS_FILE: callsFile });
+    const first = send(wd.url, { method: 'POST', headers: { 'X-N': '1' } });
+    await until(() => wd.watchdog.inFlight === 1, 2000, 'request 1 running');
+    // A free place in the queue: /_/ready is not 429 yet.
+    expect((await send(`${wd.url}/_/ready`)).status).toBe(200);
+    const t0 = Date.now();
+    const second = await send(wd.url, { method: 'POST', headers: { 'X-N': '2' } });
+    const waited = Date.now() - t0;
+    expect(second.status).toBe(429);
+    expect(second.text).toBe(LIMIT_BODY);
+    expect(waited).toBeGreaterThanOrEqual(180);
+    expect(waited).toBeLessThan(900); // well before the running call ends
+    expect((await first).status).toBe(200);
+    expect(calls(callsFile)).toEqual(['1']);
+    const text = await scrape(wd.metricsPort);
+    expect(value(text, 'fwatchdog_requests_refused_total{reason="queue_timeout"}')).toBe(1);
+    expect(value(text, 'fwatchdog_queue_wait_seconds_count')).toBe(1);
+  });
+
+  it('drops a waiting client that leaves at once: its place is free and its function never runs', async () => {
+    const callsFile = join(makeTmpDir(), 'calls');
+    const wd = await startWatchdog({ fprocess: `${fixture('numbered-call')} 0.6`, max_inflight: '1', max_queue: '1', queue_timeout: '10s', metrics_port: String(await freePort()), CALLS_FILE: callsFile });
+    const first = send(wd.url, { method: 'POST', headers: { 'X-N': '1' } });
+    await until(() => wd.watchdog.inFlight === 1, 2000, 'request 1 running');
+    const leaving = request(wd.url, { method: 'POST', agent: false, headers: { 'X-N': '2' } });
+    leaving.on('error', () => undefined); // we cut it ourselves
+    leaving.end();
+    await until(() => queued(wd) === 1, 2000, 'request 2 queued');
+    expect((await send(`${wd.url}/_/ready`)).status).toBe(429);
+    leaving.destroy();
+    await until(() => queued(wd) === 0, 300, 'request 2 dropped');
+    // Its place is free again: the next request waits (and runs) instead of getting a 429.
+    const third = send(wd.url, { method: 'POST', headers: { 'X-N': '3' } });
+    await until(() => queued(wd) === 1, 2000, 'request 3 queued');
+    expect((await first).status).toBe(200);
+    expect((await withTimeout(third, 5000, 'request 3')).text).toBe('3\n');
+    await sleep(50);
+    expect(calls(callsFile)).toEqual(['1', '3']);
+    const text = await scrape(wd.metricsPort);
+    expect(value(text, 'http_requests_total{code="499",method="post"}')).toBe(1);
+    expect(value(text, 'http_requests_in_flight')).toBe(0);
+  });
+
+  it('keeps today\'s behaviour by default: no queue, 429 at once', async () => {
+    const wd = await startWatchdog({ fprocess: `${fixture('numbered-call')} 0.5`, max_inflight: '1' });
+    const first = send(wd.url, { method: 'POST', headers: { 'X-N': '1' } });
+    await until(() => wd.watchdog.inFlight === 1, 2000, 'request 1 running');
+    const t0 = Date.now();
+    expect((await send(wd.url, { method: 'POST' })).status).toBe(429);
+    expect(Date.now() - t0).toBeLessThan(250);
+    expect((await send(`${wd.url}/_/ready`)).status).toBe(429);
+    expect((await first).status).toBe(200);
+  });
+});
+
+function queued(wd: Awaited<ReturnType<typeof startWatchdog>>): number {
+  return wd.watchdog.queued;
+}
