@@ -109,6 +109,19 @@ describe('max_queue and queue_timeout', () => {
     expect(value(text, 'http_requests_in_flight')).toBe(0);
   });
 
+  it('still serves queued requests during the shutdown drain', async () => {
+    const wd = await startWatchdog({ fprocess: `${fixture('numbered-call')} 0.3`, max_inflight: '1', max_queue: '2', healthcheck_interval: '0' });
+    const first = send(wd.url, { method: 'POST', headers: { 'X-N': '1' } });
+    await until(() => wd.watchdog.inFlight === 1, 2000, 'request 1 running');
+    const second = send(wd.url, { method: 'POST', headers: { 'X-N': '2' } });
+    await until(() => queued(wd) === 1, 2000, 'request 2 queued');
+    const stopped = wd.watchdog.shutdown('SIGTERM');
+    const [a, b] = await withTimeout(Promise.all([first, second]), 5000, 'both answers');
+    expect([a.status, a.text, b.status, b.text]).toEqual([200, '1\n', 200, '2\n']);
+    await withTimeout(stopped, 5000, 'shutdown');
+    await wd.logs.waitFor('draining: 2 requests');
+  });
+
   it('keeps today\'s behaviour by default: no queue, 429 at once', async () => {
     const wd = await startWatchdog({ fprocess: `${fixture('numbered-call')} 0.5`, max_inflight: '1' });
     const first = send(wd.url, { method: 'POST', headers: { 'X-N': '1' } });
