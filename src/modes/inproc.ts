@@ -69,7 +69,10 @@ export function createInprocMode(deps: ModeDeps): ModeRunner {
       if (call.res.destroyed || call.signal.aborted) return;
       if (!ok) {
         if (failed !== undefined || stopping) answer(call, new WatchdogError('NOT_READY', `the function is not available: ${failed ?? 'shutting down'}\n`));
-        else answer(call, new WatchdogError('EXEC_TIMEOUT', `the function was not ready within exec_timeout of ${formatDuration(call.timeoutMs)}\n`));
+        else {
+          deps.events.execTimeout();
+          answer(call, new WatchdogError('EXEC_TIMEOUT', `the function was not ready within exec_timeout of ${formatDuration(call.timeoutMs)}\n`));
+        }
         return;
       }
       const leftMs = call.timeoutMs > 0 ? Math.max(1, call.timeoutMs - (performance.now() - call.startedAt)) : 0;
@@ -79,7 +82,7 @@ export function createInprocMode(deps: ModeDeps): ModeRunner {
 
   /** Calls the handler for one request; the call settles through `res` closing, whatever the handler does. */
   function invoke(call: FunctionCall, loaded: FunctionModule, timeoutMs: number): void {
-    const run = new InprocCall(call, timeoutMs);
+    const run = new InprocCall(call, timeoutMs, deps.events);
     const { res } = call;
     const req = call.body === call.req ? call.req : requestWithBody(call.req, call.body);
     if (call.body !== call.req) watchBody(call, run);
@@ -186,6 +189,7 @@ class InprocCall {
   constructor(
     private readonly call: FunctionCall,
     private readonly timeoutMs: number,
+    private readonly events: ModeDeps['events'],
   ) {
     if (timeoutMs > 0) {
       this.timer = setTimeout(onTimeout, timeoutMs, this);
@@ -222,6 +226,7 @@ class InprocCall {
   /** exec_timeout: the signal fires; 504 if nothing was sent yet, else the response is cut. */
   timeout(): void {
     this.timedOut = true;
+    this.events.execTimeout();
     const { res } = this.call;
     if (this.controller !== undefined && !this.controller.signal.aborted) this.controller.abort(timeoutReason(this.timeoutMs));
     if (res.writableEnded || this.settled) return;
