@@ -1,21 +1,16 @@
 // inproc mode: the function is a JavaScript module loaded once and called inside the watchdog's own process.
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { formatDuration } from '../config/duration.js';
 import { WatchdogError, sendError } from '../errors.js';
 import type { FunctionCall, ModeDeps, ModeRunner } from './mode.js';
+import { InprocRequest, InprocResponse } from './inproc/http-classes.js';
 import { loadFunctionModule, type FunctionModule } from './inproc/load-module.js';
 import { requestWithBody } from './inproc/request-with-body.js';
 import { serveFetch } from './inproc/serve-fetch.js';
 
 /** How long the module's shutdown() may take after the drain (as an http-mode upstream's SIGTERM grace). */
 export const SHUTDOWN_GRACE_MS = 5000;
-
-/** What the handler's `req` carries besides a node:http IncomingMessage. */
-export interface InprocRequest extends IncomingMessage {
-  /** Aborts at exec_timeout (or X-Timeout), when the client goes away, and at write_timeout. */
-  readonly signal: AbortSignal;
-}
 
 type Waiter = (ready: boolean) => void;
 
@@ -84,14 +79,14 @@ export function createInprocMode(deps: ModeDeps): ModeRunner {
   function invoke(call: FunctionCall, loaded: FunctionModule, timeoutMs: number): void {
     const run = new InprocCall(call, timeoutMs, deps.events);
     const { res } = call;
-    const req = call.body === call.req ? call.req : requestWithBody(call.req, call.body);
+    const req = (call.body === call.req ? call.req : requestWithBody(call.req, call.body)) as InprocRequest;
     if (call.body !== call.req) watchBody(call, run);
-    countBytes(call);
+    (res as InprocResponse).call = call;
     const onError = (err: unknown): void => run.fail(err, logger);
     try {
       let result: unknown;
       if (loaded.handler.kind === 'listener') {
-        Object.defineProperty(req, 'signal', { configurable: true, get: () => run.signal });
+        req.signalSource = run;
         result = loaded.handler.listener(req, res);
       } else {
         result = serveFetch(loaded.handler.fetch, req, req, res, run.signal);
@@ -116,6 +111,7 @@ export function createInprocMode(deps: ModeDeps): ModeRunner {
   }
 
   return {
+    httpClasses: { IncomingMessage: InprocRequest, ServerResponse: InprocResponse as unknown as typeof ServerResponse },
     async load() {
       const started = performance.now();
       fn = await loadFunctionModule(file);
@@ -270,27 +266,6 @@ function muteResponse(res: ServerResponse): void {
     return res;
   };
   Object.assign(res, { writeHead: self, setHeader: self, appendHeader: self, removeHeader: NOOP, flushHeaders: NOOP, writeContinue: NOOP, write: () => false, end: done });
-}
-
-/** Keeps call.bytesOut current for the access log: the body bytes the handler writes. */
-function countBytes(call: FunctionCall): void {
-  const res = call.res as unknown as { write: (...a: unknown[]) => boolean; end: (...a: unknown[]) => unknown };
-  const write = res.write;
-  const end = res.end;
-  res.write = function countedWrite(this: unknown, chunk: unknown, ...rest: unknown[]): boolean {
-    call.bytesOut += sizeOf(chunk, rest[0]);
-    return write.call(this, chunk, ...rest);
-  };
-  res.end = function countedEnd(this: unknown, chunk?: unknown, ...rest: unknown[]): unknown {
-    if (typeof chunk !== 'function') call.bytesOut += sizeOf(chunk, rest[0]);
-    return end.call(this, chunk, ...rest);
-  };
-}
-
-function sizeOf(chunk: unknown, encoding: unknown): number {
-  if (chunk === undefined || chunk === null || typeof chunk === 'function') return 0;
-  if (typeof chunk === 'string') return Buffer.byteLength(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8');
-  return (chunk as ArrayBufferView).byteLength ?? 0;
 }
 
 function timeoutReason(ms: number): DOMException {

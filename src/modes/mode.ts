@@ -49,6 +49,8 @@ export interface ModeRunner {
   handle(call: FunctionCall): void;
   /** After the drain: ends every process the mode owns (SIGTERM, SIGKILL after a grace) and waits for them. */
   stop(): Promise<void>;
+  /** Optional (inproc): the classes node:http makes each request and response from (createServer's options of those names). */
+  readonly httpClasses?: { IncomingMessage: typeof IncomingMessage; ServerResponse: typeof ServerResponse };
   /** Optional (http mode): takes over an HTTP Upgrade (WebSocket) request's socket; must answer or destroy it. */
   handleUpgrade?(req: IncomingMessage, socket: Duplex, head: Buffer): void;
 }

@@ -95,6 +95,7 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
       maxHeaderSize: 1 << 20,
       requireHostHeader: true,
       joinDuplicateHeaders: false,
+      ...mode.httpClasses,
     },
     onRequest,
   );

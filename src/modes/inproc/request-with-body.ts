@@ -1,13 +1,14 @@
 // inproc: a request whose body is not the socket's (size-limited, or held by the HMAC check) for a node:http listener.
-import { IncomingMessage } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
+import { InprocRequest } from './http-classes.js';
 
 /**
  * An IncomingMessage with `req`'s request line and headers whose body is read from `body`, with
  * backpressure. Destroying it destroys `body`, never the socket (the watchdog may still answer on it).
  */
-export function requestWithBody(req: IncomingMessage, body: Readable): IncomingMessage {
-  const copy = new IncomingMessage(req.socket);
+export function requestWithBody(req: IncomingMessage, body: Readable): InprocRequest {
+  const copy = new InprocRequest(req.socket);
   copy.method = req.method;
   copy.url = req.url;
   copy.httpVersion = req.httpVersion;
