@@ -120,7 +120,8 @@ function addRatios(scenario, list) {
 
 const UNITS = { reqPerSec: 'req/s', mbPerSec: 'MB/s', startupMs: 'ms' };
 const fmt = (n, digits = 0) => (n === undefined || Number.isNaN(n) ? '' : n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits }));
-const table = [['scenario', 'case', 'target', 'result', 'p50 ms', 'p99 ms', 'errors', 'RSS MB', 'x baseline', 'x ref']];
+const cpuColumn = rows.some((r) => r.cpuUsPerReq !== undefined);
+const table = [['scenario', 'case', 'target', 'result', 'p50 ms', 'p99 ms', ...(cpuColumn ? ['CPU µs/req'] : []), 'errors', 'RSS MB', 'x baseline', 'x ref']];
 for (const r of rows) {
   const value = r[r.metric];
   const rss = r.peakRssMb !== undefined ? `${fmt(r.peakRssMb)} peak${r.processes > 1 ? `, ${r.processes} procs` : ''}` : r.rssMb !== undefined ? `${fmt(r.rssMb)} idle${r.anonMb !== undefined ? ` (${fmt(r.anonMb)} anon)` : ''}` : '';
@@ -131,6 +132,7 @@ for (const r of rows) {
     r.error !== undefined && value === undefined ? `FAILED: ${r.error.split('\n')[0].replace(/ before answering.*$/, '').slice(0, 60)}` : `${fmt(value, r.metric === 'startupMs' ? 1 : 0)} ${UNITS[r.metric] ?? ''}`,
     fmt(r.p50Ms, 1),
     fmt(r.p99Ms, 1),
+    ...(cpuColumn ? [fmt(r.cpuUsPerReq, 0)] : []),
     r.errors === undefined ? '' : String(r.errors),
     rss,
     r.ratio === undefined ? '' : `${fmt(r.ratio, 2)}x`,

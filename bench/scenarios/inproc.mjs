@@ -49,6 +49,20 @@ function childPids(pid) {
   return out;
 }
 
+/** CPU seconds (user + system) used so far by a process and its children (http mode's upstream). */
+function cpuSeconds(pid) {
+  let ticks = 0;
+  for (const p of [pid, ...childPids(pid)]) {
+    try {
+      const fields = readFileSync(`/proc/${p}/stat`, 'utf8').split(') ')[1].split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]); // utime, stime
+    } catch {
+      // Gone: it used nothing more.
+    }
+  }
+  return ticks / 100; // USER_HZ
+}
+
 /** Peak RSS (VmHWM) of a process and its children, in MB, with the process count. */
 function peakRss(pid) {
   const pids = [pid, ...childPids(pid)];
@@ -88,7 +102,10 @@ async function startAll(ctx) {
   return { procs, exe, stopAll };
 }
 
-/** The inproc scenario: req/s, p50, p99 and peak RSS for each pair, in alternating rounds. */
+/**
+ * The inproc scenario: req/s, p50, p99, CPU per request (the server side's processes only; steadier
+ * than req/s on a shared machine) and peak RSS for each pair, in alternating rounds.
+ */
 export const inproc = {
   name: 'inproc',
   metric: 'reqPerSec',
@@ -103,12 +120,17 @@ export const inproc = {
         const proc = { handler: { baseline: procs.bare, fwatchdog: procs.inproc }, template: { baseline: procs.templateHttp, fwatchdog: procs.template } }[c.pair];
         const opts = { connections: CONNECTIONS, ...c.load };
         const results = await alternate(['baseline', 'fwatchdog'], rounds, async (target, round) => {
-          const port = proc[target].port;
+          const { port, pid } = proc[target];
           if (round === 0 && ctx.warmupSeconds() > 0) await hammer(port, ctx.warmupSeconds(), opts);
-          return hammer(port, segS, opts);
+          const cpuBefore = cpuSeconds(pid);
+          const result = await hammer(port, segS, opts);
+          return { ...result, cpuSeconds: cpuSeconds(pid) - cpuBefore };
         });
         for (const target of ['baseline', 'fwatchdog']) {
-          rows.push({ scenario: 'inproc', case: c.name, target, label: LABELS[c.pair][target], ...combineRates(results.get(target)), ...peakRss(proc[target].pid) });
+          const segments = results.get(target).filter((r) => r.error === undefined);
+          const requests = segments.reduce((a, r) => a + r.requests, 0);
+          const cpuUsPerReq = requests > 0 ? (segments.reduce((a, r) => a + r.cpuSeconds, 0) * 1e6) / requests : undefined;
+          rows.push({ scenario: 'inproc', case: c.name, target, label: LABELS[c.pair][target], ...combineRates(results.get(target)), cpuUsPerReq, ...peakRss(proc[target].pid) });
         }
       }
     } finally {
