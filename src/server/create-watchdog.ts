@@ -246,6 +246,7 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
       leave();
       // No status was sent: recorded as nginx's 499 "client closed request".
       metrics.requestFinished(req.method, 499, (performance.now() - startedAt) / 1000);
+      if (logger.debugEnabled) logger.debug('client left while queued', { method: req.method, url: req.url });
     });
   }
 
