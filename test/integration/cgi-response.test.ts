@@ -1,9 +1,11 @@
 // cgi_response=true in the three fork modes: status and headers from the function's CGI header block.
 import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { request } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { send } from '../helpers/http.js';
-import { fixture, startWatchdog, withTimeout } from '../helpers/watchdog.js';
+import { fixture, makeTmpDir, startWatchdog, withTimeout } from '../helpers/watchdog.js';
 
 const MODES = ['streaming', 'serializing', 'classic'] as const;
 
@@ -168,5 +170,19 @@ describe('cgi_response=true in classic mode', () => {
     expect(res.status).toBe(202);
     expect(res.text).toBe('ok');
     await wd.logs.waitFor('oops');
+  });
+});
+
+describe('cgi_response=true with ready_path', () => {
+  it('lets a streaming function answer /_/ready with its own status (503 while warming up)', async () => {
+    const flag = join(makeTmpDir(), 'ready');
+    const wd = await startWatchdog({ mode: 'streaming', fprocess: fixture('cgi-ready'), READY_FILE: flag, cgi_response: 'true', ready_path: '/ready' });
+    const before = await send(`${wd.url}/_/ready`);
+    expect([before.status, before.text]).toEqual([503, 'not yet']);
+    expect(before.text).toBe('not yet');
+    writeFileSync(flag, '');
+    const after = await send(`${wd.url}/_/ready`);
+    expect(after.status).toBe(200);
+    expect(after.text).toBe('ready');
   });
 });
