@@ -2,6 +2,8 @@
 // watchdog with cgi_env=rfc3875 and cgi_response=true; real `git push` and `git clone` through it,
 // with a pack of several MiB both ways (the push body is chunked: larger than http.postBuffer).
 import { execFile } from 'node:child_process';
+import type { IncomingMessage } from 'node:http';
+import type { Readable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -30,17 +32,14 @@ describe.each(['streaming', 'serializing', 'classic'] as const)('git http-backen
     // Pushing over http needs receive-pack on (http-backend enables it by default only for an authenticated REMOTE_USER).
     await git(join(root, 'repo.git'), home, 'config', 'http.receivepack', 'true');
 
-    const wd = await startWatchdog({
-      mode,
-      fprocess: join(execPath, 'git-http-backend'),
-      cgi_response: 'true',
-      cgi_env: 'rfc3875',
-      GIT_PROJECT_ROOT: root,
-      GIT_HTTP_EXPORT_ALL: '1',
-      exec_timeout: '50s',
-      write_timeout: '50s',
-      read_timeout: '50s',
-    });
+    // A guard that only looks: how each push body came (git sends a pack over http.postBuffer chunked).
+    const pushFraming: string[] = [];
+    const guard = (req: IncomingMessage, body: Readable): Readable => {
+      if (req.url?.endsWith('/git-receive-pack')) pushFraming.push(req.headers['transfer-encoding'] ?? `content-length ${req.headers['content-length']}`);
+      return body;
+    };
+    const env = { mode, fprocess: join(execPath, 'git-http-backend'), cgi_response: 'true', cgi_env: 'rfc3875', GIT_PROJECT_ROOT: root, GIT_HTTP_EXPORT_ALL: '1', exec_timeout: '50s', write_timeout: '50s', read_timeout: '50s' };
+    const wd = await startWatchdog(env, { guard });
     const remote = `${wd.url}/repo.git`;
 
     const work = join(dir, 'work');
@@ -52,6 +51,7 @@ describe.each(['streaming', 'serializing', 'classic'] as const)('git http-backen
     await git(work, home, 'commit', '--quiet', '-m', 'several MiB');
     await git(work, home, 'push', '--quiet', remote, 'HEAD:refs/heads/main');
 
+    expect(pushFraming).toContain('chunked');
     const pushed = (await git(join(root, 'repo.git'), home, 'rev-parse', 'refs/heads/main')).trim();
     expect(pushed).toBe((await git(work, home, 'rev-parse', 'HEAD')).trim());
 
