@@ -1,5 +1,6 @@
 // inproc mode: the function is a JavaScript module loaded once and called inside the watchdog's own process.
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import { formatDuration } from '../config/duration.js';
 import { WatchdogError, sendError } from '../errors.js';
@@ -110,12 +111,38 @@ export function createInprocMode(deps: ModeDeps): ModeRunner {
     else call.body.once('error', answerBodyError);
   }
 
-  return {
+  /** Sockets handed to the module's upgrade(): ended after shutdown() if the module left them open. */
+  const upgraded = new Set<Duplex>();
+
+  function handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const upgrade = (fn as FunctionModule).upgrade as NonNullable<FunctionModule['upgrade']>;
+    if (stopping) {
+      socket.destroy();
+      return;
+    }
+    upgraded.add(socket);
+    socket.once('close', () => upgraded.delete(socket));
+    try {
+      const result = upgrade(req, socket, head);
+      if (result !== undefined && typeof (result as Promise<unknown>).then === 'function') (result as Promise<unknown>).then(undefined, (err: unknown) => failUpgrade(req, socket, err));
+    } catch (err) {
+      failUpgrade(req, socket, err);
+    }
+  }
+
+  function failUpgrade(req: IncomingMessage, socket: Duplex, err: unknown): void {
+    logger.error(`The function's upgrade() failed on ${req.method} ${req.url}: ${errorText(err)}`, { err: errorStack(err) });
+    socket.destroy();
+  }
+
+  const runner: ModeRunner = {
     httpClasses: { IncomingMessage: InprocRequest, ServerResponse: InprocResponse as unknown as typeof ServerResponse },
     async load() {
       const started = performance.now();
       fn = await loadFunctionModule(file);
-      const hooks = [fn.ready && 'ready()', fn.shutdown && 'shutdown()'].filter(Boolean).join(' and ');
+      // Upgrade requests reach the module only if it takes them; otherwise node:http hands them to the handler as requests.
+      if (fn.upgrade !== undefined) runner.handleUpgrade = handleUpgrade;
+      const hooks = [fn.ready && 'ready()', fn.shutdown && 'shutdown()', fn.upgrade && 'upgrade()'].filter(Boolean).join(', ');
       logger.info(`Loaded ${file} in ${Math.round(performance.now() - started)}ms: ${fn.handler.kind === 'listener' ? 'a request listener (req, res)' : 'a fetch handler (request) => Response'}${hooks === '' ? '' : `, with ${hooks}`}`);
     },
     async start() {
@@ -154,7 +181,10 @@ export function createInprocMode(deps: ModeDeps): ModeRunner {
         ready = false;
         wake(false);
         const shutdown = fn?.shutdown;
-        if (shutdown === undefined) return;
+        if (shutdown === undefined) {
+          for (const socket of upgraded) socket.destroy();
+          return;
+        }
         let timer: NodeJS.Timeout | undefined;
         const outcome = await Promise.race([
           Promise.resolve()
@@ -166,12 +196,14 @@ export function createInprocMode(deps: ModeDeps): ModeRunner {
           new Promise<string>((resolve) => (timer = setTimeout(resolve, SHUTDOWN_GRACE_MS, 'timeout'))),
         ]);
         clearTimeout(timer);
+        for (const socket of upgraded) socket.destroy();
         if (outcome === 'timeout') logger.warn(`The function's shutdown() did not finish within ${formatDuration(SHUTDOWN_GRACE_MS)}: exiting without it`);
         else if (outcome !== 'done') logger.error(`The function's shutdown() ${outcome}`);
       })();
       return stopped;
     },
   };
+  return runner;
 }
 
 /** One handler call: its timeout timer, its AbortSignal (built only if the handler asks), and whether the watchdog has answered. */

@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { createSecretMount } from '../helpers/auth-secrets.js';
 import { ensureBinary, freePort, runBinary, startBinary, type RunningBinary } from '../helpers/binary.js';
 import { send } from '../helpers/http.js';
@@ -48,7 +49,7 @@ describe('mode=inproc: loading the module', () => {
   it('serves an ESM default-export listener, a CommonJS module.exports listener, and a TypeScript fetch handler', async () => {
     const esm = await startInproc();
     expect((await send(`${esm.url}/x`, { method: 'PUT' })).text).toBe('hello PUT /x');
-    expect(esm.stderr).toMatch(/Loaded \S+handler\.mjs in \d+ms: a request listener \(req, res\), with ready\(\) and shutdown\(\)/);
+    expect(esm.stderr).toMatch(/Loaded \S+handler\.mjs in \d+ms: a request listener \(req, res\), with ready\(\), shutdown\(\)/);
 
     const cjs = await startInproc({}, fixture('inproc/listener.cjs'));
     const res = await send(`${cjs.url}/a?b=1`);
@@ -145,6 +146,7 @@ describe('mode=inproc: limits and authentication before the handler', () => {
     const fits = await send(`${wd.url}/echo`, { method: 'POST', body: Buffer.alloc(1000, 'z') });
     expect(fits.status).toBe(200);
     expect(fits.headers['x-bytes']).toBe('1000');
+    await logged(wd, 'echo got');
     await sleep(50);
     expect(wd.stdout.match(/echo got/g)).toEqual(['echo got']);
   });
@@ -156,6 +158,8 @@ describe('mode=inproc: limits and authentication before the handler', () => {
     expect(refused.status).toBe(401);
     const ok = await send(`${wd.url}/echo`, { method: 'POST', body: 'secret body', headers: { 'X-Api-Key': 'k3y' } });
     expect(ok.text).toBe('secret body');
+    await logged(wd, 'echo got');
+    await sleep(50);
     expect(wd.stdout.match(/echo got/g)).toEqual(['echo got']);
   });
 
@@ -169,6 +173,8 @@ describe('mode=inproc: limits and authentication before the handler', () => {
     expect(ok.text).toBe('{"event":"push"}');
     const bad = await send(`${wd.url}/echo`, { method: 'POST', body, headers: { 'X-Hub-Signature-256': sign(Buffer.from('other')) } });
     expect(bad.status).toBe(401);
+    await logged(wd, 'echo got');
+    await sleep(50);
     expect(wd.stdout.match(/echo got \d+ bytes/g)).toEqual(['echo got 16 bytes']);
   });
 });
@@ -320,4 +326,34 @@ describe('mode=inproc: SIGTERM', () => {
     expect(Date.now() - started).toBeGreaterThan(4500);
     expect(wd.stderr).toContain("The function's shutdown() did not finish within 5s: exiting without it");
   }, 12_000);
+});
+
+describe('mode=inproc: WebSocket upgrades', () => {
+  /** Opens a WebSocket; resolves it once open, or the status of the refusal. */
+  function openSocket(url: string, headers: Record<string, string> = {}): Promise<WebSocket | number> {
+    return new Promise((resolve, reject) => {
+      const ws = new WebSocket(url, { headers });
+      ws.once('open', () => resolve(ws));
+      ws.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+      ws.once('error', reject);
+    });
+  }
+
+  it('hands an upgrade to the module\'s upgrade() after the auth guard, and closes it after shutdown() at SIGTERM', async () => {
+    const mount = createSecretMount({ 'api-key': 'k3y' });
+    const wd = await startInproc({ secret_mount_path: mount.path, auth_api_key_secret: 'api-key' }, fixture('inproc/websocket.mjs'));
+    const wsUrl = wd.url.replace('http:', 'ws:');
+    expect(await openSocket(wsUrl)).toBe(401);
+    const ws = await openSocket(wsUrl, { 'X-Api-Key': 'k3y' });
+    if (typeof ws === 'number') throw new Error(`refused: ${ws}`);
+    const reply = new Promise<string>((resolve) => ws.once('message', (m: Buffer) => resolve(m.toString())));
+    ws.send('hi');
+    expect(await withTimeout(reply, 2000, 'the echo')).toBe('echo hi');
+    expect((await send(wd.url, { headers: { 'X-Api-Key': 'k3y' } })).text).toBe('plain http');
+    const closed = new Promise<number>((resolve) => ws.once('close', (code: number) => resolve(code)));
+    wd.child.kill('SIGTERM');
+    expect(await withTimeout(closed, 3000, 'the close')).toBe(1001);
+    expect(await withTimeout(wd.exited, 5000, 'the exit')).toEqual({ code: 0, signal: null });
+    expect(wd.stdout).toContain('closed 1 websocket(s)');
+  });
 });

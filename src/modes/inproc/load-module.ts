@@ -1,5 +1,6 @@
 // inproc: loads the function module once (ESM, CommonJS or TypeScript) and finds its handler and hooks.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { pathToFileURL } from 'node:url';
 
 /** A node:http request listener, as the function exports it. */
@@ -15,6 +16,8 @@ export type FunctionModule = {
   ready: (() => unknown) | undefined;
   /** Runs after the drain at SIGTERM. */
   shutdown: (() => unknown) | undefined;
+  /** Takes over an HTTP Upgrade request (WebSocket), as node:http's 'upgrade' event: (req, socket, head). */
+  upgrade: ((req: IncomingMessage, socket: Duplex, head: Buffer) => unknown) | undefined;
 };
 
 type Exports = Record<string, unknown>;
@@ -55,8 +58,8 @@ export function pickExports(file: string, ns: Exports): FunctionModule {
     throw new Error(`${file} has no handler: export default a node:http request listener (req, res) => {...}, or a fetch(request) function that returns a Response; ${found}`);
   }
   // Hooks: named exports first, else methods of the default export (export default { fetch, ready, shutdown }; module.exports.ready).
-  const hook = (name: string): (() => unknown) | undefined => (isFunction(ns[name]) ? (ns[name] as () => unknown) : bound(main, name));
-  return { handler, ready: hook('ready'), shutdown: hook('shutdown') };
+  const hook = (name: string): ((...args: never[]) => unknown) | undefined => (isFunction(ns[name]) ? (ns[name] as () => unknown) : bound(main, name));
+  return { handler, ready: hook('ready'), shutdown: hook('shutdown'), upgrade: hook('upgrade') as FunctionModule['upgrade'] };
 }
 
 function describe(v: unknown): string {
