@@ -1,6 +1,7 @@
 // Spawns a function process in its own process group and ends the whole group when asked.
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import type { Readable } from 'node:stream';
+import { performance } from 'node:perf_hooks';
 import { nativeSpawner } from './native-spawn.js';
 
 export type StopReason = 'timeout' | 'client-gone' | 'shutdown' | 'orphaned-pipes' | 'error';
@@ -104,6 +105,7 @@ export function spawnFunction(program: string, options: SpawnOptions): FunctionP
   let stoppedBy: StopReason | undefined;
   let killTimer: NodeJS.Timeout | undefined;
   let lingerTimer: NodeJS.Timeout | undefined;
+  let lingerImmediate: NodeJS.Immediate | undefined;
   let exited = false;
   let closed = false;
   const outputs = options.outputs ?? [];
@@ -131,6 +133,7 @@ export function spawnFunction(program: string, options: SpawnOptions): FunctionP
       if (closed) return;
       closed = true;
       if (lingerTimer) clearTimeout(lingerTimer);
+      if (lingerImmediate) clearImmediate(lingerImmediate);
       // The group may still hold members that ignored SIGTERM; the SIGKILL timer stays armed for them.
       resolve({ code, signal, startError, stoppedBy });
     };
@@ -148,15 +151,27 @@ export function spawnFunction(program: string, options: SpawnOptions): FunctionP
       signal = s;
       const lingerMs = options.lingerMs ?? 100;
       let lastBytes = bytesRead();
+      let armedAt = performance.now();
+      const rearm = (): void => {
+        armedAt = performance.now();
+        lingerTimer = setTimeout(check, lingerMs);
+      };
       const check = (): void => {
+        if (closed) return;
+        // A timer that fires late means the event loop was busy: the end of the output may be waiting in the
+        // poll phase that runs after timers. Only a quiet period the loop really watched counts.
+        if (performance.now() - armedAt > 2 * lingerMs) return rearm();
+        // Let one poll phase run first, so output (or its end) already readable is seen before the verdict.
+        lingerImmediate = setImmediate(verdict);
+      };
+      const verdict = (): void => {
         if (closed) return;
         const streams = watched().filter((s) => s !== null && !s.destroyed && !s.readableEnded);
         const now = bytesRead();
         // Still flowing, or paused for a slow consumer (backpressure): not a grandchild's doing.
         if (now !== lastBytes || streams.some((s) => s?.readableFlowing === false || (s?.readableLength ?? 0) > 0)) {
           lastBytes = now;
-          lingerTimer = setTimeout(check, lingerMs);
-          return;
+          return rearm();
         }
         // Someone else (a grandchild) holds our pipes open: end the group and stop waiting.
         if (stoppedBy === undefined) stoppedBy = 'orphaned-pipes';
@@ -164,7 +179,7 @@ export function spawnFunction(program: string, options: SpawnOptions): FunctionP
         for (const s of streams) s?.destroy();
         finish();
       };
-      lingerTimer = setTimeout(check, lingerMs);
+      rearm();
     });
     let childClosed = false;
     const finishWhenDrained = (): void => {

@@ -1,7 +1,7 @@
 // createWatchdog(config, deps): routing, health and readiness, the limiter, the lock file and shutdown.
 import { mkdirSync, existsSync, rmSync, writeFileSync } from 'node:fs';
 import { STATUS_CODES, createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { Server as NetServer, type AddressInfo, type Socket } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { Readable, type Duplex } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import type { WatchdogConfig } from '../config/load-config.js';
@@ -13,6 +13,7 @@ import type { Metrics } from '../metrics/metrics.js';
 import type { FunctionCall, ModeRunner } from '../modes/mode.js';
 import { bodyTooLarge, createBodyLimit } from './body-limit.js';
 import { cleanPath, isUncleanPath, originForm } from './clean-path.js';
+import { createDrain } from './drain.js';
 import { createLimiter, type LimiterRefusal } from './limiter.js';
 import { effectiveTimeoutMs } from './timeouts.js';
 
@@ -53,8 +54,6 @@ const READY = '/_/ready';
 const EMPTY = Buffer.alloc(0);
 const OK_BODY = Buffer.from('OK');
 const NOT_ALLOWED_HEADERS = { 'Content-Length': '0' };
-/** During the drain, how long a keep-alive socket must have been idle before it is closed. */
-const IDLE_SWEEP_GRACE_MS = 100;
 
 export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watchdog {
   const { logger, metrics, mode } = deps;
@@ -71,18 +70,9 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
   const limiter = createLimiter({ maxInflight: config.maxInflight, maxQueue: config.maxQueue, queueTimeoutMs: config.queueTimeoutMs, onQueueWait: (s) => metrics.queueWaited(s) });
   metrics.watchLimiter(limiter);
   let lockWritten = false;
-  // Function responses in flight, told to close their connection when the drain starts.
-  const active = new Set<ServerResponse>();
   let accepting = false; // lock written (or suppressed) and mode ready
   let shuttingDown = false;
-  let draining = false;
-  let idleSweep = false; // set once the drain closes idle keep-alive sockets
-  let openConnections = 0;
-  // Answers in flight when the drain began whose headers had already promised keep-alive, and when the last one ended.
-  const promisedKeepAlive = new Set<ServerResponse>();
-  let lastPromisedEndAt = 0;
   let fatal = false;
-  const drainWaiters: Array<() => void> = [];
 
   const isHealthy = (): boolean => accepting && !shuttingDown && !fatal && mode.isReady() && (config.suppressLock || existsSync(lockFile));
 
@@ -99,10 +89,7 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
     },
     onRequest,
   );
-  server.on('connection', (socket: Socket) => {
-    openConnections++;
-    socket.once('close', () => openConnections--);
-  });
+  const drain = createDrain(server);
   // Without a listener Node answers a 400 and closes; keep that, but never let it throw.
   server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
     // A response already on the wire (read_timeout while streaming a body) cannot take a status line: cut it.
@@ -152,6 +139,7 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
     if (url === READY) return void ready(req, res);
     if (url === '*' && req.method === 'OPTIONS') {
       res.writeHead(200, NOT_ALLOWED_HEADERS).end();
+      drain.answeredAt(req.socket);
       return;
     }
     const q = url.indexOf('?');
@@ -171,6 +159,7 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
     }
     if (isHealthy()) res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': '2' }).end(OK_BODY);
     else res.writeHead(503, NOT_ALLOWED_HEADERS).end();
+    drain.answeredAt(req.socket);
   }
 
   async function ready(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -205,6 +194,7 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
       return;
     }
     res.writeHead(200, NOT_ALLOWED_HEADERS).end(EMPTY);
+    drain.answeredAt(req.socket);
   }
 
   function redirectClean(req: IncomingMessage, res: ServerResponse, path: string, query: string): void {
@@ -220,7 +210,7 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
 
   function handleFunction(req: IncomingMessage, res: ServerResponse): void {
     const startedAt = performance.now();
-    if (draining) res.setHeader('Connection', 'close');
+    if (drain.draining) res.setHeader('Connection', 'close');
     metrics.requestStarted();
     if (limiter.tryEnter()) runFunction(req, res, startedAt);
     else waitForSlot(req, res, startedAt);
@@ -261,27 +251,22 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
   }
 
   function runFunction(req: IncomingMessage, res: ServerResponse, startedAt: number): void {
-    active.add(res);
+    drain.answerStarted(res);
     const call = new RequestCall(req, res, effectiveTimeoutMs(config.execTimeoutMs, req.headers['x-timeout']), startedAt);
     const writeTimer = config.writeTimeoutMs > 0 ? setTimeout(onWriteTimeout, config.writeTimeoutMs, res) : undefined;
     // 'close' fires once per response: `on` spares the wrapper `once` would allocate.
     res.on('close', () => {
       if (writeTimer !== undefined) clearTimeout(writeTimer);
       if (!res.writableFinished) call.cutOff();
-      active.delete(res);
       const status = call.logStatus ?? res.statusCode;
       const seconds = (performance.now() - startedAt) / 1000;
       metrics.requestFinished(req.method, status, seconds);
       // 413 and 401 made by the watchdog itself (not the function's own) are refusals.
       if ((status === 413 || status === 401) && res.getHeader(INTERNAL_HEADER) !== undefined) metrics.refused(status === 413 ? 'body_too_large' : 'auth');
       accessLog(call, status, seconds);
-      if (draining) {
-        if (promisedKeepAlive.delete(res)) lastPromisedEndAt = performance.now();
-        if (idleSweep) server.closeIdleConnections();
-      }
-      // The slot goes to the longest-waiting request, if any; last, so this call is fully accounted first.
+      // The slot goes to the longest-waiting request, if any; then the drain hears of the end (the next call has begun).
       limiter.release();
-      if (draining && limiter.inFlight === 0) for (const wake of drainWaiters.splice(0)) wake();
+      drain.answerEnded(res);
     });
 
     const declared = req.headers['content-length'];
@@ -413,48 +398,13 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
 
   function removeLock(): void {
     if (config.suppressLock || !lockWritten) return;
+    lockWritten = false; // once: a second signal (or a fatal error during the drain) must not remove it again
     try {
       rmSync(lockFile);
       logger.info(`Removing lock-file : ${lockFile}`);
     } catch (err) {
       logger.warn(`Unable to mark server as unhealthy: ${(err as Error).message}`);
     }
-  }
-
-  /**
-   * Starts the drain: stops listening, makes every later answer say Connection: close, and closes
-   * idle keep-alive sockets only once none can have turned idle within IDLE_SWEEP_GRACE_MS, so a
-   * busy client's next request, already on its way, is answered instead of racing the close
-   * (http.Server.close() would cut idle sockets at once). Waits at most `maxMs` (0 = no limit).
-   */
-  async function beginDrain(maxMs: number): Promise<void> {
-    draining = true;
-    const startedAt = performance.now();
-    for (const r of active) {
-      if (!r.headersSent) r.setHeader('Connection', 'close');
-      else promisedKeepAlive.add(r);
-    }
-    NetServer.prototype.close.call(server);
-    while (openConnections > 0) {
-      const now = performance.now();
-      const quietMs = now - Math.max(startedAt, lastPromisedEndAt);
-      const leftMs = maxMs > 0 ? maxMs - (now - startedAt) : Infinity;
-      if ((promisedKeepAlive.size === 0 && quietMs >= IDLE_SWEEP_GRACE_MS) || leftMs <= 0) break;
-      await sleep(Math.min(leftMs, promisedKeepAlive.size > 0 ? IDLE_SWEEP_GRACE_MS : IDLE_SWEEP_GRACE_MS - quietMs));
-    }
-    idleSweep = true;
-    server.close(); // closes the idle sockets left
-  }
-
-  function waitForDrain(maxMs: number): Promise<void> {
-    if (limiter.inFlight === 0) return Promise.resolve();
-    return new Promise((resolve) => {
-      const timer = maxMs > 0 ? setTimeout(resolve, maxMs) : undefined;
-      drainWaiters.push(() => {
-        if (timer) clearTimeout(timer);
-        resolve();
-      });
-    });
   }
 
   const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -504,11 +454,12 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
         if (config.healthcheckIntervalMs > 0) await sleep(config.healthcheckIntervalMs);
         logger.info(`No new connections allowed, draining: ${limiter.inFlight + limiter.queued} requests`);
         const drainStartedAt = performance.now();
-        await beginDrain(config.writeTimeoutMs);
-        await waitForDrain(config.writeTimeoutMs > 0 ? Math.max(1, config.writeTimeoutMs - (performance.now() - drainStartedAt)) : 0);
+        await drain.begin(config.writeTimeoutMs);
+        await drain.answersDone(config.writeTimeoutMs > 0 ? Math.max(1, config.writeTimeoutMs - (performance.now() - drainStartedAt)) : 0);
         limiter.close();
         await mode.stop();
         server.closeAllConnections();
+        server.close(); // stops Node's connection checks; the listener is closed already
         metricsServer?.close();
         metricsServer?.closeAllConnections();
         logger.info(`Exiting. Active connections: ${limiter.inFlight}`);
@@ -518,12 +469,12 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
     async abort(answerMs = 0) {
       fatal = true;
       removeLock();
-      if (answerMs > 0 && !draining) {
+      if (answerMs > 0 && !drain.draining) {
         // Fatal error: no new connections, every answer says Connection: close, keep-alive clients get
         // the idle grace, and what is in flight gets up to answerMs to be answered before the exit.
         const drainStartedAt = performance.now();
-        await beginDrain(answerMs);
-        await waitForDrain(Math.max(1, answerMs - (performance.now() - drainStartedAt)));
+        await drain.begin(answerMs);
+        await drain.answersDone(Math.max(1, answerMs - (performance.now() - drainStartedAt)));
       }
       server.close();
       metricsServer?.close();

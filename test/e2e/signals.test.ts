@@ -97,7 +97,7 @@ describe('shutdown edge cases (node dist/fwatchdog.cjs)', () => {
     expect(existsSync(join(tmp, '.lock'))).toBe(false);
   });
 
-  it('exits at once on a second signal, stopping the function, with a non-zero code', async () => {
+  it('exits at once on a second signal, stopping the function, with a non-zero code and removing the lock file only once', async () => {
     const tmp = makeTmpDir();
     const metricsPort = await freePort();
     const wd = await startCli({ fprocess: fixture('maybe-sleep'), TMPDIR: tmp, healthcheck_interval: '30s', metrics_port: String(metricsPort) });
@@ -109,6 +109,8 @@ describe('shutdown edge cases (node dist/fwatchdog.cjs)', () => {
     const exit = await withTimeout(wd.exited, 3000, 'exit after the second signal');
     expect(exit.code).toBe(1);
     expect(messages(wd)).toContain('SIGINT again: exiting now');
+    // The lock file is removed once, at the first signal: the second one does not try again (and fail with ENOENT).
+    expect(messages(wd).filter((m) => /Removing lock-file|unhealthy/.test(m))).toEqual([`Removing lock-file : ${join(tmp, '.lock')}`]);
     const outcome = await withTimeout(response.then((r) => r.status, () => 'aborted'), 3000, 'the slow request to end');
     expect([500, 'aborted']).toContain(outcome);
     expect(existsSync(join(tmp, '.lock'))).toBe(false);

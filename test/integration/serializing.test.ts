@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { copyFileSync, existsSync, rmSync } from 'node:fs';
+import { copyFileSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { send } from '../helpers/http.js';
@@ -75,6 +75,8 @@ describe('serializing mode', () => {
     const res = await send(wd.url, { method: 'POST', body: chunks() });
     expect(res.status).toBe(413);
     expect(res.headers['x-openfaas-internal']).toBe('of-watchdog');
-    expect(existsSync(marker)).toBe(false);
+    expect((await send(wd.url, { method: 'POST', body: 'small' })).text).toBe('small');
+    // The function appends its pid to the marker when it starts: exactly one start, the small request's.
+    expect(readFileSync(marker, 'utf8').trim().split('\n')).toHaveLength(1);
   });
 });

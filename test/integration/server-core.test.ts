@@ -1,4 +1,4 @@
-import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { send, type RawResponse } from '../helpers/http.js';
@@ -129,15 +129,15 @@ describe('max_inflight', () => {
 
 describe('max_body_bytes', () => {
   it('answers 413 to a Content-Length over the limit without starting the function', async () => {
-    const dir = makeTmpDir();
-    const pidFile = join(dir, 'pid');
-    const wd = await startWatchdog({ fprocess: `${fixture('record-pid')} cat`, max_body_bytes: '10', PID_FILE: pidFile });
-    const res = await send(wd.url, { method: 'POST', body: 'x'.repeat(11) });
+    const calls = join(makeTmpDir(), 'calls');
+    const wd = await startWatchdog({ fprocess: fixture('record-call'), max_body_bytes: '10', CALLS_FILE: calls });
+    const res = await send(wd.url, { method: 'POST', path: '/too-big', body: 'x'.repeat(11) });
     expect(res.status).toBe(413);
     expect(res.headers['x-openfaas-internal']).toBe('of-watchdog');
     expect(res.text).toContain('max_body_bytes');
-    expect(existsSync(pidFile)).toBe(false);
-    expect((await send(wd.url, { method: 'POST', body: 'x'.repeat(10) })).text).toBe('x'.repeat(10));
+    expect((await send(wd.url, { method: 'POST', path: '/fits', body: 'x'.repeat(10) })).text).toBe('x'.repeat(10));
+    // The function records each call it gets: only the second request reached it.
+    expect(readFileSync(calls, 'utf8')).toBe('POST /fits\n');
   });
 
   it('answers 413 to a chunked body that grows over the limit and stops the function', async () => {
@@ -217,14 +217,15 @@ describe('Go routing behaviour', () => {
   });
 
   it('redirects an unclean POST with an empty body and never runs the function', async () => {
-    const dir = makeTmpDir();
-    const pidFile = join(dir, 'pid');
-    const wd = await startWatchdog({ fprocess: `${fixture('record-pid')} cat`, PID_FILE: pidFile });
+    const calls = join(makeTmpDir(), 'calls');
+    const wd = await startWatchdog({ fprocess: fixture('record-call'), CALLS_FILE: calls });
     const res = await send(wd.url, { path: '/a/../b', method: 'POST', body: 'data' });
     expect(res.status).toBe(301);
     expect(res.headers.location).toBe('/b');
     expect(res.text).toBe('');
-    expect(existsSync(pidFile)).toBe(false);
+    expect((await send(wd.url, { path: '/b', method: 'POST', body: 'data' })).text).toBe('data');
+    // The function records each call it gets: only the request to the clean path reached it.
+    expect(readFileSync(calls, 'utf8')).toBe('POST /b\n');
   });
 
   it('answers OPTIONS * itself with 200', async () => {

@@ -35,7 +35,7 @@ function oneRequest(url: string, abort: boolean): Promise<'ok' | 'aborted' | 'fa
 }
 
 describe('fork requests with aborting clients', () => {
-  it(`returns to the fd baseline with no child or zombie left after ${REQUESTS} requests, every 5th aborted mid-request`, async () => {
+  it(`returns to the fd baseline with no child or zombie left after ${REQUESTS} requests, every 5th aborted mid-request`, { timeout: 90_000 }, async () => {
     const wd = await startWatchdog({ fprocess: 'cat' });
     // Warm up once so lazily opened fds (pipes, timers) are part of the baseline.
     await oneRequest(wd.url, false);

@@ -2,12 +2,11 @@
 import { Agent, request } from 'node:http';
 import { connect } from 'node:net';
 import { describe, expect, it } from 'vitest';
+import { IDLE_SWEEP_GRACE_MS } from '../../src/server/drain.js';
 import { fixture, makeTmpDir, withTimeout } from '../helpers/watchdog.js';
 import { report, startBinary } from './support.js';
 
 const CLIENTS = 20;
-/** The drain closes a keep-alive socket once it has been idle this long (IDLE_SWEEP_GRACE_MS). */
-const IDLE_GRACE_MS = 100;
 
 interface Outcome {
   id: number;
@@ -102,7 +101,7 @@ describe('SIGTERM under keep-alive load', () => {
     const firstClose = Math.min(...complete.filter((o) => o.connection === 'close').map((o) => o.headersAtMs ?? Infinity));
     const refused = errors.filter((o) => o.error === 'ECONNREFUSED' || o.error === 'ECONNRESET');
     // A client that itself sat idle past the grace (a starved test process) had an idle socket: closing it was right.
-    const lateClients = errors.filter((o) => !refused.includes(o) && o.idleGapMs >= IDLE_GRACE_MS);
+    const lateClients = errors.filter((o) => !refused.includes(o) && o.idleGapMs >= IDLE_SWEEP_GRACE_MS);
     const others = errors.filter((o) => !refused.includes(o) && !lateClients.includes(o));
     report('SIGTERM while 20 keep-alive clients drive load (healthcheck_interval 2s)', {
       accepted: accepted.size,
