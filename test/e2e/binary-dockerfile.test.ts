@@ -43,22 +43,39 @@ describe('Dockerfile.watchdog', () => {
     expect(pkg.scripts.test).toContain('npm run build:binary');
   });
 
-  it('copies only paths that exist in the repository', () => {
+  it('copies only paths that exist in the repository, or dist/image/ that npm run build:binary makes', () => {
     for (const copy of instructions(dockerfile).filter((i) => i.op === 'COPY' && !i.args.startsWith('--from'))) {
       const sources = copy.args.split(/\s+/).slice(0, -1);
-      for (const source of sources) expect(existsSync(join(ROOT, source)), `COPY ${source}`).toBe(true);
+      for (const source of sources) {
+        if (source.startsWith('dist/')) expect(source, `COPY ${source}`).toBe('dist/image/');
+        else expect(existsSync(join(ROOT, source)), `COPY ${source}`).toBe(true);
+      }
+    }
+    expect(readFileSync(join(ROOT, 'scripts', 'build-portable.mjs'), 'utf8')).toContain(`join(root, 'dist', 'image')`);
+    expect(pkg.scripts['build:binary']).toContain('scripts/build-portable.mjs');
+  });
+
+  it('has a default (last) target FROM scratch that holds only dist/image/, and a from-source target that holds the same', () => {
+    const all = instructions(dockerfile);
+    const stage = (name: string): Instruction[] => {
+      const from = all.findIndex((i) => i.op === 'FROM' && new RegExp(`^scratch AS ${name}$`, 'i').test(i.args));
+      expect(from, `target ${name}`).toBeGreaterThanOrEqual(0);
+      const next = all.findIndex((i, n) => n > from && i.op === 'FROM');
+      return all.slice(from + 1, next === -1 ? undefined : next);
+    };
+    const lastFrom = all.map((i) => i.op).lastIndexOf('FROM');
+    expect(all[lastFrom]?.args).toMatch(/^scratch AS dist$/i);
+    expect(stage('dist').filter((i) => i.op === 'COPY')).toEqual([{ op: 'COPY', args: 'dist/image/ /' }]);
+    expect(stage('from-source').filter((i) => i.op === 'COPY')).toEqual([{ op: 'COPY', args: '--from=build /src/dist/image/ /' }]);
+    for (const name of ['dist', 'from-source']) {
+      const labels = stage(name).filter((i) => i.op === 'LABEL').map((i) => i.args).join(' ');
+      for (const key of ['version', 'revision', 'source']) expect(labels, `${name}: ${key}`).toContain(`org.opencontainers.image.${key}="\${${key.toUpperCase()}}"`);
     }
   });
 
-  it('has glibc and musl targets that are FROM scratch and hold only /fwatchdog', () => {
-    const all = instructions(dockerfile);
-    for (const target of ['glibc', 'musl']) {
-      const from = all.findIndex((i) => i.op === 'FROM' && new RegExp(`^scratch AS ${target}$`, 'i').test(i.args));
-      expect(from, `target ${target}`).toBeGreaterThanOrEqual(0);
-      const next = all.findIndex((i, n) => n > from && i.op === 'FROM');
-      const stage = all.slice(from + 1, next === -1 ? undefined : next);
-      expect(stage).toEqual([{ op: 'COPY', args: `--from=build-${target} /src/dist/fwatchdog /fwatchdog` }]);
-    }
+  it('defaults the version label to package.json\'s version', () => {
+    const version = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+    expect(instructions(dockerfile).find((i) => i.op === 'ARG' && i.args.startsWith('VERSION='))?.args).toBe(`VERSION=${version}`);
   });
 });
 
@@ -72,11 +89,15 @@ describe('the templates\' Dockerfiles', () => {
     }
   });
 
-  it('each copy the watchdog from the watchdog image to /usr/bin/fwatchdog and run it', () => {
+  it('each copy the watchdog from the watchdog image, run it as CMD and call the same program in HEALTHCHECK', () => {
     for (const t of templates) {
       const all = instructions(join(ROOT, 'templates', t.name, 'Dockerfile'));
-      expect(all.some((i) => i.op === 'COPY' && /^--from=watchdog \/fwatchdog \/usr\/bin\/fwatchdog$/.test(i.args)), t.name).toBe(true);
-      expect(all.some((i) => i.op === 'CMD' && i.args === '["fwatchdog"]'), t.name).toBe(true);
+      // The single file (glibc images) or the portable folder (any image).
+      const copy = all.find((i) => i.op === 'COPY' && /^--from=watchdog (\/fwatchdog \S+|\/opt\/fwatchdog \/opt\/fwatchdog)$/.test(i.args));
+      expect(copy, t.name).toBeDefined();
+      const program = copy?.args.includes('/opt/fwatchdog') ? '/opt/fwatchdog/fwatchdog' : (copy?.args.split(' ')[2] ?? '');
+      expect(all.some((i) => i.op === 'CMD' && i.args === `["${program}"]`), `${t.name}: CMD ["${program}"]`).toBe(true);
+      expect(all.some((i) => i.op === 'HEALTHCHECK' && i.args.endsWith(`CMD ["${program}", "--run-healthcheck"]`)), `${t.name}: HEALTHCHECK`).toBe(true);
       for (const copy of all.filter((i) => i.op === 'COPY' && !i.args.startsWith('--from'))) {
         for (const source of copy.args.replace(/--chown=\S+\s+/, '').split(/\s+/).slice(0, -1)) {
           // A glob (function/package*.json) must match at least one file.
@@ -84,6 +105,32 @@ describe('the templates\' Dockerfiles', () => {
           expect(found, `${t.name}: COPY ${source}`).toBe(true);
         }
       }
+    }
+  });
+
+  it('each take the watchdog image and the base image as build arguments, the base defaulting to an official image', () => {
+    for (const t of templates) {
+      const all = instructions(join(ROOT, 'templates', t.name, 'Dockerfile'));
+      const firstFrom = all.findIndex((i) => i.op === 'FROM');
+      const globalArgs = all.slice(0, firstFrom).filter((i) => i.op === 'ARG').map((i) => i.args);
+      expect(globalArgs.some((a) => /^WATCHDOG_IMAGE=\S+$/.test(a)), `${t.name}: ARG WATCHDOG_IMAGE`).toBe(true);
+      expect(all[firstFrom]?.args, t.name).toBe('${WATCHDOG_IMAGE} AS watchdog');
+      const froms = all.filter((i) => i.op === 'FROM').map((i) => i.args);
+      // Every other stage starts FROM a build argument whose default names an image of a registry's official namespace.
+      for (const from of froms.slice(1)) {
+        const arg = /^\$\{(\w+)\}( AS \S+)?$/.exec(from)?.[1];
+        expect(arg, `${t.name}: FROM ${from}`).toBeDefined();
+        const image = globalArgs.find((a) => a.startsWith(`${arg}=`))?.slice(`${arg}=`.length);
+        expect(image, `${t.name}: ARG ${arg}`).toMatch(/^([a-z0-9]+(-[a-z0-9]+)*:[\w.-]+|gcr\.io\/distroless\/[\w.-]+:[\w.-]+)$/);
+      }
+    }
+  });
+
+  it('each run the function as a non-root user', () => {
+    for (const t of templates) {
+      const user = instructions(join(ROOT, 'templates', t.name, 'Dockerfile')).filter((i) => i.op === 'USER').at(-1)?.args;
+      expect(user, t.name).toBeDefined();
+      expect(user, t.name).not.toMatch(/^(0|root)(:|$)/);
     }
   });
 });
