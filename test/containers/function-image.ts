@@ -1,0 +1,191 @@
+// The checks every function image gets as a real container (templates and the suite's own fork images):
+// the example answer, PID 1, non-root on a read-only root, logs, HEALTHCHECK before ready / when ready /
+// after SIGTERM, `podman stop` during a slow request, and, for functions that leave orphans, no zombies.
+import { readFileSync } from 'node:fs';
+import { beforeAll, expect, it, onTestFinished } from 'vitest';
+import { send, type RawResponse } from '../helpers/http.js';
+import { freePort, sleep, until } from '../helpers/process.js';
+import { cmdline, podman, podmanOk, runContainer, uidOf, ULIMITS, waitReady, zombieChildren, type Container } from './podman.js';
+
+export interface ExampleRequest {
+  method?: string;
+  path: string;
+  headers?: Record<string, string>;
+  body?: string;
+  status: number;
+  /** Text the answer must contain. */
+  bodyIncludes: string;
+}
+
+export interface FunctionImageSpec {
+  /** Builds the image (once, before the checks); resolves its tag. */
+  build(): Promise<string>;
+  /** Environment for every container of it. */
+  env?: Record<string, string>;
+  example: ExampleRequest;
+  /** A request that takes about a second, with what the container needs for it (e.g. a slow handler mounted over the example). */
+  slow?: { request: ExampleRequest; mounts?: [string, string][]; env?: Record<string, string> };
+  /** Environment that makes each request leave orphans (count: how many per request). */
+  orphans?: { env: Record<string, string>; count: number };
+}
+
+/** Minutes a template build may take (the first one on a machine also lays down the base image's layers). */
+export const BUILD_TIMEOUT_MS = 10 * 60_000;
+const CHECK_TIMEOUT_MS = 90_000;
+
+function request(c: Container, r: ExampleRequest): Promise<RawResponse> {
+  return send(`${c.url}${r.path}`, { method: r.method ?? 'GET', headers: r.headers, body: r.body });
+}
+
+function expectAnswer(res: RawResponse, r: ExampleRequest): void {
+  expect(res.status, res.text).toBe(r.status);
+  expect(res.text).toContain(r.bodyIncludes);
+}
+
+/** A Go-style duration as the templates write them ("5s", "500ms", "1m"), in ms. */
+function durationMs(text: string | undefined): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m)$/.exec(text ?? '');
+  if (!m) return 0;
+  return Number(m[1]) * ({ ms: 1, s: 1000, m: 60_000 } as Record<string, number>)[m[2] as string]!;
+}
+
+/** The pid of a host process inside its innermost pid namespace (the last NSpid field). */
+function namespacePid(hostPid: number): number {
+  const line = /^NSpid:\s+(.*)$/m.exec(readFileSync(`/proc/${hostPid}/status`, 'utf8'))?.[1] ?? '';
+  return Number(line.trim().split(/\s+/).at(-1));
+}
+
+/** Children of a host pid (all threads). */
+function childrenOf(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(' ').filter(Boolean).map(Number);
+  } catch {
+    // The process is gone: no children.
+    return [];
+  }
+}
+
+/** Adds the image's checks to the current describe block. */
+export function functionImageChecks(spec: FunctionImageSpec): void {
+  let image = '';
+  const imageEnv: Record<string, string> = {};
+  let healthcheck: string[] = [];
+
+  beforeAll(async () => {
+    image = await spec.build();
+    const env = JSON.parse(await podmanOk(['image', 'inspect', image, '--format', '{{json .Config.Env}}'])) as string[] | null;
+    for (const kv of env ?? []) imageEnv[kv.slice(0, kv.indexOf('='))] = kv.slice(kv.indexOf('=') + 1);
+    // Docker-format images only: the OCI config has no HEALTHCHECK.
+    const check = JSON.parse(await podmanOk(['image', 'inspect', image, '--format', '{{json .Config.Healthcheck}}'])) as { Test?: string[] } | null;
+    healthcheck = check?.Test?.[0] === 'CMD' ? check.Test.slice(1) : [];
+  }, BUILD_TIMEOUT_MS);
+
+  /** The spec's environment, and a free loopback port for an http-mode upstream (the containers share the host's network). */
+  async function envFor(extra: Record<string, string> = {}): Promise<Record<string, string>> {
+    const env = { ...spec.env, ...extra };
+    if ((env.mode ?? imageEnv.mode) === 'http' && env.http_port === undefined) {
+      const port = await freePort();
+      env.http_port = String(port);
+      env.upstream_url = `http://127.0.0.1:${port}`;
+    }
+    return env;
+  }
+
+  it('answers the example request with the watchdog as PID 1, non-root on a read-only root, logging to podman logs; HEALTHCHECK exits 0', async () => {
+    expect(healthcheck.length, 'the image keeps its HEALTHCHECK (podman build --format docker)').toBeGreaterThan(0);
+    const c = await runContainer(image, { env: await envFor() });
+    await waitReady(c);
+    expectAnswer(await request(c, spec.example), spec.example);
+
+    const pid = await c.hostPid();
+    expect(namespacePid(pid)).toBe(1);
+    expect(cmdline(pid)).toContain('fwatchdog');
+    expect(uidOf(pid)).not.toBe(0);
+    expect((await podmanOk(['inspect', c.id, '--format', '{{.HostConfig.ReadonlyRootfs}}'])).trim()).toBe('true');
+    expect(await c.healthcheck()).toBe(0);
+
+    const logs = await c.logs();
+    expect(logs).toContain(`Listening on port: ${c.port}`);
+    const path = spec.example.path.split('?')[0] as string;
+    expect(logs.split('\n').some((l) => l.includes(`"url":"${path}`) && l.includes(`"status":${spec.example.status}`)), `access line for ${path} in:\n${logs}`).toBe(true);
+  }, CHECK_TIMEOUT_MS);
+
+  it('HEALTHCHECK exits 1 before the watchdog is ready', async () => {
+    expect(healthcheck.length, 'the image has a HEALTHCHECK CMD').toBeGreaterThan(0);
+    // In a container of the image where the watchdog has not written its lock file yet.
+    const name = `fwatchdog-test-${process.pid}-fresh-${Date.now()}`;
+    onTestFinished(async () => {
+      await podman(['rm', '-f', '-t', '0', '--ignore', name]);
+    });
+    const fresh = await podman(['run', '--rm', '--name', name, '--network', 'host', '--read-only', ...ULIMITS, image, ...healthcheck], { timeoutMs: 30_000 });
+    expect(fresh.code, fresh.stderr).toBe(1);
+    expect(fresh.stderr).toContain('unable to find lock file');
+    if ((spec.env?.mode ?? imageEnv.mode) !== 'http') return;
+    // http mode: the watchdog listens but waits for an upstream that never answers (it listens elsewhere).
+    const env = await envFor();
+    env.upstream_url = `http://127.0.0.1:${await freePort()}`;
+    const c = await runContainer(image, { env });
+    const deadline = Date.now() + 20_000;
+    while (!(await c.logs()).includes(`Listening on port: ${c.port}`) && Date.now() < deadline) await sleep(100);
+    expect((await send(`${c.url}/_/health`)).status).toBe(503);
+    expect(await c.healthcheck()).toBe(1);
+  }, CHECK_TIMEOUT_MS);
+
+  it('after SIGTERM during a slow request: HEALTHCHECK exits 1 at once, the request is answered, exit code 0', async () => {
+    // podman stop puts the container in a "stopping" state where podman exec is refused: send the signal
+    // with podman kill instead. The image's healthcheck_interval (5 s in the templates) leaves the check time
+    // to run before the watchdog exits (an exec still running then is killed: 137).
+    const c = await runContainer(image, { env: await envFor(spec.slow?.env), mounts: spec.slow?.mounts });
+    await waitReady(c);
+    expect(await c.healthcheck()).toBe(0);
+    const pending = spec.slow ? request(c, spec.slow.request) : undefined;
+    pending?.catch(() => undefined);
+    if (pending) await sleep(300); // the request is in the function now
+    await podmanOk(['kill', '--signal', 'TERM', c.id]);
+    await sleep(200);
+    expect(await c.running()).toBe(true); // still serving for healthcheck_interval
+    expect(await c.healthcheck()).toBe(1);
+    if (pending && spec.slow) expectAnswer(await pending, spec.slow.request);
+    const deadline = Date.now() + 15_000;
+    while ((await c.running()) && Date.now() < deadline) await sleep(100);
+    expect(await c.running()).toBe(false);
+    expect(await c.exitCode()).toBe(0);
+  }, CHECK_TIMEOUT_MS);
+
+  it('on podman stop during a slow request: the request is answered, exit code 0, within the drain (no SIGKILL)', async () => {
+    const c = await runContainer(image, { env: await envFor(spec.slow?.env), mounts: spec.slow?.mounts });
+    await waitReady(c);
+    const pending = spec.slow ? request(c, spec.slow.request) : undefined;
+    pending?.catch(() => undefined);
+    if (pending) await sleep(300); // the request is in the function now
+    const stopMs = await c.stop(10);
+    if (pending && spec.slow) expectAnswer(await pending, spec.slow.request);
+    expect(await c.exitCode()).toBe(0);
+    // The drain: serve for the image's healthcheck_interval, then wait for the request (1 s), then exit;
+    // podman's 10 s (then SIGKILL, exit code 137) was not needed.
+    const drainMs = durationMs(spec.env?.healthcheck_interval ?? imageEnv.healthcheck_interval) + (pending ? 1000 : 0);
+    expect(stopMs).toBeLessThan(Math.min(drainMs + 3000, 10_000));
+  }, CHECK_TIMEOUT_MS);
+
+  if (spec.orphans) {
+    const { env, count } = spec.orphans;
+    it('reaps the orphans a function leaves: no zombies', async () => {
+      const c = await runContainer(image, { env: await envFor(env) });
+      await waitReady(c);
+      const pid = await c.hostPid();
+      for (let i = 0; i < 3; i++) expect((await send(`${c.url}/`, { method: 'POST', body: 'x' })).text).toContain('ok');
+      // The orphans (sleep 0.5) are PID 1's children now; once they exit they are zombies until reaped.
+      const sleeping = childrenOf(pid).filter((child) => {
+        try {
+          return cmdline(child).startsWith('sleep');
+        } catch {
+          // Exited and reaped while we looked.
+          return false;
+        }
+      });
+      expect(sleeping.length).toBeGreaterThanOrEqual(count);
+      await until(() => childrenOf(pid).length === 0 && zombieChildren(pid).length === 0, 5000, 'the orphans to be reaped');
+      expect(await c.running()).toBe(true);
+    }, CHECK_TIMEOUT_MS);
+  }
+}

@@ -1,0 +1,176 @@
+// Local stand-ins for the official base images (no registry can be reached here), made once per machine and
+// cached by tag: a Debian root from debootstrap (with python3), the same plus the official Node 22, a busybox +
+// musl root (what Alpine is to a glibc binary: no glibc), and distroless-like roots with and without glibc.
+import { execFileSync } from 'node:child_process';
+import { chmodSync, chownSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { ensureSeaNode } from '../helpers/binary.js';
+import { build, imageExists, podmanOk } from './podman.js';
+
+const NS = 'localhost/fwatchdog-standin';
+
+export interface Standin {
+  tag: string;
+  /** What it stands for, for messages. */
+  like: string;
+  make(): Promise<void>;
+}
+
+/** Runs a shell pipeline (tar | podman import), failing with its stderr. */
+function sh(script: string, timeoutMs: number): void {
+  execFileSync('sh', ['-c', script], { stdio: ['ignore', 'ignore', 'pipe'], timeout: timeoutMs });
+}
+
+/** Imports a directory as a one-layer image (numeric owners and modes kept). */
+function importRoot(root: string, tag: string): void {
+  sh(`tar --numeric-owner -C '${root}' -c . | podman import --change 'CMD ["/bin/sh"]' - '${tag}' >/dev/null`, 300_000);
+}
+
+function tempRoot(name: string): string {
+  return mkdtempSync(join(tmpdir(), `fwatchdog-standin-${name}-`));
+}
+
+/** /etc/passwd and /etc/group with root, the given users, and /tmp with mode 1777. */
+function baseFiles(root: string, users: { name: string; id: number; home: string }[]): void {
+  mkdirSync(join(root, 'etc'), { recursive: true });
+  writeFileSync(join(root, 'etc', 'passwd'), ['root:x:0:0:root:/root:/sbin/nologin', ...users.map((u) => `${u.name}:x:${u.id}:${u.id}:${u.name}:${u.home}:/sbin/nologin`), ''].join('\n'));
+  writeFileSync(join(root, 'etc', 'group'), ['root:x:0:', ...users.map((u) => `${u.name}:x:${u.id}:`), ''].join('\n'));
+  for (const u of users) {
+    mkdirSync(join(root, u.home), { recursive: true });
+    chownSync(join(root, u.home), u.id, u.id);
+  }
+  mkdirSync(join(root, 'tmp'));
+  chmodSync(join(root, 'tmp'), 0o1777);
+}
+
+const debian: Standin = {
+  tag: `${NS}/debian:bookworm`,
+  like: 'debian:bookworm-slim, python:3.12-slim-bookworm (Debian 12 minbase with python3)',
+  async make() {
+    const dir = tempRoot('debian');
+    try {
+      const root = join(dir, 'root');
+      sh(`debootstrap --variant=minbase --include=python3 bookworm '${root}' http://deb.debian.org/debian`, 900_000);
+      sh(`rm -rf '${root}'/var/cache/apt/archives/*.deb '${root}'/var/lib/apt/lists/*`, 60_000);
+      importRoot(root, this.tag);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+};
+
+const node: Standin = {
+  tag: `${NS}/node:22-bookworm`,
+  like: 'node:22-bookworm-slim (the Debian stand-in plus the official Node 22 binary and the node user, uid 1000)',
+  async make() {
+    await ensure(debian);
+    const dir = tempRoot('node');
+    try {
+      copyFileSync(ensureSeaNode(), join(dir, 'node'));
+      writeFileSync(
+        join(dir, 'Containerfile'),
+        [`FROM ${debian.tag}`, 'COPY node /usr/local/bin/node', 'RUN groupadd --gid 1000 node && useradd --uid 1000 --gid node --create-home node', ''].join('\n'),
+      );
+      const r = await build(dir, this.tag);
+      if (r.code !== 0) throw new Error(`node stand-in: ${r.stderr}`);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+};
+
+const busyboxMusl: Standin = {
+  tag: `${NS}/busybox-musl:latest`,
+  like: 'alpine / busybox (busybox and the musl loader, no glibc)',
+  async make() {
+    const dir = tempRoot('musl');
+    try {
+      const root = join(dir, 'root');
+      mkdirSync(join(root, 'bin'), { recursive: true });
+      mkdirSync(join(root, 'lib'), { recursive: true });
+      copyFileSync('/bin/busybox', join(root, 'bin', 'busybox'));
+      chmodSync(join(root, 'bin', 'busybox'), 0o755);
+      copyFileSync('/usr/lib/x86_64-linux-musl/libc.so', join(root, 'lib', 'ld-musl-x86_64.so.1'));
+      chmodSync(join(root, 'lib', 'ld-musl-x86_64.so.1'), 0o755);
+      for (const applet of execFileSync('/bin/busybox', ['--list'], { encoding: 'utf8' }).split('\n').filter(Boolean)) {
+        if (applet !== 'busybox') symlinkSync('busybox', join(root, 'bin', applet));
+      }
+      mkdirSync(join(root, 'usr'), { recursive: true });
+      symlinkSync('../bin', join(root, 'usr', 'bin'));
+      baseFiles(root, [{ name: 'nobody', id: 65534, home: '/nonexistent' }]);
+      importRoot(root, this.tag);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+};
+
+const distrolessStatic: Standin = {
+  tag: `${NS}/distroless-static:nonroot`,
+  like: 'gcr.io/distroless/static-debian12 (users, /tmp; no libc, no shell)',
+  async make() {
+    const dir = tempRoot('static');
+    try {
+      const root = join(dir, 'root');
+      baseFiles(root, [
+        { name: 'nobody', id: 65534, home: '/nonexistent' },
+        { name: 'nonroot', id: 65532, home: '/home/nonroot' },
+      ]);
+      importRoot(root, this.tag);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+};
+
+const distrolessCc: Standin = {
+  tag: `${NS}/distroless-cc:nonroot`,
+  like: 'gcr.io/distroless/cc-debian12 (the static stand-in plus glibc and libstdc++ from this machine; no shell)',
+  async make() {
+    const dir = tempRoot('cc');
+    try {
+      const root = join(dir, 'root');
+      baseFiles(root, [
+        { name: 'nobody', id: 65534, home: '/nonexistent' },
+        { name: 'nonroot', id: 65532, home: '/home/nonroot' },
+      ]);
+      const libs = ['/lib64/ld-linux-x86-64.so.2', ...['libc.so.6', 'libm.so.6', 'libdl.so.2', 'libpthread.so.0', 'libstdc++.so.6', 'libgcc_s.so.1'].map((l) => `/lib/x86_64-linux-gnu/${l}`)];
+      for (const lib of libs) {
+        mkdirSync(join(root, dirname(lib)), { recursive: true });
+        copyFileSync(lib, join(root, lib));
+      }
+      importRoot(root, this.tag);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+};
+
+/** Official image names (as the Dockerfiles' ARG defaults spell them) -> stand-in. */
+const RULES: [RegExp, Standin][] = [
+  [/^(docker\.io\/(library\/)?)?debian:(bookworm|12)(-slim)?$/, debian],
+  [/^(docker\.io\/(library\/)?)?python:3(\.\d+)*(-slim)?-bookworm$/, debian],
+  [/^(docker\.io\/(library\/)?)?node:22(\.\d+)*-bookworm(-slim)?$/, node],
+  [/^(docker\.io\/(library\/)?)?(alpine|busybox)(:[\w.-]+)?$/, busyboxMusl],
+  [/^gcr\.io\/distroless\/static-debian12(:[\w.-]+)?$/, distrolessStatic],
+  [/^gcr\.io\/distroless\/(cc|base)-debian12(:[\w.-]+)?$/, distrolessCc],
+];
+
+/** The stand-in for an official image name, if there is one. */
+export function standinFor(image: string): Standin | undefined {
+  return RULES.find(([re]) => re.test(image))?.[1];
+}
+
+export const STANDINS = { debian, node, busyboxMusl, distrolessStatic, distrolessCc };
+
+/** Makes the stand-in unless an image with its tag exists; returns its tag. */
+export async function ensure(standin: Standin): Promise<string> {
+  if (!(await imageExists(standin.tag))) await standin.make();
+  return standin.tag;
+}
+
+/** Removes every stand-in (for measuring a cold run). */
+export async function removeStandins(): Promise<void> {
+  for (const s of Object.values(STANDINS)) await podmanOk(['rmi', '-f', '--ignore', s.tag]).catch(() => undefined);
+}

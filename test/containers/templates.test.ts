@@ -1,0 +1,76 @@
+// Every template in templates/ built with podman on the stand-ins of its base images and run as a real container.
+// A new template needs a line in EXAMPLES (and, if it runs code per request, a slow handler in fixtures/slow/).
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ROOT } from '../helpers/build-once.js';
+import { functionImageChecks, type ExampleRequest } from './function-image.js';
+import { build, WATCHDOG_TAG } from './podman.js';
+import { ensure, STANDINS, standinFor } from './standins.js';
+
+const TEMPLATES = join(ROOT, 'templates');
+const SLOW = join(import.meta.dirname, 'fixtures', 'slow');
+
+/** The example each template's function/ answers. */
+const EXAMPLES: Record<string, ExampleRequest> = {
+  'python3-http': { method: 'POST', path: '/', headers: { 'content-type': 'text/plain' }, body: 'hello from a container', status: 200, bodyIncludes: 'hello from a container' },
+  'node-http': { method: 'POST', path: '/', headers: { 'content-type': 'text/plain' }, body: 'hello from a container', status: 200, bodyIncludes: 'hello from a container' },
+  python3: { method: 'POST', path: '/', body: 'hello from a container', status: 200, bodyIncludes: 'hello from a container' },
+  'bash-streaming': { method: 'POST', path: '/', body: 'hello from a container', status: 200, bodyIncludes: 'hello from a container' },
+  static: { path: '/', status: 200, bodyIncludes: 'Hello from fwatchdog' },
+};
+
+/** The handler file in function/ that fixtures/slow/NAME/ replaces (mounted read-only) for the slow request. */
+function slowHandler(name: string): [string, string][] | undefined {
+  const dir = join(SLOW, name);
+  if (!existsSync(dir)) return undefined;
+  return readdirSync(dir).map((file) => [join(dir, file), `/home/app/function/${file}`]);
+}
+
+/** --build-arg values: the watchdog image, and a stand-in for each base image named by an ARG default. */
+async function buildArgs(name: string): Promise<Record<string, string>> {
+  const args: Record<string, string> = { WATCHDOG_IMAGE: WATCHDOG_TAG };
+  for (const m of readFileSync(join(TEMPLATES, name, 'Dockerfile'), 'utf8').matchAll(/^ARG (\w+)=(\S+)$/gm)) {
+    const [, arg, image] = m as unknown as [string, string, string];
+    if (arg === 'WATCHDOG_IMAGE') continue;
+    const standin = standinFor(image);
+    if (!standin) throw new Error(`templates/${name}: no local stand-in for ${arg}=${image}; add one to test/containers/standins.ts`);
+    args[arg] = await ensure(standin);
+  }
+  return args;
+}
+
+async function buildTemplate(name: string, tag: string, args: Record<string, string>): Promise<string> {
+  const r = await build(join(TEMPLATES, name), tag, args);
+  if (r.code !== 0) throw new Error(`podman build templates/${name} failed:\n${r.stderr.slice(-4000)}`);
+  return tag;
+}
+
+const names = readdirSync(TEMPLATES).filter((n) => existsSync(join(TEMPLATES, n, 'Dockerfile')));
+
+it('has an example request for every template', () => {
+  expect(names.filter((n) => EXAMPLES[n] === undefined)).toEqual([]);
+});
+
+describe.each(names.filter((n) => EXAMPLES[n] !== undefined))('the %s template image', (name) => {
+  const example = EXAMPLES[name] as ExampleRequest;
+  const mounts = slowHandler(name);
+  functionImageChecks({
+    build: async () => buildTemplate(name, `localhost/fwatchdog-test/${name}:latest`, await buildArgs(name)),
+    example,
+    slow: mounts ? { request: { method: 'POST', path: '/', body: 'x', status: 200, bodyIncludes: 'slept' }, mounts } : undefined,
+  });
+});
+
+describe('a template on a base without what it needs', () => {
+  it.each([
+    ['python3-http', 'python3'],
+    ['python3', 'python3'],
+    ['bash-streaming', 'bash'],
+  ])('%s fails to build on a base without %s, saying so', async (name, what) => {
+    const base = await ensure(STANDINS.busyboxMusl);
+    const r = await build(join(TEMPLATES, name), `localhost/fwatchdog-test/${name}:broken`, { WATCHDOG_IMAGE: WATCHDOG_TAG, BASE: base });
+    expect(r.code).not.toBe(0);
+    expect(r.stderr + r.stdout).toContain(`${name}: the base image ${base} has no ${what}`);
+  }, 120_000);
+});
