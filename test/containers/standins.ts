@@ -2,7 +2,7 @@
 // cached by tag: a Debian root from debootstrap (with python3), the same plus the official Node 22, a busybox +
 // musl root (what Alpine is to a glibc binary: no glibc), and distroless-like roots with and without glibc.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, chownSync, copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, cpSync, mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { ensureSeaNode } from '../helpers/binary.js';
@@ -60,17 +60,31 @@ const debian: Standin = {
   },
 };
 
+/** This machine's npm (a JavaScript package: it runs on any Node), for the node stand-in. */
+function npmRoot(): string {
+  const cli = process.env.npm_execpath ?? execFileSync('sh', ['-c', 'command -v npm'], { encoding: 'utf8' }).trim();
+  return dirname(dirname(realpathSync(cli)));
+}
+
 const node: Standin = {
   tag: `${NS}/node:22-bookworm`,
-  like: 'node:22-bookworm-slim (the Debian stand-in plus the official Node 22 binary and the node user, uid 1000)',
+  like: 'node:22-bookworm-slim (the Debian stand-in plus the official Node 22 binary, npm and the node user, uid 1000)',
   async make() {
     await ensure(debian);
     const dir = tempRoot('node');
     try {
       copyFileSync(ensureSeaNode(), join(dir, 'node'));
+      cpSync(npmRoot(), join(dir, 'npm'), { recursive: true });
       writeFileSync(
         join(dir, 'Containerfile'),
-        [`FROM ${debian.tag}`, 'COPY node /usr/local/bin/node', 'RUN groupadd --gid 1000 node && useradd --uid 1000 --gid node --create-home node', ''].join('\n'),
+        [
+          `FROM ${debian.tag}`,
+          'COPY node /usr/local/bin/node',
+          'COPY npm /usr/local/lib/node_modules/npm',
+          'RUN ln -s ../lib/node_modules/npm/bin/npm-cli.js /usr/local/bin/npm && ln -s ../lib/node_modules/npm/bin/npx-cli.js /usr/local/bin/npx',
+          'RUN groupadd --gid 1000 node && useradd --uid 1000 --gid node --create-home node',
+          '',
+        ].join('\n'),
       );
       const r = await build(dir, this.tag);
       if (r.code !== 0) throw new Error(`node stand-in: ${r.stderr}`);

@@ -15,6 +15,7 @@ const SLOW = join(import.meta.dirname, 'fixtures', 'slow');
 const EXAMPLES: Record<string, ExampleRequest> = {
   'python3-http': { method: 'POST', path: '/', headers: { 'content-type': 'text/plain' }, body: 'hello from a container', status: 200, bodyIncludes: 'hello from a container' },
   'node-http': { method: 'POST', path: '/', headers: { 'content-type': 'text/plain' }, body: 'hello from a container', status: 200, bodyIncludes: 'hello from a container' },
+  'node-http-server': { method: 'POST', path: '/', headers: { 'content-type': 'text/plain' }, body: 'hello from a container', status: 200, bodyIncludes: 'hello from a container' },
   python3: { method: 'POST', path: '/', body: 'hello from a container', status: 200, bodyIncludes: 'hello from a container' },
   'bash-streaming': { method: 'POST', path: '/', body: 'hello from a container', status: 200, bodyIncludes: 'hello from a container' },
   static: { path: '/', status: 200, bodyIncludes: 'Hello from fwatchdog' },
