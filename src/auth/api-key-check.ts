@@ -21,31 +21,40 @@ export function createApiKeyCheck(secret: SecretFile<Buffer>, headerName: string
   const unavailable = new WatchdogError('NOT_READY', 'authentication is not available: the API key secret cannot be read\n');
 
   return (req) => {
-    let carrier = headerName;
     let given = req.headers[headerName];
     if (Array.isArray(given)) given = given[0];
     if (given !== undefined && headerName === 'authorization') given = given.replace(BEARER, '');
     if (given === undefined || given === '') {
       const auth = req.headers.authorization;
-      if (auth !== undefined && BEARER.test(auth)) {
-        given = auth.replace(BEARER, '');
-        carrier = 'authorization';
-      }
+      if (auth !== undefined && BEARER.test(auth)) given = auth.replace(BEARER, '');
     }
     if (given === undefined || given === '') return missing;
     const expected = secret.current();
     if (!expected.ok) return unavailable;
     if (!timingSafeEqual(keyDigest(given.trim()), expected.value)) return invalid;
-    removeHeader(req, carrier);
+    removeCredentials(req, headerName, expected.value);
     return undefined;
   };
 }
 
-/** Removes a header from both views Node keeps of it (the CGI env and proxies read rawHeaders). */
-function removeHeader(req: IncomingMessage, lowerName: string): void {
-  delete req.headers[lowerName];
+/**
+ * Removes, from both views Node keeps of the headers (the CGI env and proxies read rawHeaders), every
+ * occurrence of the key header and every Authorization header that carries the accepted key (any
+ * case, repeated or not), so neither the function nor the upstream ever sees it. An Authorization
+ * header with another credential (meant for the function) is kept.
+ */
+function removeCredentials(req: IncomingMessage, headerName: string, digest: Buffer): void {
   const raw = req.rawHeaders;
   for (let i = raw.length - 2; i >= 0; i -= 2) {
-    if ((raw[i] as string).toLowerCase() === lowerName) raw.splice(i, 2);
+    const lower = (raw[i] as string).toLowerCase();
+    if (lower === headerName) raw.splice(i, 2);
+    else if (lower === 'authorization') {
+      const value = raw[i + 1] as string;
+      if (BEARER.test(value) && timingSafeEqual(keyDigest(value.replace(BEARER, '').trim()), digest)) raw.splice(i, 2);
+    }
+  }
+  delete req.headers[headerName];
+  if (headerName !== 'authorization' && req.headers.authorization !== undefined && !raw.some((v, i) => i % 2 === 0 && v.toLowerCase() === 'authorization')) {
+    delete req.headers.authorization;
   }
 }

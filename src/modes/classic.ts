@@ -9,7 +9,7 @@ import { decodePath, splitTarget } from '../process/cgi-env.js';
 import { nativeSpawner } from '../process/native-spawn.js';
 import { createSocketPair } from '../process/socket-pair.js';
 import { badCgiResponse, parseCgiOutput, writeCgiHead } from './cgi-response.js';
-import { createForkRunner, describeExit, ignorePipeErrors, forkModeRunner, type ForkedCall } from './fork-runner.js';
+import { createForkRunner, describeExit, ignorePipeErrors, forkModeRunner, startFailure, type ForkedCall } from './fork-runner.js';
 import { goHeaderMap, marshalRequest } from './marshal-request.js';
 import type { FunctionCall, ModeDeps, ModeRunner } from './mode.js';
 import { durationSeconds, readBody } from './read-body.js';
@@ -18,6 +18,8 @@ const TIMEOUT_BODY = 'Killed process.\n';
 const FAILURE_CONTENT_TYPE = 'text/plain; charset=utf-8';
 /** Header values never written to the log by debug_headers. */
 const ALWAYS_REDACTED = ['authorization', 'proxy-authorization', 'cookie', 'set-cookie'];
+/** Header names that look like they carry a credential; their values are never logged either. */
+const TOKEN_LIKE = /auth|token|secret|key|signature|session|cookie/i;
 
 /** Builds the classic mode (cgi_headers, marshal_request, combine_output, write_debug, debug_headers). */
 export function createClassicMode(deps: ModeDeps): ModeRunner {
@@ -34,7 +36,7 @@ export function createClassicMode(deps: ModeDeps): ModeRunner {
 
   function logHeaders(direction: 'in' | 'out', headers: Iterable<[string, readonly string[]]>): void {
     for (const [key, values] of headers) {
-      const shown = redacted.has(key.toLowerCase()) ? '[redacted]' : values.join(' ');
+      const shown = redacted.has(key.toLowerCase()) || TOKEN_LIKE.test(key) ? '[redacted]' : values.join(' ');
       logger.debug(`[${direction}] ${key}=[${shown}]`);
     }
   }
@@ -198,11 +200,10 @@ export function createClassicMode(deps: ModeDeps): ModeRunner {
     }
     const out = Buffer.concat(chunks);
     if (o.startError !== undefined) {
-      const reason = describeExit(o);
-      logger.warn(`function failed: ${reason}`, { url: req.url });
-      if (writeDebug) logger.debug(`Success=false, Error=${reason}`);
-      call.logStatus = 500;
-      sendError(res, new WatchdogError('PROCESS_START_FAILED', `${reason}\n`, { cause: o.startError }));
+      if (writeDebug) logger.debug(`Success=false, Error=${describeExit(o)}`);
+      const err = startFailure(o, logger, req.url);
+      call.logStatus = err.status;
+      sendError(res, err);
       return;
     }
     if (o.code !== 0 || o.signal !== null) {

@@ -5,6 +5,8 @@ import { cgiBaseEnv, cgiVariables, rfc3875BaseEnv, rfc3875Variables } from '../p
 import { VERSION } from '../version.js';
 import { spawnFunction, type FunctionProcess, type ProcessOutcome, type SpawnOptions } from '../process/function-process.js';
 import { readLines } from '../log/line-reader.js';
+import { WatchdogError } from '../errors.js';
+import type { Logger } from '../log/logger.js';
 import type { FunctionCall, ModeDeps, ModeRunner } from './mode.js';
 
 /** Grace between SIGTERM and SIGKILL for a function's process group. */
@@ -126,6 +128,21 @@ export function createForkRunner(deps: ModeDeps): ForkRunner {
       clearTimeout(timer);
     },
   };
+}
+
+/**
+ * The answer to a call whose function could not be started. The detail (the program's absolute path,
+ * the errno) goes to the log only; the client reads a generic reason. E2BIG means the request's
+ * headers, turned into Http_* variables, overflowed the kernel's limit on a program's environment:
+ * that is the request's fault, so it is a 431. `newline`: end the body with one (serializing does not).
+ */
+export function startFailure(o: ProcessOutcome, logger: Logger, url: string | undefined, newline = true): WatchdogError {
+  const nl = newline ? '\n' : '';
+  logger.warn(`function could not be started: ${describeExit(o)}`, { url });
+  if ((o.startError as NodeJS.ErrnoException | undefined)?.code === 'E2BIG') {
+    return new WatchdogError('HEADERS_TOO_LARGE', `request headers too large to pass to the function${nl}`, { cause: o.startError });
+  }
+  return new WatchdogError('PROCESS_START_FAILED', `the function could not be started${nl}`, { cause: o.startError });
 }
 
 /** The Go-style text for how a process ended: `exit status 2`, `signal: killed`. */

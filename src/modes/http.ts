@@ -1,16 +1,14 @@
 // HTTP mode: one long-lived upstream process behind a streaming reverse proxy.
-import type { IncomingMessage } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import type { Duplex } from 'node:stream';
 import { formatDuration } from '../config/duration.js';
 import { WatchdogError } from '../errors.js';
 import type { ProcessOutcome } from '../process/function-process.js';
 import { startUpstreamProcess, type UpstreamProcess } from '../process/upstream-process.js';
 import { describeExit } from './fork-runner.js';
 import { answerError, createProxy } from './http/proxy-call.js';
-import { rawError, tunnelUpgrade, type TunnelTarget } from './http/upgrade-tunnel.js';
+import { tunnelUpgrade, type TunnelTarget } from './http/upgrade-tunnel.js';
 import { probeUntilReady, type ReadinessProbe } from './http/upstream-readiness.js';
-import type { FunctionCall, ModeDeps, ModeRunner } from './mode.js';
+import type { FunctionCall, ModeDeps, ModeRunner, UpgradeCall } from './mode.js';
 
 /** Grace between SIGTERM and SIGKILL for the upstream's process group at shutdown. */
 export const UPSTREAM_GRACE_MS = 5000;
@@ -21,7 +19,7 @@ const NOT_READY_REPEAT_MS = 60_000;
 
 /** The http mode runner; also takes over Upgrade requests (WebSocket). */
 export interface HttpModeRunner extends ModeRunner {
-  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+  handleUpgrade(call: UpgradeCall): void;
 }
 
 type Waiter = (ready: boolean) => void;
@@ -97,10 +95,11 @@ export function createHttpMode(deps: ModeDeps): HttpModeRunner {
     answerError(call, new WatchdogError('UPSTREAM_UNAVAILABLE', `upstream process exited: ${dead ?? 'stopped'}\n`));
   }
 
-  function handle(call: FunctionCall): void {
+  function handle(call: FunctionCall, upgrade?: (call: UpgradeCall) => void): void {
     if (ready && dead === undefined) {
       // Fast path: the upstream is listening.
-      proxy.forward(call, call.timeoutMs);
+      if (upgrade !== undefined) upgrade(call as UpgradeCall);
+      else proxy.forward(call, call.timeoutMs);
       return;
     }
     if (dead !== undefined || stopping) {
@@ -119,31 +118,23 @@ export function createHttpMode(deps: ModeDeps): HttpModeRunner {
         }
         return;
       }
+      if (upgrade !== undefined) {
+        upgrade(call as UpgradeCall);
+        return;
+      }
       const remainingMs = call.timeoutMs > 0 ? Math.max(1, call.timeoutMs - (performance.now() - call.startedAt)) : 0;
       proxy.forward(call, remainingMs);
     }, () => call.res.destroy());
   }
 
-  function handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    socket.on('error', () => {
-      // The client's socket failed before the tunnel took over: there is no one left to answer.
-      socket.destroy();
-    });
-    const open = (): void => {
-      const close = tunnelUpgrade(req, socket, head, target, config.execTimeoutMs, logger);
-      tunnels.add(close);
-      socket.once('close', () => tunnels.delete(close));
-    };
-    if (ready && dead === undefined) {
-      open();
-      return;
-    }
-    whenReady(config.execTimeoutMs > 0 ? config.execTimeoutMs : Infinity).then((ok) => {
-      if (socket.destroyed) return;
-      if (ok) open();
-      else if (dead !== undefined || stopping) rawError(socket, 502, 'Bad Gateway', `upstream process exited: ${dead ?? 'stopped'}\n`);
-      else rawError(socket, 504, 'Gateway Timeout', 'upstream was not ready within exec_timeout\n');
-    }, () => socket.destroy());
+  function openTunnel(call: UpgradeCall): void {
+    const close = tunnelUpgrade(call, target, logger);
+    tunnels.add(close);
+    call.socket.once('close', () => tunnels.delete(close));
+  }
+
+  function handleUpgrade(call: UpgradeCall): void {
+    handle(call, openTunnel);
   }
 
   return {
@@ -168,7 +159,7 @@ export function createHttpMode(deps: ModeDeps): HttpModeRunner {
     },
     isReady: () => ready && dead === undefined && !stopping,
     waitReady: (ms) => whenReady(ms),
-    handle,
+    handle: (call) => handle(call),
     handleUpgrade,
     async stop() {
       stopping = true;

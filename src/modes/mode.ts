@@ -51,8 +51,22 @@ export interface ModeRunner {
   stop(): Promise<void>;
   /** Optional (inproc): the classes node:http makes each request and response from (createServer's options of those names). */
   readonly httpClasses?: { IncomingMessage: typeof IncomingMessage; ServerResponse: typeof ServerResponse };
-  /** Optional (http mode): takes over an HTTP Upgrade (WebSocket) request's socket; must answer or destroy it. */
-  handleUpgrade?(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+  /**
+   * Optional (http mode): serves an HTTP Upgrade (WebSocket) request that passed every per-request check.
+   * Answers it through `call.res` like any call, or, after a real 101 from the function, calls
+   * `call.tunnelOpened()` and takes over `call.socket`.
+   */
+  handleUpgrade?(call: UpgradeCall): void;
+}
+
+/** An Upgrade request (no body: the server core refuses one that carries a body). */
+export interface UpgradeCall extends FunctionCall {
+  /** The client's connection; the mode may only write to it after tunnelOpened(). */
+  readonly socket: Duplex;
+  /** Bytes the client sent after the request head (already tunnel data). */
+  readonly head: Buffer;
+  /** The handshake succeeded (101): detaches `res` from the socket, logs and counts the call, frees its max_inflight slot. */
+  tunnelOpened(): void;
 }
 
 export type ModeFactory = (deps: ModeDeps) => ModeRunner;

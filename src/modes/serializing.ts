@@ -3,7 +3,7 @@ import type { Writable } from 'node:stream';
 import { WatchdogError, sendError } from '../errors.js';
 import { formatDuration } from '../config/duration.js';
 import { badCgiResponse, parseCgiOutput, writeCgiHead } from './cgi-response.js';
-import { createForkRunner, describeExit, ignorePipeErrors, forkModeRunner } from './fork-runner.js';
+import { createForkRunner, describeExit, ignorePipeErrors, forkModeRunner, startFailure } from './fork-runner.js';
 import type { FunctionCall, ModeDeps, ModeRunner } from './mode.js';
 import { durationSeconds, readBody } from './read-body.js';
 
@@ -51,11 +51,15 @@ export function createSerializingMode(deps: ModeDeps): ModeRunner {
     forked.outcome.then(
       (o) => {
         if (res.headersSent || res.destroyed || forked.timedOut) return;
-        if (o.code !== 0 || o.startError !== undefined || o.signal !== null) {
+        if (o.startError !== undefined) {
+          fail(call, startFailure(o, logger, call.req.url, false));
+          return;
+        }
+        if (o.code !== 0 || o.signal !== null) {
           const reason = describeExit(o);
           logger.warn(`function failed: ${reason}`, { url: call.req.url });
           // of-watchdog discards stdout on failure and answers the bare reason, with no newline.
-          fail(call, new WatchdogError(o.startError ? 'PROCESS_START_FAILED' : 'PROCESS_FAILED', reason, { cause: o.startError }));
+          fail(call, new WatchdogError('PROCESS_FAILED', reason));
           return;
         }
         const out = Buffer.concat(chunks, size);

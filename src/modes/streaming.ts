@@ -3,7 +3,7 @@ import type { Writable } from 'node:stream';
 import { WatchdogError, sendError } from '../errors.js';
 import { formatDuration } from '../config/duration.js';
 import { CgiHeadReader, badCgiResponse, writeCgiHead, type CgiHead } from './cgi-response.js';
-import { createForkRunner, describeExit, ignorePipeErrors, forkModeRunner } from './fork-runner.js';
+import { createForkRunner, describeExit, ignorePipeErrors, forkModeRunner, startFailure } from './fork-runner.js';
 import type { FunctionCall, ModeDeps, ModeRunner } from './mode.js';
 
 export function createStreamingMode(deps: ModeDeps): ModeRunner {
@@ -22,7 +22,7 @@ export function createStreamingMode(deps: ModeDeps): ModeRunner {
       return;
     }
     let started = false;
-    const failEarly = (status: 500 | 504, err: WatchdogError): void => {
+    const failEarly = (status: number, err: WatchdogError): void => {
       call.logStatus = status;
       // Once the 200 is on the wire a status cannot be sent: abort so a cut body never looks like success.
       if (started) res.destroy(err);
@@ -126,9 +126,14 @@ export function createStreamingMode(deps: ModeDeps): ModeRunner {
         res.end();
         return;
       }
+      if (o.startError !== undefined) {
+        const err = startFailure(o, logger, call.req.url);
+        failEarly(err.status, err);
+        return;
+      }
       const reason = describeExit(o);
       logger.warn(`function failed: ${reason}`, { url: call.req.url });
-      failEarly(500, new WatchdogError(o.startError ? 'PROCESS_START_FAILED' : 'PROCESS_FAILED', `${reason}\n`));
+      failEarly(500, new WatchdogError('PROCESS_FAILED', `${reason}\n`));
     }, () => res.destroy());
   }
 

@@ -15,6 +15,15 @@ export function cleanPath(p: string): string {
   return out;
 }
 
+/**
+ * The Location of the clean-path redirect: the cleaned path with every backslash percent-encoded.
+ * Browsers read `\` as `/`, so `/\evil.example` would be followed as `//evil.example`, another host;
+ * the result never starts with `//` or `/\`.
+ */
+export function redirectTarget(path: string): string {
+  return cleanPath(path).replaceAll('\\', '%5C');
+}
+
 /** True when `path` (no query) needs Go's 301: it holds `//`, `/./`, `/../` or ends in `/.` or `/..`. */
 export function isUncleanPath(path: string): boolean {
   if (path.indexOf('/.') === -1 && path.indexOf('//') === -1) return false;

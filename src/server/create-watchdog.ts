@@ -1,6 +1,6 @@
 // createWatchdog(config, deps): routing, health and readiness, the limiter, the lock file and shutdown.
 import { mkdirSync, existsSync, rmSync, writeFileSync } from 'node:fs';
-import { STATUS_CODES, createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { ServerResponse, createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { Readable, type Duplex } from 'node:stream';
 import { performance } from 'node:perf_hooks';
@@ -10,9 +10,9 @@ import { INTERNAL_HEADER, INTERNAL_VALUE, WatchdogError, sendError } from '../er
 import { humanSize } from '../log/human-size.js';
 import type { Logger } from '../log/logger.js';
 import type { Metrics } from '../metrics/metrics.js';
-import type { FunctionCall, ModeRunner } from '../modes/mode.js';
+import type { FunctionCall, ModeRunner, UpgradeCall } from '../modes/mode.js';
 import { bodyTooLarge, createBodyLimit } from './body-limit.js';
-import { cleanPath, isUncleanPath, originForm } from './clean-path.js';
+import { isUncleanPath, originForm, redirectTarget } from './clean-path.js';
 import { createDrain } from './drain.js';
 import { createLimiter, type LimiterRefusal } from './limiter.js';
 import { effectiveTimeoutMs } from './timeouts.js';
@@ -110,27 +110,26 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
     (socket as Socket).setTimeout(1000, () => socket.destroy());
   });
 
-  // Upgrade (WebSocket) requests reach only a mode that tunnels them; the guard (auth) decides first.
+  // Upgrade (WebSocket) requests reach only a mode that tunnels them. Node hands them over with the raw
+  // socket; a ServerResponse is put on that socket so they take the very path of any request: routing,
+  // max_inflight, the body rules, the guard, the access log and the metrics. Without a listener
+  // (the other modes) Node serves them as ordinary requests.
   const upgrade = mode.handleUpgrade?.bind(mode);
   if (upgrade !== undefined) {
-    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
       socket.on('error', () => socket.destroy()); // A client that vanished mid-handshake needs no answer.
-      const refuse = (err: WatchdogError): void => {
-        socket.end(`HTTP/1.1 ${err.status} ${STATUS_CODES[err.status] ?? ''}\r\n${INTERNAL_HEADER}: ${INTERNAL_VALUE}\r\n${err.status === 401 ? 'WWW-Authenticate: Bearer realm="fwatchdog"\r\n' : ''}Content-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(err.body)}\r\nConnection: close\r\n\r\n${err.body}`);
-      };
-      if (shuttingDown || fatal) return refuse(new WatchdogError('NOT_READY', 'the watchdog is shutting down\n'));
-      const guard = deps.guard;
-      if (guard === undefined) return upgrade(req, socket, head);
-      Promise.resolve()
-        .then(() => guard(req, Readable.from([])))
-        .then(
-          (v) => (v instanceof WatchdogError ? refuse(v) : upgrade(req, socket, head)),
-          (err: unknown) => refuse(err instanceof WatchdogError ? err : new WatchdogError('BAD_REQUEST', 'request rejected\n', { cause: err })),
-        );
+      const res = new ServerResponse(req);
+      res.shouldKeepAlive = false; // one exchange per connection: nothing after it is read as a request
+      res.assignSocket(socket);
+      // Not a tunnel after all: the connection ends with the answer (the server core does this for ordinary requests).
+      res.once('finish', () => {
+        if (res.socket === socket) socket.end();
+      });
+      onRequest(req, res, { socket, head });
     });
   }
 
-  function onRequest(req: IncomingMessage, res: ServerResponse): void {
+  function onRequest(req: IncomingMessage, res: ServerResponse, upgrading?: Upgrading): void {
     let url = req.url ?? '/';
     // Absolute-form targets (http://host/p, as sent to proxies) route by their path, as in Go.
     if (url.charCodeAt(0) !== 47 && url !== '*') url = req.url = originForm(url);
@@ -149,7 +148,7 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
       if (path === READY) return void ready(req, res);
     }
     if (isUncleanPath(path)) return redirectClean(req, res, path, q === -1 ? '' : url.slice(q));
-    handleFunction(req, res);
+    handleFunction(req, res, upgrading);
   }
 
   function health(req: IncomingMessage, res: ServerResponse): void {
@@ -198,7 +197,7 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
   }
 
   function redirectClean(req: IncomingMessage, res: ServerResponse, path: string, query: string): void {
-    const target = cleanPath(path) + query;
+    const target = redirectTarget(path) + query;
     if (req.method === 'GET' || req.method === 'HEAD') {
       const body = `<a href="${escapeHtml(target)}">Moved Permanently</a>.\n\n`;
       res.writeHead(301, { Location: target, 'Content-Type': 'text/html; charset=utf-8', 'Content-Length': Buffer.byteLength(body) });
@@ -208,21 +207,21 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
     }
   }
 
-  function handleFunction(req: IncomingMessage, res: ServerResponse): void {
+  function handleFunction(req: IncomingMessage, res: ServerResponse, upgrading?: Upgrading): void {
     const startedAt = performance.now();
     if (drain.draining) res.setHeader('Connection', 'close');
     metrics.requestStarted();
-    if (limiter.tryEnter()) runFunction(req, res, startedAt);
-    else waitForSlot(req, res, startedAt);
+    if (limiter.tryEnter()) runFunction(req, res, startedAt, upgrading);
+    else waitForSlot(req, res, startedAt, upgrading);
   }
 
   /** Every slot is taken: wait in the queue (max_queue), or get the 429. A client that leaves is dropped at once. */
-  function waitForSlot(req: IncomingMessage, res: ServerResponse, startedAt: number): void {
+  function waitForSlot(req: IncomingMessage, res: ServerResponse, startedAt: number, upgrading: Upgrading | undefined): void {
     let waiting = true;
     const leave = limiter.wait(
       () => {
         waiting = false;
-        runFunction(req, res, startedAt);
+        runFunction(req, res, startedAt, upgrading);
       },
       (reason) => {
         waiting = false;
@@ -250,14 +249,20 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
     if (!res.destroyed) res.writeHead(429, limiterHeaders).end(limiterBody);
   }
 
-  function runFunction(req: IncomingMessage, res: ServerResponse, startedAt: number): void {
+  function runFunction(req: IncomingMessage, res: ServerResponse, startedAt: number, upgrading: Upgrading | undefined): void {
     drain.answerStarted(res);
-    const call = new RequestCall(req, res, effectiveTimeoutMs(config.execTimeoutMs, req.headers['x-timeout']), startedAt);
+    const timeoutMs = effectiveTimeoutMs(config.execTimeoutMs, req.headers['x-timeout']);
+    const call = upgrading === undefined ? new RequestCall(req, res, timeoutMs, startedAt) : new RequestUpgradeCall(req, res, timeoutMs, startedAt, upgrading, () => finish(101));
     const writeTimer = config.writeTimeoutMs > 0 ? setTimeout(onWriteTimeout, config.writeTimeoutMs, res) : undefined;
+    let finished = false;
     // 'close' fires once per response: `on` spares the wrapper `once` would allocate.
-    res.on('close', () => {
+    res.on('close', () => finish(undefined));
+    function finish(tunnelStatus: number | undefined): void {
+      if (finished) return;
+      finished = true;
       if (writeTimer !== undefined) clearTimeout(writeTimer);
-      if (!res.writableFinished) call.cutOff();
+      if (tunnelStatus === undefined && !res.writableFinished) call.cutOff();
+      if (tunnelStatus !== undefined) call.logStatus = tunnelStatus;
       const status = call.logStatus ?? res.statusCode;
       const seconds = (performance.now() - startedAt) / 1000;
       metrics.requestFinished(req.method, status, seconds);
@@ -267,9 +272,19 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
       // The slot goes to the longest-waiting request, if any; then the drain hears of the end (the next call has begun).
       limiter.release();
       drain.answerEnded(res);
-    });
+    }
 
     const declared = req.headers['content-length'];
+    if (upgrading !== undefined) {
+      // A handshake has no body. One that carries a body is refused, so the guard never signs or
+      // checks a body other than the one forwarded (Node leaves an Upgrade request's body raw on the socket).
+      if ((declared !== undefined && declared !== '0') || req.headers['transfer-encoding'] !== undefined) {
+        sendError(res, new WatchdogError('BAD_REQUEST', 'an Upgrade request must not carry a body\n'));
+        return;
+      }
+      startCall(call);
+      return;
+    }
     if (config.maxBodyBytes > 0) {
       if (declared !== undefined && Number(declared) > config.maxBodyBytes) {
         res.setHeader('Connection', 'close');
@@ -298,11 +313,33 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
       call.logStatus = 400; // clientError already answered (or cut) this connection
       return;
     }
+    // max_body_bytes was hit in the read that held the headers (the limit pipe failed before anyone listened):
+    // answer the 413 here, so neither the guard nor the mode waits for a body that will never end.
+    const failed = call.body.errored;
+    if (failed instanceof WatchdogError) {
+      refuseCall(call, failed);
+      return;
+    }
     if (deps.guard === undefined) {
-      mode.handle(call);
+      serve(call);
       return;
     }
     runGuarded(deps.guard, call);
+  }
+
+  /** Answers a call the watchdog refuses (401, 413...) and discards its unread body. */
+  function refuseCall(call: FunctionCall, err: WatchdogError): void {
+    // An oversized body is not drained: close the connection after the 413.
+    if (err.status === 413) call.res.setHeader('Connection', 'close');
+    sendError(call.res, err, err.status === 401 ? { 'WWW-Authenticate': 'Bearer realm="fwatchdog"' } : undefined);
+    // Discard the unread body from the socket itself: a size-limit pipe nobody reads would stall keep-alive.
+    if (call.body !== call.req) call.req.unpipe();
+    call.req.resume();
+  }
+
+  function serve(call: FunctionCall): void {
+    if (call instanceof RequestUpgradeCall) (upgrade as NonNullable<typeof upgrade>)(call);
+    else mode.handle(call);
   }
 
   function runGuarded(guard: RequestGuard, call: FunctionCall): void {
@@ -314,16 +351,11 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
     }
     const proceed = (v: Readable | WatchdogError): void => {
       if (v instanceof WatchdogError) {
-        // An oversized body is not drained: close the connection after the 413.
-        if (v.status === 413) call.res.setHeader('Connection', 'close');
-        sendError(call.res, v, v.status === 401 ? { 'WWW-Authenticate': 'Bearer realm="fwatchdog"' } : undefined);
-        // Discard the unread body from the socket itself: a size-limit pipe nobody reads would stall keep-alive.
-        if (call.body !== call.req) call.req.unpipe();
-        call.req.resume();
+        refuseCall(call, v);
         return;
       }
       (call as { body: Readable }).body = v;
-      if (!call.res.destroyed) mode.handle(call);
+      if (!call.res.destroyed) serve(call);
     };
     if (verdict instanceof Promise) {
       verdict.then(proceed, (err: unknown) => proceed(err instanceof WatchdogError ? err : new WatchdogError('BAD_REQUEST', 'request rejected\n', { cause: err })));
@@ -515,6 +547,30 @@ class RequestCall implements FunctionCall {
   cutOff(): void {
     this.cut = true;
     this.controller?.abort();
+  }
+}
+
+/** The client's connection of an Upgrade request, handed over by Node's 'upgrade' event. */
+interface Upgrading {
+  socket: Socket;
+  head: Buffer;
+}
+
+/** An Upgrade request: no body (a handshake with one is refused before), the socket for the tunnel. */
+class RequestUpgradeCall extends RequestCall implements UpgradeCall {
+  readonly socket: Socket;
+  readonly head: Buffer;
+
+  constructor(req: IncomingMessage, res: ServerResponse, timeoutMs: number, startedAt: number, upgrading: Upgrading, private readonly onOpened: () => void) {
+    super(req, res, timeoutMs, startedAt);
+    this.body = Readable.from([]);
+    this.socket = upgrading.socket;
+    this.head = upgrading.head;
+  }
+
+  tunnelOpened(): void {
+    this.res.detachSocket(this.socket);
+    this.onOpened();
   }
 }
 

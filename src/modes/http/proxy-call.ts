@@ -164,7 +164,11 @@ class Exchange implements Dispatcher.DispatchHandler {
       this.dispatch();
       return;
     }
-    body.on('error', (err) => this.fail(err instanceof WatchdogError ? err : new WatchdogError('BODY_READ_FAILED', 'cannot read the request body\n', { cause: err })));
+    body.on('error', (err) => {
+      // max_body_bytes hit mid-stream: the rest of the body is not read, so the connection cannot be reused.
+      if (err instanceof WatchdogError && err.status === 413 && !res.headersSent) res.setHeader('Connection', 'close');
+      this.fail(err instanceof WatchdogError ? err : new WatchdogError('BODY_READ_FAILED', 'cannot read the request body\n', { cause: err }));
+    });
     const declared = req.headers['content-length'];
     if (ctx.bufferBody || (declared !== undefined && Number(declared) <= WHOLE_BODY_MAX_BYTES)) {
       this.readWholeBody(body);

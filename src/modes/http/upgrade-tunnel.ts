@@ -1,10 +1,11 @@
-// Tunnels an Upgrade (WebSocket) request to the upstream as raw bytes, both ways.
-import type { IncomingMessage } from 'node:http';
-import { connect } from 'node:net';
-import type { Duplex } from 'node:stream';
-import { INTERNAL_HEADER, INTERNAL_VALUE } from '../../errors.js';
+// An Upgrade (WebSocket) handshake with the upstream; a raw tunnel only after a real 101 for the protocol asked for.
+import { request, type IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+import { WatchdogError, classifyUpstreamError } from '../../errors.js';
 import type { Logger } from '../../log/logger.js';
-import { upstreamRequestHeaders } from './forward-headers.js';
+import type { UpgradeCall } from '../mode.js';
+import { answerError, durationSeconds } from './proxy-call.js';
+import { clientResponseHeaders, upstreamRequestHeaders } from './forward-headers.js';
 
 /** The upstream address a tunnel connects to. */
 export interface TunnelTarget {
@@ -16,63 +17,148 @@ export interface TunnelTarget {
   upstreamHost: string;
 }
 
-/** A raw HTTP/1.1 error answer on a socket that never became an HTTP response. */
-export function rawError(socket: Duplex, status: number, reason: string, body: string): void {
-  if (socket.destroyed) return;
-  socket.end(`HTTP/1.1 ${status} ${reason}\r\n${INTERNAL_HEADER}: ${INTERNAL_VALUE}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+/** The protocol names of an Upgrade header (`websocket`, `h2c`...), lower-cased. */
+function protocols(value: string | undefined): string[] {
+  if (value === undefined) return [];
+  return value
+    .split(',')
+    .map((p) => p.trim().toLowerCase())
+    .filter((p) => p !== '');
 }
 
 /**
- * Opens a connection to the upstream, replays the upgrade request on it and then copies bytes in
- * both directions until either side closes. The upstream's answer (101 or a refusal) reaches the
- * client as is. `handshakeMs` bounds the wait for the upstream's first byte (0 = none).
- * Returns a function that ends the tunnel.
+ * Sends the handshake to the upstream on its own connection (no body: the server core refuses one).
+ * A `101 Switching Protocols` naming a protocol the client asked for opens the tunnel: the 101 goes
+ * to the client, the call is logged and counted, and from then on bytes are copied both ways
+ * unchecked. Any other answer is relayed as an ordinary response on a connection that then closes,
+ * so no later byte from the client reaches the upstream. `exec_timeout` (X-Timeout) bounds the
+ * exchange until the tunnel opens. Returns a function that ends the exchange or the tunnel.
  */
-export function tunnelUpgrade(req: IncomingMessage, client: Duplex, head: Buffer, target: TunnelTarget, handshakeMs: number, logger: Logger): () => void {
-  const upstream = connect({ host: target.hostname, port: target.port });
-  let answered = false;
+export function tunnelUpgrade(call: UpgradeCall, target: TunnelTarget, logger: Logger): () => void {
+  const { req, res } = call;
+  const client = call.socket;
+  const asked = protocols(req.headers.upgrade);
+  const url = req.url ?? '/';
+  let upstreamSocket: Socket | undefined;
+  let settled = false;
   let closed = false;
+
+  const upstreamReq = request({
+    host: target.hostname,
+    port: target.port,
+    method: req.method ?? 'GET',
+    path: target.basePath + url,
+    headers: upstreamRequestHeaders(req, target.upstreamHost, { upgrade: true }),
+    setHost: false,
+    agent: false,
+  });
+
+  const timer = call.timeoutMs > 0 ? setTimeout(() => {
+    logger.warn('Upstream did not answer the upgrade within exec_timeout', { url });
+    fail(new WatchdogError('EXEC_TIMEOUT', 'upstream did not answer the upgrade in time\n'));
+  }, call.timeoutMs) : undefined;
+
+  const settle = (): void => {
+    settled = true;
+    if (timer !== undefined) clearTimeout(timer);
+  };
+
+  const fail = (err: WatchdogError): void => {
+    if (settled) return;
+    settle();
+    upstreamReq.destroy();
+    upstreamSocket?.destroy();
+    answerError(call, err);
+  };
+
   const close = (): void => {
     if (closed) return;
     closed = true;
-    if (timer !== undefined) clearTimeout(timer);
-    upstream.destroy();
+    if (!settled) settle();
+    upstreamReq.destroy();
+    upstreamSocket?.destroy();
     client.destroy();
   };
-  const timer = handshakeMs > 0 ? setTimeout(() => {
-    if (answered) return;
-    logger.warn('Upstream WebSocket handshake timed out', { url: req.url });
-    upstream.destroy();
-    rawError(client, 504, 'Gateway Timeout', 'upstream did not answer the upgrade in time\n');
-  }, handshakeMs) : undefined;
 
-  const url = req.url ?? '/';
-  const headers = upstreamRequestHeaders(req, target.upstreamHost, { upgrade: true });
-  let text = `${req.method ?? 'GET'} ${target.basePath}${url} HTTP/1.1\r\n`;
-  for (let i = 0; i < headers.length; i += 2) text += `${headers[i] as string}: ${headers[i + 1] as string}\r\n`;
-  upstream.write(`${text}\r\n`);
-  if (head.length > 0) upstream.write(head);
-
-  upstream.setNoDelay(true);
-  upstream.once('data', () => {
-    answered = true;
-    if (timer !== undefined) clearTimeout(timer);
+  // The client went away (or write_timeout cut it) before the tunnel opened.
+  res.once('close', () => {
+    if (settled) return;
+    settle();
+    upstreamReq.destroy();
   });
-  upstream.on('error', (err: NodeJS.ErrnoException) => {
-    if (!answered) {
-      logger.warn(`Upstream WebSocket connection error: ${err.code ?? err.message}`, { url });
-      rawError(client, 502, 'Bad Gateway', `upstream unavailable: ${err.code ?? 'error'}\n`);
-      upstream.destroy();
+
+  upstreamReq.on('error', (err: NodeJS.ErrnoException) => {
+    if (settled) return;
+    logger.warn(`Upstream upgrade request error: ${err.code ?? err.message}`, { url });
+    fail(classifyUpstreamError(err));
+  });
+
+  // Any answer but 101: relayed as an ordinary response; the client connection closes after it.
+  upstreamReq.on('response', (answer: IncomingMessage) => relayAnswer(answer));
+
+  upstreamReq.on('upgrade', (answer: IncomingMessage, socket: Socket, upstreamHead: Buffer) => {
+    upstreamSocket = socket;
+    if (settled) {
+      socket.destroy();
       return;
     }
-    close();
+    const chosen = protocols(answer.headers.upgrade);
+    if (chosen.length !== 1 || !asked.includes(chosen[0] as string)) {
+      logger.warn('Upstream switched to a protocol the client did not ask for', { url, asked: req.headers.upgrade, got: answer.headers.upgrade });
+      fail(new WatchdogError('UPSTREAM_UNAVAILABLE', 'upstream switched to a protocol the client did not ask for\n'));
+      return;
+    }
+    settle();
+    let head = `HTTP/1.1 101 ${answer.statusMessage || 'Switching Protocols'}\r\n`;
+    const raw = answer.rawHeaders;
+    for (let i = 0; i < raw.length; i += 2) head += `${raw[i] as string}: ${raw[i + 1] as string}\r\n`;
+    call.tunnelOpened();
+    client.write(`${head}\r\n`);
+    if (upstreamHead.length > 0) client.write(upstreamHead);
+    if (call.head.length > 0) socket.write(call.head);
+    socket.setNoDelay(true);
+    socket.on('error', close);
+    socket.on('close', close);
+    client.on('error', close);
+    client.on('close', close);
+    socket.pipe(client);
+    client.pipe(socket);
   });
-  client.on('error', close);
-  upstream.on('close', () => {
-    if (answered) close();
-  });
-  client.on('close', close);
-  upstream.pipe(client);
-  client.pipe(upstream);
+
+  function relayAnswer(answer: IncomingMessage): void {
+    if (settled) {
+      answer.destroy();
+      return;
+    }
+    const status = answer.statusCode ?? 502;
+    try {
+      const headers = clientResponseHeaders(answer.rawHeaders, answer.headers.connection);
+      headers.push('X-Duration-Seconds', durationSeconds(call));
+      res.writeHead(status, answer.statusMessage, headers);
+    } catch (err) {
+      fail(new WatchdogError('UPSTREAM_UNAVAILABLE', 'upstream sent an invalid response header\n', { cause: err }));
+      return;
+    }
+    answer.on('data', (chunk: Buffer) => {
+      call.bytesOut += chunk.length;
+      if (!res.write(chunk)) {
+        answer.pause();
+        res.once('drain', () => answer.resume());
+      }
+    });
+    answer.on('end', () => {
+      if (settled) return;
+      settle();
+      res.end();
+    });
+    answer.on('error', () => {
+      // 'close' follows and says the answer was incomplete.
+    });
+    answer.on('close', () => {
+      if (!answer.complete) fail(new WatchdogError('UPSTREAM_UNAVAILABLE', 'upstream response ended early\n'));
+    });
+  }
+
+  upstreamReq.end();
   return close;
 }
