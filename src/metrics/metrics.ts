@@ -19,6 +19,8 @@ export interface WatchdogEvents {
   upstreamExit(): void;
   /** cgi_response=true and the output was not a CGI response (answered 502). */
   badCgiResponse(): void;
+  /** A call was stopped because its output went over max_output_bytes (serializing, classic). */
+  outputTooLarge(): void;
 }
 
 /** What the limiter shows the gauges, read at scrape time. */
@@ -143,6 +145,15 @@ export function createMetrics(options: { defaultMetrics: boolean }): Metrics {
         this.inc(counts.badCgiResponses);
       },
     });
+    new prom.Counter({
+      name: 'fwatchdog_output_too_large_total',
+      help: 'Function calls stopped because their output went over max_output_bytes (serializing, classic).',
+      registers: [reg],
+      collect() {
+        this.reset();
+        this.inc(counts.outputTooLarge);
+      },
+    });
     new prom.Gauge({
       name: 'fwatchdog_requests_in_flight',
       help: 'Function requests running now (holding a max_inflight slot); queued ones are not counted.',
@@ -177,7 +188,7 @@ export function createMetrics(options: { defaultMetrics: boolean }): Metrics {
   // In flight is a plain counter read at scrape time: prom-client's inc()/dec() hash labels on every call.
   let inFlightCount = 0;
   // The fwatchdog_* counters, plain numbers read at scrape time (counted before prom-client is loaded too).
-  const counts = { execTimeouts: 0, logLinesCut: 0, upstreamExits: 0, badCgiResponses: 0 };
+  const counts = { execTimeouts: 0, logLinesCut: 0, upstreamExits: 0, badCgiResponses: 0, outputTooLarge: 0 };
   const refusedCounts: Record<RefusalReason, number> = { max_inflight: 0, queue_full: 0, queue_timeout: 0, body_too_large: 0, auth: 0 };
   let limiter: LimiterState | undefined;
   let queueWait: Histogram | undefined;
@@ -206,6 +217,9 @@ export function createMetrics(options: { defaultMetrics: boolean }): Metrics {
     },
     badCgiResponse: () => {
       counts.badCgiResponses++;
+    },
+    outputTooLarge: () => {
+      counts.outputTooLarge++;
     },
     watchLimiter: (state) => {
       limiter = state;
