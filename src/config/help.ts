@@ -55,6 +55,7 @@ export function printableConfig(config: WatchdogConfig, programPath: string | un
     log_callid: config.logCallId,
     log_format: config.logFormat,
     max_body_bytes: config.maxBodyBytes,
+    max_output_bytes: config.maxOutputBytes,
     cgi_headers: config.cgiHeaders,
     cgi_response: config.cgiResponse,
     cgi_env: config.cgiEnv,

@@ -33,6 +33,8 @@ export interface WatchdogConfig {
   logCallId: boolean;
   logFormat: LogFormat;
   maxBodyBytes: number;
+  /** Most function output serializing and classic hold in memory; 0 = unlimited. */
+  maxOutputBytes: number;
   cgiHeaders: boolean;
   /** stdout starts with a CGI header block (fork modes). */
   cgiResponse: boolean;
@@ -59,6 +61,8 @@ export type ConfigResult = { ok: true; config: WatchdogConfig } | { ok: false; p
 const BOOL_TRUE = new Set(['true', '1', 'yes', 'on']);
 const BOOL_FALSE = new Set(['false', '0', 'no', 'off']);
 const MAX_PORT = 65535;
+/** max_output_bytes when unset: what serializing and classic hold of one call's output (64 MiB). */
+export const DEFAULT_MAX_OUTPUT_BYTES = 64 * 1024 * 1024;
 
 /** Reads a variable (or its aliases; the alias wins, as in the originals). Empty counts as unset. */
 function pick(env: Env, name: string, aliases: string[] = []): { name: string; value: string } | undefined {
@@ -237,6 +241,7 @@ export function loadConfig(rawEnv: Env): ConfigResult {
     logCallId: readBool(env, 'log_callid', false, problem, ['log_call_id']),
     logFormat: readEnum(env, 'log_format', LOG_FORMATS, 'json', problem),
     maxBodyBytes: readInt(env, 'max_body_bytes', 0, problem, { min: 0, what: 'a size in bytes' }),
+    maxOutputBytes: readInt(env, 'max_output_bytes', DEFAULT_MAX_OUTPUT_BYTES, problem, { min: 0, what: 'a size in bytes' }),
     cgiHeaders: readBool(env, 'cgi_headers', true, problem),
     cgiResponse,
     cgiEnv: readEnum(env, 'cgi_env', CGI_ENVS, 'openfaas', problem),

@@ -61,6 +61,13 @@ export const VARIABLES: VariableSpec[] = [
   { name: 'max_body_bytes', kind: 'int', defaultText: '0 (unlimited)', help: 'largest accepted request body; larger ones get 413' },
   { name: 'cgi_response', kind: 'bool', defaultText: 'false', help: 'stdout starts with a CGI header block (Status:, Content-Type:, other headers, an empty line), then the body (docs/cgi.md)', modes: ['streaming', 'serializing', 'classic'] },
   { name: 'cgi_env', kind: 'enum', defaultText: 'openfaas', help: `${CGI_ENVS.join(' or ')}: rfc3875 also gives the process RFC 3875's REQUEST_METHOD, QUERY_STRING, PATH_INFO, CONTENT_LENGTH, HTTP_<NAME>... (docs/cgi.md)`, modes: ['streaming', 'serializing', 'classic'] },
+  {
+    name: 'max_output_bytes',
+    kind: 'int',
+    defaultText: '67108864 (64 MiB)',
+    help: "most function output a buffering mode holds; over it the process group is stopped and the call answered 500 (0 = unlimited)",
+    modes: ['serializing', 'classic'],
+  },
   { name: 'cgi_headers', kind: 'bool', defaultText: 'true', help: 'pass request headers to the process as Http_* variables', modes: ['classic'] },
   { name: 'marshal_request', kind: 'bool', defaultText: 'false', help: 'send the request as JSON {header, body.raw (base64)} on stdin', modes: ['classic'] },
   { name: 'combine_output', kind: 'bool', defaultText: 'true (false with cgi_response)', help: "merge the process's stderr into the response body", modes: ['classic'] },

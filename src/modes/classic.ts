@@ -9,7 +9,7 @@ import { decodePath, splitTarget } from '../process/cgi-env.js';
 import { nativeSpawner } from '../process/native-spawn.js';
 import { createSocketPair } from '../process/socket-pair.js';
 import { badCgiResponse, parseCgiOutput, writeCgiHead } from './cgi-response.js';
-import { createForkRunner, describeExit, ignorePipeErrors, forkModeRunner, startFailure, type ForkedCall } from './fork-runner.js';
+import { createForkRunner, describeExit, ignorePipeErrors, forkModeRunner, outputBound, startFailure, type ForkedCall } from './fork-runner.js';
 import { goHeaderMap, marshalRequest } from './marshal-request.js';
 import type { FunctionCall, ModeDeps, ModeRunner } from './mode.js';
 import { durationSeconds, readBody } from './read-body.js';
@@ -165,8 +165,13 @@ export function createClassicMode(deps: ModeDeps): ModeRunner {
     }
     const child = forked.proc.child;
     const chunks: Buffer[] = [];
+    const bound = outputBound(deps, call, forked.proc, (err) => {
+      chunks.length = 0;
+      call.logStatus = err.status;
+      sendError(res, err);
+    });
     const collect = (chunk: Buffer): void => {
-      chunks.push(chunk);
+      if (bound.add(chunk)) chunks.push(chunk);
     };
     if (pair) {
       pair.parentEnd.on('error', ignoreResetError);
@@ -194,7 +199,7 @@ export function createClassicMode(deps: ModeDeps): ModeRunner {
       const text = errBytes > maxLogBytes ? all.subarray(0, maxLogBytes).toString('utf8') + CUT_MARKER : all.toString('utf8');
       logger.info(`stderr: ${text.endsWith('\n') ? text.slice(0, -1) : text}`);
     }
-    if (res.headersSent || res.destroyed || forked.timedOut) {
+    if (res.headersSent || res.destroyed || forked.timedOut || bound.over) {
       pair?.parentEnd.destroy();
       return;
     }

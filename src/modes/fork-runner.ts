@@ -145,6 +145,37 @@ export function startFailure(o: ProcessOutcome, logger: Logger, url: string | un
   return new WatchdogError('PROCESS_START_FAILED', `the function could not be started${nl}`, { cause: o.startError });
 }
 
+/**
+ * Bounds what a buffering mode keeps of one call's output to max_output_bytes (0 = no bound). `add`
+ * keeps a chunk and returns true, or, on the chunk that goes over, stops the process group, logs and
+ * counts it, calls `refuse` with the error to answer (never a truncated 200) and returns false from
+ * then on; later chunks are read and dropped so the process can exit.
+ */
+export function outputBound(deps: ModeDeps, call: FunctionCall, proc: FunctionProcess, refuse: (err: WatchdogError) => void): { add(chunk: Buffer): boolean; readonly size: number; readonly over: boolean } {
+  const limit = deps.config.maxOutputBytes;
+  let size = 0;
+  let over = false;
+  return {
+    add(chunk) {
+      if (over) return false;
+      size += chunk.length;
+      if (limit === 0 || size <= limit) return true;
+      over = true;
+      proc.stop('output-limit');
+      deps.logger.warn(`function output is larger than max_output_bytes (${limit} bytes): process group stopped`, { url: call.req.url });
+      deps.events.outputTooLarge();
+      refuse(new WatchdogError('PROCESS_FAILED', `function output is larger than max_output_bytes (${limit} bytes)\n`));
+      return false;
+    },
+    get size() {
+      return size;
+    },
+    get over() {
+      return over;
+    },
+  };
+}
+
 /** The Go-style text for how a process ended: `exit status 2`, `signal: killed`. */
 export function describeExit(o: ProcessOutcome): string {
   if (o.startError) return `fork/exec failed: ${o.startError.message}`;

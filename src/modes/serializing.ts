@@ -3,7 +3,7 @@ import type { Writable } from 'node:stream';
 import { WatchdogError, sendError } from '../errors.js';
 import { formatDuration } from '../config/duration.js';
 import { badCgiResponse, parseCgiOutput, writeCgiHead } from './cgi-response.js';
-import { createForkRunner, describeExit, ignorePipeErrors, forkModeRunner, startFailure } from './fork-runner.js';
+import { createForkRunner, describeExit, ignorePipeErrors, forkModeRunner, outputBound, startFailure } from './fork-runner.js';
 import type { FunctionCall, ModeDeps, ModeRunner } from './mode.js';
 import { durationSeconds, readBody } from './read-body.js';
 
@@ -42,15 +42,17 @@ export function createSerializingMode(deps: ModeDeps): ModeRunner {
     ignorePipeErrors(child.stdin);
     (child.stdin as Writable | null)?.end(input);
     const chunks: Buffer[] = [];
-    let size = 0;
+    const bound = outputBound(deps, call, forked.proc, (err) => {
+      chunks.length = 0;
+      fail(call, err);
+    });
     child.stdout?.on('data', (chunk: Buffer) => {
-      chunks.push(chunk);
-      size += chunk.length;
+      if (bound.add(chunk)) chunks.push(chunk);
     });
 
     forked.outcome.then(
       (o) => {
-        if (res.headersSent || res.destroyed || forked.timedOut) return;
+        if (res.headersSent || res.destroyed || forked.timedOut || bound.over) return;
         if (o.startError !== undefined) {
           fail(call, startFailure(o, logger, call.req.url, false));
           return;
@@ -62,7 +64,7 @@ export function createSerializingMode(deps: ModeDeps): ModeRunner {
           fail(call, new WatchdogError('PROCESS_FAILED', reason));
           return;
         }
-        const out = Buffer.concat(chunks, size);
+        const out = Buffer.concat(chunks, bound.size);
         if (cgiResponse) {
           answerCgi(call, out);
           return;

@@ -4,7 +4,7 @@ import type { Readable } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import { nativeSpawner } from './native-spawn.js';
 
-export type StopReason = 'timeout' | 'client-gone' | 'shutdown' | 'orphaned-pipes' | 'error';
+export type StopReason = 'timeout' | 'client-gone' | 'shutdown' | 'orphaned-pipes' | 'error' | 'output-limit';
 
 export interface ProcessOutcome {
   /** Exit code, or null when ended by a signal or never started. */

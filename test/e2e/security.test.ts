@@ -291,4 +291,63 @@ describe('security (issue #15): the built binary', () => {
     }
     expect(existsSync(out)).toBe(false);
   });
+
+  it.each([
+    ['serializing', {}],
+    ['classic', {}],
+    ['classic', { combine_output: 'false' }],
+  ])('6. %s %j: output over max_output_bytes stops the process group and answers 500 saying why, logged and counted', async (mode, extra) => {
+    const pidFile = join(makeTmpDir(), 'pids');
+    const metricsPort = await freePort();
+    const wd = await startBinary({ PATH: process.env.PATH ?? '', TMPDIR: makeTmpDir(), mode, fprocess: fixture('endless-output'), PID_FILE: pidFile, max_output_bytes: '1000000', exec_timeout: '20s', metrics_port: String(metricsPort), log_format: 'text', healthcheck_interval: '0', ...extra });
+    await wd.waitReady();
+    const res = await withTimeout(send(wd.url, { method: 'POST', body: 'x' }), 10_000, 'the answer');
+    expect(res.status).toBe(500);
+    expect(res.text).toBe('function output is larger than max_output_bytes (1000000 bytes)\n');
+    expect(res.body.length).toBeLessThan(1000);
+    const pids = readFileSync(pidFile, 'utf8').trim().split(' ').map(Number);
+    expect(pids).toHaveLength(2);
+    await withTimeout(
+      (async () => {
+        while (pids.some((pid) => alive(pid))) await sleep(20);
+      })(),
+      5000,
+      'the function and its grandchild to be stopped',
+    );
+    await withTimeout(
+      (async () => {
+        while (!/POST \/ - 500 /.test(wd.stderr)) await sleep(10);
+      })(),
+      3000,
+      'the access line',
+    );
+    expect(wd.stderr).toMatch(/function output is larger than max_output_bytes \(1000000 bytes\): process group stopped/);
+    const metrics = await send(`http://127.0.0.1:${metricsPort}/metrics`);
+    expect(metrics.text).toMatch(/^fwatchdog_output_too_large_total 1$/m);
+  });
+
+  it('6. output up to max_output_bytes is answered whole; the 64 MiB default stops an endless writer', async () => {
+    const exact = await startBinary({ PATH: process.env.PATH ?? '', TMPDIR: makeTmpDir(), mode: 'serializing', fprocess: fixture('endless-output'), OUTPUT_BYTES: '1000000', max_output_bytes: '1000000', healthcheck_interval: '0' });
+    await exact.waitReady();
+    const whole = await send(exact.url, { method: 'POST', body: 'x' });
+    expect(whole.status).toBe(200);
+    expect(whole.body.length).toBe(1_000_000);
+
+    const wd = await startBinary({ PATH: process.env.PATH ?? '', TMPDIR: makeTmpDir(), mode: 'serializing', fprocess: fixture('endless-output'), exec_timeout: '30s', healthcheck_interval: '0' });
+    await wd.waitReady();
+    const res = await withTimeout(send(wd.url, { method: 'POST', body: 'x' }), 20_000, 'the answer');
+    expect(res.status).toBe(500);
+    expect(res.text).toBe(`function output is larger than max_output_bytes (${64 * 1024 * 1024} bytes)\n`);
+  }, 30_000);
 });
+
+/** True while `pid` runs (a zombie waiting to be reaped counts as stopped). */
+function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    // No /proc entry: gone.
+    return false;
+  }
+}
