@@ -4,7 +4,7 @@ import type { Duplex } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import { formatDuration } from '../config/duration.js';
 import { WatchdogError, sendError } from '../errors.js';
-import type { FunctionCall, ModeDeps, ModeRunner } from './mode.js';
+import type { FunctionCall, ModeDeps, ModeRunner, UpgradeCall } from './mode.js';
 import { InprocRequest, InprocResponse } from './inproc/http-classes.js';
 import { loadFunctionModule, type FunctionModule } from './inproc/load-module.js';
 import { requestWithBody } from './inproc/request-with-body.js';
@@ -114,12 +114,15 @@ export function createInprocMode(deps: ModeDeps): ModeRunner {
   /** Sockets handed to the module's upgrade(): ended after shutdown() if the module left them open. */
   const upgraded = new Set<Duplex>();
 
-  function handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+  function handleUpgrade(call: UpgradeCall): void {
+    const { req, socket, head } = call;
     const upgrade = (fn as FunctionModule).upgrade as NonNullable<FunctionModule['upgrade']>;
     if (stopping) {
       socket.destroy();
       return;
     }
+    // The module answers the handshake itself: from here the socket is its own (logged and counted as 101).
+    call.tunnelOpened();
     upgraded.add(socket);
     socket.once('close', () => upgraded.delete(socket));
     try {

@@ -121,9 +121,10 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
       const res = new ServerResponse(req);
       res.shouldKeepAlive = false; // one exchange per connection: nothing after it is read as a request
       res.assignSocket(socket);
-      // Not a tunnel after all: the connection ends with the answer (the server core does this for ordinary requests).
+      // Not a tunnel after all: the connection ends with the answer. Destroyed once flushed, not just ended:
+      // nobody reads this socket any more, so a client that sent more bytes would never be seen closing it.
       res.once('finish', () => {
-        if (res.socket === socket) socket.end();
+        if (res.socket === socket) socket.destroySoon();
       });
       onRequest(req, res, { socket, head });
     });
