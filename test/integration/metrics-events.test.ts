@@ -19,15 +19,16 @@ function value(text: string, series: string): number {
 describe('fwatchdog metrics on the metrics port', () => {
   it('counts exec timeouts, refusals by reason and cut log lines', async () => {
     const mount = createSecretMount({ 'api-key': 'k3y' });
-    const wd = await startWatchdog({ fprocess: `${fixture('sleep-then-echo')} 0.4`, metrics_port: String(await freePort()), exec_timeout: '200ms', max_body_bytes: '10', max_inflight: '1', secret_mount_path: mount.path, auth_api_key_secret: 'api-key' });
+    const wd = await startWatchdog({ fprocess: `${fixture('sleep-then-echo')} 5`, metrics_port: String(await freePort()), exec_timeout: '10s', max_body_bytes: '10', max_inflight: '1', secret_mount_path: mount.path, auth_api_key_secret: 'api-key' });
     const key = { 'X-Api-Key': 'k3y' };
     expect((await send(wd.url, { method: 'POST', body: 'x'.repeat(11), headers: key })).status).toBe(413);
     expect((await send(wd.url, { method: 'POST', body: 'x' })).status).toBe(401);
-    const slow = send(wd.url, { method: 'POST', body: 'x', headers: key });
+    // Holds the only slot until its X-Timeout (shorter than exec_timeout) ends it with a 504.
+    const slow = send(wd.url, { method: 'POST', body: 'x', headers: { ...key, 'X-Timeout': '1500ms' } });
     await until(() => wd.watchdog.inFlight === 1, 2000, 'the slow request in flight');
+    expect((await send(wd.url, { method: 'POST', body: 'x', headers: key })).status).toBe(429);
     const during = await scrape(wd);
     expect(value(during, 'fwatchdog_requests_in_flight')).toBe(1);
-    expect((await send(wd.url, { method: 'POST', body: 'x', headers: key })).status).toBe(429);
     expect((await withTimeout(slow, 5000, 'slow request')).status).toBe(504);
     const text = await scrape(wd);
     expect(value(text, 'fwatchdog_exec_timeouts_total')).toBe(1);

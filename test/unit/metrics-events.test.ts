@@ -26,6 +26,7 @@ describe('fwatchdog metrics', () => {
     expect(text).toMatch(/^fwatchdog_log_lines_cut_total 1$/m);
     expect(text).toMatch(/^fwatchdog_upstream_exits_total 1$/m);
     expect(text).toMatch(/^fwatchdog_cgi_bad_responses_total 1$/m);
+    expect(text).toMatch(/^fwatchdog_output_too_large_total 0$/m);
     expect(text).toMatch(/^fwatchdog_requests_in_flight 3$/m);
     expect(text).toMatch(/^fwatchdog_queue_length 2$/m);
     expect(text).toMatch(/^fwatchdog_queue_wait_seconds_count 2$/m);
