@@ -2,7 +2,7 @@
 // the example answer, PID 1, non-root on a read-only root, logs, HEALTHCHECK before ready / when ready /
 // after SIGTERM, `podman stop` during a slow request, and, for functions that leave orphans, no zombies.
 import { readFileSync } from 'node:fs';
-import { beforeAll, expect, it, onTestFinished } from 'vitest';
+import { beforeAll, it, type ExpectStatic } from 'vitest';
 import { send, type RawResponse } from '../helpers/http.js';
 import { freePort, sleep, until } from '../helpers/process.js';
 import { cmdline, podman, podmanOk, runContainer, uidOf, ULIMITS, waitReady, zombieChildren, type Container } from './podman.js';
@@ -37,7 +37,7 @@ function request(c: Container, r: ExampleRequest): Promise<RawResponse> {
   return send(`${c.url}${r.path}`, { method: r.method ?? 'GET', headers: r.headers, body: r.body });
 }
 
-function expectAnswer(res: RawResponse, r: ExampleRequest): void {
+function expectAnswer(expect: ExpectStatic, res: RawResponse, r: ExampleRequest): void {
   expect(res.status, res.text).toBe(r.status);
   expect(res.text).toContain(r.bodyIncludes);
 }
@@ -65,7 +65,7 @@ function childrenOf(pid: number): number[] {
   }
 }
 
-/** Adds the image's checks to the current describe block. */
+/** Adds the image's checks to the current describe block; they run at the same time, each with its own container. */
 export function functionImageChecks(spec: FunctionImageSpec): void {
   let image = '';
   const imageEnv: Record<string, string> = {};
@@ -91,11 +91,11 @@ export function functionImageChecks(spec: FunctionImageSpec): void {
     return env;
   }
 
-  it('answers the example request with the watchdog as PID 1, non-root on a read-only root, logging to podman logs; HEALTHCHECK exits 0', async () => {
+  it.concurrent('answers the example request with the watchdog as PID 1, non-root on a read-only root, logging to podman logs; HEALTHCHECK exits 0', async ({ expect, onTestFinished }) => {
     expect(healthcheck.length, 'the image keeps its HEALTHCHECK (podman build --format docker)').toBeGreaterThan(0);
-    const c = await runContainer(image, { env: await envFor() });
+    const c = await runContainer(image, onTestFinished, { env: await envFor() });
     await waitReady(c);
-    expectAnswer(await request(c, spec.example), spec.example);
+    expectAnswer(expect, await request(c, spec.example), spec.example);
 
     const pid = await c.hostPid();
     expect(namespacePid(pid)).toBe(1);
@@ -110,7 +110,7 @@ export function functionImageChecks(spec: FunctionImageSpec): void {
     expect(logs.split('\n').some((l) => l.includes(`"url":"${path}`) && l.includes(`"status":${spec.example.status}`)), `access line for ${path} in:\n${logs}`).toBe(true);
   }, CHECK_TIMEOUT_MS);
 
-  it('HEALTHCHECK exits 1 before the watchdog is ready', async () => {
+  it.concurrent('HEALTHCHECK exits 1 before the watchdog is ready', async ({ expect, onTestFinished }) => {
     expect(healthcheck.length, 'the image has a HEALTHCHECK CMD').toBeGreaterThan(0);
     // In a container of the image where the watchdog has not written its lock file yet.
     const name = `fwatchdog-test-${process.pid}-fresh-${Date.now()}`;
@@ -124,18 +124,18 @@ export function functionImageChecks(spec: FunctionImageSpec): void {
     // http mode: the watchdog listens but waits for an upstream that never answers (it listens elsewhere).
     const env = await envFor();
     env.upstream_url = `http://127.0.0.1:${await freePort()}`;
-    const c = await runContainer(image, { env });
+    const c = await runContainer(image, onTestFinished, { env });
     const deadline = Date.now() + 20_000;
     while (!(await c.logs()).includes(`Listening on port: ${c.port}`) && Date.now() < deadline) await sleep(100);
     expect((await send(`${c.url}/_/health`)).status).toBe(503);
     expect(await c.healthcheck()).toBe(1);
   }, CHECK_TIMEOUT_MS);
 
-  it('after SIGTERM during a slow request: HEALTHCHECK exits 1 at once, the request is answered, exit code 0', async () => {
+  it.concurrent('after SIGTERM during a slow request: HEALTHCHECK exits 1 at once, the request is answered, exit code 0', async ({ expect, onTestFinished }) => {
     // podman stop puts the container in a "stopping" state where podman exec is refused: send the signal
     // with podman kill instead. The image's healthcheck_interval (5 s in the templates) leaves the check time
     // to run before the watchdog exits (an exec still running then is killed: 137).
-    const c = await runContainer(image, { env: await envFor(spec.slow?.env), mounts: spec.slow?.mounts });
+    const c = await runContainer(image, onTestFinished, { env: await envFor(spec.slow?.env), mounts: spec.slow?.mounts });
     await waitReady(c);
     expect(await c.healthcheck()).toBe(0);
     const pending = spec.slow ? request(c, spec.slow.request) : undefined;
@@ -145,21 +145,21 @@ export function functionImageChecks(spec: FunctionImageSpec): void {
     await sleep(200);
     expect(await c.running()).toBe(true); // still serving for healthcheck_interval
     expect(await c.healthcheck()).toBe(1);
-    if (pending && spec.slow) expectAnswer(await pending, spec.slow.request);
+    if (pending && spec.slow) expectAnswer(expect, await pending, spec.slow.request);
     const deadline = Date.now() + 15_000;
     while ((await c.running()) && Date.now() < deadline) await sleep(100);
     expect(await c.running()).toBe(false);
     expect(await c.exitCode()).toBe(0);
   }, CHECK_TIMEOUT_MS);
 
-  it('on podman stop during a slow request: the request is answered, exit code 0, within the drain (no SIGKILL)', async () => {
-    const c = await runContainer(image, { env: await envFor(spec.slow?.env), mounts: spec.slow?.mounts });
+  it.concurrent('on podman stop during a slow request: the request is answered, exit code 0, within the drain (no SIGKILL)', async ({ expect, onTestFinished }) => {
+    const c = await runContainer(image, onTestFinished, { env: await envFor(spec.slow?.env), mounts: spec.slow?.mounts });
     await waitReady(c);
     const pending = spec.slow ? request(c, spec.slow.request) : undefined;
     pending?.catch(() => undefined);
     if (pending) await sleep(300); // the request is in the function now
     const stopMs = await c.stop(10);
-    if (pending && spec.slow) expectAnswer(await pending, spec.slow.request);
+    if (pending && spec.slow) expectAnswer(expect, await pending, spec.slow.request);
     expect(await c.exitCode()).toBe(0);
     // The drain: serve for the image's healthcheck_interval, then wait for the request (1 s), then exit;
     // podman's 10 s (then SIGKILL, exit code 137) was not needed.
@@ -169,8 +169,8 @@ export function functionImageChecks(spec: FunctionImageSpec): void {
 
   if (spec.orphans) {
     const { env, count } = spec.orphans;
-    it('reaps the orphans a function leaves: no zombies', async () => {
-      const c = await runContainer(image, { env: await envFor(env) });
+    it.concurrent('reaps the orphans a function leaves: no zombies', async ({ expect, onTestFinished }) => {
+      const c = await runContainer(image, onTestFinished, { env: await envFor(env) });
       await waitReady(c);
       const pid = await c.hostPid();
       for (let i = 0; i < 3; i++) expect((await send(`${c.url}/`, { method: 'POST', body: 'x' })).text).toContain('ok');

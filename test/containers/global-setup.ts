@@ -5,7 +5,8 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT } from '../helpers/build-once.js';
-import { WATCHDOG_TAG } from './podman.js';
+import type { TestProject } from 'vitest/node';
+import { podman } from './podman.js';
 import { ensure, STANDINS, standinFor, type Standin } from './standins.js';
 
 /** command -> Debian package that provides it. */
@@ -50,8 +51,18 @@ function neededStandins(): Standin[] {
   return [...needed];
 }
 
-export default async function setup(): Promise<void> {
+/** Removes the images of this run (its namespace); the stand-ins stay, cached for the next run. */
+async function removeRunImages(namespace: string): Promise<void> {
+  const list = await podman(['images', '--format', '{{.Repository}}:{{.Tag}}']);
+  const tags = list.stdout.split('\n').filter((t) => t.startsWith(`${namespace}/`));
+  if (tags.length > 0) await podman(['rmi', '-f', ...tags]);
+}
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   const t0 = performance.now();
+  const namespace = `localhost/fwatchdog-test-${Date.now().toString(36)}-${process.pid}`;
+  project.provide('imageNamespace', namespace);
+  const watchdogTag = `${namespace}/watchdog:latest`;
   const lap = (what: string, since: number): void => console.log(`container suite: ${what} in ${((performance.now() - since) / 1000).toFixed(1)} s`);
   installMissingTools();
   lap('tools checked', t0);
@@ -64,6 +75,7 @@ export default async function setup(): Promise<void> {
 
   if (!existsSync(join(ROOT, 'dist', 'image', 'fwatchdog'))) throw new Error('dist/image/ is missing: npm run test:containers runs npm run build:binary first');
   const t = performance.now();
-  execFileSync(process.execPath, [join(ROOT, 'scripts', 'build-image.mjs'), WATCHDOG_TAG], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, FWATCHDOG_BUILDER: 'podman' } });
-  lap(`watchdog image ${WATCHDOG_TAG} built`, t);
+  execFileSync(process.execPath, [join(ROOT, 'scripts', 'build-image.mjs'), watchdogTag], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, FWATCHDOG_BUILDER: 'podman' } });
+  lap(`watchdog image ${watchdogTag} built`, t);
+  return () => removeRunImages(namespace);
 }

@@ -2,12 +2,8 @@
 // explicit ulimits, read-only), and what the tests read from them (host pid, exit code, logs, health).
 import { execFile } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
-import { onTestFinished } from 'vitest';
 import { freePort, sleep } from '../helpers/process.js';
 import { withTimeout } from '../helpers/watchdog.js';
-
-/** Tags of images the suite builds (stand-ins have their own namespace, see standins.ts). */
-export const WATCHDOG_TAG = 'localhost/fwatchdog-test/watchdog:latest';
 
 export interface PodmanResult {
   code: number;
@@ -92,8 +88,11 @@ export interface RunOptions {
 
 let counter = 0;
 
-/** Starts `image` detached on free loopback ports; removed (forcibly) at the end of the test. */
-export async function runContainer(image: string, options: RunOptions = {}): Promise<Container> {
+/** A test's onTestFinished (from its context: the checks run concurrently). */
+export type OnFinished = (fn: () => Promise<void>) => void;
+
+/** Starts `image` detached on free loopback ports; removed (forcibly) when the test finishes. */
+export async function runContainer(image: string, onFinished: OnFinished, options: RunOptions = {}): Promise<Container> {
   const port = await freePort();
   const metricsPort = await freePort();
   const name = `fwatchdog-test-${process.pid}-${++counter}`;
@@ -103,7 +102,7 @@ export async function runContainer(image: string, options: RunOptions = {}): Pro
   for (const [k, v] of Object.entries({ port: String(port), metrics_port: String(metricsPort), ...options.env })) args.push('-e', `${k}=${v}`);
   args.push(image, ...(options.command ?? []));
   const id = (await podmanOk(args)).trim();
-  onTestFinished(async () => {
+  onFinished(async () => {
     await podman(['rm', '-f', '-t', '0', id]);
   });
   const inspect = async (format: string): Promise<string> => (await podmanOk(['inspect', id, '--format', format])).trim();

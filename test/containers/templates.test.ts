@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ROOT } from '../helpers/build-once.js';
 import { functionImageChecks, type ExampleRequest } from './function-image.js';
-import { build, WATCHDOG_TAG } from './podman.js';
+import { build } from './podman.js';
+import { runImage, watchdogImage } from './run-images.js';
 import { ensure, STANDINS, standinFor } from './standins.js';
 
 const TEMPLATES = join(ROOT, 'templates');
@@ -30,7 +31,7 @@ function slowHandler(name: string): [string, string][] | undefined {
 
 /** --build-arg values: the watchdog image, and a stand-in for each base image named by an ARG default. */
 async function buildArgs(name: string): Promise<Record<string, string>> {
-  const args: Record<string, string> = { WATCHDOG_IMAGE: WATCHDOG_TAG };
+  const args: Record<string, string> = { WATCHDOG_IMAGE: watchdogImage() };
   for (const m of readFileSync(join(TEMPLATES, name, 'Dockerfile'), 'utf8').matchAll(/^ARG (\w+)=(\S+)$/gm)) {
     const [, arg, image] = m as unknown as [string, string, string];
     if (arg === 'WATCHDOG_IMAGE') continue;
@@ -57,7 +58,7 @@ describe.each(names.filter((n) => EXAMPLES[n] !== undefined))('the %s template i
   const example = EXAMPLES[name] as ExampleRequest;
   const mounts = slowHandler(name);
   functionImageChecks({
-    build: async () => buildTemplate(name, `localhost/fwatchdog-test/${name}:latest`, await buildArgs(name)),
+    build: async () => buildTemplate(name, runImage(name), await buildArgs(name)),
     example,
     slow: mounts ? { request: { method: 'POST', path: '/', body: 'x', status: 200, bodyIncludes: 'slept' }, mounts } : undefined,
   });
@@ -70,7 +71,7 @@ describe('a template on a base without what it needs', () => {
     ['bash-streaming', 'bash'],
   ])('%s fails to build on a base without %s, saying so', async (name, what) => {
     const base = await ensure(STANDINS.busyboxMusl);
-    const r = await build(join(TEMPLATES, name), `localhost/fwatchdog-test/${name}:broken`, { WATCHDOG_IMAGE: WATCHDOG_TAG, BASE: base });
+    const r = await build(join(TEMPLATES, name), runImage(name, 'broken'), { WATCHDOG_IMAGE: watchdogImage(), BASE: base });
     expect(r.code).not.toBe(0);
     expect(r.stderr + r.stdout).toContain(`${name}: the base image ${base} has no ${what}`);
   }, 120_000);

@@ -8,7 +8,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { ROOT } from '../helpers/build-once.js';
 import { FIXTURES } from '../helpers/watchdog.js';
 import { functionImageChecks } from './function-image.js';
-import { build, podman, podmanOk, ULIMITS, WATCHDOG_TAG } from './podman.js';
+import { build, podman, podmanOk, ULIMITS } from './podman.js';
+import { runImage, watchdogImage } from './run-images.js';
 import { ensure, STANDINS } from './standins.js';
 
 const BINARY = join(ROOT, 'dist', 'fwatchdog');
@@ -16,7 +17,7 @@ const version = execFileSync(BINARY, ['--version'], { encoding: 'utf8', env: {} 
 
 describe('the watchdog image', () => {
   it('carries the OCI labels: version from package.json, revision from git', async () => {
-    const labels = JSON.parse(await podmanOk(['image', 'inspect', WATCHDOG_TAG, '--format', '{{json .Config.Labels}}'])) as Record<string, string>;
+    const labels = JSON.parse(await podmanOk(['image', 'inspect', watchdogImage(), '--format', '{{json .Config.Labels}}'])) as Record<string, string>;
     const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
     expect(labels['org.opencontainers.image.version']).toBe(pkg.version);
     expect(labels['org.opencontainers.image.revision']).toBe(execFileSync('git', ['rev-parse', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim());
@@ -24,13 +25,13 @@ describe('the watchdog image', () => {
   });
 
   it('stores the binary once for /fwatchdog and /opt/fwatchdog (hard links)', async () => {
-    const size = Number((await podmanOk(['image', 'inspect', WATCHDOG_TAG, '--format', '{{.Size}}'])).trim());
+    const size = Number((await podmanOk(['image', 'inspect', watchdogImage(), '--format', '{{.Size}}'])).trim());
     expect(size).toBeGreaterThan(statSync(BINARY).size);
     expect(size).toBeLessThan(statSync(BINARY).size * 1.1);
   });
 
   it('prints the version when run as is (FROM scratch: the portable launcher needs no libc)', async () => {
-    const r = await podman(['run', '--rm', ...ULIMITS, WATCHDOG_TAG]);
+    const r = await podman(['run', '--rm', ...ULIMITS, watchdogImage()]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout.trim()).toBe(version);
   });
@@ -38,7 +39,7 @@ describe('the watchdog image', () => {
   it('holds /fwatchdog, /opt/fwatchdog/ and an empty /tmp with mode 1777', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'fwatchdog-export-'));
     try {
-      const id = (await podmanOk(['create', WATCHDOG_TAG])).trim();
+      const id = (await podmanOk(['create', watchdogImage()])).trim();
       const tar = join(dir, 'fs.tar');
       await podmanOk(['export', '-o', tar, id]);
       await podman(['rm', id]);
@@ -64,7 +65,7 @@ function forkContext(containerfile: string): string {
 }
 
 async function buildFork(containerfile: string, base: string, tag: string): Promise<string> {
-  const r = await build(forkContext(containerfile), tag, { WATCHDOG_IMAGE: WATCHDOG_TAG, BASE: base });
+  const r = await build(forkContext(containerfile), tag, { WATCHDOG_IMAGE: watchdogImage(), BASE: base });
   if (r.code !== 0) throw new Error(`podman build ${containerfile} failed:\n${r.stderr.slice(-4000)}`);
   return tag;
 }
@@ -76,7 +77,7 @@ const forkSpec = {
 };
 
 describe('the single file /fwatchdog in a glibc image (Debian), classic mode', () => {
-  functionImageChecks({ ...forkSpec, build: async () => buildFork('Containerfile.single-file', await ensure(STANDINS.debian), 'localhost/fwatchdog-test/fork-glibc:latest') });
+  functionImageChecks({ ...forkSpec, build: async () => buildFork('Containerfile.single-file', await ensure(STANDINS.debian), runImage('fork-glibc')) });
 });
 
 describe('the portable folder /opt/fwatchdog in an image without glibc (busybox + musl), classic mode', () => {
@@ -88,5 +89,5 @@ describe('the portable folder /opt/fwatchdog in an image without glibc (busybox 
     expect(single.code, 'the single file cannot run there').not.toBe(0);
   });
 
-  functionImageChecks({ ...forkSpec, build: async () => buildFork('Containerfile.portable', await ensure(STANDINS.busyboxMusl), 'localhost/fwatchdog-test/fork-musl:latest') });
+  functionImageChecks({ ...forkSpec, build: async () => buildFork('Containerfile.portable', await ensure(STANDINS.busyboxMusl), runImage('fork-musl')) });
 });
