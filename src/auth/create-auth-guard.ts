@@ -32,7 +32,11 @@ export function createAuthGuard(config: AuthConfig, options: AuthGuardOptions): 
   if (hmac !== undefined) logger.info(`Auth: body signature required in header ${config.authHmacHeader} (sha256=<hex>), secret "${config.authHmacSecret}", signed bodies up to ${signedBodyMaxBytes} bytes`);
 
   if (apiKey !== undefined && hmac !== undefined) {
-    return (req, body) => apiKey(req) ?? hmac(req, body);
+    return (req, body, beforeBody) => {
+      const refused = apiKey(req);
+      if (refused !== undefined) return refused;
+      return hmac(req, body, beforeBody);
+    };
   }
   if (apiKey !== undefined) return (req, body) => apiKey(req) ?? body;
   if (hmac !== undefined) return hmac;

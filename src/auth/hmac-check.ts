@@ -17,7 +17,7 @@ export function hmacKey(secret: Buffer): KeyObject {
 }
 
 /** Verifies one request; resolves with a replayable copy of the verified body, or the error to answer. */
-export type HmacCheck = (req: IncomingMessage, body: Readable) => Promise<Readable | WatchdogError> | WatchdogError;
+export type HmacCheck = (req: IncomingMessage, body: Readable, beforeBody?: () => void) => Promise<Readable | WatchdogError> | WatchdogError;
 
 /** Builds the check for `headerName` (lower-case); holds at most `maxBodyBytes` of a body in memory. */
 export function createHmacCheck(secret: SecretFile<KeyObject>, headerName: string, maxBodyBytes: number): HmacCheck {
@@ -26,7 +26,7 @@ export function createHmacCheck(secret: SecretFile<KeyObject>, headerName: strin
   const unavailable = new WatchdogError('NOT_READY', 'authentication is not available: the HMAC secret cannot be read\n');
   const tooLarge = bodyTooLarge(maxBodyBytes);
 
-  return (req, body) => {
+  return (req, body, beforeBody) => {
     let header = req.headers[headerName];
     if (Array.isArray(header)) header = header[0];
     if (header === undefined || header === '') return missing;
@@ -37,6 +37,8 @@ export function createHmacCheck(secret: SecretFile<KeyObject>, headerName: strin
     const key = secret.current();
     if (!key.ok) return unavailable;
     const expected = Buffer.from(match[1] as string, 'hex');
+    // Everything that can be checked on the headers passed: now the body is needed.
+    beforeBody?.();
     return verifyBody(body, key.value, expected, maxBodyBytes, invalid, tooLarge);
   };
 }

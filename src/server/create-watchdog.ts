@@ -25,8 +25,12 @@ export interface WatchdogDeps {
   guard?: RequestGuard;
 }
 
-/** Decides whether a request may reach the function. Returns the body to use, or an error to send. */
-export type RequestGuard = (req: IncomingMessage, body: Readable) => Promise<Readable | WatchdogError> | Readable | WatchdogError;
+/**
+ * Decides whether a request may reach the function. Returns the body to use, or an error to send.
+ * A guard that reads the body calls `beforeBody()` first: a client that sent `Expect: 100-continue`
+ * gets its `100 Continue` only then, so a request refused on its headers never uploads its body.
+ */
+export type RequestGuard = (req: IncomingMessage, body: Readable, beforeBody: () => void) => Promise<Readable | WatchdogError> | Readable | WatchdogError;
 
 export interface Watchdog {
   readonly server: Server;
@@ -101,6 +105,15 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
     const reason = status === 431 ? 'Request Header Fields Too Large' : status === 408 ? 'Request Timeout' : 'Bad Request';
     const body = `${status} ${reason}\n`;
     socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`);
+  });
+
+  const expecting = new WeakSet<IncomingMessage>();
+  // Expect: 100-continue. Node would answer 100 at once; here it is sent only once the request passed
+  // every check made on its headers (max_inflight, max_body_bytes, the API key), right before its body
+  // is read, so a refused request gets its 401/413/429 without uploading a body first.
+  server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
+    expecting.add(req);
+    onRequest(req, res);
   });
 
   // CONNECT (a proxy tunnel) is nothing a function serves. Without a listener Node would leave the socket open for ever.
@@ -254,6 +267,7 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
     drain.answerStarted(res);
     const timeoutMs = effectiveTimeoutMs(config.execTimeoutMs, req.headers['x-timeout']);
     const call = upgrading === undefined ? new RequestCall(req, res, timeoutMs, startedAt) : new RequestUpgradeCall(req, res, timeoutMs, startedAt, upgrading, () => finish(101));
+    if (expecting.has(req)) call.expectsContinue = true;
     const writeTimer = config.writeTimeoutMs > 0 ? setTimeout(onWriteTimeout, config.writeTimeoutMs, res) : undefined;
     let finished = false;
     // 'close' fires once per response: `on` spares the wrapper `once` would allocate.
@@ -284,6 +298,14 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
         return;
       }
       startCall(call);
+      return;
+    }
+    const coding = req.headers['transfer-encoding'];
+    if (coding !== undefined && coding.trim().toLowerCase() !== 'chunked') {
+      // Node's parser accepts `gzip, chunked` and removes only the chunking: the function would get
+      // gzip bytes it cannot tell from plain ones. Other codings are refused (RFC 9112: 501).
+      res.setHeader('Connection', 'close');
+      sendError(res, new WatchdogError('BAD_REQUEST', 'unsupported Transfer-Encoding: only chunked is accepted\n', { status: 501 }));
       return;
     }
     if (config.maxBodyBytes > 0) {
@@ -338,7 +360,15 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
     call.req.resume();
   }
 
+  /** `100 Continue` for a client that asked for it (Expect: 100-continue), once, right before its body is needed. */
+  function sendContinue(call: FunctionCall): void {
+    if (!(call instanceof RequestCall) || !call.expectsContinue) return;
+    call.expectsContinue = false;
+    if (!call.res.headersSent && !call.res.destroyed) call.res.writeContinue();
+  }
+
   function serve(call: FunctionCall): void {
+    sendContinue(call);
     if (call instanceof RequestUpgradeCall) (upgrade as NonNullable<typeof upgrade>)(call);
     else mode.handle(call);
   }
@@ -346,7 +376,7 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
   function runGuarded(guard: RequestGuard, call: FunctionCall): void {
     let verdict: ReturnType<RequestGuard>;
     try {
-      verdict = guard(call.req, call.body);
+      verdict = guard(call.req, call.body, () => sendContinue(call));
     } catch (err) {
       verdict = new WatchdogError('BAD_REQUEST', 'request rejected\n', { cause: err });
     }
@@ -522,6 +552,8 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
 /** One function request as the modes see it; its AbortSignal is only built if a mode asks for it (most never do). */
 class RequestCall implements FunctionCall {
   body: Readable;
+  /** The client waits for `100 Continue` before it sends the body (not sent yet). */
+  expectsContinue = false;
   bytesOut = 0;
   logStatus: number | undefined;
   private controller: AbortController | undefined;

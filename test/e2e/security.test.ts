@@ -291,6 +291,54 @@ describe('security (issue #15): the built binary', () => {
     expect(existsSync(out)).toBe(false);
   });
 
+  it('probe: a transfer coding other than chunked (gzip, chunked) gets 501 instead of reaching the upstream without its coding', async () => {
+    const { wd, recorded } = await httpWatchdog();
+    const res = await rawRequest(wd.port, 'POST /gz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n4\r\nabcd\r\n0\r\n\r\n');
+    expect(res).toMatch(/^HTTP\/1\.1 501 /);
+    expect(res).toContain('only chunked');
+    const ok = await rawRequest(wd.port, 'POST /plain-chunked HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: Chunked\r\nConnection: close\r\n\r\n4\r\nabcd\r\n0\r\n\r\n');
+    expect(ok).toMatch(/^HTTP\/1\.1 200 /);
+    expect(recorded().map((r) => [r.url, r.body])).toEqual([['/plain-chunked', 'abcd']]);
+  });
+
+  it('probe: Expect: 100-continue gets 401/413/429 without a 100 first; 100 only once the headers passed', async () => {
+    const mount = createSecretMount({ key: KEY });
+    const { wd, recorded } = await httpWatchdog({ secret_mount_path: mount.path, auth_api_key_secret: 'key', max_body_bytes: '1000', max_inflight: '1' });
+    const firstAnswer = async (head: string): Promise<string> => {
+      const conn = await rawConnect(wd.port);
+      conn.write(head);
+      await withTimeout(
+        (async () => {
+          while (!conn.received().includes('\r\n\r\n')) await sleep(10);
+        })(),
+        3000,
+        'the first answer',
+      );
+      const got = conn.received();
+      conn.socket.destroy();
+      return got;
+    };
+    expect(await firstAnswer('POST /nokey HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n')).toMatch(/^HTTP\/1\.1 401 /);
+    expect(await firstAnswer(`POST /big HTTP/1.1\r\nHost: x\r\nX-Api-Key: ${KEY}\r\nExpect: 100-continue\r\nContent-Length: 5000\r\n\r\n`)).toMatch(/^HTTP\/1\.1 413 /);
+
+    const conn = await rawConnect(wd.port);
+    conn.write(`POST /good HTTP/1.1\r\nHost: x\r\nX-Api-Key: ${KEY}\r\nExpect: 100-continue\r\nContent-Length: 4\r\nConnection: close\r\n\r\n`);
+    await withTimeout(
+      (async () => {
+        while (!conn.received().includes('\r\n\r\n')) await sleep(10);
+      })(),
+      3000,
+      'the 100',
+    );
+    expect(conn.received()).toMatch(/^HTTP\/1\.1 100 Continue\r\n\r\n$/);
+    // The slot is taken: another expecting request gets 429 at once, without a 100.
+    expect(await firstAnswer(`POST /second HTTP/1.1\r\nHost: x\r\nX-Api-Key: ${KEY}\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n`)).toMatch(/^HTTP\/1\.1 429 /);
+    conn.write('body');
+    const all = await withTimeout(conn.closed, 3000, 'the answer');
+    expect(all).toMatch(/\r\n\r\nHTTP\/1\.1 200 OK\r\n/);
+    expect(recorded().map((r) => [r.url, r.body])).toEqual([['/good', 'body']]);
+  });
+
   it.each([
     ['serializing', {}],
     ['classic', {}],
