@@ -121,15 +121,17 @@ function addRatios(scenario, list) {
 const UNITS = { reqPerSec: 'req/s', mbPerSec: 'MB/s', startupMs: 'ms' };
 const fmt = (n, digits = 0) => (n === undefined || Number.isNaN(n) ? '' : n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits }));
 const cpuColumn = rows.some((r) => r.cpuUsPerReq !== undefined);
-const table = [['scenario', 'case', 'target', 'result', 'p50 ms', 'p99 ms', ...(cpuColumn ? ['CPU µs/req'] : []), 'errors', 'RSS MB', 'x baseline', 'x ref']];
+const withCpu = rows.some((r) => r.cpuMs !== undefined);
+const table = [['scenario', 'case', 'target', 'result', ...(withCpu ? ['CPU ms'] : []), 'p50 ms', 'p99 ms', ...(cpuColumn ? ['CPU µs/req'] : []), 'errors', 'RSS MB', 'x baseline', 'x ref']];
 for (const r of rows) {
   const value = r[r.metric];
-  const rss = r.peakRssMb !== undefined ? `${fmt(r.peakRssMb)} peak${r.processes > 1 ? `, ${r.processes} procs` : ''}` : r.rssMb !== undefined ? `${fmt(r.rssMb)} idle${r.anonMb !== undefined ? ` (${fmt(r.anonMb)} anon)` : ''}` : '';
+  const rss = r.peakRssMb !== undefined ? `${fmt(r.peakRssMb)} peak${r.idleRssMb !== undefined ? ` (${fmt(r.idleRssMb)} idle)` : ''}${r.processes > 1 ? `, ${r.processes} procs` : ''}` : r.rssMb !== undefined ? `${fmt(r.rssMb)} idle${r.anonMb !== undefined ? ` (${fmt(r.anonMb)} anon)` : ''}` : '';
   table.push([
     r.scenario,
     r.case,
     r.label ?? r.target,
     r.error !== undefined && value === undefined ? `FAILED: ${r.error.split('\n')[0].replace(/ before answering.*$/, '').slice(0, 60)}` : `${fmt(value, r.metric === 'startupMs' ? 1 : 0)} ${UNITS[r.metric] ?? ''}`,
+    ...(withCpu ? [fmt(r.cpuMs, 1)] : []),
     fmt(r.p50Ms, 1),
     fmt(r.p99Ms, 1),
     ...(cpuColumn ? [fmt(r.cpuUsPerReq, 0)] : []),
@@ -147,6 +149,7 @@ console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
 for (const row of table.slice(1)) console.log(line(row));
 console.log('');
 console.log('x baseline / x ref: this row\'s result divided by the baseline\'s (or the reference\'s) in the same run; for startup ms, lower is better.');
+if (withCpu) console.log('CPU ms: CPU time (user + system, all threads) the process had used when it first answered 200; steadier than wall time on a loaded machine.');
 const spawnPath = rows.find((r) => r.spawnPath !== undefined)?.spawnPath;
 if (spawnPath) console.log(`fork modes: fwatchdog started functions with ${spawnPath}`);
 

@@ -22,6 +22,7 @@ interface Row {
   p99Ms?: number;
   peakRssMb?: number;
   rssMb?: number;
+  cpuMs?: number;
 }
 
 interface Report {
@@ -80,19 +81,24 @@ describe('bench suite smoke', { timeout: 60_000 }, () => {
     }
   });
 
-  it('stream-big reports MB/s and the peak RSS of the watchdog and the baseline', async () => {
+  it('stream-big reports MB/s and the peak RSS of the watchdog and the baseline, beside the bare cat pipe', async () => {
     const rows = await smoke('stream-big', ['--stream-mib', '16']);
+    expect(rows.map((r) => r.target)).toEqual(['cat pipe', 'baseline', 'fwatchdog']);
     for (const r of rows) {
       expect(r.errors).toBe(0);
-      expect(r.peakRssMb).toBeGreaterThan(0);
+      if (r.target !== 'cat pipe') expect(r.peakRssMb).toBeGreaterThan(0);
     }
   });
 
-  it('startup reports the median time to the first 200 on /_/ready and the idle RSS', async () => {
+  it('startup reports, in every mode, the median time to the first 200 on /_/ready, the CPU used by then and the idle RSS', async () => {
     const rows = await smoke('startup', ['--startup-runs', '2']);
     expect(rows.some((r) => r.target === 'baseline')).toBe(true);
     expect(rows.some((r) => r.case.startsWith('node dist/fwatchdog.cjs'))).toBe(true);
-    for (const r of rows) expect(r.rssMb).toBeGreaterThan(0);
+    for (const mode of ['streaming', 'serializing', 'classic', 'http', 'static']) expect(rows.some((r) => r.target === 'fwatchdog' && r.case.includes(`mode=${mode}`)), mode).toBe(true);
+    for (const r of rows) {
+      expect(r.rssMb).toBeGreaterThan(0);
+      expect(r.cpuMs).toBeGreaterThan(0);
+    }
   });
 
   it('http reports req/s for GET and a 1 KiB POST through mode=http beside the bare upstream', async () => {

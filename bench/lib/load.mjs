@@ -1,5 +1,6 @@
 // Load generators: autocannon for request rates, one big streamed request for throughput.
 import autocannon from 'autocannon';
+import { spawn } from 'node:child_process';
 import { request } from 'node:http';
 import { Buffer } from 'node:buffer';
 import { Readable } from 'node:stream';
@@ -71,5 +72,23 @@ export function transfer(port, { method = 'GET', path = '/', uploadBytes = 0 }) 
     req.on('error', reject);
     if (uploadBytes > 0) bytesStream(uploadBytes).pipe(req);
     else req.end();
+  });
+}
+
+/**
+ * The ceiling of a streaming call without HTTP: `totalBytes` written into a `cat` process and read
+ * back from it, by this process, with the same chunks as transfer(). Resolves { bytes, seconds }.
+ */
+export function catPipe(totalBytes) {
+  return new Promise((resolvePipe, reject) => {
+    const started = performance.now();
+    const child = spawn('cat', [], { stdio: ['pipe', 'pipe', 'ignore'] });
+    let bytes = 0;
+    child.on('error', reject);
+    child.stdout.on('data', (c) => {
+      bytes += c.length;
+    });
+    child.stdout.on('end', () => resolvePipe({ bytes, seconds: (performance.now() - started) / 1000 }));
+    bytesStream(totalBytes).pipe(child.stdin);
   });
 }

@@ -1,7 +1,8 @@
-// stream-big: one 256 MiB POST through streaming mode with cat: MB/s and the server's peak RSS (VmHWM).
-// Baseline: the plain node:http + spawn(cat) server (bench/servers/node-spawn.mjs).
+// stream-big: one 256 MiB POST through streaming mode with cat: MB/s and the server's peak RSS (VmHWM),
+// next to its idle RSS. Baseline: the plain node:http + spawn(cat) server (bench/servers/node-spawn.mjs).
+// Also, as the ceiling, the bare `cat` pipe: the same bytes written into cat and read back, no HTTP.
 import { alternate } from '../lib/alternate.mjs';
-import { transfer } from '../lib/load.mjs';
+import { catPipe, transfer } from '../lib/load.mjs';
 import { memoryMb, startForkBaseline, startWatchdog } from '../lib/processes.mjs';
 import { combineTransfers } from './http.mjs';
 
@@ -11,20 +12,30 @@ export const streamBig = {
   metric: 'mbPerSec',
   async run(ctx) {
     const uploadBytes = ctx.streamMib << 20;
-    const targets = ['baseline', 'fwatchdog', ...(ctx.ref ? ['ref'] : [])];
+    const targets = ['cat pipe', 'baseline', 'fwatchdog', ...(ctx.ref ? ['ref'] : [])];
     const rounds = ctx.rounds;
     const env = { mode: 'streaming', fprocess: 'cat', exec_timeout: '120s', read_timeout: '120s', write_timeout: '120s' };
     const procs = new Map();
     try {
+      const idle = new Map();
       const results = await alternate(targets, rounds, async (target) => {
-        if (!procs.has(target)) procs.set(target, await start(target, ctx, env));
+        if (target === 'cat pipe') {
+          const r = await catPipe(uploadBytes);
+          return { bytes: uploadBytes, seconds: r.seconds, errors: r.bytes === uploadBytes ? 0 : 1 };
+        }
+        if (!procs.has(target)) {
+          const proc = await start(target, ctx, env);
+          procs.set(target, proc);
+          idle.set(target, memoryMb(proc.pid)?.rssMb);
+        }
         const proc = procs.get(target);
         const r = await transfer(proc.port, { method: 'POST', uploadBytes });
         return { bytes: uploadBytes, seconds: r.seconds, errors: r.status === 200 && r.bytes === uploadBytes ? 0 : 1 };
       });
       return targets.map((target) => {
+        if (target === 'cat pipe') return { scenario: 'stream-big', case: `${ctx.streamMib} MiB through a bare cat pipe (no HTTP)`, target: 'cat pipe', ...combineTransfers(results.get(target)) };
         const mem = procs.has(target) ? memoryMb(procs.get(target).pid) : undefined;
-        return { scenario: 'stream-big', case: `POST ${ctx.streamMib} MiB through cat`, target, ...combineTransfers(results.get(target)), peakRssMb: mem?.peakRssMb };
+        return { scenario: 'stream-big', case: `POST ${ctx.streamMib} MiB through cat`, target, ...combineTransfers(results.get(target)), peakRssMb: mem?.peakRssMb, idleRssMb: idle.get(target) };
       });
     } finally {
       await Promise.all([...procs.values()].map((p) => p.stop()));
