@@ -1,6 +1,5 @@
 // The only impure file: process.env -> config -> watchdog -> listen -> signals -> exit code.
 import { existsSync } from 'node:fs';
-import { setFlagsFromString } from 'node:v8';
 import pino from 'pino';
 import { helpText, printableConfig } from './config/help.js';
 import { loadConfig, type WatchdogConfig } from './config/load-config.js';
@@ -86,7 +85,7 @@ async function main(): Promise<void> {
   const logger = createLogger({ format: config.logFormat, prefixLogs: config.prefixLogs, err: errDest, out: outDest, debug: config.writeDebug || config.debugHeaders });
   logger.info(`Version: ${VERSION}\tSHA: ${GIT_SHA}`);
   if (process.pid === 1) startReaper(logger, config.tmpDir);
-  if (config.mode === 'classic' || config.mode === 'streaming' || config.mode === 'serializing') startSpawner(logger, config.tmpDir);
+  if (config.mode === 'classic' || config.mode === 'streaming' || config.mode === 'serializing') await startSpawner(logger, config.tmpDir);
   if (config.mode === 'inproc') flushFunctionOutput = routeFunctionOutput(logger, config.logBufferSize);
 
   await run(config, env, logger, exit);
@@ -161,11 +160,12 @@ async function run(config: WatchdogConfig, env: Record<string, string>, logger: 
  * process is copied); without it via child_process.spawn, whose fork() costs more the more memory
  * is resident, so V8's young generation is kept at its start size (see README, Performance).
  */
-function startSpawner(logger: Logger, tmpDir: string): void {
+async function startSpawner(logger: Logger, tmpDir: string): Promise<void> {
   const load = loadSpawnAddon({ dlopen: (m, f) => process.dlopen(m, f), execPath: process.execPath, scriptPath: process.argv[1], tmpDir });
   if (!load.ok) {
     logger.info(`Starting functions with child_process.spawn (spawn addon: ${load.reason})`);
-    setFlagsFromString('--semi-space-growth-factor=1');
+    // node:v8 is loaded only here: start-up with the addon does not pay for it.
+    (await import('node:v8')).setFlagsFromString('--semi-space-growth-factor=1');
     return;
   }
   const spawner = createNativeSpawner(load.addon);

@@ -1,6 +1,5 @@
 // Wires config -> mode -> watchdog -> listening server, without touching process globals.
 import { checkSecrets } from '../auth/check-secrets.js';
-import { createAuthGuard } from '../auth/create-auth-guard.js';
 import type { WatchdogConfig } from '../config/load-config.js';
 import { formatDuration } from '../config/duration.js';
 import type { Logger } from '../log/logger.js';
@@ -72,7 +71,9 @@ export async function bootWatchdog(options: BootOptions): Promise<Booted> {
   }
   logger.info(`Watchdog mode: ${config.mode}\tfprocess: ${JSON.stringify(config.fprocess)}`);
   logger.info(`Timeouts: read: ${formatDuration(config.readTimeoutMs)} write: ${formatDuration(config.writeTimeoutMs)} hard: ${formatDuration(config.execTimeoutMs)} health: ${formatDuration(config.healthcheckIntervalMs)}`);
-  const guard = options.guard ?? createAuthGuard(config, { logger });
+  // The auth code (and node:crypto) is loaded only when an auth_* secret is set.
+  const auth = config.authApiKeySecret !== undefined || config.authHmacSecret !== undefined;
+  const guard = options.guard ?? (auth ? (await import('../auth/create-auth-guard.js')).createAuthGuard(config, { logger }) : undefined);
   const watchdog = createWatchdog(config, { logger, metrics, mode, ...(guard ? { guard } : {}) });
   let ports: { port: number; metricsPort: number | undefined };
   try {
