@@ -94,7 +94,7 @@ describe('bench suite smoke', { timeout: 60_000 }, () => {
     const rows = await smoke('startup', ['--startup-runs', '2']);
     expect(rows.some((r) => r.target === 'baseline')).toBe(true);
     expect(rows.some((r) => r.case.startsWith('node dist/fwatchdog.cjs'))).toBe(true);
-    for (const mode of ['streaming', 'serializing', 'classic', 'http', 'static']) expect(rows.some((r) => r.target === 'fwatchdog' && r.case.includes(`mode=${mode}`)), mode).toBe(true);
+    for (const mode of ['streaming', 'serializing', 'classic', 'http', 'static', 'inproc']) expect(rows.some((r) => r.target === 'fwatchdog' && r.case.includes(`mode=${mode}`)), mode).toBe(true);
     for (const r of rows) {
       expect(r.rssMb).toBeGreaterThan(0);
       expect(r.cpuMs).toBeGreaterThan(0);

@@ -52,6 +52,7 @@ export const startup = {
   async run(ctx) {
     const dir = mkdtempSync(join(tmpdir(), 'fwd-bench-startup-'));
     writeFileSync(join(dir, 'index.html'), 'OK\n');
+    writeFileSync(join(dir, 'handler.cjs'), "module.exports = (req, res) => res.end('OK');\n");
     const upstream = fastUpstream(dir);
     const node = embeddedNode();
     const binary = ctx.exe.args.length === 0 ? ctx.exe : undefined;
@@ -62,6 +63,7 @@ export const startup = {
       classic: { mode: 'classic', fprocess: 'cat' },
       http: { mode: 'http', fprocess: 'UPSTREAM' },
       static: { mode: 'static', static_path: dir },
+      inproc: { mode: 'inproc', fprocess: join(dir, 'handler.cjs') },
     };
     const targets = {
       baseline: { exe: { command: node, args: [join(ROOT, 'bench', 'servers', 'bare-http.cjs')] }, bare: true, caseName: `bare node:http server (${node === SEA_NODE ? 'scripts/sea-node Node' : `this node ${process.version}`})` },

@@ -116,6 +116,7 @@ const MODES: Record<string, () => Promise<Record<string, string>>> = {
     return { mode: 'http', fprocess: `node ${fixture('upstreams/upstream')}`, upstream_url: `http://127.0.0.1:${port}`, PORT: port };
   },
   static: async () => ({ mode: 'static', static_path: makeTmpDir('fwd-startup-static-') }),
+  inproc: async () => ({ mode: 'inproc', fprocess: fixture('inproc/listener.cjs') }),
 };
 
 const committed: List = existsSync(LIST) ? (JSON.parse(readFileSync(LIST, 'utf8')) as List) : {};
