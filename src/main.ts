@@ -9,6 +9,7 @@ import { createNativeSpawner, loadSpawnAddon, useNativeSpawner } from './process
 import { isOwnChild } from './process/function-process.js';
 import { createReaper } from './process/reaper.js';
 import { loadReaperAddon, REAPER_FILE } from './process/reaper-loader.js';
+import { createStreamReclaim } from './server/stream-reclaim.js';
 import { bootWatchdog, resolveFunctionProgram, StartupError, type Booted } from './server/boot.js';
 import { GIT_SHA, VERSION } from './version.js';
 
@@ -131,7 +132,7 @@ async function run(config: WatchdogConfig, env: Record<string, string>, logger: 
   process.on('SIGINT', onSignal);
 
   try {
-    booted = await bootWatchdog({ config, logger, env, cwd: process.cwd(), onFatal });
+    booted = await bootWatchdog({ config, logger, env, cwd: process.cwd(), onFatal, reclaim: createStreamReclaim(youngGenerationGc(logger)) });
   } catch (err) {
     logger.error(err instanceof StartupError ? err.message : `start-up failed: ${String((err as Error).stack ?? err)}`);
     exit(err instanceof StartupError ? err.exitCode : 1);
@@ -153,6 +154,29 @@ async function run(config: WatchdogConfig, env: Record<string, string>, logger: 
     await booted.watchdog.abort();
     exit(1);
   }
+}
+
+/**
+ * V8's young-generation collection, for the stream reclaim (src/server/stream-reclaim.ts). gc() is
+ * exposed at run time, and node:v8 and node:vm are loaded only when a stream first needs it.
+ */
+function youngGenerationGc(logger: Logger): () => void {
+  let gc: ((options: { type: 'minor' }) => void) | undefined;
+  let loading = false;
+  return () => {
+    if (gc !== undefined) {
+      gc({ type: 'minor' });
+      return;
+    }
+    if (loading) return;
+    loading = true;
+    Promise.all([import('node:v8'), import('node:vm')])
+      .then(([v8, vm]) => {
+        v8.setFlagsFromString('--expose-gc');
+        gc = vm.runInNewContext('gc') as typeof gc;
+      })
+      .catch((err: unknown) => logger.warn(`cannot collect the chunks of long streams early: ${String(err)}`));
+  };
 }
 
 /**

@@ -49,6 +49,8 @@ export function createStreamingMode(deps: ModeDeps): ModeRunner {
       else res.destroy();
     });
     body.pipe(stdin);
+    const reclaim = deps.reclaim;
+    if (reclaim) body.on('data', (chunk: Buffer) => reclaim.moved(chunk.length));
 
     const begin = (): void => {
       started = true;

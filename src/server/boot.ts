@@ -3,6 +3,7 @@ import { checkSecrets } from '../auth/check-secrets.js';
 import type { WatchdogConfig } from '../config/load-config.js';
 import { formatDuration } from '../config/duration.js';
 import type { Logger } from '../log/logger.js';
+import type { StreamReclaim } from './stream-reclaim.js';
 import { createMetrics, type Metrics } from '../metrics/metrics.js';
 import { loadMode, type ModeRunner } from '../modes/mode.js';
 import { resolveModuleFile, resolveProgram } from '../process/resolve-program.js';
@@ -26,6 +27,8 @@ export interface BootOptions {
   /** Called when the mode can no longer serve (e.g. the http upstream died). */
   onFatal(message: string): void;
   metrics?: Metrics;
+  /** Given to the mode: collects the chunks of long streams as they go. */
+  reclaim?: StreamReclaim;
   guard?: RequestGuard;
 }
 
@@ -61,7 +64,7 @@ export async function bootWatchdog(options: BootOptions): Promise<Booted> {
   const metrics = options.metrics ?? createMetrics({ defaultMetrics: true });
   const env = { ...options.env, secret_mount_path: config.secretMountPath };
   const factory = await loadMode(config.mode);
-  const mode = factory({ config, logger, baseEnv: env, programPath, events: metrics, onFatal: options.onFatal });
+  const mode = factory({ config, logger, baseEnv: env, programPath, events: metrics, onFatal: options.onFatal, ...(options.reclaim ? { reclaim: options.reclaim } : {}) });
   if (mode.load !== undefined) {
     try {
       await mode.load();
