@@ -185,7 +185,7 @@ function youngGenerationGc(logger: Logger): () => void {
  * is resident, so V8's young generation is kept at its start size (see README, Performance).
  */
 async function startSpawner(logger: Logger, tmpDir: string): Promise<void> {
-  const load = loadSpawnAddon({ dlopen: (m, f) => process.dlopen(m, f), execPath: process.execPath, scriptPath: process.argv[1], tmpDir });
+  const load = loadSpawnAddon({ dlopen: (m, f) => process.dlopen(m, f), execPath: process.execPath, scriptPath: process.argv[1], tmpDir, uid: process.getuid?.() });
   if (!load.ok) {
     logger.info(`Starting functions with child_process.spawn (spawn addon: ${load.reason})`);
     // node:v8 is loaded only here: start-up with the addon does not pay for it.
@@ -223,7 +223,7 @@ function routeFunctionOutput(logger: Logger, maxLineBytes: number): () => void {
 
 /** As PID 1, reap orphaned zombies with the native addon; without it, say so once at start-up. */
 function startReaper(logger: Logger, tmpDir: string): void {
-  const load = loadReaperAddon({ dlopen: (m, f) => process.dlopen(m, f), execPath: process.execPath, scriptPath: process.argv[1], tmpDir });
+  const load = loadReaperAddon({ dlopen: (m, f) => process.dlopen(m, f), execPath: process.execPath, scriptPath: process.argv[1], tmpDir, uid: process.getuid?.() });
   if (!load.ok) {
     logger.warn(`running as PID 1 without the zombie reaper (${load.reason}; looked for ${load.tried.join(', ')}): orphaned processes will stay zombies. Put ${REAPER_FILE} next to the binary or run under an init such as tini`);
     return;

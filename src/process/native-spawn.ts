@@ -6,6 +6,7 @@ import { Socket } from 'node:net';
 import { constants, tmpdir } from 'node:os';
 import { getSystemErrorName } from 'node:util';
 import { dirname, join } from 'node:path';
+import { addonFile } from './addon-file.js';
 
 /** The addon's file name: a SEA asset, next to the binary or script, or in the dev build folder. */
 export const SPAWN_ADDON_FILE = 'spawn.node';
@@ -266,6 +267,8 @@ export interface SpawnAddonLoadInput {
   scriptPath: string | undefined;
   /** Where a SEA asset may be extracted. */
   tmpDir: string | undefined;
+  /** This process's user id (process.getuid()), which a reused addon file must belong to. */
+  uid?: number | undefined;
 }
 
 /** The loaded addon and where it came from, or why it could not be loaded. */
@@ -296,6 +299,14 @@ export function loadSpawnAddon(input: SpawnAddonLoadInput): SpawnAddonLoad {
   };
   const asset = seaAsset();
   if (asset !== undefined) {
+    // A file kept in TMPDIR across starts (src/process/addon-file.ts); a private copy if that fails.
+    try {
+      const file = addonFile(asset, SPAWN_ADDON_FILE, input.tmpDir ?? tmpdir(), input.uid);
+      const addon = tryFile(file);
+      if (addon) return { ok: true, addon, from: `asset ${SPAWN_ADDON_FILE}` };
+    } catch {
+      // TMPDIR not writable, or the name taken by another user's file: the private copy below.
+    }
     try {
       const dir = mkdtempSync(join(input.tmpDir ?? tmpdir(), 'fwatchdog-'));
       const file = join(dir, SPAWN_ADDON_FILE);

@@ -2,6 +2,7 @@
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { addonFile } from './addon-file.js';
 import type { ReaperAddon } from './reaper.js';
 
 /** The addon's file name, next to the binary, the script, or as a SEA asset. */
@@ -16,6 +17,8 @@ export interface ReaperLoadInput {
   scriptPath: string | undefined;
   /** Where a SEA asset may be extracted. */
   tmpDir: string | undefined;
+  /** This process's user id (process.getuid()), which a reused addon file must belong to. */
+  uid?: number | undefined;
 }
 
 export type ReaperLoad = { ok: true; addon: ReaperAddon; from: string } | { ok: false; tried: string[]; reason: string };
@@ -50,6 +53,14 @@ export function loadReaperAddon(input: ReaperLoadInput): ReaperLoad {
 
   const asset = seaAsset();
   if (asset !== undefined) {
+    // A file kept in TMPDIR across starts (src/process/addon-file.ts); a private copy if that fails.
+    try {
+      const file = addonFile(asset, REAPER_FILE, input.tmpDir ?? tmpdir(), input.uid);
+      const addon = tryFile(file);
+      if (addon) return { ok: true, addon, from: `asset ${REAPER_FILE}` };
+    } catch {
+      // TMPDIR not writable, or the name taken by another user's file: the private copy below.
+    }
     try {
       const dir = mkdtempSync(join(input.tmpDir ?? tmpdir(), 'fwatchdog-'));
       const file = join(dir, REAPER_FILE);
