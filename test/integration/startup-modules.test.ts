@@ -56,7 +56,9 @@ fs.writeFileSync = function (path, ...rest) {
   if (!done && typeof path === 'string' && path.endsWith('/.lock')) {
     done = true;
     const builtins = process.moduleLoadList.filter((m) => m.startsWith('NativeModule ')).map((m) => m.slice(13)).filter((m) => !m.startsWith('internal/'));
-    write(process.env.STARTUP_MODULES_OUT, JSON.stringify({ bundle: globalThis.__fwdEvaluated ?? [], builtins }));
+    // Written aside and renamed, so the test never reads half a file.
+    write(process.env.STARTUP_MODULES_OUT + '.tmp', JSON.stringify({ bundle: globalThis.__fwdEvaluated ?? [], builtins }));
+    fs.renameSync(process.env.STARTUP_MODULES_OUT + '.tmp', process.env.STARTUP_MODULES_OUT);
   }
   return write.call(this, path, ...rest);
 };
