@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import pino from 'pino';
 import { helpText, printableConfig } from './config/help.js';
 import { loadConfig, type WatchdogConfig } from './config/load-config.js';
+import { MODE_TABLE } from './config/variables.js';
 import { createLineSplitter } from './log/line-splitter.js';
 import { createLogger, type Logger } from './log/logger.js';
 import { createNativeSpawner, loadSpawnAddon, useNativeSpawner } from './process/native-spawn.js';
@@ -86,7 +87,7 @@ async function main(): Promise<void> {
   const logger = createLogger({ format: config.logFormat, prefixLogs: config.prefixLogs, err: errDest, out: outDest, debug: config.writeDebug || config.debugHeaders });
   logger.info(`Version: ${VERSION}\tSHA: ${GIT_SHA}`);
   if (process.pid === 1) startReaper(logger, config.tmpDir);
-  if (config.mode === 'classic' || config.mode === 'streaming' || config.mode === 'serializing') await startSpawner(logger, config.tmpDir);
+  if (MODE_TABLE[config.mode].forks) await startSpawner(logger, config.tmpDir);
   if (config.mode === 'inproc') flushFunctionOutput = routeFunctionOutput(logger, config.logBufferSize);
 
   await run(config, env, logger, exit);

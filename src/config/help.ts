@@ -1,74 +1,100 @@
-// The --help text and the --print-config view of a configuration.
+// What the variable table says to people: the --help text, the --print-config view, docs/configuration.md.
 import type { WatchdogConfig } from './load-config.js';
-import { formatDuration } from './duration.js';
-import { VARIABLES } from './variables.js';
+import { MODE_TABLE, MODES, VARIABLES, defaultText, type Variable } from './variables.js';
+
+const FLAGS = [
+  ['--version', 'print the version and exit'],
+  ['--run-healthcheck', 'exit 0 if the lock file $TMPDIR/.lock exists, else 1 (for HEALTHCHECK)'],
+  ['--print-config', 'print the effective configuration as JSON (secrets are never shown) and exit'],
+] as const;
+
+const VALUES_NOTE = [
+  'Configuration is read from environment variables. Durations are whole seconds (30) or Go',
+  'durations (1m30s, 1.5s, 500ms). Booleans: true/false, 1/0, yes/no, on/off. Any value that does',
+  'not parse stops the watchdog at start-up (exit code 2) with every problem listed.',
+];
+
+function spelled(v: Variable): string {
+  return v.name + (v.aliases ? ` (${v.aliases.join(', ')})` : '');
+}
 
 export function helpText(): string {
   const lines = [
-    'fwatchdog: the OpenFaaS function watchdog (classic, streaming, serializing, http, static modes)',
+    `fwatchdog: the OpenFaaS function watchdog (${MODES.join(', ')} modes)`,
     '',
     'Usage: fwatchdog [--help] [--version] [--run-healthcheck] [--print-config]',
     '',
-    '  --version          print the version and exit',
-    '  --run-healthcheck  exit 0 if the lock file $TMPDIR/.lock exists, else 1 (for HEALTHCHECK)',
-    '  --print-config     print the effective configuration as JSON (secrets are never shown) and exit',
+    ...FLAGS.map(([flag, what]) => `  ${flag.padEnd(17)}  ${what}`),
     '',
-    'Configuration is read from environment variables. Durations are whole seconds (30) or Go',
-    'durations (1m30s, 1.5s, 500ms). Booleans: true/false, 1/0, yes/no, on/off. Any value that does',
-    'not parse stops the watchdog at start-up (exit code 2) with every problem listed.',
+    ...VALUES_NOTE,
     '',
   ];
-  const width = Math.max(...VARIABLES.map((v) => (v.name + (v.aliases ? ` (${v.aliases.join(', ')})` : '')).length));
+  const width = Math.max(...VARIABLES.map((v) => spelled(v).length));
   for (const v of VARIABLES) {
-    const name = v.name + (v.aliases ? ` (${v.aliases.join(', ')})` : '');
     const modes = v.modes ? ` [${v.modes.join(', ')}]` : '';
-    lines.push(`  ${name.padEnd(width)}  ${v.help}${modes}`);
-    lines.push(`  ${''.padEnd(width)}  default: ${v.defaultText}`);
+    lines.push(`  ${spelled(v).padEnd(width)}  ${v.help}${modes}`);
+    lines.push(`  ${''.padEnd(width)}  default: ${defaultText(v)}`);
   }
   return `${lines.join('\n')}\n`;
 }
 
-/** The effective configuration, in the environment's own names and units. */
+/** The effective configuration, in the environment's own names and units (secret names, never values). */
 export function printableConfig(config: WatchdogConfig, programPath: string | undefined): Record<string, unknown> {
-  return {
-    mode: config.mode,
-    fprocess: config.fprocess,
-    argv: config.argv,
-    program_path: programPath,
-    port: config.port,
-    metrics_port: config.metricsPort,
-    read_timeout: formatDuration(config.readTimeoutMs),
-    write_timeout: formatDuration(config.writeTimeoutMs),
-    exec_timeout: formatDuration(config.execTimeoutMs),
-    healthcheck_interval: formatDuration(config.healthcheckIntervalMs),
-    upstream_url: config.upstreamUrl?.href,
-    http_buffer_req_body: config.bufferHttpBody,
-    content_type: config.contentType,
-    static_path: config.staticPath,
-    suppress_lock: config.suppressLock,
-    max_inflight: config.maxInflight,
-    max_queue: config.maxQueue,
-    queue_timeout: formatDuration(config.queueTimeoutMs),
-    prefix_logs: config.prefixLogs,
-    log_buffer_size: Number.isFinite(config.logBufferSize) ? config.logBufferSize : -1,
-    ready_path: config.readyPath,
-    log_callid: config.logCallId,
-    log_format: config.logFormat,
-    max_body_bytes: config.maxBodyBytes,
-    max_output_bytes: config.maxOutputBytes,
-    cgi_headers: config.cgiHeaders,
-    cgi_response: config.cgiResponse,
-    cgi_env: config.cgiEnv,
-    marshal_request: config.marshalRequest,
-    combine_output: config.combineOutput,
-    write_debug: config.writeDebug,
-    debug_headers: config.debugHeaders,
-    lock_file: config.lockFilePath,
-    secret_mount_path: config.secretMountPath,
-    secrets: config.secrets,
-    auth_api_key_secret: config.authApiKeySecret,
-    auth_api_key_header: config.authApiKeyHeader,
-    auth_hmac_secret: config.authHmacSecret,
-    auth_hmac_header: config.authHmacHeader,
-  };
+  const out: Record<string, unknown> = {};
+  for (const v of VARIABLES) {
+    if (v.key === undefined) continue;
+    out[v.name] = v.parse.print(config[v.key] as never);
+    if (v.key === 'fprocess') {
+      out.argv = config.argv;
+      out.program_path = programPath;
+    }
+    if (v.key === 'tmpDir') out.lock_file = config.lockFilePath;
+  }
+  return out;
+}
+
+function cell(s: string): string {
+  return s.replaceAll('|', '\\|').replaceAll('<', '&lt;').replaceAll('>', '&gt;');
+}
+
+/** docs/configuration.md, generated from the table (`npm run docs:config`; a test keeps the committed file equal). */
+export function configurationMarkdown(): string {
+  const lines = [
+    '# Configuration',
+    '',
+    '<!-- Generated from src/config/variables.ts by `npm run docs:config`; do not edit by hand. -->',
+    '',
+    'fwatchdog reads its configuration from environment variables, with the names of the OpenFaaS watchdogs.',
+    'An empty value counts as unset. Where a variable has aliases, an alias that is set wins over the main name',
+    '(as in the originals); for booleans, any spelling set to true turns the option on.',
+    '',
+    ...VALUES_NOTE,
+    '`fwatchdog --help` prints this list; `fwatchdog --print-config` prints the effective values as JSON.',
+    '',
+    '## Modes',
+    '',
+    '| mode | forks a process per request | what it does |',
+    '|---|---|---|',
+    ...MODES.map((m) => `| \`${m}\` | ${MODE_TABLE[m].forks ? 'yes' : 'no'} | ${cell(MODE_TABLE[m].summary)} |`),
+    '',
+    '## Variables',
+    '',
+    '| variable | aliases | default | allowed values | modes | meaning |',
+    '|---|---|---|---|---|---|',
+    ...VARIABLES.map(
+      (v) =>
+        `| \`${v.name}\` | ${(v.aliases ?? []).map((a) => `\`${a}\``).join(', ')} | ${cell(defaultText(v))} | ${cell(v.parse.allowed)} | ${v.modes ? v.modes.join(', ') : 'all'} | ${cell(v.help)} |`,
+    ),
+    '',
+    '## Command-line flags',
+    '',
+    '| flag | what it does |',
+    '|---|---|',
+    '| `--help` | print the variables with their defaults and exit |',
+    ...FLAGS.map(([flag, what]) => `| \`${flag}\` | ${cell(what)} |`),
+    '',
+    'Each flag may also be written with one dash (`-help`), as with the originals.',
+    '',
+  ];
+  return lines.join('\n');
 }

@@ -1,0 +1,42 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { configurationMarkdown, helpText, printableConfig } from '../../src/config/help.js';
+import { loadConfig } from '../../src/config/load-config.js';
+import { MODE_TABLE, VARIABLES, defaultText } from '../../src/config/variables.js';
+
+describe('the variable table', () => {
+  it('docs/configuration.md is the one generated from the table (run npm run docs:config after changing a row)', () => {
+    const committed = readFileSync(join(import.meta.dirname, '..', '..', 'docs', 'configuration.md'), 'utf8');
+    expect(committed).toBe(configurationMarkdown());
+  });
+
+  it('every row has a default text, a help text, and a unique name and field', () => {
+    for (const v of VARIABLES) {
+      expect(defaultText(v), v.name).not.toBe('');
+      expect(v.help, v.name).not.toBe('');
+    }
+    const names = VARIABLES.flatMap((v) => [v.name, ...(v.aliases ?? [])]);
+    expect(new Set(names).size).toBe(names.length);
+    const keys = VARIABLES.flatMap((v) => (v.key === undefined ? [] : [v.key]));
+    expect(new Set(keys).size).toBe(keys.length);
+  });
+
+  it('--help and --print-config show every row, and the defaults the loader applies are the ones --help names', () => {
+    const help = helpText();
+    const loaded = loadConfig({ fprocess: 'cat' });
+    if (!loaded.ok) throw new Error(loaded.problems.join('\n'));
+    const printed = printableConfig(loaded.config, '/bin/cat');
+    for (const v of VARIABLES) {
+      expect(help, v.name).toContain(`  ${v.name}`);
+      if (v.key === undefined) continue;
+      expect(Object.keys(printed), v.name).toContain(v.name);
+      // A plain default is printed exactly as --help says it.
+      if (typeof v.default !== 'function' && v.defaultText === undefined) expect(String(printed[v.name]), v.name).toBe(defaultText(v));
+    }
+  });
+
+  it('a fork mode is a property of the mode, read by the compiler-checked mode table', () => {
+    expect(Object.entries(MODE_TABLE).filter(([, m]) => m.forks).map(([name]) => name)).toEqual(['streaming', 'serializing', 'classic']);
+  });
+});
