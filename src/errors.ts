@@ -51,6 +51,11 @@ export class WatchdogError extends Error {
   }
 }
 
+/** The 413 for a body over max_body_bytes (Content-Length, chunked, or a body held for the HMAC check). */
+export function bodyTooLarge(maxBodyBytes: number): WatchdogError {
+  return new WatchdogError('BODY_TOO_LARGE', `request body is larger than max_body_bytes (${maxBodyBytes} bytes)\n`);
+}
+
 /**
  * Sends a watchdog-made error once. If headers already went out, a status can no longer be
  * sent and a truncated body must not look like success: the socket is destroyed instead.

@@ -6,10 +6,9 @@ import { loadConfig, type WatchdogConfig } from './config/load-config.js';
 import { MODE_TABLE } from './config/variables.js';
 import { createLineSplitter } from './log/line-splitter.js';
 import { createLogger, type Logger } from './log/logger.js';
-import { createNativeSpawner, loadSpawnAddon, useNativeSpawner } from './process/native-spawn.js';
-import { isOwnChild } from './process/function-process.js';
-import { createReaper } from './process/reaper.js';
-import { loadReaperAddon, REAPER_FILE } from './process/reaper-loader.js';
+import { loadAddon, type AddonLoadInput } from './process/load-addon.js';
+import { SPAWN_ADDON, type SpawnAddon } from './process/native-spawn.js';
+import { createReaper, REAPER_ADDON, type ReaperAddon } from './process/reaper.js';
 import { createStreamReclaim } from './server/stream-reclaim.js';
 import { bootWatchdog, resolveFunctionProgram, StartupError, type Booted } from './server/boot.js';
 import { GIT_SHA, VERSION } from './version.js';
@@ -86,11 +85,14 @@ async function main(): Promise<void> {
   };
   const logger = createLogger({ format: config.logFormat, prefixLogs: config.prefixLogs, err: errDest, out: outDest, debug: config.writeDebug || config.debugHeaders });
   logger.info(`Version: ${VERSION}\tSHA: ${GIT_SHA}`);
-  if (process.pid === 1) startReaper(logger, config.tmpDir);
-  if (MODE_TABLE[config.mode].forks) await startSpawner(logger, config.tmpDir);
+  const addonInput: AddonLoadInput = { dlopen: (m, f) => process.dlopen(m, f), execPath: process.execPath, scriptPath: process.argv[1], tmpDir: config.tmpDir, uid: process.getuid?.() };
+  const addons: Addons = {
+    reaper: process.pid === 1 ? loadReaper(logger, addonInput) : undefined,
+    spawn: MODE_TABLE[config.mode].forks ? await loadSpawner(logger, addonInput) : undefined,
+  };
   if (config.mode === 'inproc') flushFunctionOutput = routeFunctionOutput(logger, config.logBufferSize);
 
-  await run(config, env, logger, exit);
+  await run(config, env, logger, exit, addons);
 }
 
 /** How long after ready prom-client is loaded when no request or scrape has loaded it yet. */
@@ -99,7 +101,13 @@ const METRICS_LOAD_DELAY_MS = 200;
 /** After a fatal error (the upstream died), how long requests in flight may take to get their answer (502) before the exit. */
 const FATAL_ANSWER_MS = 1000;
 
-async function run(config: WatchdogConfig, env: Record<string, string>, logger: Logger, exit: (code: number) => never): Promise<void> {
+/** The native addons main.ts could load: the posix_spawn one (fork modes) and, as PID 1, the zombie reaper. */
+interface Addons {
+  spawn: SpawnAddon | undefined;
+  reaper: ReaperAddon | undefined;
+}
+
+async function run(config: WatchdogConfig, env: Record<string, string>, logger: Logger, exit: (code: number) => never, addons: Addons): Promise<void> {
   let booted: Booted | undefined;
   let fatal = false;
   const onFatal = (message: string): void => {
@@ -133,7 +141,7 @@ async function run(config: WatchdogConfig, env: Record<string, string>, logger: 
   process.on('SIGINT', onSignal);
 
   try {
-    booted = await bootWatchdog({ config, logger, env, cwd: process.cwd(), onFatal, reclaim: createStreamReclaim(youngGenerationGc(logger)) });
+    booted = await bootWatchdog({ config, logger, env, cwd: process.cwd(), onFatal, reclaim: createStreamReclaim(youngGenerationGc(logger)), ...(addons.spawn ? { spawnAddon: addons.spawn } : {}) });
   } catch (err) {
     logger.error(err instanceof StartupError ? err.message : `start-up failed: ${String((err as Error).stack ?? err)}`);
     exit(err instanceof StartupError ? err.exitCode : 1);
@@ -142,6 +150,13 @@ async function run(config: WatchdogConfig, env: Record<string, string>, logger: 
   if (fatal) {
     await booted.watchdog.abort();
     exit(1);
+  }
+  // The spawner made in boot collects its processes' exits on SIGCHLD; the reaper leaves those pids to it.
+  const spawner = booted.spawner;
+  if (spawner.native) process.on('SIGCHLD', () => spawner.onSigchld());
+  if (addons.reaper !== undefined) {
+    const reaper = createReaper(addons.reaper, { logger, isOwnChild: spawner.isOwnChild });
+    process.on('SIGCHLD', () => reaper.poke());
   }
   try {
     const ready = await booted.watchdog.markReadyWhenReady();
@@ -183,20 +198,18 @@ function youngGenerationGc(logger: Logger): () => void {
 /**
  * Fork modes start a process per request: with the spawn addon via posix_spawn (nothing of this
  * process is copied); without it via child_process.spawn, whose fork() costs more the more memory
- * is resident, so V8's young generation is kept at its start size (see README, Performance).
+ * is resident, so V8's young generation is kept at its start size (see docs/performance.md).
  */
-async function startSpawner(logger: Logger, tmpDir: string): Promise<void> {
-  const load = loadSpawnAddon({ dlopen: (m, f) => process.dlopen(m, f), execPath: process.execPath, scriptPath: process.argv[1], tmpDir, uid: process.getuid?.() });
+async function loadSpawner(logger: Logger, input: AddonLoadInput): Promise<SpawnAddon | undefined> {
+  const load = loadAddon(SPAWN_ADDON, input);
   if (!load.ok) {
     logger.info(`Starting functions with child_process.spawn (spawn addon: ${load.reason})`);
     // node:v8 is loaded only here: start-up with the addon does not pay for it.
     (await import('node:v8')).setFlagsFromString('--semi-space-growth-factor=1');
-    return;
+    return undefined;
   }
-  const spawner = createNativeSpawner(load.addon);
-  useNativeSpawner(spawner);
-  process.on('SIGCHLD', () => spawner.onSigchld());
   logger.info(`Starting functions with posix_spawn (${load.from})`);
+  return load.addon;
 }
 
 /**
@@ -222,16 +235,15 @@ function routeFunctionOutput(logger: Logger, maxLineBytes: number): () => void {
   };
 }
 
-/** As PID 1, reap orphaned zombies with the native addon; without it, say so once at start-up. */
-function startReaper(logger: Logger, tmpDir: string): void {
-  const load = loadReaperAddon({ dlopen: (m, f) => process.dlopen(m, f), execPath: process.execPath, scriptPath: process.argv[1], tmpDir, uid: process.getuid?.() });
+/** As PID 1, orphaned zombies are reaped with the native addon; without it, say so once at start-up. */
+function loadReaper(logger: Logger, input: AddonLoadInput): ReaperAddon | undefined {
+  const load = loadAddon(REAPER_ADDON, input);
   if (!load.ok) {
-    logger.warn(`running as PID 1 without the zombie reaper (${load.reason}; looked for ${load.tried.join(', ')}): orphaned processes will stay zombies. Put ${REAPER_FILE} next to the binary or run under an init such as tini`);
-    return;
+    logger.warn(`running as PID 1 without the zombie reaper (${load.reason}; looked for ${load.tried.join(', ')}): orphaned processes will stay zombies. Put ${REAPER_ADDON.file} next to the binary or run under an init such as tini`);
+    return undefined;
   }
-  const reaper = createReaper(load.addon, { logger, isOwnChild });
-  process.on('SIGCHLD', () => reaper.poke());
   logger.info(`Reaping orphaned processes as PID 1 (${load.from})`);
+  return load.addon;
 }
 
 main().catch((err: unknown) => {

@@ -1,7 +1,7 @@
 // Builds the request guard from the auth_* variables: API key first (headers only), then the body HMAC.
 import type { WatchdogConfig } from '../config/load-config.js';
 import type { Logger } from '../log/logger.js';
-import type { RequestGuard } from '../server/create-watchdog.js';
+import type { RequestGuard } from './request-guard.js';
 import { createApiKeyCheck, keyDigest } from './api-key-check.js';
 import { createHmacCheck, hmacKey, SIGNED_BODY_DEFAULT_MAX_BYTES } from './hmac-check.js';
 import { createSecretFile } from './secret-file.js';

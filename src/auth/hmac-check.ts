@@ -2,8 +2,7 @@
 import { createHmac, createSecretKey, timingSafeEqual, type KeyObject } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
-import { WatchdogError } from '../errors.js';
-import { bodyTooLarge } from '../server/body-limit.js';
+import { bodyTooLarge, WatchdogError } from '../errors.js';
 import type { SecretFile } from './secret-file.js';
 
 /** The bound on a signed body when max_body_bytes is 0 (unlimited): it must be held in memory until verified. */

@@ -1,15 +1,15 @@
 // Classic mode: the classic watchdog's fork per request, buffered, with its CGI env and options.
-import { sniffContentType } from '../server/sniff-content-type.js';
+import { sniffContentType } from './sniff-content-type.js';
 import type { Writable } from 'node:stream';
 import type { StdioOptions } from 'node:child_process';
 import { INTERNAL_HEADER, INTERNAL_VALUE, WatchdogError, sendError } from '../errors.js';
 import { formatDuration } from '../config/duration.js';
 import { CUT_MARKER } from '../log/line-reader.js';
 import { decodePath, splitTarget } from '../process/cgi-env.js';
-import { nativeSpawner } from '../process/native-spawn.js';
 import { createSocketPair } from '../process/socket-pair.js';
 import { badCgiResponse, parseCgiOutput, writeCgiHead } from './cgi-response.js';
-import { createForkRunner, describeExit, ignorePipeErrors, forkModeRunner, outputBound, startFailure, type ForkedCall } from './fork-runner.js';
+import { describeExit } from '../process/describe-exit.js';
+import { createForkRunner, ignorePipeErrors, forkModeRunner, outputBound, startFailure, type ForkedCall } from './fork-runner.js';
 import { goHeaderMap, marshalRequest } from './marshal-request.js';
 import type { FunctionCall, ModeDeps, ModeRunner } from './mode.js';
 import { durationSeconds, readBody } from './read-body.js';
@@ -31,7 +31,7 @@ export function createClassicMode(deps: ModeDeps): ModeRunner {
   const combine = config.combineOutput;
   const maxLogBytes = config.logBufferSize;
   // With the spawn addon, combine_output's shared socket is made with the process.
-  const nativeCombine = combine && nativeSpawner() !== undefined;
+  const nativeCombine = combine && deps.spawner.native;
   const redacted = new Set([...ALWAYS_REDACTED, config.authApiKeyHeader, config.authHmacHeader]);
 
   function logHeaders(direction: 'in' | 'out', headers: Iterable<[string, readonly string[]]>): void {

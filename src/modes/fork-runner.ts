@@ -8,6 +8,7 @@ import { readLines } from '../log/line-reader.js';
 import { WatchdogError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
 import type { FunctionCall, ModeDeps, ModeRunner } from './mode.js';
+import { describeExit } from '../process/describe-exit.js';
 
 /** Grace between SIGTERM and SIGKILL for a function's process group. */
 export const KILL_GRACE_MS = 1000;
@@ -37,7 +38,7 @@ export interface ForkOptions {
   /** The whole body's length when the mode has read it (CONTENT_LENGTH with cgi_env=rfc3875). */
   bodyLength?: number;
   stdio?: StdioOptions;
-  /** fd 2 shares fd 1's channel, read from child.stdout (only when nativeSpawner() is set). */
+  /** fd 2 shares fd 1's channel, read from child.stdout (only with the spawn addon: deps.spawner.native). */
   combineOutput?: boolean;
   /** Parent ends of extra output channels (passed in `stdio`) that must be drained before the call is done. */
   outputs?: Readable[];
@@ -85,7 +86,7 @@ export function createForkRunner(deps: ModeDeps): ForkRunner {
         : { args, env: baseEnv, stdio: options.stdio ?? PIPES, graceMs: KILL_GRACE_MS };
       if (options.outputs) spawnOptions.outputs = options.outputs;
       if (options.combineOutput === true) spawnOptions.combineOutput = true;
-      const proc = spawnFunction(program, spawnOptions);
+      const proc = spawnFunction(deps.spawner, program, spawnOptions);
       active.add(proc);
       if (options.logStderr && proc.child.stderr) readLines(proc.child.stderr, config.logBufferSize, logLine, lineCut);
       const state: { timedOut: boolean; proc: FunctionProcess; onTimeout?: () => void; events: ModeDeps['events'] } = { timedOut: false, proc, events: deps.events };
@@ -174,19 +175,6 @@ export function outputBound(deps: ModeDeps, call: FunctionCall, proc: FunctionPr
       return over;
     },
   };
-}
-
-/** The Go-style text for how a process ended: `exit status 2`, `signal: killed`. */
-export function describeExit(o: ProcessOutcome): string {
-  if (o.startError) return `fork/exec failed: ${o.startError.message}`;
-  if (o.signal) return `signal: ${signalText(o.signal)}`;
-  return `exit status ${o.code ?? -1}`;
-}
-
-const SIGNAL_TEXT: Partial<Record<NodeJS.Signals, string>> = { SIGKILL: 'killed', SIGTERM: 'terminated', SIGSEGV: 'segmentation fault', SIGABRT: 'aborted', SIGPIPE: 'broken pipe', SIGINT: 'interrupt' };
-
-function signalText(s: NodeJS.Signals): string {
-  return SIGNAL_TEXT[s] ?? s;
 }
 
 /** Ignores errors on a child's stdin: a function that exits without reading its body is not an error. */

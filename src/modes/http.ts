@@ -4,7 +4,7 @@ import { formatDuration } from '../config/duration.js';
 import { WatchdogError } from '../errors.js';
 import type { ProcessOutcome } from '../process/function-process.js';
 import { startUpstreamProcess, type UpstreamProcess } from '../process/upstream-process.js';
-import { describeExit } from './fork-runner.js';
+import { describeExit } from '../process/describe-exit.js';
 import { answerError, createProxy } from './http/proxy-call.js';
 import { tunnelUpgrade, type TunnelTarget } from './http/upgrade-tunnel.js';
 import { probeUntilReady, type ReadinessProbe } from './http/upstream-readiness.js';
@@ -141,7 +141,7 @@ export function createHttpMode(deps: ModeDeps): HttpModeRunner {
     async start() {
       logger.info(`Forking: ${config.argv[0] as string}, arguments: [${args.join(' ')}]`);
       const startedAt = Date.now();
-      upstream = startUpstreamProcess({ program, args, env: deps.baseEnv, logger, logBufferSize: config.logBufferSize, graceMs: UPSTREAM_GRACE_MS, onLineCut: () => deps.events.logLineCut() });
+      upstream = startUpstreamProcess({ spawner: deps.spawner, program, args, env: deps.baseEnv, logger, logBufferSize: config.logBufferSize, graceMs: UPSTREAM_GRACE_MS, onLineCut: () => deps.events.logLineCut() });
       upstream.done.then(onUpstreamExit, (err: unknown) => onUpstreamExit({ code: null, signal: null, startError: err as Error, stoppedBy: undefined }));
       probe = probeUntilReady({
         hostname,

@@ -4,6 +4,7 @@ import type { Duplex, Readable } from 'node:stream';
 import type { WatchdogConfig } from '../config/load-config.js';
 import type { Logger } from '../log/logger.js';
 import type { StreamReclaim } from '../server/stream-reclaim.js';
+import type { Spawner } from '../process/spawner.js';
 import type { WatchdogEvents } from '../metrics/metrics.js';
 
 /** One function request, as the server core hands it to a mode. */
@@ -33,6 +34,8 @@ export interface ModeDeps {
   programPath: string | undefined;
   /** Counts what the metrics report beyond requests (timeouts, cut log lines, bad CGI output...). */
   events: WatchdogEvents;
+  /** Starts function and upstream processes (created in boot; the PID 1 reaper asks it which pids are its own). */
+  spawner: Spawner;
   /** Called when the mode can no longer serve (the http upstream died): the watchdog exits non-zero. */
   onFatal(message: string, fields?: Record<string, unknown>): void;
   /** Told the bytes a streamed body moves, so dead chunks are collected as it goes (src/server/stream-reclaim.ts). */

@@ -3,7 +3,8 @@ import type { Writable } from 'node:stream';
 import { WatchdogError, sendError } from '../errors.js';
 import { formatDuration } from '../config/duration.js';
 import { CgiHeadReader, badCgiResponse, writeCgiHead, type CgiHead } from './cgi-response.js';
-import { createForkRunner, describeExit, ignorePipeErrors, forkModeRunner, startFailure } from './fork-runner.js';
+import { describeExit } from '../process/describe-exit.js';
+import { createForkRunner, ignorePipeErrors, forkModeRunner, startFailure } from './fork-runner.js';
 import type { FunctionCall, ModeDeps, ModeRunner } from './mode.js';
 
 export function createStreamingMode(deps: ModeDeps): ModeRunner {

@@ -1,8 +1,8 @@
 // Spawns a function process in its own process group and ends the whole group when asked.
-import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import type { ChildProcess, StdioOptions } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import { performance } from 'node:perf_hooks';
-import { nativeSpawner } from './native-spawn.js';
+import type { Spawner } from './spawner.js';
 
 export type StopReason = 'timeout' | 'client-gone' | 'shutdown' | 'orphaned-pipes' | 'error' | 'output-limit';
 
@@ -30,7 +30,7 @@ export interface SpawnOptions {
   env: Record<string, string>;
   /** Variables added to `env` for this process only (`env` itself is shared and not changed). */
   extraEnv?: Record<string, string>;
-  /** fd 2 shares fd 1's channel (stderr null); only with the spawn addon (see nativeSpawner()). */
+  /** fd 2 shares fd 1's channel (stderr null); only with the spawn addon (Spawner.native). */
   combineOutput?: boolean;
   stdio: StdioOptions;
   graceMs: number;
@@ -58,41 +58,17 @@ export function signalGroup(pid: number | undefined, signal: NodeJS.Signals): bo
   }
 }
 
-/** Pids started here whose exit has not been collected yet: the PID 1 reaper must never wait on them. */
-const livePids = new Set<number>();
-
-/** True while `pid` is a process spawnFunction started and its exit status is still to be collected. */
-export function isOwnChild(pid: number): boolean {
-  return livePids.has(pid);
-}
-
-function track(child: ChildProcess, pid: number): void {
-  livePids.add(pid);
-  child.once('exit', () => livePids.delete(pid));
-}
-
 /** Starts `program` in its own process group; `done` settles once it has ended and its output is drained. */
-export function spawnFunction(program: string, options: SpawnOptions): FunctionProcess {
-  // posix_spawn when the addon is loaded (no fork() of this process: about twice the request rate);
-  // child_process for anything it does not take, including start failures, so errors look the same.
-  const native = nativeSpawner()?.spawn(program, options.args, options.env, options.stdio, options.extraEnv, options.combineOutput);
-  const child =
-    native ??
-    spawn(program, options.args, {
-      env: options.extraEnv ? { ...options.env, ...options.extraEnv } : options.env,
-      stdio: options.stdio,
-      detached: true,
-      windowsHide: true,
-    });
+export function spawnFunction(spawner: Spawner, program: string, options: SpawnOptions): FunctionProcess {
+  const started = spawner.start(program, options);
+  const child = started.child;
   // The addon starts the process on a pool thread: its pid comes with 'spawn'.
   let pid = child.pid;
-  let starting = native !== undefined && pid === undefined;
-  if (pid !== undefined) track(child, pid);
-  else if (starting) {
+  let starting = started.starting;
+  if (starting) {
     child.once('spawn', () => {
       starting = false;
       pid = child.pid;
-      if (pid !== undefined) track(child, pid);
     });
   }
   /** Signals the group now, or once the pid is known; false when there is no process to signal. */

@@ -1,15 +1,10 @@
 // The posix_spawn fast path for function processes (native/spawn), shaped like a ChildProcess.
 import type { ChildProcess, StdioOptions } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Socket } from 'node:net';
-import { constants, tmpdir } from 'node:os';
+import { constants } from 'node:os';
 import { getSystemErrorName } from 'node:util';
-import { dirname, join } from 'node:path';
-import { addonFile } from './addon-file.js';
-
-/** The addon's file name: a SEA asset, next to the binary or script, or in the dev build folder. */
-export const SPAWN_ADDON_FILE = 'spawn.node';
+import type { AddonSpec } from './load-addon.js';
 
 /** What native/spawn/spawn.c offers. */
 export interface SpawnAddon {
@@ -245,99 +240,9 @@ export function createNativeSpawner(addon: SpawnAddon): NativeSpawner {
   };
 }
 
-let current: NativeSpawner | undefined;
-
-/** Makes spawnFunction use `spawner` (undefined: child_process.spawn). main.ts sets it once at start-up. */
-export function useNativeSpawner(spawner: NativeSpawner | undefined): void {
-  current = spawner;
-}
-
-/** The spawner in use, if any. */
-export function nativeSpawner(): NativeSpawner | undefined {
-  return current;
-}
-
-/** What loading the addon needs from the process (passed in by main.ts). */
-export interface SpawnAddonLoadInput {
-  /** process.dlopen (only main.ts touches process). */
-  dlopen(module: { exports: unknown }, filename: string): void;
-  /** The running executable (the single-file binary, or node). */
-  execPath: string;
-  /** The script being run (dist/fwatchdog.cjs), if any. */
-  scriptPath: string | undefined;
-  /** Where a SEA asset may be extracted. */
-  tmpDir: string | undefined;
-  /** This process's user id (process.getuid()), which a reused addon file must belong to. */
-  uid?: number | undefined;
-}
-
-/** The loaded addon and where it came from, or why it could not be loaded. */
-export type SpawnAddonLoad = { ok: true; addon: SpawnAddon; from: string } | { ok: false; reason: string };
-
-/** Where the addon may be, in order: next to the binary or script, then the dev build folder. */
-export function spawnAddonCandidates(input: Pick<SpawnAddonLoadInput, 'execPath' | 'scriptPath'>): string[] {
-  const dev = (dir: string): string => join(dir, '..', 'native', 'spawn', 'build', 'Release', SPAWN_ADDON_FILE);
-  const out = [join(dirname(input.execPath), SPAWN_ADDON_FILE), dev(dirname(input.execPath))];
-  if (input.scriptPath !== undefined) out.push(join(dirname(input.scriptPath), SPAWN_ADDON_FILE), dev(dirname(input.scriptPath)));
-  return out;
-}
-
-/** Loads the addon from the single-file binary's assets or the first candidate file that works. */
-export function loadSpawnAddon(input: SpawnAddonLoadInput): SpawnAddonLoad {
-  let reason = `not found (looked for ${spawnAddonCandidates(input).join(', ')})`;
-  const tryFile = (file: string): SpawnAddon | undefined => {
-    try {
-      const mod = { exports: {} as unknown };
-      input.dlopen(mod, file);
-      const addon = mod.exports as Partial<SpawnAddon>;
-      if (typeof addon.spawn === 'function' && typeof addon.wait === 'function' && typeof addon.init === 'function' && typeof addon.prepareEnv === 'function') return addon as SpawnAddon;
-      reason = `${file} is not the spawn addon`;
-    } catch (err) {
-      reason = (err as Error).message;
-    }
-    return undefined;
-  };
-  const asset = seaAsset();
-  if (asset !== undefined) {
-    // A file kept in TMPDIR across starts (src/process/addon-file.ts); a private copy if that fails.
-    try {
-      const file = addonFile(asset, SPAWN_ADDON_FILE, input.tmpDir ?? tmpdir(), input.uid);
-      const addon = tryFile(file);
-      if (addon) return { ok: true, addon, from: `asset ${SPAWN_ADDON_FILE}` };
-    } catch {
-      // TMPDIR not writable, or the name taken by another user's file: the private copy below.
-    }
-    try {
-      const dir = mkdtempSync(join(input.tmpDir ?? tmpdir(), 'fwatchdog-'));
-      const file = join(dir, SPAWN_ADDON_FILE);
-      writeFileSync(file, asset, { mode: 0o500 });
-      const addon = tryFile(file);
-      // Once loaded the mapping stays valid: nothing is left behind in TMPDIR.
-      rmSync(dir, { recursive: true, force: true });
-      if (addon) return { ok: true, addon, from: `asset ${SPAWN_ADDON_FILE}` };
-    } catch (err) {
-      reason = `cannot extract the ${SPAWN_ADDON_FILE} asset: ${(err as Error).message}`;
-    }
-  }
-  for (const file of spawnAddonCandidates(input)) {
-    if (!existsSync(file)) continue;
-    const addon = tryFile(file);
-    if (addon) return { ok: true, addon, from: file };
-  }
-  return { ok: false, reason };
-}
-
-/** The addon bytes when running as a single-file binary that carries it as an asset. */
-function seaAsset(): Buffer | undefined {
-  try {
-    // The bundle is CommonJS (inside a binary require() sees built-ins only); node:sea exists from Node 20.12.
-    if (typeof require !== 'function') return undefined;
-    // eslint-disable-next-line @typescript-eslint/no-require-imports -- a static import would break Node < 20.12 at load
-    const sea = require('node:sea') as { isSea(): boolean; getAsset(key: string): ArrayBuffer };
-    if (!sea.isSea()) return undefined;
-    return Buffer.from(sea.getAsset(SPAWN_ADDON_FILE));
-  } catch {
-    // Not a single-file binary, or it carries no such asset.
-    return undefined;
-  }
-}
+/** The spawn addon for loadAddon (src/process/load-addon.ts). */
+export const SPAWN_ADDON: AddonSpec<SpawnAddon> = {
+  file: 'spawn.node',
+  folder: 'spawn',
+  isAddon: (a) => typeof a.spawn === 'function' && typeof a.wait === 'function' && typeof a.init === 'function' && typeof a.prepareEnv === 'function',
+};

@@ -1,5 +1,6 @@
 // Reaps orphaned zombies re-parented to the watchdog (PID 1), leaving libuv's own children alone.
 import type { Logger } from '../log/logger.js';
+import type { AddonSpec } from './load-addon.js';
 
 /** What the native addon (native/reaper) offers. */
 export interface ReaperAddon {
@@ -106,3 +107,10 @@ export function createReaper(addon: ReaperAddon, options: ReaperOptions): Reaper
     },
   };
 }
+
+/** The reaper addon for loadAddon (src/process/load-addon.ts). */
+export const REAPER_ADDON: AddonSpec<ReaperAddon> = {
+  file: 'reaper.node',
+  folder: 'reaper',
+  isAddon: (a) => typeof a.zombieChildren === 'function' && typeof a.reap === 'function',
+};

@@ -3,12 +3,14 @@ import type { Readable } from 'node:stream';
 import { readLines } from '../log/line-reader.js';
 import type { Logger } from '../log/logger.js';
 import { spawnFunction, type FunctionProcess, type ProcessOutcome } from './function-process.js';
+import type { Spawner } from './spawner.js';
 
 /** How many of the upstream's last stderr lines are kept to explain its exit. */
 export const STDERR_TAIL_LINES = 10;
 
 /** How to start the upstream and where its output goes. */
 export interface UpstreamProcessOptions {
+  spawner: Spawner;
   program: string;
   args: string[];
   env: Record<string, string>;
@@ -34,7 +36,7 @@ export interface UpstreamProcess {
 /** Starts the upstream in its own process group; stdin is a pipe that is never written (as the original). */
 export function startUpstreamProcess(options: UpstreamProcessOptions): UpstreamProcess {
   const { logger } = options;
-  const proc: FunctionProcess = spawnFunction(options.program, {
+  const proc: FunctionProcess = spawnFunction(options.spawner, options.program, {
     args: options.args,
     env: options.env,
     stdio: ['pipe', 'pipe', 'pipe'],

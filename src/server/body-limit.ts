@@ -1,10 +1,6 @@
 // Enforces max_body_bytes on request bodies of unknown length (chunked).
 import { Transform, type TransformCallback } from 'node:stream';
-import { WatchdogError } from '../errors.js';
-
-export function bodyTooLarge(maxBodyBytes: number): WatchdogError {
-  return new WatchdogError('BODY_TOO_LARGE', `request body is larger than max_body_bytes (${maxBodyBytes} bytes)\n`);
-}
+import { bodyTooLarge } from '../errors.js';
 
 /** A pass-through that fails with a 413 WatchdogError once more than `maxBodyBytes` went through. */
 export function createBodyLimit(maxBodyBytes: number): Transform {

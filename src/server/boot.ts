@@ -6,8 +6,11 @@ import type { Logger } from '../log/logger.js';
 import type { StreamReclaim } from './stream-reclaim.js';
 import { createMetrics, type Metrics } from '../metrics/metrics.js';
 import { loadMode, type ModeRunner } from '../modes/mode.js';
+import { createNativeSpawner, type SpawnAddon } from '../process/native-spawn.js';
+import { createSpawner, type Spawner } from '../process/spawner.js';
 import { resolveModuleFile, resolveProgram } from '../process/resolve-program.js';
-import { createWatchdog, type RequestGuard, type Watchdog } from './create-watchdog.js';
+import type { RequestGuard } from '../auth/request-guard.js';
+import { createWatchdog, type Watchdog } from './create-watchdog.js';
 
 export class StartupError extends Error {
   readonly exitCode: number;
@@ -30,6 +33,10 @@ export interface BootOptions {
   /** Given to the mode: collects the chunks of long streams as they go. */
   reclaim?: StreamReclaim;
   guard?: RequestGuard;
+  /** The posix_spawn addon, when main.ts could load it (fork modes); without it processes start with child_process. */
+  spawnAddon?: SpawnAddon;
+  /** A spawner made by the caller (tests); by default one is created here from spawnAddon. */
+  spawner?: Spawner;
 }
 
 export interface Booted {
@@ -39,6 +46,8 @@ export interface Booted {
   port: number;
   metricsPort: number | undefined;
   programPath: string | undefined;
+  /** Starts the function's processes; main.ts hands it SIGCHLD and gives the PID 1 reaper its isOwnChild. */
+  spawner: Spawner;
 }
 
 /** Resolves the function program once; a StartupError (exit 2) names what is wrong. */
@@ -64,7 +73,8 @@ export async function bootWatchdog(options: BootOptions): Promise<Booted> {
   const metrics = options.metrics ?? createMetrics({ defaultMetrics: true });
   const env = { ...options.env, secret_mount_path: config.secretMountPath };
   const factory = await loadMode(config.mode);
-  const mode = factory({ config, logger, baseEnv: env, programPath, events: metrics, onFatal: options.onFatal, ...(options.reclaim ? { reclaim: options.reclaim } : {}) });
+  const spawner = options.spawner ?? createSpawner(options.spawnAddon === undefined ? undefined : createNativeSpawner(options.spawnAddon));
+  const mode = factory({ config, logger, baseEnv: env, programPath, events: metrics, spawner, onFatal: options.onFatal, ...(options.reclaim ? { reclaim: options.reclaim } : {}) });
   if (mode.load !== undefined) {
     try {
       await mode.load();
@@ -90,5 +100,5 @@ export async function bootWatchdog(options: BootOptions): Promise<Booted> {
     await watchdog.abort();
     throw new StartupError((err as Error).message, 1);
   }
-  return { watchdog, mode, metrics, port: ports.port, metricsPort: ports.metricsPort, programPath };
+  return { watchdog, mode, metrics, port: ports.port, metricsPort: ports.metricsPort, programPath, spawner };
 }

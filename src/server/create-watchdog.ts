@@ -6,12 +6,13 @@ import { Readable, type Duplex } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import type { WatchdogConfig } from '../config/load-config.js';
 import { formatDuration } from '../config/duration.js';
-import { INTERNAL_HEADER, INTERNAL_VALUE, WatchdogError, sendError } from '../errors.js';
+import { INTERNAL_HEADER, INTERNAL_VALUE, WatchdogError, bodyTooLarge, sendError } from '../errors.js';
 import { humanSize } from '../log/human-size.js';
 import type { Logger } from '../log/logger.js';
 import type { Metrics } from '../metrics/metrics.js';
+import type { RequestGuard } from '../auth/request-guard.js';
 import type { FunctionCall, ModeRunner, UpgradeCall } from '../modes/mode.js';
-import { bodyTooLarge, createBodyLimit } from './body-limit.js';
+import { createBodyLimit } from './body-limit.js';
 import { isUncleanPath, originForm, redirectTarget } from './clean-path.js';
 import { createDrain } from './drain.js';
 import { createLimiter, type LimiterRefusal } from './limiter.js';
@@ -24,13 +25,6 @@ export interface WatchdogDeps {
   /** A hook run before a function request reaches the mode (authentication); may replace the body. */
   guard?: RequestGuard;
 }
-
-/**
- * Decides whether a request may reach the function. Returns the body to use, or an error to send.
- * A guard that reads the body calls `beforeBody()` first: a client that sent `Expect: 100-continue`
- * gets its `100 Continue` only then, so a request refused on its headers never uploads its body.
- */
-export type RequestGuard = (req: IncomingMessage, body: Readable, beforeBody: () => void) => Promise<Readable | WatchdogError> | Readable | WatchdogError;
 
 export interface Watchdog {
   readonly server: Server;

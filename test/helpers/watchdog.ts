@@ -6,7 +6,8 @@ import { onTestFinished } from 'vitest';
 import { loadConfig, type WatchdogConfig } from '../../src/config/load-config.js';
 import { createLogger, type Logger } from '../../src/log/logger.js';
 import { bootWatchdog, type Booted } from '../../src/server/boot.js';
-import type { RequestGuard } from '../../src/server/create-watchdog.js';
+import type { RequestGuard } from '../../src/auth/request-guard.js';
+import type { Spawner } from '../../src/process/spawner.js';
 
 export const FIXTURES = join(import.meta.dirname, '..', 'fixtures');
 
@@ -78,7 +79,7 @@ export function testConfig(env: Record<string, string>, tmpDir: string): Watchdo
  * Starts a watchdog like main.ts does (but in-process), waits until it is ready, and registers
  * its teardown. `env` are the watchdog's environment variables as strings.
  */
-export async function startWatchdog(env: Record<string, string>, options: { waitReady?: boolean; guard?: RequestGuard; configure?: (c: WatchdogConfig) => void } = {}): Promise<TestWatchdog> {
+export async function startWatchdog(env: Record<string, string>, options: { waitReady?: boolean; guard?: RequestGuard; spawner?: Spawner; configure?: (c: WatchdogConfig) => void } = {}): Promise<TestWatchdog> {
   const tmpDir = makeTmpDir();
   const config = testConfig(env, tmpDir);
   options.configure?.(config);
@@ -95,6 +96,7 @@ export async function startWatchdog(env: Record<string, string>, options: { wait
     cwd: process.cwd(),
     onFatal: (m) => fatal.push(m),
     ...(options.guard ? { guard: options.guard } : {}),
+    ...(options.spawner ? { spawner: options.spawner } : {}),
   });
   onTestFinished(async () => {
     await withTimeout(booted.watchdog.abort(), 5000, 'watchdog teardown');

@@ -5,7 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { createNativeSpawner, loadSpawnAddon, spawnAddonCandidates, useNativeSpawner, type NativeSpawner, type SpawnAddon } from '../../src/process/native-spawn.js';
+import { addonCandidates, loadAddon } from '../../src/process/load-addon.js';
+import { createNativeSpawner, SPAWN_ADDON, type NativeSpawner, type SpawnAddon } from '../../src/process/native-spawn.js';
+import { createSpawner } from '../../src/process/spawner.js';
 import { spawnFunction } from '../../src/process/function-process.js';
 import { send } from '../helpers/http.js';
 import { fixture, startWatchdog, withTimeout } from '../helpers/watchdog.js';
@@ -74,9 +76,9 @@ describe('the posix_spawn addon (native/spawn)', () => {
   }
 
   it('is found next to the bundle through the dev build folder', () => {
-    const load = loadSpawnAddon({ dlopen: (m, f) => process.dlopen(m, f), execPath: '/nonexistent/node', scriptPath: join(import.meta.dirname, '..', '..', 'dist', 'fwatchdog.cjs'), tmpDir: undefined });
+    const load = loadAddon(SPAWN_ADDON, { dlopen: (m, f) => process.dlopen(m, f), execPath: '/nonexistent/node', scriptPath: join(import.meta.dirname, '..', '..', 'dist', 'fwatchdog.cjs'), tmpDir: undefined });
     expect(load.ok).toBe(true);
-    expect(spawnAddonCandidates({ execPath: '/x/node', scriptPath: undefined })[0]).toBe('/x/spawn.node');
+    expect(addonCandidates(SPAWN_ADDON, { execPath: '/x/node', scriptPath: undefined })[0]).toBe('/x/spawn.node');
   });
 
   it('runs the program with the given environment, its stdin and stdout as pipes', async () => {
@@ -199,9 +201,7 @@ describe('the posix_spawn addon (native/spawn)', () => {
   });
 
   it('a stop asked for before the pid is known still ends the process group once it starts', async () => {
-    useNativeSpawner(spawner);
-    onTestFinished(() => useNativeSpawner(undefined));
-    const proc = spawnFunction('/bin/sleep', { args: ['5'], env: { PATH: '/usr/bin:/bin' }, stdio: ['pipe', 'pipe', 'pipe'], graceMs: 200 });
+    const proc = spawnFunction(createSpawner(spawner), '/bin/sleep', { args: ['5'], env: { PATH: '/usr/bin:/bin' }, stdio: ['pipe', 'pipe', 'pipe'], graceMs: 200 });
     expect(proc.child.pid).toBeUndefined();
     proc.stop('shutdown');
     const outcome = await withTimeout(proc.done, 2000, 'sleep to be stopped');
@@ -209,11 +209,9 @@ describe('the posix_spawn addon (native/spawn)', () => {
   });
 
   describe('behind the watchdog', () => {
-    beforeAll(() => useNativeSpawner(spawner));
-    afterAll(() => useNativeSpawner(undefined));
 
     it('streaming mode echoes the body through a process started by the addon', async () => {
-      const wd = await startWatchdog({ fprocess: 'cat' });
+      const wd = await startWatchdog({ fprocess: 'cat' }, { spawner: createSpawner(spawner) });
       const before = spawner.running;
       const res = await withTimeout(send(wd.url, { method: 'POST', body: 'via posix_spawn' }), 3000, 'streaming answer');
       expect(res.status).toBe(200);
@@ -222,7 +220,7 @@ describe('the posix_spawn addon (native/spawn)', () => {
     });
 
     it('classic mode combines stdout and stderr of a 1 MiB answer through the shared socket', async () => {
-      const wd = await startWatchdog({ mode: 'classic', fprocess: 'cat' });
+      const wd = await startWatchdog({ mode: 'classic', fprocess: 'cat' }, { spawner: createSpawner(spawner) });
       const body = Buffer.alloc(1 << 20, 'a');
       const res = await withTimeout(send(wd.url, { method: 'POST', body }), 5000, 'classic answer');
       expect(res.status).toBe(200);
@@ -230,14 +228,14 @@ describe('the posix_spawn addon (native/spawn)', () => {
     });
 
     it('serializing mode answers 500 with the exit status of a failing process', async () => {
-      const wd = await startWatchdog({ mode: 'serializing', fprocess: `${fixture('exit-code')} 2 quiet` });
+      const wd = await startWatchdog({ mode: 'serializing', fprocess: `${fixture('exit-code')} 2 quiet` }, { spawner: createSpawner(spawner) });
       const res = await withTimeout(send(wd.url, { method: 'POST', body: 'x' }), 3000, 'serializing answer');
       expect(res.status).toBe(500);
       expect(res.text).toContain('exit status 2');
     });
 
     it('exec_timeout answers 504 and the process started by the addon is ended and collected', async () => {
-      const wd = await startWatchdog({ fprocess: 'sleep 5', exec_timeout: '200ms' });
+      const wd = await startWatchdog({ fprocess: 'sleep 5', exec_timeout: '200ms' }, { spawner: createSpawner(spawner) });
       const res = await withTimeout(send(wd.url, { method: 'POST', body: 'x' }), 3000, 'timeout answer');
       expect(res.status).toBe(504);
       const deadline = Date.now() + 2000;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { sniffContentType } from '../../src/server/sniff-content-type.js';
+import { sniffContentType } from '../../src/modes/sniff-content-type.js';
 
 describe('sniffContentType (Go http.DetectContentType subset)', () => {
   it.each([

@@ -1,0 +1,52 @@
+// Starts function processes: with the posix_spawn addon when it is loaded, else child_process.spawn; knows its live pids.
+import { spawn, type ChildProcess } from 'node:child_process';
+import type { SpawnOptions } from './function-process.js';
+import type { NativeSpawner } from './native-spawn.js';
+
+export interface Started {
+  readonly child: ChildProcess;
+  /** True when the addon starts it on a pool thread: the pid comes with the 'spawn' event. */
+  readonly starting: boolean;
+}
+
+/** Created once in boot and handed to the modes (through their deps) and to the PID 1 reaper. */
+export interface Spawner {
+  /** True with the spawn addon, which can make fd 2 the same channel as fd 1 (combine_output). */
+  readonly native: boolean;
+  /** Starts `program` in its own process group. */
+  start(program: string, options: SpawnOptions): Started;
+  /** True while `pid` was started here and its exit is still to be collected: the reaper must never wait on it. */
+  isOwnChild(pid: number): boolean;
+  /** To call on SIGCHLD: the addon collects the exits of its processes (nothing to do without it). */
+  onSigchld(): void;
+}
+
+export function createSpawner(native?: NativeSpawner): Spawner {
+  const livePids = new Set<number>();
+  const track = (child: ChildProcess, pid: number): void => {
+    livePids.add(pid);
+    child.once('exit', () => livePids.delete(pid));
+  };
+  return {
+    native: native !== undefined,
+    start(program, options) {
+      // posix_spawn when the addon is loaded (no fork() of this process: about twice the request rate);
+      // child_process for anything it does not take, including start failures, so errors look the same.
+      const viaAddon = native?.spawn(program, options.args, options.env, options.stdio, options.extraEnv, options.combineOutput);
+      const child =
+        viaAddon ??
+        spawn(program, options.args, {
+          env: options.extraEnv ? { ...options.env, ...options.extraEnv } : options.env,
+          stdio: options.stdio,
+          detached: true,
+          windowsHide: true,
+        });
+      const pid = child.pid;
+      if (pid !== undefined) track(child, pid);
+      else if (viaAddon !== undefined) child.once('spawn', () => child.pid !== undefined && track(child, child.pid));
+      return { child, starting: viaAddon !== undefined && pid === undefined };
+    },
+    isOwnChild: (pid) => livePids.has(pid),
+    onSigchld: () => native?.onSigchld(),
+  };
+}
