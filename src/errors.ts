@@ -1,52 +1,48 @@
 // The error catalogue: every response the watchdog itself makes, with a stable code and status.
-import type { ServerResponse } from 'node:http';
+import { STATUS_CODES, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 
 export const INTERNAL_HEADER = 'X-OpenFaaS-Internal';
 export const INTERNAL_VALUE = 'of-watchdog';
 
-export type ErrorCode =
-  | 'BAD_REQUEST'
-  | 'UNAUTHORIZED'
-  | 'METHOD_NOT_ALLOWED'
-  | 'BODY_TOO_LARGE'
-  | 'BODY_READ_FAILED'
-  | 'TOO_MANY_REQUESTS'
-  | 'PROCESS_START_FAILED'
-  | 'HEADERS_TOO_LARGE'
-  | 'PROCESS_FAILED'
-  | 'EXEC_TIMEOUT'
-  | 'UPSTREAM_UNAVAILABLE'
-  | 'UPSTREAM_TIMEOUT'
-  | 'BAD_FUNCTION_OUTPUT'
-  | 'NOT_READY';
+/** Every answer the watchdog writes itself: a stable code, its status, and headers it always carries. */
+const CATALOGUE = {
+  BAD_REQUEST: { status: 400 },
+  /** read_timeout ended before the request was read (Node's parser, answered on the raw socket). */
+  REQUEST_TIMEOUT: { status: 408 },
+  UNAUTHORIZED: { status: 401, headers: { 'WWW-Authenticate': 'Bearer realm="fwatchdog"' } },
+  METHOD_NOT_ALLOWED: { status: 405 },
+  BODY_TOO_LARGE: { status: 413 },
+  BODY_READ_FAILED: { status: 400 },
+  /** A Transfer-Encoding other than chunked (RFC 9112: 501). */
+  TRANSFER_CODING_UNSUPPORTED: { status: 501 },
+  TOO_MANY_REQUESTS: { status: 429 },
+  PROCESS_START_FAILED: { status: 500 },
+  HEADERS_TOO_LARGE: { status: 431 },
+  PROCESS_FAILED: { status: 500 },
+  EXEC_TIMEOUT: { status: 504 },
+  /** classic: exec_timeout killed the process; the classic watchdog answers 408 "Killed process.". */
+  CLASSIC_TIMEOUT: { status: 408 },
+  /** serializing: exec_timeout killed the process; of-watchdog answers 500 with the kill's text. */
+  SERIALIZING_TIMEOUT: { status: 500 },
+  UPSTREAM_UNAVAILABLE: { status: 502 },
+  UPSTREAM_TIMEOUT: { status: 504 },
+  BAD_FUNCTION_OUTPUT: { status: 502 },
+  NOT_READY: { status: 503 },
+} as const satisfies Record<string, { status: number; headers?: Record<string, string> }>;
 
-const STATUS: Record<ErrorCode, number> = {
-  BAD_REQUEST: 400,
-  UNAUTHORIZED: 401,
-  METHOD_NOT_ALLOWED: 405,
-  BODY_TOO_LARGE: 413,
-  BODY_READ_FAILED: 400,
-  TOO_MANY_REQUESTS: 429,
-  PROCESS_START_FAILED: 500,
-  HEADERS_TOO_LARGE: 431,
-  PROCESS_FAILED: 500,
-  EXEC_TIMEOUT: 504,
-  UPSTREAM_UNAVAILABLE: 502,
-  UPSTREAM_TIMEOUT: 504,
-  BAD_FUNCTION_OUTPUT: 502,
-  NOT_READY: 503,
-};
+export type ErrorCode = keyof typeof CATALOGUE;
 
 /** An error the watchdog answers for itself. `body` is sent as is. */
 export class WatchdogError extends Error {
   readonly code: ErrorCode;
   readonly status: number;
   readonly body: string;
-  constructor(code: ErrorCode, body: string, options?: { cause?: unknown; status?: number }) {
+  constructor(code: ErrorCode, body: string, options?: { cause?: unknown }) {
     super(body.trimEnd() || code, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'WatchdogError';
     this.code = code;
-    this.status = options?.status ?? STATUS[code];
+    this.status = CATALOGUE[code].status;
     this.body = body;
   }
 }
@@ -60,7 +56,7 @@ export function bodyTooLarge(maxBodyBytes: number): WatchdogError {
  * Sends a watchdog-made error once. If headers already went out, a status can no longer be
  * sent and a truncated body must not look like success: the socket is destroyed instead.
  */
-export function sendError(res: ServerResponse, err: WatchdogError, extraHeaders?: Record<string, string>): void {
+export function sendError(res: ServerResponse, err: WatchdogError, callHeaders?: Record<string, string>): void {
   if (res.headersSent || res.destroyed) {
     res.destroy(err);
     return;
@@ -69,11 +65,33 @@ export function sendError(res: ServerResponse, err: WatchdogError, extraHeaders?
   // setHeader (not writeHead's object) keeps the headers readable afterwards, e.g. Content-Length for the access log.
   res.setHeader(INTERNAL_HEADER, INTERNAL_VALUE);
   res.setHeader('Content-Length', body.length);
-  if (extraHeaders) for (const name of Object.keys(extraHeaders)) res.setHeader(name, extraHeaders[name] as string);
+  const extra = headersOf(err.code);
+  for (const name of Object.keys(extra)) res.setHeader(name, extra[name] as string);
+  // Per-call headers (X-Duration-Seconds); the status and the catalogue's headers are the code's alone.
+  if (callHeaders) for (const name of Object.keys(callHeaders)) res.setHeader(name, callHeaders[name] as string);
   if (body.length > 0 && !res.hasHeader('Content-Type')) res.setHeader('Content-Type', 'text/plain; charset=utf-8');
   res.writeHead(err.status);
   res.end(body);
 }
+
+/**
+ * The one raw-socket writer: answers `err` on a socket Node has not made a response for (a request its
+ * parser refused, CONNECT) and closes the connection.
+ */
+export function writeRawError(socket: Duplex, err: WatchdogError): void {
+  const extra = headersOf(err.code);
+  let head = `HTTP/1.1 ${err.status} ${STATUS_CODES[err.status] ?? ''}\r\n${INTERNAL_HEADER}: ${INTERNAL_VALUE}\r\n`;
+  for (const name of Object.keys(extra)) head += `${name}: ${extra[name] as string}\r\n`;
+  if (err.body !== '') head += 'Content-Type: text/plain; charset=utf-8\r\n';
+  socket.end(`${head}Content-Length: ${Buffer.byteLength(err.body)}\r\nConnection: close\r\n\r\n${err.body}`);
+}
+
+function headersOf(code: ErrorCode): Record<string, string> {
+  const entry = CATALOGUE[code] as { headers?: Record<string, string> };
+  return entry.headers ?? NO_HEADERS;
+}
+
+const NO_HEADERS: Record<string, string> = {};
 
 /** errno codes that mean "could not reach the upstream at all". */
 const UNREACHABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE', 'ECONNABORTED', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED']);

@@ -153,7 +153,7 @@ export function createClassicMode(deps: ModeDeps): ModeRunner {
           logger.warn(`Killing process: ${config.fprocess}`, { after: formatDuration(call.timeoutMs), url: req.url });
           call.logStatus = 408;
           // Written once, at the timeout; the group is ended in the background.
-          sendError(res, new WatchdogError('EXEC_TIMEOUT', TIMEOUT_BODY, { status: 408 }));
+          sendError(res, new WatchdogError('CLASSIC_TIMEOUT', TIMEOUT_BODY));
         },
       });
     } catch (err) {

@@ -36,7 +36,7 @@ export function createSerializingMode(deps: ModeDeps): ModeRunner {
       onTimeout: () => {
         logger.warn(`function killed: exec_timeout of ${formatDuration(call.timeoutMs)} exceeded`, { url: call.req.url });
         // Answered now, not once the group is gone: a grandchild holding stdout cannot delay it.
-        fail(call, new WatchdogError('EXEC_TIMEOUT', 'signal: killed', { status: 500 }));
+        fail(call, new WatchdogError('SERIALIZING_TIMEOUT', 'signal: killed'));
       },
     });
     const child = forked.proc.child;

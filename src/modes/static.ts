@@ -4,6 +4,7 @@ import { STATUS_CODES, type ServerResponse } from 'node:http';
 import { basename, join, sep } from 'node:path';
 import send from 'send';
 import type { FunctionCall, ModeDeps, ModeRunner } from './mode.js';
+import { escapeHtml } from '../escape-html.js';
 
 const NOT_FOUND_BODY = Buffer.from('404 page not found\n');
 const TEXT_HEADERS = { 'Content-Type': 'text/plain; charset=utf-8', 'X-Content-Type-Options': 'nosniff' };
@@ -40,16 +41,12 @@ export function escapeHref(name: string): string {
   return colon !== -1 && (slash === -1 || colon < slash) ? `./${out}` : out;
 }
 
-/** Go's htmlReplacer. */
-export function escapeHtmlText(s: string): string {
-  return s.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;').replaceAll('"', '&#34;').replaceAll("'", '&#39;');
-}
 
 /** The body of Go's dirList (Go >= 1.22): entries sorted by name, folders suffixed with "/". */
 export function directoryListing(entries: Dirent[]): string {
   const names = entries.map((e) => (e.isDirectory() ? `${e.name}/` : e.name)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   let body = LISTING_HEAD;
-  for (const name of names) body += `<a href="${escapeHref(name)}">${escapeHtmlText(name)}</a>\n`;
+  for (const name of names) body += `<a href="${escapeHref(name)}">${escapeHtml(name)}</a>\n`;
   return `${body}</pre>\n`;
 }
 

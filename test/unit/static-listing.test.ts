@@ -1,6 +1,7 @@
 import type { Dirent } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { directoryListing, escapeHref, escapeHtmlText } from '../../src/modes/static.js';
+import { escapeHtml } from '../../src/escape-html.js';
+import { directoryListing, escapeHref } from '../../src/modes/static.js';
 
 function entry(name: string, dir = false): Dirent {
   return { name, isDirectory: () => dir } as Dirent;
@@ -17,7 +18,7 @@ describe('static mode listing', () => {
   });
 
   it('escapes text like Go htmlReplacer', () => {
-    expect(escapeHtmlText(`<a href="x">'&'</a>`)).toBe('&lt;a href=&#34;x&#34;&gt;&#39;&amp;&#39;&lt;/a&gt;');
+    expect(escapeHtml(`<a href="x">'&'</a>`)).toBe('&lt;a href=&#34;x&#34;&gt;&#39;&amp;&#39;&lt;/a&gt;');
   });
 
   it('sorts entries by name and marks folders with a slash', () => {

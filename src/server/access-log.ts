@@ -1,0 +1,28 @@
+// The access line of each function request: the originals' text line, or a JSON record.
+import type { WatchdogConfig } from '../config/load-config.js';
+import { humanSize } from '../log/human-size.js';
+import type { Logger } from '../log/logger.js';
+import type { FunctionCall } from '../modes/mode.js';
+
+const KUBE_PROBE = 'kube-probe';
+
+/** Builds the writer of access lines (Kubernetes probes get none, as in the originals). */
+export function createAccessLog(config: WatchdogConfig, logger: Logger): (call: FunctionCall, status: number, seconds: number) => void {
+  return function accessLog(call, status, seconds) {
+    const ua = call.req.headers['user-agent'];
+    if (ua !== undefined && ua.startsWith(KUBE_PROBE)) return;
+    const callId = config.logCallId ? (call.req.headers['x-call-id'] ?? 'none') : undefined;
+    if (config.logFormat === 'text') {
+      logger.info(`${call.req.method} ${call.req.url} - ${status} - ContentLength: ${humanSize(bytesOf(call))} (${seconds.toFixed(4)}s)${callId === undefined ? '' : ` [${String(callId)}]`}`);
+    } else {
+      logger.info('request', { method: call.req.method, url: call.req.url, status, bytes: bytesOf(call), durationMs: Math.round(seconds * 1e6) / 1000, callId });
+    }
+  };
+}
+
+/** Body bytes of a call's response: what the mode counted, else the Content-Length of a watchdog-made answer. */
+function bytesOf(call: FunctionCall): number {
+  if (call.bytesOut > 0) return call.bytesOut;
+  const declared = call.res.getHeader('content-length');
+  return declared === undefined ? 0 : Number(declared);
+}

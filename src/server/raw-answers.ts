@@ -1,0 +1,33 @@
+// The answers written on a raw socket, where Node made no response: a request its parser refused, and CONNECT.
+import type { Server, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { WatchdogError, writeRawError } from '../errors.js';
+
+const CONNECT_REFUSED = new WatchdogError('METHOD_NOT_ALLOWED', '');
+
+/** The catalogue answer for an error of Node's HTTP parser (by its code, never its text). */
+function clientErrorAnswer(err: NodeJS.ErrnoException): WatchdogError {
+  if (err.code === 'HPE_HEADER_OVERFLOW') return new WatchdogError('HEADERS_TOO_LARGE', '431 Request Header Fields Too Large\n', { cause: err });
+  if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') return new WatchdogError('REQUEST_TIMEOUT', '408 Request Timeout\n', { cause: err });
+  return new WatchdogError('BAD_REQUEST', '400 Bad Request\n', { cause: err });
+}
+
+/** Installs the clientError and connect answers on `server`; neither can throw or leave a socket open. */
+export function answerRawSockets(server: Server): void {
+  // Without a listener Node answers a 400 and closes; keep that, but never let it throw.
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    // A response already on the wire (read_timeout while streaming a body) cannot take a status line: cut it.
+    if (!socket.writable || (socket as { _httpMessage?: ServerResponse | null })._httpMessage?.headersSent === true) {
+      socket.destroy();
+      return;
+    }
+    writeRawError(socket, clientErrorAnswer(err));
+  });
+  // CONNECT (a proxy tunnel) is nothing a function serves. Without a listener Node would leave the socket open for ever.
+  server.on('connect', (_req, socket: Duplex) => {
+    socket.on('error', () => socket.destroy()); // The client may already be gone; nothing to answer then.
+    writeRawError(socket, CONNECT_REFUSED);
+    (socket as Socket).setTimeout(1000, () => socket.destroy());
+  });
+}
