@@ -9,7 +9,7 @@ import { createLogger, type Logger } from './log/logger.js';
 import { loadAddon, type AddonLoadInput } from './process/load-addon.js';
 import { SPAWN_ADDON, type SpawnAddon } from './process/native-spawn.js';
 import { createReaper, REAPER_ADDON, type ReaperAddon } from './process/reaper.js';
-import { createStreamReclaim } from './server/stream-reclaim.js';
+import { createStreamReclaim } from './process/stream-reclaim.js';
 import { bootWatchdog, resolveFunctionProgram, StartupError, type Booted } from './server/boot.js';
 import { GIT_SHA, VERSION } from './version.js';
 
@@ -173,7 +173,7 @@ async function run(config: WatchdogConfig, env: Record<string, string>, logger: 
 }
 
 /**
- * V8's young-generation collection, for the stream reclaim (src/server/stream-reclaim.ts). gc() is
+ * V8's young-generation collection, for the stream reclaim (src/process/stream-reclaim.ts). gc() is
  * exposed at run time, and node:v8 and node:vm are loaded only when a stream first needs it.
  */
 function youngGenerationGc(logger: Logger): () => void {

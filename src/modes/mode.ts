@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex, Readable } from 'node:stream';
 import type { WatchdogConfig } from '../config/load-config.js';
 import type { Logger } from '../log/logger.js';
-import type { StreamReclaim } from '../server/stream-reclaim.js';
+import type { StreamReclaim } from '../process/stream-reclaim.js';
 import type { Spawner } from '../process/spawner.js';
 import type { WatchdogEvents } from '../metrics/metrics.js';
 
@@ -38,7 +38,7 @@ export interface ModeDeps {
   spawner: Spawner;
   /** Called when the mode can no longer serve (the http upstream died): the watchdog exits non-zero. */
   onFatal(message: string, fields?: Record<string, unknown>): void;
-  /** Told the bytes a streamed body moves, so dead chunks are collected as it goes (src/server/stream-reclaim.ts). */
+  /** Told the bytes a streamed body moves, so dead chunks are collected as it goes (src/process/stream-reclaim.ts). */
   reclaim?: StreamReclaim;
 }
 

@@ -3,7 +3,7 @@ import { checkSecrets } from '../auth/check-secrets.js';
 import type { WatchdogConfig } from '../config/load-config.js';
 import { formatDuration } from '../config/duration.js';
 import type { Logger } from '../log/logger.js';
-import type { StreamReclaim } from './stream-reclaim.js';
+import type { StreamReclaim } from '../process/stream-reclaim.js';
 import { createMetrics, type Metrics } from '../metrics/metrics.js';
 import { loadMode, type ModeRunner } from '../modes/mode.js';
 import { createNativeSpawner, type SpawnAddon } from '../process/native-spawn.js';

@@ -1,14 +1,10 @@
 // createWatchdog(config, deps): the request path (routing, limiter, body rules, the call), readiness and shutdown.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import type { WatchdogConfig } from '../config/load-config.js';
 import { formatDuration } from '../config/duration.js';
 import { INTERNAL_HEADER, WatchdogError, bodyTooLarge, sendError } from '../errors.js';
-import type { Logger } from '../log/logger.js';
-import type { Metrics } from '../metrics/metrics.js';
-import type { RequestGuard } from '../auth/request-guard.js';
-import type { ModeRunner } from '../modes/mode.js';
 import { createAccessLog } from './access-log.js';
 import { createCallStarter } from './call-start.js';
 import { createBodyLimit } from './body-limit.js';
@@ -19,39 +15,13 @@ import { createLimiter, type LimiterRefusal } from './limiter.js';
 import { createLockFile } from './lock-file.js';
 import { createMetricsServer, listenOn } from './metrics-server.js';
 import { answerRawSockets } from './raw-answers.js';
+import type { Watchdog, WatchdogDeps } from './watchdog-api.js';
 import { RequestCall, RequestUpgradeCall, acceptUpgrades, onWriteTimeout, type Upgrading } from './request-call.js';
 import { effectiveTimeoutMs } from './timeouts.js';
 
-export interface WatchdogDeps {
-  logger: Logger;
-  metrics: Metrics;
-  mode: ModeRunner;
-  /** A hook run before a function request reaches the mode (authentication); may replace the body. */
-  guard?: RequestGuard;
-}
+export type { Watchdog, WatchdogDeps } from './watchdog-api.js';
 
-export interface Watchdog {
-  readonly server: Server;
-  readonly metricsServer: Server | undefined;
-  /** Binds both ports; rejects with a clear message if a port is taken. */
-  listen(): Promise<{ port: number; metricsPort: number | undefined }>;
-  /** Writes the lock file once the mode is ready (waits for it). Resolves false if it never got ready. */
-  markReadyWhenReady(maxWaitMs?: number): Promise<boolean>;
-  /** The contract's graceful shutdown. Resolves when everything is stopped. */
-  shutdown(reason: string): Promise<void>;
-  /**
-   * Stop for a second signal or a fatal error: kill children, close sockets. With `answerMs` > 0
-   * (fatal error), keep-alive clients are told to go and requests in flight get up to that long to be answered first.
-   */
-  abort(answerMs?: number): Promise<void>;
-  /** Function requests in flight. */
-  readonly inFlight: number;
-  /** Function requests waiting for a max_inflight slot. */
-  readonly queued: number;
-  readonly healthy: boolean;
-}
-
-
+/** Builds the server and its lifecycle; nothing listens until listen(). */
 export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watchdog {
   const { logger, metrics, mode } = deps;
   const lockFile = createLockFile(config, logger);

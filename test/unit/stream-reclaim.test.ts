@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createStreamReclaim, RECLAIM_EVERY_BYTES } from '../../src/server/stream-reclaim.js';
+import { createStreamReclaim, RECLAIM_EVERY_BYTES } from '../../src/process/stream-reclaim.js';
 
 describe('stream reclaim', () => {
   it('collects once per `everyBytes` moved, counted across calls and streams', () => {

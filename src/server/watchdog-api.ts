@@ -1,0 +1,35 @@
+// What createWatchdog takes and returns.
+import type { Server } from 'node:http';
+import type { RequestGuard } from '../auth/request-guard.js';
+import type { Logger } from '../log/logger.js';
+import type { Metrics } from '../metrics/metrics.js';
+import type { ModeRunner } from '../modes/mode.js';
+
+export interface WatchdogDeps {
+  logger: Logger;
+  metrics: Metrics;
+  mode: ModeRunner;
+  /** A hook run before a function request reaches the mode (authentication); may replace the body. */
+  guard?: RequestGuard;
+}
+
+export interface Watchdog {
+  readonly server: Server;
+  readonly metricsServer: Server | undefined;
+  /** Binds both ports; rejects with a clear message if a port is taken. */
+  listen(): Promise<{ port: number; metricsPort: number | undefined }>;
+  /** Writes the lock file once the mode is ready (waits for it). Resolves false if it never got ready. */
+  markReadyWhenReady(maxWaitMs?: number): Promise<boolean>;
+  /** The contract's graceful shutdown. Resolves when everything is stopped. */
+  shutdown(reason: string): Promise<void>;
+  /**
+   * Stop for a second signal or a fatal error: kill children, close sockets. With `answerMs` > 0
+   * (fatal error), keep-alive clients are told to go and requests in flight get up to that long to be answered first.
+   */
+  abort(answerMs?: number): Promise<void>;
+  /** Function requests in flight. */
+  readonly inFlight: number;
+  /** Function requests waiting for a max_inflight slot. */
+  readonly queued: number;
+  readonly healthy: boolean;
+}
