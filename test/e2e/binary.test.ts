@@ -2,7 +2,8 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ensureBinary, freePort, runBinary, startBinary } from '../helpers/binary.js';
+import { ensureBinary, runBinary, startBinary } from '../helpers/binary.js';
+import { freePort } from '../helpers/process.js';
 import { send } from '../helpers/http.js';
 import { fixture, makeTmpDir, withTimeout } from '../helpers/watchdog.js';
 

@@ -4,7 +4,8 @@ import { randomBytes } from 'node:crypto';
 import { cpSync, existsSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ROOT, ensureBinary, ensureSeaNode, freePort, startBinary, type RunningBinary } from '../helpers/binary.js';
+import { ROOT, ensureBinary, ensureSeaNode, startBinary, type RunningBinary } from '../helpers/binary.js';
+import { freePort } from '../helpers/process.js';
 import { send } from '../helpers/http.js';
 import { makeTmpDir, withTimeout } from '../helpers/watchdog.js';
 

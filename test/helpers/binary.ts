@@ -1,7 +1,6 @@
 // Test helpers for the built single-file binary (dist/fwatchdog): build it if missing, start it, wait, stop it.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { onTestFinished } from 'vitest';
 import { send } from './http.js';
@@ -42,16 +41,6 @@ export interface RunningBinary {
   exited: Promise<Exit>;
   /** Resolves once GET /_/ready answers 200. */
   waitReady(ms?: number): Promise<void>;
-}
-
-/** A free TCP port on 127.0.0.1 (for upstreams the binary starts itself). */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise((resolve) => server.close(resolve));
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return address.port;
 }
 
 /** The pids whose parent is `pid`, from /proc. */

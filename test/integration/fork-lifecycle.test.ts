@@ -19,7 +19,8 @@ describe.each([
     const wd = await startWatchdog({ mode, fprocess: fixture('grandchild-holds-stdout'), exec_timeout: '200ms', GRANDCHILD_PID_FILE: pidFile });
     const started = Date.now();
     const res = await withTimeout(send(wd.url), 3000, 'timed-out request');
-    expect(Date.now() - started).toBeLessThan(1000);
+    // Before the SIGKILL that follows SIGTERM after the 1 s grace: the answer did not wait for the group to die.
+    expect(Date.now() - started).toBeLessThan(1200);
     expect(res.status).toBe(timeoutStatus);
     expect(res.text).toBe(timeoutBody);
     const pid = Number(readFileSync(pidFile, 'utf8'));
@@ -40,7 +41,8 @@ describe.each([
     const wd = await startWatchdog({ mode, fprocess: fixture('background-holds-output'), PID_FILE: pidFile });
     const started = Date.now();
     const res = await withTimeout(send(wd.url, { method: 'POST', body: 'x' }), 3000, 'request with a lingering child');
-    expect(Date.now() - started).toBeLessThan(1000);
+    // Long before the background child would end (it sleeps far longer): a bound that holds on a loaded machine.
+    expect(Date.now() - started).toBeLessThan(2500);
     expect(res.status).toBe(200);
     expect(res.text).toBe('ok\n');
     const pid = Number(readFileSync(pidFile, 'utf8'));

@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { send } from '../helpers/http.js';
-import { fixture, startWatchdog, withTimeout } from '../helpers/watchdog.js';
+import { fixture, makeTmpDir, startWatchdog, withTimeout } from '../helpers/watchdog.js';
 import { isGone } from '../helpers/process.js';
 
 describe('streaming mode', () => {
@@ -51,13 +51,13 @@ describe('streaming mode', () => {
   });
 
   it('kills the whole process group on exec_timeout, grandchild included, and answers near the timeout', async () => {
-    const dir = (await import('node:fs')).mkdtempSync('/tmp/gc-');
-    const pidFile = join(dir, 'gc.pid');
+    const pidFile = join(makeTmpDir('gc-'), 'gc.pid');
     const wd = await startWatchdog({ fprocess: fixture('grandchild-holds-stdout'), exec_timeout: '200ms', GRANDCHILD_PID_FILE: pidFile });
     const started = Date.now();
     // "started" was already streamed, so the committed 200 must be aborted, not completed.
     await expect(withTimeout(send(wd.url), 3000, 'timed-out request')).rejects.toThrow(/socket hang up|aborted|ECONNRESET/);
-    expect(Date.now() - started).toBeLessThan(1000);
+    // Before the SIGKILL that follows SIGTERM after the 1 s grace: the answer did not wait for the group to die.
+    expect(Date.now() - started).toBeLessThan(1200);
     const pid = Number(readFileSync(pidFile, 'utf8'));
     expect(pid).toBeGreaterThan(0);
     // SIGTERM is ignored by the grandchild; SIGKILL follows after the grace.
@@ -72,7 +72,8 @@ describe('streaming mode', () => {
     const res = await send(wd.url);
     expect(res.status).toBe(504);
     expect(res.text).toContain('exec_timeout');
-    expect(Date.now() - started).toBeLessThan(1000);
+    // At the timeout, not when the 5 s function would have ended (a bound that holds on a loaded machine).
+    expect(Date.now() - started).toBeLessThan(2500);
   });
 
   it('X-Timeout shortens exec_timeout', async () => {

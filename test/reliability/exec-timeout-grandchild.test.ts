@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { send } from '../helpers/http.js';
 import { fixture, makeTmpDir, startWatchdog, withTimeout } from '../helpers/watchdog.js';
-import { childrenOf, isGone, report, waitUntil } from './support.js';
+import { childrenOf, report } from './support.js';
+import { isGone, until } from '../helpers/process.js';
 
 describe('exec_timeout with a stubborn grandchild', () => {
   it('answers 504 within 2 s when exec_timeout=1s fires before any output, and the grandchild is killed', async () => {
@@ -17,8 +18,8 @@ describe('exec_timeout with a stubborn grandchild', () => {
     const pid = Number(readFileSync(pidFile, 'utf8'));
     expect(pid).toBeGreaterThan(0);
     // SIGTERM is ignored; SIGKILL follows after the 1 s grace.
-    await waitUntil(() => isGone(pid), 3000, `grandchild ${pid} to be gone`);
-    await waitUntil(() => childrenOf(process.pid).length === 0, 3000, 'no function process left');
+    await until(() => isGone(pid), 3000, `grandchild ${pid} to be gone`);
+    await until(() => childrenOf(process.pid).length === 0, 3000, 'no function process left');
     report('exec_timeout=1s, grandchild ignores SIGTERM and holds stdout (streaming)', { status: res.status, answeredMs, grandchildGoneAfterMs: Math.round(performance.now() - t0) });
   });
 
@@ -27,8 +28,8 @@ describe('exec_timeout with a stubborn grandchild', () => {
     const wd = await startWatchdog({ fprocess: fixture('grandchild-holds-stdout'), exec_timeout: '1s', GRANDCHILD_PID_FILE: pidFile });
     await expect(withTimeout(send(wd.url), 2000, 'the timed-out request to end')).rejects.toThrow(/socket hang up|aborted|ECONNRESET/);
     const pid = Number(readFileSync(pidFile, 'utf8'));
-    await waitUntil(() => isGone(pid), 3000, `grandchild ${pid} to be gone`);
-    await waitUntil(() => childrenOf(process.pid).length === 0, 3000, 'no function process left');
+    await until(() => isGone(pid), 3000, `grandchild ${pid} to be gone`);
+    await until(() => childrenOf(process.pid).length === 0, 3000, 'no function process left');
     expect((await send(`${wd.url}/_/health`)).status).toBe(200);
   });
 
@@ -41,7 +42,7 @@ describe('exec_timeout with a stubborn grandchild', () => {
     const res = await withTimeout(send(wd.url, { method: 'POST', body: 'x' }), 2000, 'the timed-out request to end');
     expect(res.status).toBe(status);
     const pid = Number(readFileSync(pidFile, 'utf8'));
-    await waitUntil(() => isGone(pid), 3000, `grandchild ${pid} to be gone`);
-    await waitUntil(() => childrenOf(process.pid).length === 0, 3000, 'no function process left');
+    await until(() => isGone(pid), 3000, `grandchild ${pid} to be gone`);
+    await until(() => childrenOf(process.pid).length === 0, 3000, 'no function process left');
   });
 });

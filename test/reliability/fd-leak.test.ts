@@ -2,7 +2,8 @@
 import { request } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { startWatchdog, withTimeout } from '../helpers/watchdog.js';
-import { childrenOf, fdCount, report, waitUntil } from './support.js';
+import { childrenOf, fdCount, report } from './support.js';
+import { until } from '../helpers/process.js';
 
 const REQUESTS = Number(process.env.RELIABILITY_FD_REQUESTS ?? 600);
 const CONCURRENCY = 10;
@@ -53,9 +54,9 @@ describe('fork requests with aborting clients', () => {
     await withTimeout(Promise.all(Array.from({ length: CONCURRENCY }, worker)), 120_000, `${REQUESTS} requests`);
     expect(outcomes.failed).toBe(0);
     expect(outcomes.aborted).toBe(REQUESTS / 5);
-    await waitUntil(() => childrenOf(process.pid).length === 0, 3000, 'every function process (and zombie) to be gone');
-    await waitUntil(() => wd.watchdog.inFlight === 0, 3000, 'no request in flight');
-    await waitUntil(() => Math.abs(fdCount('self') - baseline) <= 5, 3000, `fds back to the baseline of ${baseline}`);
+    await until(() => childrenOf(process.pid).length === 0, 3000, 'every function process (and zombie) to be gone');
+    await until(() => wd.watchdog.inFlight === 0, 3000, 'no request in flight');
+    await until(() => Math.abs(fdCount('self') - baseline) <= 5, 3000, `fds back to the baseline of ${baseline}`);
     report(`${REQUESTS} fork requests, every 5th client aborts mid-request`, { ...outcomes, fdBaseline: baseline, fdAfter: fdCount('self'), children: childrenOf(process.pid).length });
     expect(Math.abs(fdCount('self') - baseline)).toBeLessThanOrEqual(5);
   });

@@ -5,7 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { send } from '../helpers/http.js';
 import { fixture, makeTmpDir, startWatchdog, withTimeout } from '../helpers/watchdog.js';
 import { rawExchange } from './raw.js';
-import { childrenOf, report, waitUntil } from './support.js';
+import { childrenOf, report } from './support.js';
+import { until } from '../helpers/process.js';
 
 const HOST = 'Host: 127.0.0.1\r\n';
 
@@ -28,7 +29,7 @@ describe('hostile input', () => {
     const r = await withTimeout(rawExchange(wd.port, parts), 3000, 'the raw exchange');
     report(`hostile input: ${name}`, { status: r.status ?? 'closed' });
     expect(r.status === undefined ? r.closed : r.status >= 400 && r.status < 500, `got ${JSON.stringify(r.response.slice(0, 200))}`).toBe(true);
-    await waitUntil(() => wd.watchdog.inFlight === 0, 2000, 'no request left in flight');
+    await until(() => wd.watchdog.inFlight === 0, 2000, 'no request left in flight');
     const health = await send(`${wd.url}/_/health`);
     expect(health.status).toBe(200);
     const ok = await send(wd.url, { method: 'POST', path: '/after', body: 'still here' });
@@ -48,7 +49,7 @@ describe('hostile input', () => {
     expect(r.closed).toBe(true);
     expect(r.response).not.toContain('0\r\n\r\n');
     expect(r.response).not.toContain('xyz');
-    await waitUntil(() => childrenOf(process.pid).length === 0, 3000, 'the function process to end');
+    await until(() => childrenOf(process.pid).length === 0, 3000, 'the function process to end');
     expect((await send(`${wd.url}/_/health`)).status).toBe(200);
   });
 });

@@ -2,7 +2,8 @@
 import { Agent, request } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { fixture, makeTmpDir, withTimeout } from '../helpers/watchdog.js';
-import { freePort, report, startBinary } from './support.js';
+import { report, startBinary } from './support.js';
+import { freePort } from '../helpers/process.js';
 
 const CLIENTS = 10;
 

@@ -5,7 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { BINARY, ensureBinary } from '../helpers/binary.js';
 import { send } from '../helpers/http.js';
 import { fixture, makeTmpDir, withTimeout } from '../helpers/watchdog.js';
-import { BUNDLE, REAPER_ADDON, pidNamespacePrefix, procStat, report, startBinary, waitUntil, zombieChildren } from './support.js';
+import { BUNDLE, REAPER_ADDON, pidNamespacePrefix, procStat, report, startBinary, zombieChildren } from './support.js';
+import { until } from '../helpers/process.js';
 
 const REQUESTS = 50;
 const ORPHANS_PER_REQUEST = 2;
@@ -38,7 +39,7 @@ describe('running as PID 1', () => {
     const statuses = await drive(wd.url, REQUESTS);
     expect(statuses.filter((s) => s === 200)).toHaveLength(REQUESTS);
     // Orphans live 50 ms; the reaper settles for 200 ms: give it a few rounds.
-    await waitUntil(() => zombieChildren(wd.pid).length === 0, 3000, 'no zombie children of the watchdog');
+    await until(() => zombieChildren(wd.pid).length === 0, 3000, 'no zombie children of the watchdog');
     expect(zombieChildren(wd.pid)).toEqual([]);
     expect(wd.stderr).not.toContain('without the zombie reaper');
 
@@ -56,7 +57,7 @@ describe('running as PID 1', () => {
     expect(wd.stderr).toContain('Reaping orphaned processes as PID 1 (asset reaper.node)');
     const statuses = await drive(wd.url, 20);
     expect(statuses.filter((s) => s === 200)).toHaveLength(20);
-    await waitUntil(() => zombieChildren(wd.pid).length === 0, 3000, 'no zombie children of the binary');
+    await until(() => zombieChildren(wd.pid).length === 0, 3000, 'no zombie children of the binary');
     process.kill(wd.pid, 'SIGTERM');
     expect(await withTimeout(wd.exited, 5000, 'the binary to exit after SIGTERM')).toBe(0);
   });
@@ -80,7 +81,7 @@ describe('running as PID 1', () => {
     const wd = await startBinary({ fprocess: `${fixture('leave-orphans')} 1`, healthcheck_interval: '0', TMPDIR: makeTmpDir() }, { prefix: prefix as string[], script });
     expect(wd.stderr).toMatch(/running as PID 1 without the zombie reaper/);
     await drive(wd.url, 5);
-    await waitUntil(() => zombieChildren(wd.pid).length >= 5, 3000, 'the orphans to become zombies');
+    await until(() => zombieChildren(wd.pid).length >= 5, 3000, 'the orphans to become zombies');
     report('running as PID 1 without the reaper addon (control)', { requests: 5, zombies: zombieChildren(wd.pid).length });
     expect(procStat(wd.pid)?.state).not.toBe('Z');
   });

@@ -3,6 +3,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { onTestFinished } from 'vitest';
+import { until } from '../helpers/process.js';
 import { withTimeout } from '../helpers/watchdog.js';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
@@ -25,12 +26,6 @@ export function procStat(pid: number): { state: string; ppid: number } | undefin
   } catch {
     return undefined;
   }
-}
-
-/** True when the process no longer exists or is a zombie. */
-export function isGone(pid: number): boolean {
-  const s = procStat(pid);
-  return s === undefined || s.state === 'Z';
 }
 
 /** Direct children of `pid` (every thread), from /proc/<pid>/task/<tid>/children. */
@@ -67,17 +62,6 @@ export function memoryKiB(pid: number): { rss: number; hwm: number } {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const field = (name: string): number => Number(new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? NaN);
   return { rss: field('VmRSS'), hwm: field('VmHWM') };
-}
-
-/** Polls `check` every 20 ms until it returns true, failing with `what` after `ms`. */
-export async function waitUntil(check: () => boolean, ms: number, what: string): Promise<void> {
-  await withTimeout(
-    (async () => {
-      while (!check()) await new Promise((r) => setTimeout(r, 20));
-    })(),
-    ms,
-    what,
-  );
 }
 
 /** The argv prefix that runs a command as PID 1 of a new PID namespace, or undefined if none works here. */
@@ -172,7 +156,7 @@ export async function startBinary(env: Record<string, string>, options: BinaryOp
     'the watchdog binary to listen',
   );
   if (prefix.length > 0) {
-    await waitUntil(() => childrenOf(child.pid as number).length > 0, 2000, 'the namespaced watchdog process');
+    await until(() => childrenOf(child.pid as number).length > 0, 2000, 'the namespaced watchdog process');
     pid = childrenOf(child.pid as number)[0] as number;
   }
   return {
@@ -194,17 +178,4 @@ export async function startBinary(env: Record<string, string>, options: BinaryOp
 export function report(scenario: string, figures: Record<string, unknown>): void {
   if (process.env.RELIABILITY_REPORT !== '1') return;
   process.stdout.write(`[reliability] ${scenario}: ${JSON.stringify(figures)}\n`);
-}
-
-/** A TCP port that was free a moment ago (for an upstream that needs a fixed port). */
-export async function freePort(): Promise<number> {
-  const { createServer } = await import('node:net');
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
 }
