@@ -1,5 +1,4 @@
 // HTTP mode: one long-lived upstream process behind a streaming reverse proxy.
-import { performance } from 'node:perf_hooks';
 import { formatDuration } from '../config/duration.js';
 import { WatchdogError } from '../errors.js';
 import type { ProcessOutcome } from '../process/function-process.js';
@@ -9,6 +8,7 @@ import { answerError, createProxy } from './http/proxy-call.js';
 import { tunnelUpgrade, type TunnelTarget } from './http/upgrade-tunnel.js';
 import { probeUntilReady, type ReadinessProbe } from './http/upstream-readiness.js';
 import type { FunctionCall, ModeDeps, ModeRunner, UpgradeCall } from './mode.js';
+import { ReadyGate } from './ready-gate.js';
 
 /** Grace between SIGTERM and SIGKILL for the upstream's process group at shutdown. */
 export const UPSTREAM_GRACE_MS = 5000;
@@ -21,8 +21,6 @@ const NOT_READY_REPEAT_MS = 60_000;
 export interface HttpModeRunner extends ModeRunner {
   handleUpgrade(call: UpgradeCall): void;
 }
-
-type Waiter = (ready: boolean) => void;
 
 /** The http mode: starts the upstream at start(), proxies every call once it listens. */
 export function createHttpMode(deps: ModeDeps): HttpModeRunner {
@@ -39,43 +37,16 @@ export function createHttpMode(deps: ModeDeps): HttpModeRunner {
 
   let upstream: UpstreamProcess | undefined;
   let probe: ReadinessProbe | undefined;
-  let ready = false;
-  let dead: string | undefined;
-  let stopping = false;
-  const waiters = new Set<Waiter>();
+  /** Open once the upstream listens; shut when it died ("upstream process exited: <how>") or at stop. */
+  const gate = new ReadyGate();
   const tunnels = new Set<() => void>();
 
-  const wake = (ok: boolean): void => {
-    for (const w of [...waiters]) w(ok);
-    waiters.clear();
-  };
-
-  /** Resolves true once ready; false after `ms`, on abort, or when the upstream can never be ready. */
-  function whenReady(ms: number, signal?: AbortSignal): Promise<boolean> {
-    if (ready && dead === undefined) return Promise.resolve(true);
-    if (dead !== undefined || stopping || ms <= 0) return Promise.resolve(false);
-    return new Promise((resolve) => {
-      const waiter: Waiter = (ok) => {
-        if (timer !== undefined) clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
-        waiters.delete(waiter);
-        resolve(ok);
-      };
-      const onAbort = (): void => waiter(false);
-      const timer = Number.isFinite(ms) ? setTimeout(waiter, ms, false) : undefined;
-      signal?.addEventListener('abort', onAbort, { once: true });
-      waiters.add(waiter);
-    });
-  }
-
   function onUpstreamExit(o: ProcessOutcome): void {
-    if (stopping) return;
+    if (gate.shutReason !== undefined) return;
     deps.events.upstreamExit();
     const how = o.startError ? `exec failed: ${o.startError.message}` : describeExit(o);
-    dead = how;
-    ready = false;
     probe?.cancel();
-    wake(false);
+    gate.shut(how);
     const tail = upstream?.stderrTail() ?? [];
     const lastLines = tail.length > 0 ? `; last stderr lines: ${tail.map((l) => JSON.stringify(l)).join(' | ')}` : '; it wrote nothing to stderr';
     deps.onFatal(`Forked function has terminated: ${how}${lastLines}`, { code: o.code, signal: o.signal, stderrTail: tail });
@@ -92,39 +63,37 @@ export function createHttpMode(deps: ModeDeps): HttpModeRunner {
   let lastWarnMs = 0;
 
   function answerDead(call: FunctionCall): void {
-    answerError(call, new WatchdogError('UPSTREAM_UNAVAILABLE', `upstream process exited: ${dead ?? 'stopped'}\n`));
+    answerError(call, new WatchdogError('UPSTREAM_UNAVAILABLE', `upstream process exited: ${gate.shutReason as string}\n`));
   }
 
   function handle(call: FunctionCall, upgrade?: (call: UpgradeCall) => void): void {
-    if (ready && dead === undefined) {
+    if (gate.isOpen) {
       // Fast path: the upstream is listening.
       if (upgrade !== undefined) upgrade(call as UpgradeCall);
       else proxy.forward(call, call.timeoutMs);
       return;
     }
-    if (dead !== undefined || stopping) {
+    if (gate.shutReason !== undefined) {
       answerDead(call);
       return;
     }
     // Early request: wait for the upstream, bounded by this call's own timeout.
-    whenReady(call.timeoutMs > 0 ? call.timeoutMs : Infinity, call.signal).then((ok) => {
-      if (call.res.destroyed || call.signal.aborted) return;
-      if (!ok) {
-        if (dead !== undefined || stopping) answerDead(call);
-        else {
-          deps.events.execTimeout();
-          logger.warn(`Upstream not ready within exec_timeout: ${formatDuration(call.timeoutMs)}`, { url: call.req.url });
-          answerError(call, new WatchdogError('EXEC_TIMEOUT', `upstream was not ready within exec_timeout of ${formatDuration(call.timeoutMs)}\n`));
+    gate.serveWhenReady(
+      call,
+      (remainingMs) => {
+        if (upgrade !== undefined) upgrade(call as UpgradeCall);
+        else proxy.forward(call, remainingMs);
+      },
+      (timedOut) => {
+        if (!timedOut) {
+          answerDead(call);
+          return;
         }
-        return;
-      }
-      if (upgrade !== undefined) {
-        upgrade(call as UpgradeCall);
-        return;
-      }
-      const remainingMs = call.timeoutMs > 0 ? Math.max(1, call.timeoutMs - (performance.now() - call.startedAt)) : 0;
-      proxy.forward(call, remainingMs);
-    }, () => call.res.destroy());
+        deps.events.execTimeout();
+        logger.warn(`Upstream not ready within exec_timeout: ${formatDuration(call.timeoutMs)}`, { url: call.req.url });
+        answerError(call, new WatchdogError('EXEC_TIMEOUT', `upstream was not ready within exec_timeout of ${formatDuration(call.timeoutMs)}\n`));
+      },
+    );
   }
 
   function openTunnel(call: UpgradeCall): void {
@@ -149,22 +118,20 @@ export function createHttpMode(deps: ModeDeps): HttpModeRunner {
         readyPath: config.readyPath === undefined ? undefined : basePath + config.readyPath,
         hostHeader: upstreamUrl.host,
         onReady() {
-          if (dead !== undefined || stopping) return;
-          ready = true;
+          if (gate.shutReason !== undefined) return;
           logger.info(`Upstream ready: ${upstreamText} (after ${Date.now() - startedAt}ms)`);
-          wake(true);
+          gate.open();
         },
         onNotYet,
       });
     },
-    isReady: () => ready && dead === undefined && !stopping,
-    waitReady: (ms) => whenReady(ms),
+    isReady: () => gate.isOpen,
+    waitReady: (ms) => gate.wait(ms),
     handle: (call) => handle(call),
     handleUpgrade,
     async stop() {
-      stopping = true;
+      gate.shut('stopped');
       probe?.cancel();
-      wake(false);
       for (const close of [...tunnels]) close();
       tunnels.clear();
       proxy.close();
