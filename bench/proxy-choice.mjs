@@ -109,9 +109,10 @@ async function leanProxyScript(dir) {
     `import { createServer } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { createProxy } from ${JSON.stringify(join(ROOT, 'src/modes/http/proxy-call.ts'))};
+import { upstreamTarget } from ${JSON.stringify(join(ROOT, 'src/modes/http/upstream-target.ts'))};
 const noop = () => {};
 const logger = { debug: noop, info: noop, warn: noop, error: noop, functionLine: noop, debugEnabled: false };
-const proxy = createProxy({ upstream: new URL(process.env.TARGET), bufferBody: false, logger });
+const proxy = createProxy({ upstream: upstreamTarget(new URL(process.env.TARGET)), bufferBody: false, logger });
 createServer((req, res) => {
   const controller = new AbortController();
   res.once('close', () => { if (!res.writableFinished) controller.abort(); });

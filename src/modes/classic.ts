@@ -12,7 +12,8 @@ import { describeExit } from '../process/describe-exit.js';
 import { createForkRunner, ignorePipeErrors, forkModeRunner, outputBound, startFailure, type ForkedCall } from './fork-runner.js';
 import { goHeaderMap, marshalRequest } from './marshal-request.js';
 import type { FunctionCall, ModeDeps, ModeRunner } from './mode.js';
-import { durationSeconds, readBody } from './read-body.js';
+import { durationSeconds } from './duration-seconds.js';
+import { readBody } from './read-body.js';
 
 const TIMEOUT_BODY = 'Killed process.\n';
 const FAILURE_CONTENT_TYPE = 'text/plain; charset=utf-8';

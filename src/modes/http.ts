@@ -4,8 +4,10 @@ import { WatchdogError } from '../errors.js';
 import type { ProcessOutcome } from '../process/function-process.js';
 import { startUpstreamProcess, type UpstreamProcess } from '../process/upstream-process.js';
 import { describeExit } from '../process/describe-exit.js';
-import { answerError, createProxy } from './http/proxy-call.js';
-import { tunnelUpgrade, type TunnelTarget } from './http/upgrade-tunnel.js';
+import { answerError } from './http/answer-error.js';
+import { createProxy } from './http/proxy-call.js';
+import { tunnelUpgrade } from './http/upgrade-tunnel.js';
+import { upstreamTarget } from './http/upstream-target.js';
 import { probeUntilReady, type ReadinessProbe } from './http/upstream-readiness.js';
 import type { FunctionCall, ModeDeps, ModeRunner, UpgradeCall } from './mode.js';
 import { ReadyGate } from './ready-gate.js';
@@ -28,11 +30,8 @@ export function createHttpMode(deps: ModeDeps): HttpModeRunner {
   const upstreamUrl = config.upstreamUrl as URL;
   const program = deps.programPath as string;
   const args = config.argv.slice(1);
-  const hostname = upstreamUrl.hostname.startsWith('[') ? upstreamUrl.hostname.slice(1, -1) : upstreamUrl.hostname;
-  const port = Number(upstreamUrl.port || 80);
-  const basePath = upstreamUrl.pathname === '/' ? '' : upstreamUrl.pathname.replace(/\/$/, '');
-  const target: TunnelTarget = { hostname, port, basePath, upstreamHost: upstreamUrl.host };
-  const proxy = createProxy({ upstream: upstreamUrl, bufferBody: config.bufferHttpBody, logger, onExecTimeout: () => deps.events.execTimeout() });
+  const target = upstreamTarget(upstreamUrl);
+  const proxy = createProxy({ upstream: target, bufferBody: config.bufferHttpBody, logger, onExecTimeout: () => deps.events.execTimeout() });
   const upstreamText = upstreamUrl.href.replace(/\/$/, '');
 
   let upstream: UpstreamProcess | undefined;
@@ -113,10 +112,10 @@ export function createHttpMode(deps: ModeDeps): HttpModeRunner {
       upstream = startUpstreamProcess({ spawner: deps.spawner, program, args, env: deps.baseEnv, logger, logBufferSize: config.logBufferSize, graceMs: UPSTREAM_GRACE_MS, onLineCut: () => deps.events.logLineCut() });
       upstream.done.then(onUpstreamExit, (err: unknown) => onUpstreamExit({ code: null, signal: null, startError: err as Error, stoppedBy: undefined }));
       probe = probeUntilReady({
-        hostname,
-        port,
-        readyPath: config.readyPath === undefined ? undefined : basePath + config.readyPath,
-        hostHeader: upstreamUrl.host,
+        hostname: target.hostname,
+        port: target.port,
+        readyPath: config.readyPath === undefined ? undefined : target.basePath + config.readyPath,
+        hostHeader: target.host,
         onReady() {
           if (gate.shutReason !== undefined) return;
           logger.info(`Upstream ready: ${upstreamText} (after ${Date.now() - startedAt}ms)`);

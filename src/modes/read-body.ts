@@ -1,5 +1,4 @@
 // Reads a whole request body into memory for the buffered fork modes (classic, serializing).
-import { performance } from 'node:perf_hooks';
 import type { Readable } from 'node:stream';
 import { WatchdogError } from '../errors.js';
 
@@ -45,9 +44,4 @@ export function readBody(body: Readable): Promise<Buffer> {
     // A request whose client went away before the end emits 'aborted'/'close' without 'end'.
     body.once('close', () => fail(Object.assign(new Error('request body ended early'), { code: 'ECONNRESET' })));
   });
-}
-
-/** Seconds since `startedAt` (a performance.now() value) as Go's %f: six decimals (X-Duration-Seconds). */
-export function durationSeconds(startedAt: number): string {
-  return ((performance.now() - startedAt) / 1000).toFixed(6);
 }

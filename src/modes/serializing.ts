@@ -6,7 +6,8 @@ import { badCgiResponse, parseCgiOutput, writeCgiHead } from './cgi-response.js'
 import { describeExit } from '../process/describe-exit.js';
 import { createForkRunner, ignorePipeErrors, forkModeRunner, outputBound, startFailure } from './fork-runner.js';
 import type { FunctionCall, ModeDeps, ModeRunner } from './mode.js';
-import { durationSeconds, readBody } from './read-body.js';
+import { durationSeconds } from './duration-seconds.js';
+import { readBody } from './read-body.js';
 
 /** Builds the serializing mode: of-watchdog's outcomes, with the process group ended on timeout. */
 export function createSerializingMode(deps: ModeDeps): ModeRunner {

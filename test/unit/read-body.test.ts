@@ -1,7 +1,8 @@
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { WatchdogError } from '../../src/errors.js';
-import { durationSeconds, readBody } from '../../src/modes/read-body.js';
+import { durationSeconds } from '../../src/modes/duration-seconds.js';
+import { readBody } from '../../src/modes/read-body.js';
 
 describe('readBody', () => {
   it('collects every chunk of the stream', async () => {

@@ -30,7 +30,8 @@ export interface RequestFraming {
 /**
  * The upstream request's headers as a flat [name, value, ...] list (rawHeaders format): end-to-end
  * headers as received (incoming Host kept), X-Forwarded-For appended, -Host/-Proto added when absent,
- * and framing that matches the body: Content-Length when known, chunked when the client sent chunked.
+ * and framing that matches the body: Content-Length when known; a chunked body gets no framing header,
+ * since undici frames a body of unknown length as chunked itself (and refuses the header).
  */
 export function upstreamRequestHeaders(req: IncomingMessage, upstreamHost: string, framing: RequestFraming): string[] {
   const raw = req.rawHeaders;
@@ -81,10 +82,7 @@ export function upstreamRequestHeaders(req: IncomingMessage, upstreamHost: strin
   if (!hasForwardedProto) out.push('X-Forwarded-Proto', 'http');
   if (framing.upgrade === true) return out;
   if (framing.bufferedLength !== undefined) out.push('Content-Length', String(framing.bufferedLength));
-  else if (!hasLength) {
-    if (req.headers['transfer-encoding'] !== undefined) out.push('Transfer-Encoding', 'chunked');
-    else if (EMPTY_BODY_WITH_LENGTH.has(req.method ?? '')) out.push('Content-Length', '0');
-  }
+  else if (!hasLength && req.headers['transfer-encoding'] === undefined && EMPTY_BODY_WITH_LENGTH.has(req.method ?? '')) out.push('Content-Length', '0');
   return out;
 }
 

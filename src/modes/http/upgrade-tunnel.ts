@@ -4,18 +4,10 @@ import type { Socket } from 'node:net';
 import { WatchdogError, classifyUpstreamError } from '../../errors.js';
 import type { Logger } from '../../log/logger.js';
 import type { UpgradeCall } from '../mode.js';
-import { answerError, durationSeconds } from './proxy-call.js';
+import { durationSeconds } from '../duration-seconds.js';
+import { answerError } from './answer-error.js';
 import { clientResponseHeaders, upstreamRequestHeaders } from './forward-headers.js';
-
-/** The upstream address a tunnel connects to. */
-export interface TunnelTarget {
-  hostname: string;
-  port: number;
-  /** upstream_url's path prefix without a trailing slash ('' for none). */
-  basePath: string;
-  /** host:port of upstream_url, for requests without a Host header. */
-  upstreamHost: string;
-}
+import { upstreamPath, type UpstreamTarget } from './upstream-target.js';
 
 /** The protocol names of an Upgrade header (`websocket`, `h2c`...), lower-cased. */
 function protocols(value: string | undefined): string[] {
@@ -34,7 +26,7 @@ function protocols(value: string | undefined): string[] {
  * so no later byte from the client reaches the upstream. `exec_timeout` (X-Timeout) bounds the
  * exchange until the tunnel opens. Returns a function that ends the exchange or the tunnel.
  */
-export function tunnelUpgrade(call: UpgradeCall, target: TunnelTarget, logger: Logger): () => void {
+export function tunnelUpgrade(call: UpgradeCall, target: UpstreamTarget, logger: Logger): () => void {
   const { req, res } = call;
   const client = call.socket;
   const asked = protocols(req.headers.upgrade);
@@ -47,8 +39,8 @@ export function tunnelUpgrade(call: UpgradeCall, target: TunnelTarget, logger: L
     host: target.hostname,
     port: target.port,
     method: req.method ?? 'GET',
-    path: target.basePath + url,
-    headers: upstreamRequestHeaders(req, target.upstreamHost, { upgrade: true }),
+    path: upstreamPath(target.basePath, url),
+    headers: upstreamRequestHeaders(req, target.host, { upgrade: true }),
     setHost: false,
     agent: false,
   });
@@ -133,7 +125,7 @@ export function tunnelUpgrade(call: UpgradeCall, target: TunnelTarget, logger: L
     const status = answer.statusCode ?? 502;
     try {
       const headers = clientResponseHeaders(answer.rawHeaders, answer.headers.connection);
-      headers.push('X-Duration-Seconds', durationSeconds(call));
+      headers.push('X-Duration-Seconds', durationSeconds(call.startedAt));
       res.writeHead(status, answer.statusMessage, headers);
     } catch (err) {
       fail(new WatchdogError('UPSTREAM_UNAVAILABLE', 'upstream sent an invalid response header\n', { cause: err }));
