@@ -70,6 +70,16 @@ export function createClassicMode(deps: ModeDeps): ModeRunner {
     res.end(body);
   }
 
+  /** The classic watchdog's lines after an answer: the output itself with write_debug, else "Wrote <n> Bytes" (text logs). */
+  function logWrote(out: Buffer, seconds: string): void {
+    if (writeDebug) {
+      logOutput(out);
+      logger.debug(`Duration: ${seconds}s`);
+    } else if (classicLines) {
+      logger.info(`Wrote ${out.length} Bytes - Duration: ${seconds}s`);
+    }
+  }
+
   /** cgi_response=true: the status and headers come from the output's header block. */
   function succeedCgi(call: FunctionCall, out: Buffer): void {
     const { req, res } = call;
@@ -89,12 +99,7 @@ export function createClassicMode(deps: ModeDeps): ModeRunner {
     // The function's Content-Type, else content_type, else what Go's net/http would sniff (never the request's).
     writeCgiHead(res, head, { 'X-Duration-Seconds': seconds, 'Content-Length': String(length) }, head.hasContentType ? undefined : (config.contentType ?? sniffContentType(body)));
     res.end(body);
-    if (writeDebug) {
-      logOutput(body);
-      logger.debug(`Duration: ${seconds}s`);
-    } else if (classicLines) {
-      logger.info(`Wrote ${body.length} Bytes - Duration: ${seconds}s`);
-    }
+    logWrote(body, seconds);
     if (config.debugHeaders) logHeaders('out', Object.entries(res.getHeaders()).map(([name, value]) => [name, Array.isArray(value) ? value : [String(value)]]));
   }
 
@@ -114,12 +119,7 @@ export function createClassicMode(deps: ModeDeps): ModeRunner {
     call.bytesOut = out.length;
     res.writeHead(200, headers);
     res.end(out);
-    if (writeDebug) {
-      logOutput(out);
-      logger.debug(`Duration: ${seconds}s`);
-    } else if (classicLines) {
-      logger.info(`Wrote ${out.length} Bytes - Duration: ${seconds}s`);
-    }
+    logWrote(out, seconds);
     if (config.debugHeaders) logHeaders('out', Object.entries(headers).map(([name, value]) => [name, [value]]));
   }
 
