@@ -4,8 +4,8 @@
 import { readFileSync } from 'node:fs';
 import { beforeAll, it, type ExpectStatic } from 'vitest';
 import { send, type RawResponse } from '../helpers/http.js';
-import { freePort, sleep, until } from '../helpers/process.js';
-import { cmdline, podman, podmanOk, runContainer, uidOf, ULIMITS, waitReady, zombieChildren, type Container } from './podman.js';
+import { childrenOf, freePort, sleep, until, zombieChildren } from '../helpers/process.js';
+import { cmdline, podman, podmanOk, runContainer, uidOf, ULIMITS, waitReady, type Container } from './podman.js';
 
 export interface ExampleRequest {
   method?: string;
@@ -53,16 +53,6 @@ function durationMs(text: string | undefined): number {
 function namespacePid(hostPid: number): number {
   const line = /^NSpid:\s+(.*)$/m.exec(readFileSync(`/proc/${hostPid}/status`, 'utf8'))?.[1] ?? '';
   return Number(line.trim().split(/\s+/).at(-1));
-}
-
-/** Children of a host pid (all threads). */
-function childrenOf(pid: number): number[] {
-  try {
-    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(' ').filter(Boolean).map(Number);
-  } catch {
-    // The process is gone: no children.
-    return [];
-  }
 }
 
 /** Adds the image's checks to the current describe block; they run at the same time, each with its own container. */
@@ -125,8 +115,7 @@ export function functionImageChecks(spec: FunctionImageSpec): void {
     const env = await envFor();
     env.upstream_url = `http://127.0.0.1:${await freePort()}`;
     const c = await runContainer(image, onTestFinished, { env });
-    const deadline = Date.now() + 20_000;
-    while (!(await c.logs()).includes(`Listening on port: ${c.port}`) && Date.now() < deadline) await sleep(100);
+    await until(async () => (await c.logs()).includes(`Listening on port: ${c.port}`), 20_000, 'the watchdog to listen', 100);
     expect((await send(`${c.url}/_/health`)).status).toBe(503);
     expect(await c.healthcheck()).toBe(1);
   }, CHECK_TIMEOUT_MS);
@@ -146,9 +135,7 @@ export function functionImageChecks(spec: FunctionImageSpec): void {
     expect(await c.running()).toBe(true); // still serving for healthcheck_interval
     expect(await c.healthcheck()).toBe(1);
     if (pending && spec.slow) expectAnswer(expect, await pending, spec.slow.request);
-    const deadline = Date.now() + 15_000;
-    while ((await c.running()) && Date.now() < deadline) await sleep(100);
-    expect(await c.running()).toBe(false);
+    await until(async () => !(await c.running()), 15_000, 'the container to exit', 100);
     expect(await c.exitCode()).toBe(0);
   }, CHECK_TIMEOUT_MS);
 

@@ -1,9 +1,8 @@
 // podman for the container suite: builds, containers run the way containers.md says (runc, host network,
 // explicit ulimits, read-only), and what the tests read from them (host pid, exit code, logs, health).
 import { execFile } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
-import { freePort, sleep } from '../helpers/process.js';
-import { withTimeout } from '../helpers/watchdog.js';
+import { readFileSync } from 'node:fs';
+import { freePort, until } from '../helpers/process.js';
 
 export interface PodmanResult {
   code: number;
@@ -135,17 +134,16 @@ export async function runContainer(image: string, onFinished: OnFinished, option
 
 /** Waits until `url` + `path` answers 200 (the container's watchdog is ready). */
 export async function waitReady(container: Container, ms = 20_000, path = '/_/health'): Promise<void> {
-  const poll = async (): Promise<void> => {
-    const deadline = Date.now() + ms;
-    while (Date.now() < deadline) {
-      const status = await fetchStatus(`${container.url}${path}`);
-      if (status === 200) return;
-      if (status === 0 && !(await container.running())) throw new Error(`container exited (${await container.exitCode()}):\n${await container.logs()}`);
-      await sleep(50);
-    }
+  const ready = async (): Promise<boolean> => {
+    const status = await fetchStatus(`${container.url}${path}`);
+    if (status === 0 && !(await container.running())) throw new Error(`container exited (${await container.exitCode()}):\n${await container.logs()}`);
+    return status === 200;
   };
-  await withTimeout(poll(), ms + 1000, `${container.name} ready on ${path}`);
-  if ((await fetchStatus(`${container.url}${path}`)) !== 200) throw new Error(`${container.name} not ready within ${ms} ms:\n${await container.logs()}`);
+  try {
+    await until(ready, ms, `${container.name} ready on ${path}`, 50);
+  } catch (err) {
+    throw new Error(`${(err as Error).message}:\n${await container.logs()}`);
+  }
 }
 
 async function fetchStatus(url: string): Promise<number> {
@@ -168,25 +166,4 @@ export function cmdline(pid: number): string {
 export function uidOf(pid: number): number {
   const line = /^Uid:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return Number(line?.[1]);
-}
-
-/** Children of a host pid that are zombies (state Z). */
-export function zombieChildren(pid: number): number[] {
-  const children = readdirSync(`/proc/${pid}/task`).flatMap((task) => {
-    try {
-      return readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').split(' ').filter(Boolean).map(Number);
-    } catch {
-      // The thread ended while we looked: its children are listed under the others.
-      return [];
-    }
-  });
-  return children.filter((child) => {
-    try {
-      const stat = readFileSync(`/proc/${child}/stat`, 'utf8');
-      return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
-    } catch {
-      // Already reaped.
-      return false;
-    }
-  });
 }

@@ -3,7 +3,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ensureBinary, runBinary, startBinary } from '../helpers/binary.js';
-import { freePort } from '../helpers/process.js';
+import { freePort, until } from '../helpers/process.js';
 import { send } from '../helpers/http.js';
 import { fixture, makeTmpDir, withTimeout } from '../helpers/watchdog.js';
 
@@ -97,13 +97,7 @@ describe('the single-file binary', () => {
     const wd = await startBinary({ fprocess: `${fixture('record-pid')} ${fixture('maybe-sleep')}`, PID_FILE: pidFile, TMPDIR: tmp, PATH, healthcheck_interval: '0' });
     await wd.waitReady();
     const inFlight = send(wd.url, { method: 'POST', headers: { 'X-Sleep': '0.3' }, body: 'drained' });
-    await withTimeout(
-      (async () => {
-        for (const end = Date.now() + 2500; !existsSync(pidFile) && Date.now() < end; ) await new Promise((r) => setTimeout(r, 10));
-      })(),
-      2000,
-      'the function process to start',
-    );
+    await until(() => existsSync(pidFile), 2000, 'the function process to start');
     wd.child.kill('SIGTERM');
     const res = await withTimeout(inFlight, 3000, 'the in-flight request');
     expect(res.status).toBe(200);

@@ -1,15 +1,14 @@
 // mode=inproc under the built binary: the function module runs inside dist/fwatchdog, with the whole contract around it.
 import { createHmac } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { createSecretMount } from '../helpers/auth-secrets.js';
 import { ensureBinary, runBinary, startBinary, type RunningBinary } from '../helpers/binary.js';
-import { freePort } from '../helpers/process.js';
 import { send } from '../helpers/http.js';
-import { sleep, until } from '../helpers/process.js';
+import { freePort, sleep, until } from '../helpers/process.js';
 import { rawConnect } from '../helpers/raw.js';
 import { fixture, makeTmpDir, withTimeout } from '../helpers/watchdog.js';
 
@@ -95,14 +94,17 @@ describe('mode=inproc: loading the module', () => {
 describe('mode=inproc: health, readiness and the lock file', () => {
   it('reports ready and writes the lock file only once ready() resolved; requests meanwhile wait for it', async () => {
     const tmp = makeTmpDir();
-    const wd = await startBinary({ mode: 'inproc', fprocess: HANDLER, TMPDIR: tmp, READY_MS: '400', log_format: 'text' });
+    const gate = join(tmp, 'ready-gate');
+    const wd = await startBinary({ mode: 'inproc', fprocess: HANDLER, TMPDIR: tmp, READY_GATE: gate, log_format: 'text' });
     expect((await send(`${wd.url}/_/health`)).status).toBe(503);
     expect((await send(`${wd.url}/_/ready`)).status).toBe(503);
     expect(existsSync(join(tmp, '.lock'))).toBe(false);
     const early = send(`${wd.url}/early`);
+    // ready() cannot resolve before the gate file exists, so an answer now would not have waited for it.
     const answered = await Promise.race([early.then(() => true), sleep(150).then(() => false)]);
-    expect(answered).toBe(false); // it waits for ready()
-    expect((await early).text).toBe('hello GET /early');
+    expect(answered).toBe(false);
+    writeFileSync(gate, '');
+    expect((await withTimeout(early, 3000, 'the early request')).text).toBe('hello GET /early');
     expect(wd.stdout).toContain('ready() resolved');
     await wd.waitReady();
     expect((await send(`${wd.url}/_/health`)).text).toBe('OK');
@@ -126,8 +128,8 @@ describe('mode=inproc: health, readiness and the lock file', () => {
 describe('mode=inproc: limits and authentication before the handler', () => {
   it('answers 429 over max_inflight', async () => {
     const wd = await startInproc({ max_inflight: '1' });
-    const first = send(`${wd.url}/slow?ms=300`);
-    await sleep(100);
+    const first = send(`${wd.url}/slow?ms=1000`);
+    await logged(wd, 'slow started /slow?ms=1000');
     const second = await send(`${wd.url}/x`);
     expect(second.status).toBe(429);
     expect((await first).text).toBe('slow done');
@@ -147,9 +149,9 @@ describe('mode=inproc: limits and authentication before the handler', () => {
     const fits = await send(`${wd.url}/echo`, { method: 'POST', body: Buffer.alloc(1000, 'z') });
     expect(fits.status).toBe(200);
     expect(fits.headers['x-bytes']).toBe('1000');
-    await logged(wd, 'echo got');
-    await sleep(50);
-    expect(wd.stdout.match(/echo got/g)).toEqual(['echo got']);
+    // Evidence, not a wait: the handler logs each body it reads, and the refused ones came first.
+    await logged(wd, 'echo got 1000 bytes');
+    expect(wd.stdout.match(/echo got \d+ bytes/g)).toEqual(['echo got 1000 bytes']);
   });
 
   it('with auth_api_key_secret, answers 401 without the key and the handler never runs', async () => {
@@ -159,9 +161,9 @@ describe('mode=inproc: limits and authentication before the handler', () => {
     expect(refused.status).toBe(401);
     const ok = await send(`${wd.url}/echo`, { method: 'POST', body: 'secret body', headers: { 'X-Api-Key': 'k3y' } });
     expect(ok.text).toBe('secret body');
-    await logged(wd, 'echo got');
-    await sleep(50);
-    expect(wd.stdout.match(/echo got/g)).toEqual(['echo got']);
+    // Evidence, not a wait: the handler logs each body it reads, and the refused request came first.
+    await logged(wd, 'echo got 11 bytes');
+    expect(wd.stdout.match(/echo got \d+ bytes/g)).toEqual(['echo got 11 bytes']);
   });
 
   it('with auth_hmac_secret, hands the verified body to the handler, and refuses a bad signature', async () => {
@@ -169,13 +171,13 @@ describe('mode=inproc: limits and authentication before the handler', () => {
     const wd = await startInproc({ secret_mount_path: mount.path, auth_hmac_secret: 'hook-secret' });
     const body = Buffer.from('{"event":"push"}');
     const sign = (b: Buffer): string => `sha256=${createHmac('sha256', 'shh').update(b).digest('hex')}`;
+    const bad = await send(`${wd.url}/echo`, { method: 'POST', body, headers: { 'X-Hub-Signature-256': sign(Buffer.from('other')) } });
+    expect(bad.status).toBe(401);
     const ok = await send(`${wd.url}/echo`, { method: 'POST', body, headers: { 'X-Hub-Signature-256': sign(body) } });
     expect(ok.status).toBe(200);
     expect(ok.text).toBe('{"event":"push"}');
-    const bad = await send(`${wd.url}/echo`, { method: 'POST', body, headers: { 'X-Hub-Signature-256': sign(Buffer.from('other')) } });
-    expect(bad.status).toBe(401);
-    await logged(wd, 'echo got');
-    await sleep(50);
+    // Evidence, not a wait: the handler logs each body it reads, and the refused request came first.
+    await logged(wd, 'echo got 16 bytes');
     expect(wd.stdout.match(/echo got \d+ bytes/g)).toEqual(['echo got 16 bytes']);
   });
 });
@@ -223,7 +225,7 @@ describe('mode=inproc: timeouts and the AbortSignal', () => {
     const wd = await startInproc({ exec_timeout: '10s' });
     const conn = await rawConnect(wd.port);
     conn.write('GET /slow?ms=3000 HTTP/1.1\r\nHost: x\r\n\r\n');
-    await sleep(150);
+    await logged(wd, 'slow started /slow?ms=3000');
     conn.socket.destroy();
     await logged(wd, 'signal aborted: AbortError on /slow?ms=3000');
   });
@@ -238,12 +240,13 @@ describe('mode=inproc: timeouts and the AbortSignal', () => {
 
   it('cannot interrupt a synchronous loop: the loop delays every request, exec_timeout fires only after it', async () => {
     const wd = await startInproc({ exec_timeout: '100ms' });
-    const busy = send(`${wd.url}/busy?ms=600`);
-    await sleep(100);
-    const started = Date.now();
+    const marker = join(wd.tmp, 'busy-started');
+    const busy = send(`${wd.url}/busy?ms=600&marker=${encodeURIComponent(marker)}`);
+    await until(() => existsSync(marker) && readFileSync(marker, 'utf8') !== '', 3000, 'the loop to start');
     const health = await send(`${wd.url}/_/health`);
     expect(health.status).toBe(200);
-    expect(Date.now() - started).toBeGreaterThan(200); // it waited for the loop
+    // It waited for the loop: answered no earlier than the loop's end (the same clock, however loaded the machine).
+    expect(Date.now()).toBeGreaterThanOrEqual(Number(readFileSync(marker, 'utf8')) + 600);
     // The handler answered inside the loop, before the timer could run: its answer stands.
     expect((await busy).text).toBe('busy done');
   });
@@ -309,7 +312,7 @@ describe('mode=inproc: SIGTERM', () => {
   it('lets the request in flight finish, then runs shutdown(), then exits 0', async () => {
     const wd = await startInproc({ SHUTDOWN_MS: '100' });
     const inFlight = send(`${wd.url}/slow?ms=300`);
-    await sleep(100);
+    await logged(wd, 'slow started /slow?ms=300');
     wd.child.kill('SIGTERM');
     expect((await inFlight).text).toBe('slow done');
     expect(await withTimeout(wd.exited, 5000, 'the exit')).toEqual({ code: 0, signal: null });

@@ -5,7 +5,7 @@ import { ensureBundle, startCli, type RunningCli } from '../helpers/cli.js';
 import { send, type RawResponse } from '../helpers/http.js';
 import { rawConnect } from '../helpers/raw.js';
 import { fixture, makeTmpDir, withTimeout } from '../helpers/watchdog.js';
-import { freePort } from '../helpers/process.js';
+import { freePort, until } from '../helpers/process.js';
 
 beforeAll(() => withTimeout(ensureBundle(), 60_000, 'npm run build'), 70_000);
 
@@ -18,19 +18,8 @@ function slowRequest(wd: RunningCli, seconds: string): { response: Promise<RawRe
 
 /** Polls the metrics port until http_requests_in_flight equals `n`. */
 async function waitInFlight(metricsPort: number, n: number): Promise<void> {
-  let stop = false;
-  const poll = async (): Promise<void> => {
-    while (!stop) {
-      const res = await send(`http://127.0.0.1:${metricsPort}/metrics`).catch(() => undefined);
-      if (res?.text.includes(`\nhttp_requests_in_flight ${n}\n`)) return;
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  };
-  try {
-    await withTimeout(poll(), 3000, `http_requests_in_flight ${n}`);
-  } finally {
-    stop = true;
-  }
+  const inFlight = async (): Promise<boolean> => (await send(`http://127.0.0.1:${metricsPort}/metrics`).catch(() => undefined))?.text.includes(`\nhttp_requests_in_flight ${n}\n`) === true;
+  await until(inFlight, 3000, `http_requests_in_flight ${n}`, 20);
 }
 
 /** Lines logged by the watchdog itself (JSON), in order. */

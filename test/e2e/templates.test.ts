@@ -5,7 +5,7 @@ import { cpSync, existsSync, readFileSync, symlinkSync, writeFileSync } from 'no
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, ensureBinary, ensureSeaNode, startBinary, type RunningBinary } from '../helpers/binary.js';
-import { freePort } from '../helpers/process.js';
+import { freePort, until } from '../helpers/process.js';
 import { send } from '../helpers/http.js';
 import { makeTmpDir, withTimeout } from '../helpers/watchdog.js';
 
@@ -70,11 +70,7 @@ function secretsDir(secrets: Record<string, string>): string {
 
 /** Resolves once the watchdog's stderr (its log, with the function's stderr) contains `text`. */
 async function stderrContains(wd: RunningBinary, text: string): Promise<void> {
-  const deadline = Date.now() + 2500; // the poll ends by itself too, after withTimeout has failed the test
-  const poll = async (): Promise<void> => {
-    while (!wd.stderr.includes(text) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-  };
-  await withTimeout(poll(), 2000, `${JSON.stringify(text)} in the log`);
+  await until(() => wd.stderr.includes(text), 2000, `${JSON.stringify(text)} in the log`);
 }
 
 beforeAll(() => ensureBinary(), 120_000);

@@ -1,9 +1,10 @@
 // Test helpers for the built single-file binary (dist/fwatchdog): build it if missing, start it, wait, stop it.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { onTestFinished } from 'vitest';
 import { send } from './http.js';
+import { childrenOf, runToExit, until, type RunResult } from './process.js';
 import { withTimeout } from './watchdog.js';
 import { buildOnce, ROOT } from './build-once.js';
 
@@ -43,21 +44,6 @@ export interface RunningBinary {
   waitReady(ms?: number): Promise<void>;
 }
 
-/** The pids whose parent is `pid`, from /proc. */
-function childPids(pid: number): number[] {
-  const out: number[] = [];
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) out.push(Number(name));
-    } catch {
-      // The process ended while /proc was read: it is not a child to clean up.
-    }
-  }
-  return out;
-}
-
 /** SIGKILLs the process group led by `pid`, and `pid` itself. */
 function killGroup(pid: number): void {
   for (const target of [-pid, pid]) {
@@ -80,7 +66,7 @@ export async function startBinary(env: Record<string, string>, options: { args?:
     if (child.exitCode === null && child.signalCode === null) {
       // SIGKILL leaves the watchdog no time to stop its upstream or forked children (each in its own
       // process group), so their groups are killed too.
-      const children = childPids(child.pid ?? -1);
+      const children = childrenOf(child.pid ?? -1);
       child.kill('SIGKILL');
       await withTimeout(exited, 5000, 'the binary to exit');
       for (const pid of children) killGroup(pid);
@@ -112,31 +98,12 @@ export async function startBinary(env: Record<string, string>, options: { args?:
     },
     exited,
     async waitReady(ms = 5000) {
-      const deadline = Date.now() + ms + 500; // the poll ends by itself too, after withTimeout has failed the test
-      const poll = async (): Promise<void> => {
-        while (Date.now() < deadline) {
-          const res = await send(`${url}/_/ready`).catch(() => undefined);
-          if (res?.status === 200) return;
-          await new Promise((r) => setTimeout(r, 20));
-        }
-      };
-      await withTimeout(poll(), ms, 'GET /_/ready to answer 200');
+      await until(async () => (await send(`${url}/_/ready`).catch(() => undefined))?.status === 200, ms, 'GET /_/ready to answer 200', 20);
     },
   };
 }
 
 /** Runs the binary to completion with `args` and exactly `env`; returns its exit code and output. */
-export function runBinary(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(BINARY, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    onTestFinished(() => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+export function runBinary(args: string[], env: Record<string, string>): Promise<RunResult> {
+  return runToExit(BINARY, args, env);
 }

@@ -2,6 +2,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { onTestFinished } from 'vitest';
+import { runToExit, until, type RunResult } from './process.js';
 import { withTimeout } from './watchdog.js';
 import { buildOnce, ROOT } from './build-once.js';
 
@@ -13,27 +14,11 @@ export async function ensureBundle(): Promise<void> {
   await buildOnce(BUNDLE, 'build', 60_000);
 }
 
-export interface CliResult {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
+export type CliResult = RunResult;
 
 /** Runs the bundle to completion with `args` and exactly `env` (plus PATH). */
 export function runCli(args: string[], env: Record<string, string>, timeoutMs = 5000): Promise<CliResult> {
-  const child = spawn(process.execPath, [BUNDLE, ...args], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  onTestFinished(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
-  child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
-  const done = new Promise<CliResult>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
-  });
+  const done = runToExit(process.execPath, [BUNDLE, ...args], { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env });
   return withTimeout(done, timeoutMs, `fwatchdog ${args.join(' ')} to exit`);
 }
 
@@ -64,28 +49,22 @@ export async function startCli(env: Record<string, string>): Promise<RunningCli>
   child.stdout.resume();
   const waitForLog = async (pattern: RegExp | string, ms = 3000): Promise<string> => {
     const find = (): string | undefined => stderr.split('\n').find((l) => (typeof pattern === 'string' ? l.includes(pattern) : pattern.test(l)));
-    let stop = false;
-    const poll = async (): Promise<string> => {
-      while (!stop) {
-        const hit = find();
-        if (hit !== undefined) return hit;
-        if (child.exitCode !== null || child.signalCode !== null) {
-          await exited;
-          const late = find();
-          if (late !== undefined) return late;
-          throw new Error(`fwatchdog exited before logging ${String(pattern)}:\n${stderr}`);
-        }
-        await new Promise((r) => setTimeout(r, 10));
-      }
-      return '';
+    let hit: string | undefined;
+    const found = async (): Promise<boolean> => {
+      hit = find();
+      if (hit !== undefined) return true;
+      if (child.exitCode === null && child.signalCode === null) return false;
+      await exited; // its last output may still be in the pipe
+      hit = find();
+      if (hit !== undefined) return true;
+      throw new Error(`fwatchdog exited before logging ${String(pattern)}:\n${stderr}`);
     };
     try {
-      return await withTimeout(poll(), ms, `log line ${String(pattern)}`);
+      await until(found, ms, `log line ${String(pattern)}`);
     } catch (err) {
       throw new Error(`${(err as Error).message}; stderr so far:\n${stderr}`);
-    } finally {
-      stop = true;
     }
+    return hit as string;
   };
   const listening = await waitForLog(/Listening on port: \d+/, 5000);
   const port = Number(/Listening on port: (\d+)/.exec(listening)?.[1]);

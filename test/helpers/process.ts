@@ -1,29 +1,64 @@
 // Test helpers for waiting on processes and ports: /proc checks, polling, free ports.
-import { existsSync, readFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { onTestFinished } from 'vitest';
 import { withTimeout } from './watchdog.js';
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** True when the process is gone or a zombie (checked through /proc, not kill(0)). */
-export function isGone(pid: number): boolean {
+/** The fields of /proc/<pid>/stat the tests use, or undefined once the process is reaped. */
+export function procStat(pid: number): { state: string; ppid: number; pgrp: number; session: number } | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
+    const [state = '?', ppid, pgrp, session] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return { state, ppid: Number(ppid), pgrp: Number(pgrp), session: Number(session) };
   } catch {
     // No /proc entry: the process has been reaped.
-    return true;
+    return undefined;
   }
 }
 
-/** Polls `check` every 10 ms until it is true; fails with `what` after `ms`. */
-export async function until(check: () => boolean, ms: number, what: string): Promise<void> {
+/** True when the process is gone or a zombie (checked through /proc, not kill(0)). */
+export function isGone(pid: number): boolean {
+  const state = procStat(pid)?.state;
+  return state === undefined || state === 'Z';
+}
+
+/** Direct children of `pid` (every thread's), from /proc/<pid>/task/<tid>/children. */
+export function childrenOf(pid: number): number[] {
+  const out: number[] = [];
+  let tasks: string[];
+  try {
+    tasks = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  for (const tid of tasks) {
+    try {
+      for (const p of readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').split(' ')) if (p.trim() !== '') out.push(Number(p));
+    } catch {
+      // The thread ended between readdir and read: it has no children to report.
+    }
+  }
+  return out;
+}
+
+/** Children of `pid` that are zombies. */
+export function zombieChildren(pid: number): number[] {
+  return childrenOf(pid).filter((c) => procStat(c)?.state === 'Z');
+}
+
+/**
+ * Polls `check` every `everyMs` until it is true; fails with `what` after `ms` (the poll stops then too).
+ * An async check (a request, say) is awaited before the next one; one that throws fails the wait at once.
+ */
+export async function until(check: () => boolean | Promise<boolean>, ms: number, what: string, everyMs = 10): Promise<void> {
   let stop = false;
   try {
     await withTimeout(
       (async () => {
-        while (!stop && !check()) await sleep(10);
+        while (!stop && !(await check())) await sleep(everyMs);
       })(),
       ms,
       what,
@@ -31,6 +66,29 @@ export async function until(check: () => boolean, ms: number, what: string): Pro
   } finally {
     stop = true;
   }
+}
+
+export interface RunResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `command` with exactly `env` until it exits (SIGKILLed if the test ends first); resolves its exit and output. */
+export function runToExit(command: string, args: string[], env: Record<string, string>): Promise<RunResult> {
+  const child = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  onTestFinished(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c));
+  child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
+  return new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
 }
 
 /** Waits for the record-pid fixture to write its pid, and returns it. */

@@ -6,7 +6,7 @@ import WebSocket from 'ws';
 import { createSecretMount } from '../helpers/auth-secrets.js';
 import { send } from '../helpers/http.js';
 import { fixture, makeTmpDir, startWatchdog, withTimeout } from '../helpers/watchdog.js';
-import { freePort } from '../helpers/process.js';
+import { freePort, until } from '../helpers/process.js';
 
 const KEY = 'k3y-Of-the-f4nction-9d2c1e';
 
@@ -163,13 +163,7 @@ describe('API key authentication', () => {
     const next = 'rotated-key-7f0b';
     mount.rotate({ 'api-key': `${next}\n` });
     // The file is re-checked at most every 250ms: poll until the new key is accepted.
-    await withTimeout(
-      (async () => {
-        while ((await send(wd.url, { headers: { 'X-Api-Key': next } })).status !== 200) await new Promise((r) => setTimeout(r, 50));
-      })(),
-      3000,
-      'the rotated key to be accepted',
-    );
+    await until(async () => (await send(wd.url, { headers: { 'X-Api-Key': next } })).status === 200, 3000, 'the rotated key to be accepted', 50);
     expect((await send(wd.url, { headers: { 'X-Api-Key': KEY } })).status).toBe(401);
     await wd.logs.waitFor(/secret \\?"api-key\\?" changed/);
   });
@@ -177,22 +171,10 @@ describe('API key authentication', () => {
   it('refuses every request with 503 once the secret file disappears, and recovers when it is back', async () => {
     const { wd, mount } = await keyedWatchdog(KEY);
     mount.rotate({});
-    await withTimeout(
-      (async () => {
-        while ((await send(wd.url, { headers: { 'X-Api-Key': KEY } })).status !== 503) await new Promise((r) => setTimeout(r, 50));
-      })(),
-      3000,
-      'the removed key to be refused',
-    );
+    await until(async () => (await send(wd.url, { headers: { 'X-Api-Key': KEY } })).status === 503, 3000, 'the removed key to be refused', 50);
     await wd.logs.waitFor(/secret \\?"api-key\\?" at .* not found/);
     mount.rotate({ 'api-key': KEY });
-    await withTimeout(
-      (async () => {
-        while ((await send(wd.url, { headers: { 'X-Api-Key': KEY } })).status !== 200) await new Promise((r) => setTimeout(r, 50));
-      })(),
-      3000,
-      'the restored key to be accepted',
-    );
+    await until(async () => (await send(wd.url, { headers: { 'X-Api-Key': KEY } })).status === 200, 3000, 'the restored key to be accepted', 50);
   });
 
   for (const mode of ['streaming', 'classic']) {
@@ -203,22 +185,10 @@ describe('API key authentication', () => {
         await send(wd.url, { method: 'POST', headers, body: 'payload' });
       }
       mount.rotate({ 'api-key': 'second-secret-value' });
-      await withTimeout(
-        (async () => {
-          while ((await send(wd.url, { headers: { 'X-Api-Key': 'second-secret-value' } })).status !== 200) await new Promise((r) => setTimeout(r, 50));
-        })(),
-        3000,
-        'the rotated key',
-      );
+      await until(async () => (await send(wd.url, { headers: { 'X-Api-Key': 'second-secret-value' } })).status === 200, 3000, 'the rotated key', 50);
       await wd.logs.waitFor(/secret \\?"api-key\\?" changed/);
       // The function's env dump reaches the logs (stderr lines, or write_debug's copy of the output).
-      await withTimeout(
-        (async () => {
-          while (!`${wd.logs.text}${wd.out.text}`.includes('Http_Method=POST')) await new Promise((r) => setTimeout(r, 20));
-        })(),
-        2000,
-        'the env dump in the logs',
-      );
+      await until(() => `${wd.logs.text}${wd.out.text}`.includes('Http_Method=POST'), 2000, 'the env dump in the logs');
       const all = `${wd.logs.text}\n${wd.out.text}\n${await wd.metrics.registry.metrics()}`;
       expect(all).toContain(' 401 ');
       expect(all).not.toContain(KEY);

@@ -6,6 +6,7 @@ import { createSecretMount } from '../helpers/auth-secrets.js';
 import { send } from '../helpers/http.js';
 import { rawConnect } from '../helpers/raw.js';
 import { fixture, makeTmpDir, startWatchdog, withTimeout } from '../helpers/watchdog.js';
+import { until } from '../helpers/process.js';
 
 const SECRET = 'webhook-s3cret-4a1f';
 
@@ -117,13 +118,7 @@ describe('HMAC body signature', () => {
     expect((await send(wd.url, { method: 'POST', headers: { 'X-Hub-Signature-256': sign(body) }, body })).status).toBe(200);
     expect((await send(wd.url, { method: 'POST', headers: { 'X-Hub-Signature-256': sign(body, 'guess') }, body })).status).toBe(401);
     mount.rotate({ 'hook-secret': 'next-hook-secret' });
-    await withTimeout(
-      (async () => {
-        while ((await send(wd.url, { method: 'POST', headers: { 'X-Hub-Signature-256': sign(body, 'next-hook-secret') }, body })).status !== 200) await new Promise((r) => setTimeout(r, 50));
-      })(),
-      3000,
-      'the rotated HMAC secret',
-    );
+    await until(async () => (await send(wd.url, { method: 'POST', headers: { 'X-Hub-Signature-256': sign(body, 'next-hook-secret') }, body })).status === 200, 3000, 'the rotated HMAC secret', 50);
     expect((await send(wd.url, { method: 'POST', headers: { 'X-Hub-Signature-256': sign(body) }, body })).status).toBe(401);
     const all = `${wd.logs.text}\n${wd.out.text}`;
     expect(all).toContain('- 401 -');

@@ -4,7 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'node:http';
 import { describe, expect, it } from 'vitest';
-import { send } from '../helpers/http.js';
+import { metricValue, send } from '../helpers/http.js';
 import { fixture, makeTmpDir, startWatchdog, withTimeout } from '../helpers/watchdog.js';
 
 const MODES = ['streaming', 'serializing', 'classic'] as const;
@@ -15,9 +15,7 @@ async function cgiWatchdog(mode: (typeof MODES)[number], env: Record<string, str
 }
 
 async function metric(wd: Awaited<ReturnType<typeof startWatchdog>>, name: string): Promise<number> {
-  const text = await wd.metrics.registry.metrics();
-  const line = text.split('\n').find((l) => l.startsWith(`${name} `));
-  return line === undefined ? NaN : Number(line.split(' ')[1]);
+  return metricValue(await wd.metrics.registry.metrics(), name);
 }
 
 describe.each(MODES)('cgi_response=true in %s mode', (mode) => {

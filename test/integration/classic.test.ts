@@ -1,10 +1,7 @@
-import { randomBytes } from 'node:crypto';
-import { copyFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { send } from '../helpers/http.js';
 import { rawConnect } from '../helpers/raw.js';
-import { fixture, makeTmpDir, startWatchdog } from '../helpers/watchdog.js';
+import { fixture, startWatchdog } from '../helpers/watchdog.js';
 import { until } from '../helpers/process.js';
 
 /** Sends a raw keep-alive request and resolves with the response body once Content-Length bytes arrived. */
@@ -46,14 +43,6 @@ describe('classic mode', () => {
     expect(b.headers['content-type']).toBe('text/plain; charset=utf-8');
     const html = await send(plain.url, { method: 'POST', body: '<html><body>hi</body></html>' });
     expect(html.headers['content-type']).toBe('text/html; charset=utf-8');
-  });
-
-  it('round-trips a 1 MiB binary body byte-exact', async () => {
-    const wd = await startWatchdog({ mode: 'classic', fprocess: 'cat' });
-    const body = randomBytes(1 << 20);
-    const res = await send(wd.url, { method: 'PUT', body });
-    expect(res.status).toBe(200);
-    expect(res.body.equals(body)).toBe(true);
   });
 
   it('gives fprocess=env the Http_* variables with the classic extras', async () => {
@@ -110,20 +99,6 @@ describe('classic mode', () => {
     const res = await send(wd.url, { method: 'POST', body: 'x' });
     expect(res.status).toBe(500);
     expect(res.text).toBe('exit status 2\nout line\n');
-  });
-
-  it('answers 500 with a reason when the program cannot be started', async () => {
-    const dir = makeTmpDir();
-    const program = join(dir, 'vanishing');
-    copyFileSync(fixture('env-dump'), program);
-    const wd = await startWatchdog({ mode: 'classic', fprocess: program });
-    rmSync(program);
-    const res = await send(wd.url, { method: 'POST', body: 'x' });
-    expect(res.status).toBe(500);
-    // The client reads a generic reason; the path and errno go to the log only.
-    expect(res.text).toBe('the function could not be started\n');
-    expect(await wd.logs.waitFor(/could not be started.*ENOENT/)).toContain(program);
-    expect(res.headers['x-openfaas-internal']).toBe('of-watchdog');
   });
 
   it('runs the function for HEAD and OPTIONS too', async () => {

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { request } from 'node:http';
 import { connect } from 'node:net';
@@ -6,9 +6,9 @@ import { describe, expect, it, onTestFinished } from 'vitest';
 import WebSocket from 'ws';
 import { WatchdogError } from '../../src/errors.js';
 import type { RequestGuard } from '../../src/auth/request-guard.js';
-import { send } from '../helpers/http.js';
+import { chunksOf, send, sha256 } from '../helpers/http.js';
 import { fixture, startWatchdog, withTimeout, type TestWatchdog } from '../helpers/watchdog.js';
-import { freePort } from '../helpers/process.js';
+import { freePort, until } from '../helpers/process.js';
 
 interface Echo {
   method: string;
@@ -39,14 +39,6 @@ async function startHttp(env: Record<string, string> = {}, options: { waitReady?
     { waitReady: options.waitReady ?? true, ...(options.guard ? { guard: options.guard } : {}) },
   );
   return { ...wd, upstreamPort: port };
-}
-
-function sha256(b: Buffer): string {
-  return createHash('sha256').update(b).digest('hex');
-}
-
-async function* chunksOf(data: Buffer, size: number): AsyncIterable<Buffer> {
-  for (let i = 0; i < data.length; i += size) yield data.subarray(i, i + size);
 }
 
 describe('http mode: forwarding', () => {
@@ -310,13 +302,7 @@ describe('http mode: failures and timeouts', () => {
   it('reports a fatal error with the exit code and last stderr lines when the upstream exits, then answers 502 and 503', async () => {
     const wd = await startHttp();
     expect((await send(`${wd.url}/exit?code=3`)).text).toBe('bye');
-    await withTimeout(
-      (async () => {
-        while (wd.fatal.length === 0) await new Promise((r) => setTimeout(r, 10));
-      })(),
-      2000,
-      'onFatal',
-    );
+    await until(() => wd.fatal.length > 0, 2000, 'onFatal');
     expect(wd.fatal[0]).toContain('Forked function has terminated: exit status 3');
     expect(wd.fatal[0]).toContain('about to exit on demand');
     expect((await send(`${wd.url}/_/health`)).status).toBe(503);
@@ -328,13 +314,7 @@ describe('http mode: failures and timeouts', () => {
   it('treats an upstream that exits with code 0 as fatal too', async () => {
     const wd = await startHttp({ EXIT_AFTER: '1', EXIT_CODE: '0' });
     await send(`${wd.url}/one`);
-    await withTimeout(
-      (async () => {
-        while (wd.fatal.length === 0) await new Promise((r) => setTimeout(r, 10));
-      })(),
-      2000,
-      'onFatal',
-    );
+    await until(() => wd.fatal.length > 0, 2000, 'onFatal');
     expect(wd.fatal[0]).toContain('exit status 0');
   });
 });
@@ -343,13 +323,7 @@ describe('http mode: limiter and metrics', () => {
   it('applies max_inflight: a second concurrent request gets 429', async () => {
     const wd = await startHttp({ max_inflight: '1' });
     const slow = send(`${wd.url}/slow?ms=500`);
-    await withTimeout(
-      (async () => {
-        while (wd.watchdog.inFlight === 0) await new Promise((r) => setTimeout(r, 5));
-      })(),
-      2000,
-      'first request in flight',
-    );
+    await until(() => wd.watchdog.inFlight > 0, 2000, 'first request in flight');
     const second = await send(`${wd.url}/fast`);
     expect(second.status).toBe(429);
     expect((await withTimeout(slow, 2000, 'slow request')).status).toBe(200);

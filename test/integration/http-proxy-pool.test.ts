@@ -1,8 +1,10 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { connect, type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { send } from '../helpers/http.js';
+import { chunksOf, send, sha256 } from '../helpers/http.js';
+import { freePort } from '../helpers/process.js';
+import { rawRequest } from '../helpers/raw.js';
 import { fixture, startWatchdog, withTimeout, type TestWatchdog } from '../helpers/watchdog.js';
 
 /** A node:http upstream inside the test process (port 0), closed when the test ends. */
@@ -21,35 +23,9 @@ function watchdogFor(upstreamUrl: string, env: Record<string, string> = {}): Pro
   return startWatchdog({ mode: 'http', fprocess: 'sleep 600', upstream_url: upstreamUrl, ...env });
 }
 
-function sha256(b: Buffer): string {
-  return createHash('sha256').update(b).digest('hex');
-}
-
-async function* chunksOf(data: Buffer, size: number): AsyncIterable<Buffer> {
-  for (let i = 0; i < data.length; i += size) yield data.subarray(i, i + size);
-}
-
-/** Sends raw bytes on a fresh connection and resolves with everything the server wrote before closing. */
-function rawExchange(port: number, bytes: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const socket = connect({ host: '127.0.0.1', port });
-    const chunks: Buffer[] = [];
-    socket.on('data', (c: Buffer) => chunks.push(c));
-    socket.on('error', reject);
-    socket.on('close', () => resolve(Buffer.concat(chunks).toString('latin1')));
-    socket.write(bytes);
-    setTimeout(() => socket.end(), 300);
-  });
-}
-
 describe('http mode: the upstream connection pool', () => {
   it('replays a chunked body once when the upstream had closed the pooled connection, so every request succeeds', async () => {
-    const port = await new Promise<number>((resolve) => {
-      const probe = createServer().listen(0, '127.0.0.1', () => {
-        const p = (probe.address() as AddressInfo).port;
-        probe.close(() => resolve(p));
-      });
-    });
+    const port = await freePort();
     const wd = await startWatchdog({ mode: 'http', fprocess: fixture('upstreams/upstream'), upstream_url: `http://127.0.0.1:${port}`, PORT: String(port), CLOSE_AFTER_RESPONSE: '1' });
     for (let i = 0; i < 30; i++) {
       const body = randomBytes(3000 + i);
@@ -133,7 +109,7 @@ describe('http mode: the upstream connection pool', () => {
     });
     const wd = await watchdogFor(up.url);
     const port = Number(new URL(wd.url).port);
-    const raw = await withTimeout(rawExchange(port, 'GET /hints HTTP/1.1\r\nHost: fn\r\nConnection: close\r\n\r\n'), 2000, 'raw answer');
+    const raw = await withTimeout(rawRequest(port, 'GET /hints HTTP/1.1\r\nHost: fn\r\nConnection: close\r\n\r\n'), 2000, 'raw answer');
     expect(raw.startsWith('HTTP/1.1 201 Created\r\n')).toBe(true);
     expect(raw).not.toContain('103');
     expect(raw).toMatch(/\r\nX-Final: yes\r\n/);
@@ -160,7 +136,7 @@ describe('http mode: the upstream connection pool', () => {
     });
     const wd = await watchdogFor(up.url);
     const port = Number(new URL(wd.url).port);
-    const raw = await withTimeout(rawExchange(port, 'GET /twice HTTP/1.1\r\nHost: a.example\r\nHost: b.example\r\nConnection: close\r\n\r\n'), 2000, 'raw answer');
+    const raw = await withTimeout(rawRequest(port, 'GET /twice HTTP/1.1\r\nHost: a.example\r\nHost: b.example\r\nConnection: close\r\n\r\n'), 2000, 'raw answer');
     expect(raw.startsWith('HTTP/1.1 400 ')).toBe(true);
     expect(raw.toLowerCase()).toContain('x-openfaas-internal: of-watchdog');
     expect(reached).toBe(0);

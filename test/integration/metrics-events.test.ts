@@ -1,20 +1,10 @@
 // fwatchdog's own metrics against real processes and real requests, scraped from the metrics port.
 import { describe, expect, it } from 'vitest';
 import { createSecretMount } from '../helpers/auth-secrets.js';
-import { send } from '../helpers/http.js';
+import { metricValue, scrapeMetrics, send } from '../helpers/http.js';
 import { freePort, until } from '../helpers/process.js';
 import { fixture, startWatchdog, withTimeout } from '../helpers/watchdog.js';
 
-async function scrape(wd: Awaited<ReturnType<typeof startWatchdog>>): Promise<string> {
-  const res = await send(`http://127.0.0.1:${wd.metricsPort as number}/metrics`);
-  expect(res.status).toBe(200);
-  return res.text;
-}
-
-function value(text: string, series: string): number {
-  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
-  return line === undefined ? NaN : Number(line.slice(series.length + 1));
-}
 
 describe('fwatchdog metrics on the metrics port', () => {
   it('counts exec timeouts, refusals by reason and cut log lines', async () => {
@@ -27,19 +17,19 @@ describe('fwatchdog metrics on the metrics port', () => {
     const slow = send(wd.url, { method: 'POST', body: 'x', headers: { ...key, 'X-Timeout': '1500ms' } });
     await until(() => wd.watchdog.inFlight === 1, 2000, 'the slow request in flight');
     expect((await send(wd.url, { method: 'POST', body: 'x', headers: key })).status).toBe(429);
-    const during = await scrape(wd);
-    expect(value(during, 'fwatchdog_requests_in_flight')).toBe(1);
+    const during = await scrapeMetrics(wd.metricsPort);
+    expect(metricValue(during, 'fwatchdog_requests_in_flight')).toBe(1);
     expect((await withTimeout(slow, 5000, 'slow request')).status).toBe(504);
-    const text = await scrape(wd);
-    expect(value(text, 'fwatchdog_exec_timeouts_total')).toBe(1);
-    expect(value(text, 'fwatchdog_requests_refused_total{reason="body_too_large"}')).toBe(1);
-    expect(value(text, 'fwatchdog_requests_refused_total{reason="auth"}')).toBe(1);
-    expect(value(text, 'fwatchdog_requests_refused_total{reason="max_inflight"}')).toBe(1);
-    expect(value(text, 'fwatchdog_requests_refused_total{reason="queue_full"}')).toBe(0);
-    expect(value(text, 'fwatchdog_requests_in_flight')).toBe(0);
+    const text = await scrapeMetrics(wd.metricsPort);
+    expect(metricValue(text, 'fwatchdog_exec_timeouts_total')).toBe(1);
+    expect(metricValue(text, 'fwatchdog_requests_refused_total{reason="body_too_large"}')).toBe(1);
+    expect(metricValue(text, 'fwatchdog_requests_refused_total{reason="auth"}')).toBe(1);
+    expect(metricValue(text, 'fwatchdog_requests_refused_total{reason="max_inflight"}')).toBe(1);
+    expect(metricValue(text, 'fwatchdog_requests_refused_total{reason="queue_full"}')).toBe(0);
+    expect(metricValue(text, 'fwatchdog_requests_in_flight')).toBe(0);
     // The originals' instruments are unchanged.
-    expect(value(text, 'http_requests_total{code="429",method="post"}')).toBe(1);
-    expect(value(text, 'http_requests_in_flight')).toBe(0);
+    expect(metricValue(text, 'http_requests_total{code="429",method="post"}')).toBe(1);
+    expect(metricValue(text, 'http_requests_in_flight')).toBe(0);
   });
 
   it('counts log lines cut at log_buffer_size', async () => {
@@ -47,15 +37,15 @@ describe('fwatchdog metrics on the metrics port', () => {
     expect((await send(wd.url, { method: 'POST', body: 'x' })).text).toBe('ok');
     // One 1 MiB line over the limit; the 10 MiB of 1 KiB lines are not.
     await until(() => wd.logs.text.includes('line cut at log_buffer_size'), 2000, 'the cut line');
-    expect(value(await scrape(wd), 'fwatchdog_log_lines_cut_total')).toBe(1);
+    expect(metricValue(await scrapeMetrics(wd.metricsPort), 'fwatchdog_log_lines_cut_total')).toBe(1);
   });
 
   it('counts an upstream exit in http mode', async () => {
     const port = await freePort();
     const wd = await startWatchdog({ mode: 'http', fprocess: fixture('upstreams/upstream'), upstream_url: `http://127.0.0.1:${port}`, PORT: String(port), metrics_port: String(await freePort()) });
-    expect(value(await scrape(wd), 'fwatchdog_upstream_exits_total')).toBe(0);
+    expect(metricValue(await scrapeMetrics(wd.metricsPort), 'fwatchdog_upstream_exits_total')).toBe(0);
     await send(`${wd.url}/exit?code=3`);
     await until(() => wd.fatal.length > 0, 3000, 'the upstream exit');
-    expect(value(await scrape(wd), 'fwatchdog_upstream_exits_total')).toBe(1);
+    expect(metricValue(await scrapeMetrics(wd.metricsPort), 'fwatchdog_upstream_exits_total')).toBe(1);
   });
 });

@@ -1,7 +1,6 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { once } from 'node:events';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
@@ -10,20 +9,10 @@ import { createNativeSpawner, SPAWN_ADDON, type NativeSpawner, type SpawnAddon }
 import { createSpawner } from '../../src/process/spawner.js';
 import { spawnFunction } from '../../src/process/function-process.js';
 import { send } from '../helpers/http.js';
-import { fixture, startWatchdog, withTimeout } from '../helpers/watchdog.js';
+import { procStat, until } from '../helpers/process.js';
+import { fixture, makeTmpDir, startWatchdog, withTimeout } from '../helpers/watchdog.js';
 
 const ADDON = join(import.meta.dirname, '..', '..', 'native', 'spawn', 'build', 'Release', 'spawn.node');
-
-/** Fields of /proc/<pid>/stat after the command name: [state, ppid, pgrp, session]. */
-function procStat(pid: number): string[] | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ').slice(0, 4);
-  } catch {
-    // Gone (and reaped): no /proc entry.
-    return undefined;
-  }
-}
 
 function collect(stream: NodeJS.ReadableStream | null): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -97,10 +86,7 @@ describe('the posix_spawn addon (native/spawn)', () => {
 
   it('starts the program as the leader of its own session and process group', async () => {
     const child = await start('/bin/sleep', ['5']);
-    const [, ppid, pgrp, session] = procStat(child.pid as number) ?? [];
-    expect(Number(ppid)).toBe(process.pid);
-    expect(Number(pgrp)).toBe(child.pid);
-    expect(Number(session)).toBe(child.pid);
+    expect(procStat(child.pid as number)).toMatchObject({ ppid: process.pid, pgrp: child.pid, session: child.pid });
   });
 
   it('gives the program default signal handling, an empty signal mask and blocking stdio', async () => {
@@ -187,8 +173,7 @@ describe('the posix_spawn addon (native/spawn)', () => {
   });
 
   it('reports a program the kernel refuses to run as an error event shaped like child_process', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'native-spawn-'));
-    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    const dir = makeTmpDir('native-spawn-');
     const file = join(dir, 'not-a-program');
     writeFileSync(file, Buffer.from([0, 1, 2, 3]), { mode: 0o755 });
     const child = spawner.spawn(file, [], {}, ['pipe', 'pipe', 'pipe']);
@@ -238,9 +223,7 @@ describe('the posix_spawn addon (native/spawn)', () => {
       const wd = await startWatchdog({ fprocess: 'sleep 5', exec_timeout: '200ms' }, { spawner: createSpawner(spawner) });
       const res = await withTimeout(send(wd.url, { method: 'POST', body: 'x' }), 3000, 'timeout answer');
       expect(res.status).toBe(504);
-      const deadline = Date.now() + 2000;
-      while (spawner.running !== 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-      expect(spawner.running).toBe(0);
+      await until(() => spawner.running === 0, 2000, 'the process to be collected');
     });
   });
 });

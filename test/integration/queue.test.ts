@@ -3,8 +3,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { send, type RawResponse } from '../helpers/http.js';
-import { freePort, sleep, until } from '../helpers/process.js';
+import { metricValue, scrapeMetrics, send, type RawResponse } from '../helpers/http.js';
+import { freePort, until } from '../helpers/process.js';
 import { fixture, makeTmpDir, startWatchdog, withTimeout } from '../helpers/watchdog.js';
 
 const LIMIT_BODY = 'Concurrent request limit exceeded. Max concurrent requests: 1\n';
@@ -13,14 +13,6 @@ function calls(file: string): string[] {
   return existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter((l) => l !== '') : [];
 }
 
-async function scrape(port: number | undefined): Promise<string> {
-  return (await send(`http://127.0.0.1:${port as number}/metrics`)).text;
-}
-
-function value(text: string, series: string): number {
-  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
-  return line === undefined ? NaN : Number(line.slice(series.length + 1));
-}
 
 describe('max_queue and queue_timeout', () => {
   it('holds requests beyond max_inflight in arrival order, each starting when a slot frees; a full queue gets 429 at once', async () => {
@@ -46,21 +38,21 @@ describe('max_queue and queue_timeout', () => {
     expect(fifth.headers['x-openfaas-internal']).toBe('faas-middleware');
     expect(finished).toEqual([]);
     expect((await send(`${wd.url}/_/ready`)).status).toBe(429);
-    const during = await scrape(wd.metricsPort);
-    expect(value(during, 'fwatchdog_queue_length')).toBe(3);
-    expect(value(during, 'fwatchdog_requests_in_flight')).toBe(1);
+    const during = await scrapeMetrics(wd.metricsPort);
+    expect(metricValue(during, 'fwatchdog_queue_length')).toBe(3);
+    expect(metricValue(during, 'fwatchdog_requests_in_flight')).toBe(1);
 
     const all = await withTimeout(Promise.all([first, ...waiting]), 15_000, 'queued requests');
     expect(all.map((r) => r.status)).toEqual([200, 200, 200, 200]);
     expect(finished).toEqual(['1', '2', '3', '4']);
     expect(calls(callsFile)).toEqual(['1', '2', '3', '4']);
     expect((await send(`${wd.url}/_/ready`)).status).toBe(200);
-    const after = await scrape(wd.metricsPort);
-    expect(value(after, 'fwatchdog_requests_refused_total{reason="queue_full"}')).toBe(1);
-    expect(value(after, 'fwatchdog_queue_wait_seconds_count')).toBe(3);
-    expect(value(after, 'fwatchdog_queue_length')).toBe(0);
+    const after = await scrapeMetrics(wd.metricsPort);
+    expect(metricValue(after, 'fwatchdog_requests_refused_total{reason="queue_full"}')).toBe(1);
+    expect(metricValue(after, 'fwatchdog_queue_wait_seconds_count')).toBe(3);
+    expect(metricValue(after, 'fwatchdog_queue_length')).toBe(0);
     // The waits were about one, two and three calls of 0.8 s.
-    expect(value(after, 'fwatchdog_queue_wait_seconds_sum')).toBeGreaterThan(3);
+    expect(metricValue(after, 'fwatchdog_queue_wait_seconds_sum')).toBeGreaterThan(3);
   });
 
   it('answers 429 after queue_timeout to a request that waited too long, and never runs it', async () => {
@@ -80,9 +72,9 @@ describe('max_queue and queue_timeout', () => {
     expect(firstDone).toBe(false); // it did not wait for the running call to end
     expect((await first).status).toBe(200);
     expect(calls(callsFile)).toEqual(['1']);
-    const text = await scrape(wd.metricsPort);
-    expect(value(text, 'fwatchdog_requests_refused_total{reason="queue_timeout"}')).toBe(1);
-    expect(value(text, 'fwatchdog_queue_wait_seconds_count')).toBe(1);
+    const text = await scrapeMetrics(wd.metricsPort);
+    expect(metricValue(text, 'fwatchdog_requests_refused_total{reason="queue_timeout"}')).toBe(1);
+    expect(metricValue(text, 'fwatchdog_queue_wait_seconds_count')).toBe(1);
   });
 
   it('drops a waiting client that leaves at once: its place is free and its function never runs', async () => {
@@ -102,11 +94,11 @@ describe('max_queue and queue_timeout', () => {
     await until(() => queued(wd) === 1, 2000, 'request 3 queued');
     expect((await first).status).toBe(200);
     expect((await withTimeout(third, 8000, 'request 3')).text).toBe('3\n');
-    await sleep(50);
+    // Evidence, not a wait: one slot, first come first served, so request 2 would have run before request 3 answered.
     expect(calls(callsFile)).toEqual(['1', '3']);
-    const text = await scrape(wd.metricsPort);
-    expect(value(text, 'http_requests_total{code="499",method="post"}')).toBe(1);
-    expect(value(text, 'http_requests_in_flight')).toBe(0);
+    const text = await scrapeMetrics(wd.metricsPort);
+    expect(metricValue(text, 'http_requests_total{code="499",method="post"}')).toBe(1);
+    expect(metricValue(text, 'http_requests_in_flight')).toBe(0);
   });
 
   it('still serves queued requests during the shutdown drain', async () => {

@@ -1,10 +1,9 @@
-import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { send } from '../helpers/http.js';
 import { fixture, makeTmpDir, startWatchdog, withTimeout } from '../helpers/watchdog.js';
-import { isGone } from '../helpers/process.js';
+import { isGone, killAtEnd, until } from '../helpers/process.js';
 
 describe('streaming mode', () => {
   it('echoes the request body with the default octet-stream Content-Type', async () => {
@@ -13,14 +12,6 @@ describe('streaming mode', () => {
     expect(res.status).toBe(200);
     expect(res.text).toBe('hi');
     expect(res.headers['content-type']).toBe('application/octet-stream');
-  });
-
-  it('round-trips a 1 MiB binary body byte-exact', async () => {
-    const wd = await startWatchdog({ fprocess: 'cat' });
-    const body = randomBytes(1 << 20);
-    const res = await send(wd.url, { method: 'POST', body });
-    expect(res.status).toBe(200);
-    expect(res.body.equals(body)).toBe(true);
   });
 
   it('passes Http_* variables to the process', async () => {
@@ -50,20 +41,19 @@ describe('streaming mode', () => {
     await expect(send(wd.url)).rejects.toThrow();
   });
 
-  it('kills the whole process group on exec_timeout, grandchild included, and answers near the timeout', async () => {
+  it('kills the whole process group on exec_timeout, grandchild included, without waiting for it to die before answering', async () => {
     const pidFile = join(makeTmpDir('gc-'), 'gc.pid');
+    killAtEnd(pidFile);
     const wd = await startWatchdog({ fprocess: fixture('grandchild-holds-stdout'), exec_timeout: '200ms', GRANDCHILD_PID_FILE: pidFile });
-    const started = Date.now();
     // "started" was already streamed, so the committed 200 must be aborted, not completed.
     await expect(withTimeout(send(wd.url), 3000, 'timed-out request')).rejects.toThrow(/socket hang up|aborted|ECONNRESET/);
-    // Before the SIGKILL that follows SIGTERM after the 1 s grace: the answer did not wait for the group to die.
-    expect(Date.now() - started).toBeLessThan(1200);
+    // The answer did not wait for the group to die: the grandchild ignores SIGTERM and still runs until the
+    // SIGKILL that follows after the 1 s grace (evidence from /proc, not a clock bound).
     const pid = Number(readFileSync(pidFile, 'utf8'));
     expect(pid).toBeGreaterThan(0);
+    expect(isGone(pid)).toBe(false);
     // SIGTERM is ignored by the grandchild; SIGKILL follows after the grace.
-    const deadline = Date.now() + 3000;
-    while (!isGone(pid) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    expect(isGone(pid)).toBe(true);
+    await until(() => isGone(pid), 3000, 'the grandchild to be killed');
   });
 
   it('answers 504 when exec_timeout fires before any output', async () => {

@@ -1,7 +1,7 @@
 // SIGTERM under keep-alive load, in every mode that runs a function: no accepted request is lost.
 import { Agent, request } from 'node:http';
 import { describe, expect, it } from 'vitest';
-import { freePort } from '../helpers/process.js';
+import { freePort, until } from '../helpers/process.js';
 import { IDLE_SWEEP_GRACE_MS } from '../../src/server/drain.js';
 import { fixture, makeTmpDir, withTimeout } from '../helpers/watchdog.js';
 import { report, startBinary } from './support.js';
@@ -67,13 +67,7 @@ async function drainOnce(mode: string): Promise<{ accepted: number; answered: nu
   };
   const load = Promise.all(Array.from({ length: CLIENTS }, client));
   // SIGTERM once the load runs on every connection (not after a fixed sleep).
-  await withTimeout(
-    (async () => {
-      while (answered < CLIENTS) await new Promise((r) => setTimeout(r, 5));
-    })(),
-    5000,
-    'the first answers under load',
-  );
+  await until(() => answered >= CLIENTS, 5000, 'the first answers under load');
   process.kill(wd.pid, 'SIGTERM');
   const exitCode = await withTimeout(wd.exited, 8000, 'the watchdog to exit');
   await withTimeout(load, 3000, 'the clients to stop');

@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { send } from '../helpers/http.js';
 import { fixture, makeTmpDir, startWatchdog, withTimeout } from '../helpers/watchdog.js';
-import { childrenOf, report } from './support.js';
-import { isGone, until } from '../helpers/process.js';
+import { report } from './support.js';
+import { childrenOf, isGone, until } from '../helpers/process.js';
 
 describe('exec_timeout with a stubborn grandchild', () => {
   it('answers 504 within 2 s when exec_timeout=1s fires before any output, and the grandchild is killed', async () => {

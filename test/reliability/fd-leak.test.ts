@@ -2,8 +2,8 @@
 import { request } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { startWatchdog, withTimeout } from '../helpers/watchdog.js';
-import { childrenOf, fdCount, report } from './support.js';
-import { until } from '../helpers/process.js';
+import { fdCount, report } from './support.js';
+import { childrenOf, until } from '../helpers/process.js';
 
 const REQUESTS = Number(process.env.RELIABILITY_FD_REQUESTS ?? 600);
 const CONCURRENCY = 10;

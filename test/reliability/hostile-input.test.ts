@@ -5,8 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { send } from '../helpers/http.js';
 import { fixture, makeTmpDir, startWatchdog, withTimeout } from '../helpers/watchdog.js';
 import { rawExchange } from './raw.js';
-import { childrenOf, report } from './support.js';
-import { until } from '../helpers/process.js';
+import { report } from './support.js';
+import { childrenOf, until } from '../helpers/process.js';
 
 const HOST = 'Host: 127.0.0.1\r\n';
 

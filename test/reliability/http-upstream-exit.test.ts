@@ -3,7 +3,7 @@ import { Agent, request } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { fixture, makeTmpDir, withTimeout } from '../helpers/watchdog.js';
 import { report, startBinary } from './support.js';
-import { freePort } from '../helpers/process.js';
+import { freePort, until } from '../helpers/process.js';
 
 const CLIENTS = 10;
 
@@ -57,7 +57,8 @@ describe('http mode when the upstream exits under load', () => {
       }
     };
     const load = Promise.all(Array.from({ length: CLIENTS }, client));
-    await new Promise((r) => setTimeout(r, 500));
+    // The upstream dies once the load runs on every connection (not after a fixed sleep).
+    await until(() => outcomes.length >= CLIENTS, 5000, 'the load to run on every connection');
     const exitAtMs = performance.now() - started;
     const bye = await call(wd.url, '/exit?code=3', new Agent(), started);
     expect(bye.status).toBe(200);

@@ -3,9 +3,9 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { send } from '../helpers/http.js';
-import { until } from '../helpers/process.js';
+import { childrenOf, until } from '../helpers/process.js';
 import { fixture, makeTmpDir, startWatchdog, withTimeout } from '../helpers/watchdog.js';
-import { childrenOf, report } from './support.js';
+import { report } from './support.js';
 
 describe('max_inflight under a burst', () => {
   it('never runs more than 5 function processes and answers the other 35 with 429 while the 5 still run', async () => {

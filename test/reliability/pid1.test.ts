@@ -5,8 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { BINARY, ensureBinary } from '../helpers/binary.js';
 import { send } from '../helpers/http.js';
 import { fixture, makeTmpDir, withTimeout } from '../helpers/watchdog.js';
-import { BUNDLE, REAPER_ADDON, pidNamespacePrefix, procStat, report, startBinary, zombieChildren } from './support.js';
-import { until } from '../helpers/process.js';
+import { BUNDLE, REAPER_ADDON, pidNamespacePrefix, report, startBinary } from './support.js';
+import { procStat, until, zombieChildren } from '../helpers/process.js';
 
 const REQUESTS = 50;
 const ORPHANS_PER_REQUEST = 2;

@@ -2,7 +2,8 @@
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { createLogger } from '../../src/log/logger.js';
 import { createReaper, type ReaperAddon } from '../../src/process/reaper.js';
-import { MemorySink, withTimeout } from '../helpers/watchdog.js';
+import { MemorySink } from '../helpers/watchdog.js';
+import { until } from '../helpers/process.js';
 
 function fakeAddon(zombies: Set<number>): ReaperAddon & { reaped: number[] } {
   const reaped: number[] = [];
@@ -61,13 +62,7 @@ describe('zombie reaper', () => {
     onTestFinished(() => reaper.stop());
     reaper.poke();
     reaper.poke(); // coalesced
-    await withTimeout(
-      (async () => {
-        while (addon.reaped.length === 0) await new Promise((r) => setTimeout(r, 5));
-      })(),
-      1000,
-      'the orphan to be reaped',
-    );
+    await until(() => addon.reaped.length > 0, 1000, 'the orphan to be reaped');
     expect(addon.reaped).toEqual([301]);
   });
 });

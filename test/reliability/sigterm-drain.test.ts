@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { IDLE_SWEEP_GRACE_MS } from '../../src/server/drain.js';
 import { fixture, makeTmpDir, withTimeout } from '../helpers/watchdog.js';
 import { report, startBinary } from './support.js';
+import { until } from '../helpers/process.js';
 
 const CLIENTS = 20;
 
@@ -84,7 +85,8 @@ describe('SIGTERM under keep-alive load', () => {
     };
     const load = Promise.all(Array.from({ length: CLIENTS }, client));
     const idle = idleKeepAliveClient(wd.port);
-    await new Promise((r) => setTimeout(r, 300));
+    // SIGTERM once every client has had an answer and the idle client sits idle after its own (not after a fixed sleep).
+    await until(() => outcomes.length >= CLIENTS && wd.stderr.includes('POST /?id=idle - '), 5000, 'the load to run on every connection');
     const sigtermAtMs = performance.now() - started;
     process.kill(wd.pid, 'SIGTERM');
     const code = await withTimeout(wd.exited, 6000, 'the watchdog to exit');

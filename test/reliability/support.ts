@@ -1,56 +1,14 @@
 // Helpers for the reliability suite: run the built watchdog as a child process and inspect /proc.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { onTestFinished } from 'vitest';
-import { until } from '../helpers/process.js';
+import { BUNDLE, ensureBundle, ROOT } from '../helpers/cli.js';
+import { childrenOf, until } from '../helpers/process.js';
 import { withTimeout } from '../helpers/watchdog.js';
 
-export const ROOT = join(import.meta.dirname, '..', '..');
-export const BUNDLE = join(ROOT, 'dist', 'fwatchdog.cjs');
+export { BUNDLE };
 export const REAPER_ADDON = join(ROOT, 'native', 'reaper', 'build', 'Release', 'reaper.node');
-
-/** Builds dist/fwatchdog.cjs when it is missing (npm test always builds first). */
-export function ensureBundle(): void {
-  if (existsSync(BUNDLE)) return;
-  const r = spawnSync(process.execPath, [join(ROOT, 'scripts', 'build.mjs')], { cwd: ROOT, stdio: 'inherit' });
-  if (r.status !== 0) throw new Error('npm run build failed');
-}
-
-/** The parts of /proc/<pid>/stat we use, or undefined if the process is gone. */
-export function procStat(pid: number): { state: string; ppid: number } | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return { state: rest[0] ?? '?', ppid: Number(rest[1]) };
-  } catch {
-    return undefined;
-  }
-}
-
-/** Direct children of `pid` (every thread), from /proc/<pid>/task/<tid>/children. */
-export function childrenOf(pid: number): number[] {
-  const out: number[] = [];
-  let tasks: string[];
-  try {
-    tasks = readdirSync(`/proc/${pid}/task`);
-  } catch {
-    return out;
-  }
-  for (const tid of tasks) {
-    try {
-      for (const p of readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').split(' ')) if (p.trim() !== '') out.push(Number(p));
-    } catch {
-      // The thread ended between readdir and read: it has no children to report.
-    }
-  }
-  return out;
-}
-
-/** Children of `pid` that are zombies. */
-export function zombieChildren(pid: number): number[] {
-  return childrenOf(pid).filter((c) => procStat(c)?.state === 'Z');
-}
 
 /** Number of open file descriptors of `pid`. */
 export function fdCount(pid: number | 'self'): number {
@@ -106,7 +64,7 @@ export interface BinaryOptions {
  * and the lock file, and registers teardown: SIGTERM, then SIGKILL of the whole group.
  */
 export async function startBinary(env: Record<string, string>, options: BinaryOptions = {}): Promise<RunningBinary> {
-  ensureBundle();
+  await ensureBundle();
   const prefix = options.prefix ?? [];
   const argv = [...prefix, ...(options.executable !== undefined ? [options.executable] : [process.execPath, options.script ?? BUNDLE])];
   const child = spawn(argv[0] as string, argv.slice(1), {

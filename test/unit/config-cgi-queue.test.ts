@@ -1,18 +1,9 @@
 // The variables of cgi_response, cgi_env, max_queue and queue_timeout through the strict configuration.
 import { describe, expect, it } from 'vitest';
-import { loadConfig, type Env, type WatchdogConfig } from '../../src/config/load-config.js';
+import type { Env } from '../../src/config/load-config.js';
+import { configOk as ok, configProblems } from '../helpers/config.js';
 
-function ok(env: Env): WatchdogConfig {
-  const result = loadConfig(env);
-  if (!result.ok) throw new Error(`unexpected problems:\n${result.problems.join('\n')}`);
-  return result.config;
-}
-
-function problems(env: Env): string {
-  const result = loadConfig(env);
-  if (result.ok) throw new Error('expected problems, got a config');
-  return result.problems.join('\n');
-}
+const problems = (env: Env): string => configProblems(env).join('\n');
 
 describe('cgi_response and cgi_env', () => {
   it('default to off and the Http_* variables only', () => {

@@ -1,17 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { loadConfig, type Env, type WatchdogConfig } from '../../src/config/load-config.js';
-
-function ok(env: Env): WatchdogConfig {
-  const result = loadConfig(env);
-  if (!result.ok) throw new Error(`unexpected problems:\n${result.problems.join('\n')}`);
-  return result.config;
-}
-
-function problems(env: Env): string[] {
-  const result = loadConfig(env);
-  if (result.ok) throw new Error('expected problems, got a config');
-  return result.problems;
-}
+import { configOk as ok, configProblems as problems } from '../helpers/config.js';
 
 describe('loadConfig defaults', () => {
   it('uses of-watchdog defaults in streaming mode (the default mode)', () => {
