@@ -36,6 +36,17 @@ describe('the variable table', () => {
     }
   });
 
+  it('docs/configuration-notes.md repeats no default and names only variables of the table', () => {
+    const notes = readFileSync(join(import.meta.dirname, '..', '..', 'docs', 'configuration-notes.md'), 'utf8');
+    const details = notes.slice(notes.indexOf('## Details the table leaves out'), notes.indexOf('## Value syntax'));
+    // No table of its own: the defaults live in the generated configuration.md only.
+    expect(notes).not.toMatch(/^\|.*default.*\|/im);
+    const names = new Set(VARIABLES.flatMap((v) => [v.name, ...(v.aliases ?? [])]));
+    const named = [...details.matchAll(/^- (.*?):/gm)].flatMap((m) => [...m[1]!.matchAll(/`([^`]+)`/g)].map((n) => n[1]!));
+    expect(named.length).toBeGreaterThan(10);
+    expect(named.filter((n) => !names.has(n))).toEqual([]);
+  });
+
   it('a fork mode is a property of the mode, read by the compiler-checked mode table', () => {
     expect(Object.entries(MODE_TABLE).filter(([, m]) => m.forks).map(([name]) => name)).toEqual(['streaming', 'serializing', 'classic']);
   });

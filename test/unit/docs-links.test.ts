@@ -118,3 +118,26 @@ describe('CI runs the README test commands', () => {
     expect(ci).toEqual(fromReadme);
   });
 });
+
+/** The first column of the first table after `heading` (the rows' areas). */
+function tableAreas(markdown: string, heading: string): string[] {
+  const rest = markdown.slice(markdown.indexOf(heading));
+  const lines = rest.split('\n');
+  const start = lines.findIndex((l) => l.startsWith('|'));
+  const areas: string[] = [];
+  for (const line of lines.slice(start + 2)) {
+    if (!line.startsWith('|')) break;
+    areas.push(line.split('|')[1]!.trim());
+  }
+  return areas;
+}
+
+describe('the deviations table', () => {
+  it('README.md carries a line for every row of docs/differences.md, in the same order, and stays a front page', () => {
+    const readme = readFileSync(join(root, 'README.md'), 'utf8');
+    const detailed = tableAreas(readFileSync(join(root, 'docs/differences.md'), 'utf8'), '# Differences from the Go originals');
+    expect(detailed.length).toBeGreaterThan(30);
+    expect(tableAreas(readme, '## Differences from the originals')).toEqual(detailed);
+    expect(readme.split('\n').length).toBeLessThanOrEqual(300);
+  });
+});
