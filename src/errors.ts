@@ -16,7 +16,8 @@ const CATALOGUE = {
   BODY_READ_FAILED: { status: 400 },
   /** A Transfer-Encoding other than chunked (RFC 9112: 501). */
   TRANSFER_CODING_UNSUPPORTED: { status: 501 },
-  TOO_MANY_REQUESTS: { status: 429 },
+  /** max_inflight (and the queue) full: faas-middleware's answer, as the originals send it. */
+  TOO_MANY_REQUESTS: { status: 429, headers: { 'X-OpenFaaS-Internal': 'faas-middleware', 'Content-Type': 'text/plain' } },
   PROCESS_START_FAILED: { status: 500 },
   HEADERS_TOO_LARGE: { status: 431 },
   PROCESS_FAILED: { status: 500 },
@@ -33,13 +34,15 @@ const CATALOGUE = {
 
 export type ErrorCode = keyof typeof CATALOGUE;
 
-/** An error the watchdog answers for itself. `body` is sent as is. */
+const TEXT_PLAIN = 'text/plain; charset=utf-8';
+
+/** An error the watchdog answers for itself. `body` is sent as is (bytes: classic's failure carries the function's output). */
 export class WatchdogError extends Error {
   readonly code: ErrorCode;
   readonly status: number;
-  readonly body: string;
-  constructor(code: ErrorCode, body: string, options?: { cause?: unknown }) {
-    super(body.trimEnd() || code, options?.cause === undefined ? undefined : { cause: options.cause });
+  readonly body: string | Buffer;
+  constructor(code: ErrorCode, body: string | Buffer, options?: { cause?: unknown }) {
+    super((typeof body === 'string' ? body.trimEnd() : '') || code, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'WatchdogError';
     this.code = code;
     this.status = CATALOGUE[code].status;
@@ -61,7 +64,7 @@ export function sendError(res: ServerResponse, err: WatchdogError, callHeaders?:
     res.destroy(err);
     return;
   }
-  const body = Buffer.from(err.body);
+  const body = bodyBytes(err);
   // setHeader (not writeHead's object) keeps the headers readable afterwards, e.g. Content-Length for the access log.
   res.setHeader(INTERNAL_HEADER, INTERNAL_VALUE);
   res.setHeader('Content-Length', body.length);
@@ -69,9 +72,15 @@ export function sendError(res: ServerResponse, err: WatchdogError, callHeaders?:
   for (const name of Object.keys(extra)) res.setHeader(name, extra[name] as string);
   // Per-call headers (X-Duration-Seconds); the status and the catalogue's headers are the code's alone.
   if (callHeaders) for (const name of Object.keys(callHeaders)) res.setHeader(name, callHeaders[name] as string);
-  if (body.length > 0 && !res.hasHeader('Content-Type')) res.setHeader('Content-Type', 'text/plain; charset=utf-8');
+  if (body.length > 0 && !res.hasHeader('Content-Type')) res.setHeader('Content-Type', TEXT_PLAIN);
   res.writeHead(err.status);
   res.end(body);
+}
+
+/** A catalogue answer built once at start-up, for one sent on every refusal (the limiter's 429): writeHead's status and headers, end's body. */
+export function prebuiltAnswer(err: WatchdogError): { status: number; headers: Record<string, string>; body: Buffer } {
+  const body = bodyBytes(err);
+  return { status: err.status, headers: { ...answerHeaders(err.code, body), 'Content-Length': String(body.length) }, body };
 }
 
 /**
@@ -79,11 +88,22 @@ export function sendError(res: ServerResponse, err: WatchdogError, callHeaders?:
  * parser refused, CONNECT) and closes the connection.
  */
 export function writeRawError(socket: Duplex, err: WatchdogError): void {
-  const extra = headersOf(err.code);
-  let head = `HTTP/1.1 ${err.status} ${STATUS_CODES[err.status] ?? ''}\r\n${INTERNAL_HEADER}: ${INTERNAL_VALUE}\r\n`;
-  for (const name of Object.keys(extra)) head += `${name}: ${extra[name] as string}\r\n`;
-  if (err.body !== '') head += 'Content-Type: text/plain; charset=utf-8\r\n';
-  socket.end(`${head}Content-Length: ${Buffer.byteLength(err.body)}\r\nConnection: close\r\n\r\n${err.body}`);
+  const body = bodyBytes(err);
+  const headers = answerHeaders(err.code, body);
+  let head = `HTTP/1.1 ${err.status} ${STATUS_CODES[err.status] ?? ''}\r\n`;
+  for (const name of Object.keys(headers)) head += `${name}: ${headers[name] as string}\r\n`;
+  socket.end(Buffer.concat([Buffer.from(`${head}Content-Length: ${body.length}\r\nConnection: close\r\n\r\n`, 'latin1'), body]));
+}
+
+function bodyBytes(err: WatchdogError): Buffer {
+  return typeof err.body === 'string' ? Buffer.from(err.body) : err.body;
+}
+
+/** X-OpenFaaS-Internal, the code's own headers (which may replace it), and the text Content-Type of a body. */
+function answerHeaders(code: ErrorCode, body: Buffer): Record<string, string> {
+  const headers: Record<string, string> = { [INTERNAL_HEADER]: INTERNAL_VALUE, ...headersOf(code) };
+  if (body.length > 0 && headers['Content-Type'] === undefined) headers['Content-Type'] = TEXT_PLAIN;
+  return headers;
 }
 
 function headersOf(code: ErrorCode): Record<string, string> {

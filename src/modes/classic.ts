@@ -2,7 +2,7 @@
 import { sniffContentType } from './sniff-content-type.js';
 import type { Writable } from 'node:stream';
 import type { StdioOptions } from 'node:child_process';
-import { INTERNAL_HEADER, INTERNAL_VALUE, WatchdogError, sendError } from '../errors.js';
+import { WatchdogError, sendError } from '../errors.js';
 import { formatDuration } from '../config/duration.js';
 import { CUT_MARKER } from '../log/line-reader.js';
 import { decodePath, splitTarget } from '../process/cgi-env.js';
@@ -16,7 +16,6 @@ import { durationSeconds } from './duration-seconds.js';
 import { readBody } from './read-body.js';
 
 const TIMEOUT_BODY = 'Killed process.\n';
-const FAILURE_CONTENT_TYPE = 'text/plain; charset=utf-8';
 /** Header values never written to the log by debug_headers. */
 const ALWAYS_REDACTED = ['authorization', 'proxy-authorization', 'cookie', 'set-cookie'];
 /** Header names that look like they carry a credential; their values are never logged either. */
@@ -60,14 +59,9 @@ export function createClassicMode(deps: ModeDeps): ModeRunner {
   function sendFailure(call: FunctionCall, head: string, out: Buffer): void {
     const { res } = call;
     call.logStatus = 500;
-    if (res.headersSent || res.destroyed) {
-      res.destroy();
-      return;
-    }
     const body = out.length === 0 ? Buffer.from(head) : Buffer.concat([Buffer.from(head), out]);
-    call.bytesOut = body.length;
-    res.writeHead(500, { [INTERNAL_HEADER]: INTERNAL_VALUE, 'Content-Type': FAILURE_CONTENT_TYPE, 'Content-Length': String(body.length) });
-    res.end(body);
+    if (!res.headersSent && !res.destroyed) call.bytesOut = body.length;
+    sendError(res, new WatchdogError('PROCESS_FAILED', body));
   }
 
   /** The classic watchdog's lines after an answer: the output itself with write_debug, else "Wrote <n> Bytes" (text logs). */

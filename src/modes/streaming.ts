@@ -23,8 +23,8 @@ export function createStreamingMode(deps: ModeDeps): ModeRunner {
       return;
     }
     let started = false;
-    const failEarly = (status: number, err: WatchdogError): void => {
-      call.logStatus = status;
+    const failEarly = (err: WatchdogError): void => {
+      call.logStatus = err.status;
       // Once the 200 is on the wire a status cannot be sent: abort so a cut body never looks like success.
       if (started) res.destroy(err);
       else sendError(res, err);
@@ -36,7 +36,7 @@ export function createStreamingMode(deps: ModeDeps): ModeRunner {
       onTimeout: () => {
         const reason = `exec_timeout of ${formatDuration(call.timeoutMs)} exceeded`;
         logger.warn(`function killed: ${reason}`, { url: call.req.url });
-        failEarly(504, new WatchdogError('EXEC_TIMEOUT', `${reason}\n`));
+        failEarly(new WatchdogError('EXEC_TIMEOUT', `${reason}\n`));
       },
     });
     const child = forked.proc.child;
@@ -131,12 +131,12 @@ export function createStreamingMode(deps: ModeDeps): ModeRunner {
       }
       if (o.startError !== undefined) {
         const err = startFailure(o, logger, call.req.url);
-        failEarly(err.status, err);
+        failEarly(err);
         return;
       }
       const reason = describeExit(o);
       logger.warn(`function failed: ${reason}`, { url: call.req.url });
-      failEarly(500, new WatchdogError('PROCESS_FAILED', `${reason}\n`));
+      failEarly(new WatchdogError('PROCESS_FAILED', `${reason}\n`));
     }, () => res.destroy());
   }
 

@@ -4,7 +4,7 @@ import { Readable } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import type { WatchdogConfig } from '../config/load-config.js';
 import { formatDuration } from '../config/duration.js';
-import { INTERNAL_HEADER, WatchdogError, bodyTooLarge, sendError } from '../errors.js';
+import { INTERNAL_HEADER, WatchdogError, bodyTooLarge, prebuiltAnswer, sendError } from '../errors.js';
 import { createAccessLog } from './access-log.js';
 import { createCallStarter } from './call-start.js';
 import { createBodyLimit } from './body-limit.js';
@@ -25,12 +25,7 @@ export type { Watchdog, WatchdogDeps } from './watchdog-api.js';
 export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watchdog {
   const { logger, metrics, mode } = deps;
   const lockFile = createLockFile(config, logger);
-  const limiterBody = Buffer.from(`Concurrent request limit exceeded. Max concurrent requests: ${config.maxInflight}\n`);
-  const limiterHeaders = {
-    'Content-Type': 'text/plain',
-    'Content-Length': String(limiterBody.length),
-    [INTERNAL_HEADER]: 'faas-middleware',
-  };
+  const limited = prebuiltAnswer(new WatchdogError('TOO_MANY_REQUESTS', `Concurrent request limit exceeded. Max concurrent requests: ${config.maxInflight}\n`));
 
   // max_inflight and its queue (src/server/limiter.ts); its in-flight count is the drain's too.
   const limiter = createLimiter({ maxInflight: config.maxInflight, maxQueue: config.maxQueue, queueTimeoutMs: config.queueTimeoutMs, onQueueWait: (s) => metrics.queueWaited(s) });
@@ -129,7 +124,7 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
       return;
     }
     metrics.refused(reason);
-    if (!res.destroyed) res.writeHead(429, limiterHeaders).end(limiterBody);
+    if (!res.destroyed) res.writeHead(limited.status, limited.headers).end(limited.body);
   }
 
   function runFunction(req: IncomingMessage, res: ServerResponse, startedAt: number, upgrading: Upgrading | undefined): void {
