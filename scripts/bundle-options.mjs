@@ -3,22 +3,7 @@
 import { execSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 
-/**
- * pino's transports run in worker threads, which do not work inside the single-file binary, and the
- * watchdog never uses them (it writes through pino.destination). Leaving them out keeps thread-stream,
- * node:module and part of node:assert out of every start.
- */
-const noPinoTransports = {
-  name: 'no-pino-transports',
-  setup(b) {
-    b.onLoad({ filter: /[\\/]pino[\\/]lib[\\/]transport\.js$/ }, () => ({
-      loader: 'js',
-      contents: "module.exports = function transport() { throw new Error('pino transports are not available in fwatchdog'); };\n",
-    }));
-  },
-};
-
-/** Options for esbuild's build(), run from the repository root; `plugins` are added after ours. */
+/** Options for esbuild's build(), run from the repository root; `plugins` (e.g. the start-up module test's tracer) are added to them. */
 export function bundleOptions({ outfile = 'dist/fwatchdog.cjs', plugins = [] } = {}) {
   const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
   let sha = 'unknown';
@@ -38,7 +23,7 @@ export function bundleOptions({ outfile = 'dist/fwatchdog.cjs', plugins = [] } =
     legalComments: 'none',
     banner: { js: '#!/usr/bin/env node' },
     define: { __FWATCHDOG_VERSION__: JSON.stringify(pkg.version), __FWATCHDOG_SHA__: JSON.stringify(sha) },
-    plugins: [noPinoTransports, ...plugins],
+    plugins,
     logLevel: 'warning',
   };
 }

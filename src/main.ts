@@ -1,9 +1,9 @@
 // The only impure file: process.env -> config -> watchdog -> listen -> signals -> exit code.
 import { existsSync } from 'node:fs';
-import pino from 'pino';
 import { helpText, printableConfig } from './config/help.js';
 import { loadConfig, type WatchdogConfig } from './config/load-config.js';
 import { MODE_TABLE } from './config/variables.js';
+import { createFdSink } from './log/fd-sink.js';
 import { createLineSplitter } from './log/line-splitter.js';
 import { createLogger, type Logger } from './log/logger.js';
 import { loadAddon, type AddonLoadInput } from './process/load-addon.js';
@@ -67,16 +67,11 @@ async function main(): Promise<void> {
   }
 
   let flushFunctionOutput: (() => void) | undefined;
-  const errDest = pino.destination({ fd: 2, sync: false });
-  const outDest = pino.destination({ fd: 1, sync: false });
+  const errDest = createFdSink(2);
+  const outDest = createFdSink(1);
   const flushLogs = (): void => {
-    for (const d of [errDest, outDest]) {
-      try {
-        d.flushSync();
-      } catch {
-        // Not yet open or already closed: nothing left to flush.
-      }
-    }
+    errDest.flushSync();
+    outDest.flushSync();
   };
   const exit = (code: number): never => {
     flushFunctionOutput?.();
@@ -215,7 +210,7 @@ async function loadSpawner(logger: Logger, input: AddonLoadInput): Promise<Spawn
 /**
  * inproc: the function runs in this process, so what it writes to stdout and stderr (console.log,
  * process.stdout.write) becomes function output lines, split and formatted like a forked function's.
- * The watchdog's own lines go to fd 1 and 2 through pino destinations, never through these streams.
+ * The watchdog's own lines go to fd 1 and 2 through fd sinks (src/log/fd-sink.ts), never through these streams.
  * Returns a flush for a last line without a newline.
  */
 function routeFunctionOutput(logger: Logger, maxLineBytes: number): () => void {

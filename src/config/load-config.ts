@@ -1,5 +1,4 @@
 // Turns an environment map into a validated WatchdogConfig, row by row of the variable table, listing every problem at once.
-import * as z from 'zod/mini'; // the mini build: start-up loads ~25 KB of zod instead of ~700 KB
 import { splitCommandLine } from './argv.js';
 import { Invalid } from './parsers.js';
 import { VARIABLES, type CgiEnv, type LogFormat, type Mode, type Variable } from './variables.js';
@@ -58,8 +57,6 @@ export type Env = Record<string, string | undefined>;
 
 export type ConfigResult = { ok: true; config: WatchdogConfig } | { ok: false; problems: string[] };
 
-const envSchema = z.record(z.string(), z.optional(z.string()));
-
 /** The spellings of a variable that are set (empty counts as unset); an alias comes first (the originals' precedence). */
 function setNames(env: Record<string, string | undefined>, v: Variable): string[] {
   return [...(v.aliases ?? []), v.name].filter((n) => env[n] !== undefined && env[n] !== '');
@@ -67,9 +64,10 @@ function setNames(env: Record<string, string | undefined>, v: Variable): string[
 
 /** Pure: the same env always gives the same result. */
 export function loadConfig(rawEnv: Env): ConfigResult {
-  const parsedEnv = envSchema.safeParse(rawEnv);
-  if (!parsedEnv.success) return { ok: false, problems: parsedEnv.error.issues.map((i) => i.message) };
-  const env = parsedEnv.data;
+  // process.env holds only strings; anything else in a map built by hand is a caller's mistake, named here.
+  const notText = Object.keys(rawEnv).filter((k) => rawEnv[k] !== undefined && typeof rawEnv[k] !== 'string');
+  if (notText.length > 0) return { ok: false, problems: notText.map((k) => `${k} is not a string (${typeof rawEnv[k]})`) };
+  const env = rawEnv;
   const problems: string[] = [];
   const config: Record<string, unknown> = {};
   const values = new Map<Variable, { value: unknown; setAs: string }>();

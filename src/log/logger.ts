@@ -1,5 +1,5 @@
-// The watchdog's logger: pino JSON lines or the originals' text lines, plus function output lines.
-import pino from 'pino';
+// The watchdog's logger: JSON lines (pino's shape) or the originals' text lines, plus function output lines.
+import { createJsonLines } from './json-lines.js';
 import type { LogFormat } from '../config/variables.js';
 
 export type Fields = Record<string, unknown>;
@@ -61,10 +61,7 @@ export function createLogger(options: LoggerOptions): Logger {
       };
 
   if (options.format === 'json') {
-    const p = pino(
-      { level: debugEnabled ? 'debug' : 'info', base: undefined, formatters: { level: (label, number) => ({ level: number, levelName: label }) } },
-      err as pino.DestinationStream,
-    );
+    const p = createJsonLines(err, debugEnabled);
     const noop = (): void => {};
     return {
       debugEnabled,

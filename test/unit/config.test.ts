@@ -45,6 +45,10 @@ describe('loadConfig defaults', () => {
     expect([c.readTimeoutMs, c.writeTimeoutMs, c.execTimeoutMs, c.healthcheckIntervalMs]).toEqual([5_000, 90_000, 1_500, 500]);
   });
 
+  it('names every value of a hand-built map that is not a string', () => {
+    expect(problems({ fprocess: 'cat', port: 8080 as unknown as string, write_debug: true as unknown as string })).toEqual(['port is not a string (number)', 'write_debug is not a string (boolean)']);
+  });
+
   it('treats a set-but-empty variable as unset', () => {
     expect(ok({ fprocess: 'cat', port: '', exec_timeout: '' })).toMatchObject({ port: 8080, execTimeoutMs: 30_000 });
   });
