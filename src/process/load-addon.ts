@@ -59,7 +59,7 @@ export function loadAddon<A>(spec: AddonSpec<A>, input: AddonLoadInput): AddonLo
   if (asset !== undefined) {
     // A file kept in TMPDIR across starts (src/process/addon-file.ts); a private copy if that fails.
     try {
-      const addon = tryFile(addonFile(asset, spec.file, input.tmpDir ?? tmpdir(), input.uid));
+      const addon = tryFile(addonFile(asset, spec.file, input.tmpDir ?? tmpdir(), input.uid, seaAddonIds()?.[spec.file]));
       if (addon !== undefined) return { ok: true, addon, from: `asset ${spec.file}` };
     } catch {
       // TMPDIR not writable, or the name taken by another user's file: the private copy below.
@@ -85,17 +85,46 @@ export function loadAddon<A>(spec: AddonSpec<A>, input: AddonLoadInput): AddonLo
   return { ok: false, reason: tried.length > 0 ? reason : `not found (looked for ${candidates.join(', ')})`, tried: tried.length > 0 ? tried : candidates };
 }
 
-/** The addon bytes when running as a single-file binary that carries it as an asset. */
-function seaAsset(key: string): Buffer | undefined {
+interface Sea {
+  isSea(): boolean;
+  getAsset(key: string): ArrayBuffer;
+  getAsset(key: string, encoding: string): string;
+}
+
+/** node:sea when running as a single-file binary, else undefined. */
+function seaModule(): Sea | undefined {
+  // The bundle is CommonJS (inside a binary require() sees built-ins only); node:sea exists from Node 20.12.
+  if (typeof require !== 'function') return undefined;
   try {
-    // The bundle is CommonJS (inside a binary require() sees built-ins only); node:sea exists from Node 20.12.
-    if (typeof require !== 'function') return undefined;
     // eslint-disable-next-line @typescript-eslint/no-require-imports -- a static import would break Node < 20.12 at load
-    const sea = require('node:sea') as { isSea(): boolean; getAsset(key: string): ArrayBuffer };
-    if (!sea.isSea()) return undefined;
-    return Buffer.from(sea.getAsset(key));
+    const sea = require('node:sea') as Sea;
+    return sea.isSea() ? sea : undefined;
   } catch {
-    // Not a single-file binary, or it carries no such asset: files on disk are tried next.
+    // Node < 20.12: no single-file binary support.
     return undefined;
   }
 }
+
+/** The addon bytes when running as a single-file binary that carries it as an asset. */
+function seaAsset(key: string): Buffer | undefined {
+  try {
+    const sea = seaModule();
+    return sea === undefined ? undefined : Buffer.from(sea.getAsset(key));
+  } catch {
+    // It carries no such asset: files on disk are tried next.
+    return undefined;
+  }
+}
+
+/** The binary's ADDON_IDS_ASSET (file -> fnv1a of its bytes, written by scripts/build-binary.mjs), if any. */
+function seaAddonIds(): Record<string, string> | undefined {
+  try {
+    return JSON.parse(seaModule()?.getAsset(ADDON_IDS_ASSET, 'utf8') ?? 'null') ?? undefined;
+  } catch {
+    // An older binary without it: the id is computed from the bytes.
+    return undefined;
+  }
+}
+
+/** The asset of the single-file binary naming each addon asset's content id (see addon-file.ts). */
+export const ADDON_IDS_ASSET = 'addon-ids.json';

@@ -1,6 +1,6 @@
 import { chmodSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { addonFile } from '../../src/process/addon-file.js';
+import { addonFile, fnv1a } from '../../src/process/addon-file.js';
 import { makeTmpDir } from '../helpers/watchdog.js';
 
 const uid = process.getuid?.();
@@ -17,6 +17,14 @@ describe('addon file kept across starts', () => {
     expect(second).toBe(first);
     expect(statSync(second).ino).toBe(inode);
     expect(readdirSync(dir)).toEqual([first.slice(dir.length + 1)]);
+  });
+
+  it('finds the same file when the content id comes from the build (the binary\'s addon-ids.json)', () => {
+    const dir = makeTmpDir('fwd-addon-');
+    const bytes = Buffer.from('some addon');
+    const first = addonFile(bytes, 'spawn.node', dir, uid);
+    expect(addonFile(bytes, 'spawn.node', dir, uid, fnv1a(bytes))).toBe(first);
+    expect(first).toContain(`-${fnv1a(bytes)}-`);
   });
 
   it('gives other bytes (another build) another file', () => {
