@@ -10,6 +10,7 @@ import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSy
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { CHUNK_WRAP, CHUNKS } from './bundle-options.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = join(root, 'dist');
@@ -85,10 +86,33 @@ for (const entry of existsSync(join(root, 'native')) ? readdirSync(join(root, 'n
   }
   for (const file of readdirSync(release)) if (file.endsWith('.node')) assets[file] = join(release, file);
 }
+// Each chunk (dist/chunks/<name>.cjs, see bundle-options.mjs) rides along with a V8 code cache made
+// by the embedded Node itself, after evaluating the chunk: the cache then holds every function its
+// load runs, and the binary compiles none of them. Each cache is checked to be accepted.
+const cacheMaker = `
+const vm = require('node:vm');
+const fs = require('node:fs');
+const [head, tail] = ${JSON.stringify(CHUNK_WRAP)};
+for (const [source, out] of JSON.parse(process.argv[1])) {
+  const text = head + fs.readFileSync(source, 'utf8') + tail;
+  const script = new vm.Script(text);
+  const module = { exports: {} };
+  script.runInThisContext()(module.exports, require, module);
+  fs.writeFileSync(out, script.createCachedData());
+  if (new vm.Script(text, { cachedData: fs.readFileSync(out) }).cachedDataRejected) throw new Error(out + ': code cache rejected');
+}`;
+const chunkFiles = CHUNKS.map(({ name }) => [join(dist, 'chunks', `${name}.cjs`), join(dist, 'chunks', `${name}.cache`)]);
+for (const [source] of chunkFiles) if (!existsSync(source)) throw new Error(`${source} is missing: run npm run build first`);
+quiet(node.path, ['-e', cacheMaker, JSON.stringify(chunkFiles)]);
+for (const [{ name }, [source, cache]] of CHUNKS.map((c, i) => [c, chunkFiles[i]])) {
+  assets[`chunks/${name}.cjs`] = source;
+  assets[`chunks/${name}.cache`] = cache;
+}
+
 // Each addon's content id (FNV-1a, as src/process/addon-file.ts computes it), so a start need not hash
 // the bytes to find the file an earlier start extracted (3 ms for spawn.node's 27 KB).
 const addonIds = {};
-for (const [file, path] of Object.entries(assets)) addonIds[file] = fnv1a(readFileSync(path));
+for (const [file, path] of Object.entries(assets)) if (file.endsWith('.node')) addonIds[file] = fnv1a(readFileSync(path));
 const addonIdsPath = join(dist, 'addon-ids.json');
 writeFileSync(addonIdsPath, `${JSON.stringify(addonIds)}\n`);
 assets['addon-ids.json'] = addonIdsPath;

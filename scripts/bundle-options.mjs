@@ -2,6 +2,59 @@
 // (test/integration/startup-modules.test.ts builds an instrumented copy with exactly these options).
 import { execSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+/**
+ * Packages kept out of dist/fwatchdog.cjs, each bundled on its own as dist/chunks/<name>.cjs (an asset
+ * of the binary, with a V8 code cache) and loaded by src/load-chunk.ts where it is first imported.
+ * The main script is compiled and kept in memory at every start, whatever the mode: these 0.7 MB
+ * cost every mode start-up time and memory, while only http mode uses undici, only static mode
+ * send, and prom-client loads after ready.
+ */
+export const CHUNKS = [
+  { name: 'undici-pool', specifier: 'undici/lib/dispatcher/pool.js' },
+  { name: 'send', specifier: 'send' },
+  { name: 'prom-client', specifier: 'prom-client' },
+];
+
+/**
+ * A chunk is compiled as `HEAD + source + TAIL` (a function of exports, require, module), by
+ * src/load-chunk.ts at run time and by build-binary.mjs for its code cache: V8 takes the cache only
+ * for the very same text.
+ */
+export const CHUNK_WRAP = ['(function (exports, require, module) {', '\n})'];
+
+/** Maps each chunk's import to a call of src/load-chunk.ts. */
+const chunkImports = {
+  name: 'chunk-imports',
+  setup(b) {
+    const bySpecifier = new Map(CHUNKS.map((c) => [c.specifier, c.name]));
+    b.onResolve({ filter: /^[^./]/ }, (args) => (bySpecifier.has(args.path) ? { path: args.path, namespace: 'fwatchdog-chunk' } : undefined));
+    b.onLoad({ filter: /.*/, namespace: 'fwatchdog-chunk' }, (args) => ({
+      contents: `module.exports = require('./src/load-chunk.ts').loadChunk(${JSON.stringify(bySpecifier.get(args.path))});\n`,
+      loader: 'js',
+      resolveDir: ROOT,
+    }));
+  },
+};
+
+/** esbuild options for dist/chunks/<name>.cjs: the package alone, exporting what `require(specifier)` gives. */
+export function chunkOptions({ name, specifier }) {
+  return {
+    stdin: { contents: `module.exports = require(${JSON.stringify(specifier)});\n`, resolveDir: ROOT, loader: 'js', sourcefile: `chunk-${name}.cjs` },
+    outfile: `dist/chunks/${name}.cjs`,
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    minifySyntax: true,
+    minifyWhitespace: true,
+    legalComments: 'none',
+    logLevel: 'warning',
+  };
+}
 
 /** Options for esbuild's build(), run from the repository root; `plugins` (e.g. the start-up module test's tracer) are added to them. */
 export function bundleOptions({ outfile = 'dist/fwatchdog.cjs', plugins = [] } = {}) {
@@ -22,8 +75,8 @@ export function bundleOptions({ outfile = 'dist/fwatchdog.cjs', plugins = [] } =
     minifySyntax: true,
     legalComments: 'none',
     banner: { js: '#!/usr/bin/env node' },
-    define: { __FWATCHDOG_VERSION__: JSON.stringify(pkg.version), __FWATCHDOG_SHA__: JSON.stringify(sha) },
-    plugins,
+    define: { __FWATCHDOG_VERSION__: JSON.stringify(pkg.version), __FWATCHDOG_SHA__: JSON.stringify(sha), __FWATCHDOG_CHUNK_WRAP__: JSON.stringify(CHUNK_WRAP) },
+    plugins: [chunkImports, ...plugins],
     logLevel: 'warning',
   };
 }

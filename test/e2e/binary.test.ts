@@ -107,14 +107,17 @@ describe('the single-file binary', () => {
     expect(existsSync(join(tmp, '.lock'))).toBe(false);
   });
 
-  it('carries every built native addon as an asset, with the code cache on', () => {
+  it('carries every built native addon, their content ids and every chunk with its code cache as assets, with the code cache on', () => {
     const root = join(import.meta.dirname, '..', '..');
     const built = readdirSync(join(root, 'native'))
       .map((name) => join(root, 'native', name, 'build', 'Release'))
       .filter((dir) => existsSync(dir))
       .flatMap((dir) => readdirSync(dir).filter((f) => f.endsWith('.node')));
+    const chunks = readdirSync(join(root, 'dist', 'chunks')).filter((f) => f.endsWith('.cjs'));
+    expect(chunks.length).toBeGreaterThan(0);
     const config = JSON.parse(readFileSync(join(root, 'dist', 'sea-config.json'), 'utf8')) as { useCodeCache: boolean; assets: Record<string, string> };
     expect(config.useCodeCache).toBe(true);
-    expect(Object.keys(config.assets).sort()).toEqual(built.sort());
+    const want = [...built, 'addon-ids.json', ...chunks.flatMap((f) => [`chunks/${f}`, `chunks/${f.replace(/\.cjs$/, '.cache')}`])];
+    expect(Object.keys(config.assets).sort()).toEqual(want.sort());
   });
 });

@@ -1,12 +1,14 @@
-// Start-up stays lean: the npm packages and the Node built-ins loaded by the time the watchdog is ready
-// must stay within the committed list test/startup-modules.json, mode by mode, and a few things must
-// never load before ready (prom-client, other modes' code, undici outside http, send outside static).
-// Not a timing test: a new dependency evaluated before ready (or a built-in such as node:crypto pulled
-// in by an eager import) fails here, whatever the machine's speed. When an addition is meant, regenerate the list with
+// Start-up stays lean: what the watchdog has loaded by the time it is ready must stay within the
+// committed test/startup-modules.json, mode by mode: the chunks (the npm packages kept out of the main
+// bundle: undici, send, prom-client), the Node built-ins, and the project's own source evaluated (at
+// most SOURCE_SLACK more bytes than listed). A few things must never load before ready (prom-client,
+// other modes' code, undici outside http, send outside static, the request auth code without a secret).
+// Not a timing test: a dependency or built-in pulled in by an eager import, or a subsystem evaluated
+// before it is needed, fails here whatever the machine's speed. When an addition is meant, regenerate with
 //   UPDATE_STARTUP_MODULES=1 npx vitest run test/integration/startup-modules.test.ts
 // and say in the commit what it costs (npm run bench -- startup).
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { extname, join, relative } from 'node:path';
@@ -14,23 +16,23 @@ import { build, type Plugin } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { freePort, until } from '../helpers/process.js';
 import { fixture, makeTmpDir } from '../helpers/watchdog.js';
-import { ROOT } from '../helpers/build-once.js';
+import { ROOT, buildOnce } from '../helpers/build-once.js';
 
 const LIST = join(ROOT, 'test', 'startup-modules.json');
 const UPDATE = process.env.UPDATE_STARTUP_MODULES === '1';
 
 interface Loaded {
-  /** npm packages of the bundle evaluated by then (by name). */
-  packages: string[];
+  /** Chunks (dist/chunks/<name>.cjs: npm packages kept out of the main bundle) loaded by then. */
+  chunks: string[];
   /** Public Node built-ins loaded by then, beyond those a bare `node -e` has (internal modules and bindings left out). */
   builtins: string[];
+  /** Bytes of the project's own source files evaluated by then (src/, as written). */
+  sourceBytes: number;
 }
 type List = Record<string, Loaded>;
 
-/** The npm package a bundled file belongs to, or undefined for the project's own files. */
-function packageOf(file: string): string | undefined {
-  return /^node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(file)?.[1];
-}
+/** The own source may grow this much (a fraction) before the list must be regenerated; a subsystem loaded early is far more. */
+const SOURCE_SLACK = 0.2;
 
 /** Prepends to every bundled source file a statement recording that it was evaluated. */
 const recordEvaluation: Plugin = {
@@ -56,8 +58,9 @@ fs.writeFileSync = function (path, ...rest) {
   if (!done && typeof path === 'string' && path.endsWith('/.lock')) {
     done = true;
     const builtins = process.moduleLoadList.filter((m) => m.startsWith('NativeModule ')).map((m) => m.slice(13)).filter((m) => !m.startsWith('internal/'));
+    const chunks = Object.keys(require.cache).map((f) => /[\\/]chunks[\\/]([^\\/]+)\\.cjs$/.exec(f)?.[1]).filter((c) => c !== undefined);
     // Written aside and renamed, so the test never reads half a file.
-    write(process.env.STARTUP_MODULES_OUT + '.tmp', JSON.stringify({ bundle: globalThis.__fwdEvaluated ?? [], builtins }));
+    write(process.env.STARTUP_MODULES_OUT + '.tmp', JSON.stringify({ bundle: globalThis.__fwdEvaluated ?? [], builtins, chunks }));
     fs.renameSync(process.env.STARTUP_MODULES_OUT + '.tmp', process.env.STARTUP_MODULES_OUT);
   }
   return write.call(this, path, ...rest);
@@ -71,8 +74,10 @@ let preload = '';
 let nodeOwn = new Set<string>();
 
 beforeAll(async () => {
+  // The traced bundle loads the chunks the build put in dist/chunks.
+  await buildOnce(join(ROOT, 'dist', 'fwatchdog.cjs'), 'build', 60_000);
   dir = mkdtempSync(join(tmpdir(), 'fwd-startup-modules-'));
-  // In dist/ beside the real bundle, so it finds the spawn addon the same way (../native/spawn/build).
+  // In dist/ beside the real bundle, so it finds the spawn addon the same way (../native/spawn/build) and dist/chunks.
   bundle = join(ROOT, 'dist', `fwatchdog-traced-${process.pid}.cjs`);
   preload = join(dir, 'preload.cjs');
   writeFileSync(preload, PRELOAD);
@@ -89,7 +94,7 @@ afterAll(() => {
 });
 
 /** Starts the traced bundle with `env` and resolves what it had loaded when it became ready. */
-async function loadedAtReady(env: Record<string, string>): Promise<{ files: string[]; builtins: string[] }> {
+async function loadedAtReady(env: Record<string, string>): Promise<{ files: string[]; builtins: string[]; chunks: string[] }> {
   const tmp = makeTmpDir('fwd-startup-modules-run-');
   const out = join(tmp, 'loaded.json');
   const child = spawn(process.execPath, ['-r', preload, bundle], {
@@ -105,8 +110,8 @@ async function loadedAtReady(env: Record<string, string>): Promise<{ files: stri
     throw new Error(`${err.message}\n${stderr}`);
   });
   expect(existsSync(out), `the watchdog exited before it was ready:\n${stderr}`).toBe(true);
-  const loaded = JSON.parse(readFileSync(out, 'utf8')) as { bundle: string[]; builtins: string[] };
-  return { files: [...new Set(loaded.bundle)].sort(), builtins: [...new Set(loaded.builtins)].filter((b) => !nodeOwn.has(b)).sort() };
+  const loaded = JSON.parse(readFileSync(out, 'utf8')) as { bundle: string[]; builtins: string[]; chunks: string[] };
+  return { files: [...new Set(loaded.bundle)].sort(), builtins: [...new Set(loaded.builtins)].filter((b) => !nodeOwn.has(b)).sort(), chunks: [...new Set(loaded.chunks)].sort() };
 }
 
 const MODES: Record<string, () => Promise<Record<string, string>>> = {
@@ -127,23 +132,26 @@ const seen: List = {};
 describe('modules loaded before ready', { timeout: 30_000 }, () => {
   for (const [mode, envOf] of Object.entries(MODES)) {
     it(`mode=${mode} loads nothing beyond test/startup-modules.json`, async () => {
-      const { files, builtins } = await loadedAtReady(await envOf());
-      const packages = [...new Set(files.map(packageOf).filter((p) => p !== undefined))].sort();
-      seen[mode] = { packages, builtins };
+      const { files, builtins, chunks } = await loadedAtReady(await envOf());
+      const own = files.filter((f) => f.startsWith('src/'));
+      const sourceBytes = own.reduce((sum, f) => sum + statSync(join(ROOT, f)).size, 0);
+      seen[mode] = { chunks, builtins, sourceBytes };
       // What no mode may load before ready, whatever the list says.
-      expect(packages.filter((p) => p === 'prom-client'), 'prom-client is loaded after ready').toEqual([]);
-      expect(packages.filter((p) => p === 'thread-stream'), 'pino transports are left out of the bundle').toEqual([]);
+      expect(files.filter((f) => f.startsWith('node_modules/')), 'npm packages are chunks, not in the main bundle (CHUNKS in scripts/bundle-options.mjs)').toEqual([]);
+      expect(chunks.filter((c) => c === 'prom-client'), 'prom-client is loaded after ready').toEqual([]);
       expect(files.filter((f) => /^src\/auth\/(create-auth-guard|api-key-check|hmac-check)\.ts$/.test(f)), 'request auth only loads when an auth_* secret is set').toEqual([]);
-      if (mode !== 'http') expect(packages.filter((p) => p === 'undici'), 'undici is http mode only').toEqual([]);
-      if (mode !== 'static') expect(packages.filter((p) => p === 'send'), 'send is static mode only').toEqual([]);
+      if (mode !== 'http') expect(chunks.filter((c) => c.startsWith('undici')), 'undici is http mode only').toEqual([]);
+      if (mode !== 'static') expect(chunks.filter((c) => c === 'send'), 'send is static mode only').toEqual([]);
       const otherModes = Object.keys(MODES).filter((m) => m !== mode);
       expect(files.filter((f) => otherModes.some((m) => f === `src/modes/${m}.ts` || f.startsWith(`src/modes/${m}/`))), 'only the configured mode is loaded').toEqual([]);
       if (UPDATE) return;
       const allowed = committed[mode];
       expect(allowed, `no entry for ${mode} in ${LIST}: regenerate it (see the top of this file)`).toBeDefined();
-      const extraPackages = packages.filter((m) => !allowed?.packages.includes(m));
+      const extraChunks = chunks.filter((m) => !allowed?.chunks.includes(m));
       const extraBuiltins = builtins.filter((m) => !allowed?.builtins.includes(m));
-      expect({ extraPackages, extraBuiltins }, `mode=${mode} now loads more before ready; if that is meant, regenerate ${LIST} (see the top of this file)`).toEqual({ extraPackages: [], extraBuiltins: [] });
+      expect({ extraChunks, extraBuiltins }, `mode=${mode} now loads more before ready; if that is meant, regenerate ${LIST} (see the top of this file)`).toEqual({ extraChunks: [], extraBuiltins: [] });
+      const bound = Math.round((allowed?.sourceBytes ?? 0) * (1 + SOURCE_SLACK));
+      expect(sourceBytes, `mode=${mode} evaluates ${sourceBytes} bytes of its own source before ready, over ${bound} (the list's ${allowed?.sourceBytes} + ${SOURCE_SLACK * 100}%): something is loaded early (${own.join(', ')}); if that is meant, regenerate ${LIST}`).toBeLessThanOrEqual(bound);
     });
   }
 

@@ -1,6 +1,6 @@
 // PID 1 duties: orphaned grandchildren re-parented to the watchdog are reaped; signals still work.
-import { copyFileSync, existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { copyFileSync, cpSync, existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { BINARY, ensureBinary } from '../helpers/binary.js';
 import { send } from '../helpers/http.js';
@@ -78,6 +78,8 @@ describe('running as PID 1', () => {
     const dir = makeTmpDir('fwd-noaddon-');
     const script = join(dir, 'fwatchdog.cjs');
     copyFileSync(BUNDLE, script);
+    // The packages kept out of the bundle go along (dist/chunks), the addons do not.
+    cpSync(join(dirname(BUNDLE), 'chunks'), join(dir, 'chunks'), { recursive: true });
     const wd = await startBinary({ fprocess: `${fixture('leave-orphans')} 1`, healthcheck_interval: '0', TMPDIR: makeTmpDir() }, { prefix: prefix as string[], script });
     expect(wd.stderr).toMatch(/running as PID 1 without the zombie reaper/);
     await drive(wd.url, 5);
