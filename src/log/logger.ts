@@ -1,6 +1,7 @@
 // The watchdog's logger: JSON lines (pino's shape) or the originals' text lines, plus function output lines.
 import { createJsonLines } from './json-lines.js';
 import type { LogFormat } from '../config/variables.js';
+import { humanSize } from './human-size.js';
 
 export type Fields = Record<string, unknown>;
 
@@ -14,10 +15,23 @@ export interface Logger {
   info(msg: string, fields?: Fields): void;
   warn(msg: string, fields?: Fields): void;
   error(msg: string, fields?: Fields): void;
+  /** The access line of one function request (info level), in the configured format. */
+  request(entry: AccessEntry): void;
   /** One line of function output (without its newline), written to the matching stream. */
   functionLine(stream: 'stdout' | 'stderr', line: string): void;
   /** Whether debug lines are written (callers skip building them otherwise). */
   readonly debugEnabled: boolean;
+}
+
+/** What the access line of a function request says. */
+export interface AccessEntry {
+  method: string | undefined;
+  url: string | undefined;
+  status: number;
+  bytes: number;
+  seconds: number;
+  /** The X-Call-Id header when log_callid is on (`none` when absent), else undefined. */
+  callId: string | undefined;
 }
 
 export interface LoggerOptions {
@@ -69,6 +83,12 @@ export function createLogger(options: LoggerOptions): Logger {
       info: (msg, fields) => p.info(fields ?? {}, msg),
       warn: (msg, fields) => p.warn(fields ?? {}, msg),
       error: (msg, fields) => p.error(fields ?? {}, msg),
+      // The line pino would write for info('request', {...}), built directly: it is written for every request.
+      request: (e) => {
+        err.write(
+          `{"level":30,"levelName":"info","time":${Date.now()}${field("method", e.method)}${field("url", e.url)},"status":${e.status},"bytes":${e.bytes},"durationMs":${Math.round(e.seconds * 1e6) / 1000}${field("callId", e.callId)},"msg":"request"}\n`,
+        );
+      },
       functionLine,
     };
   }
@@ -91,6 +111,15 @@ export function createLogger(options: LoggerOptions): Logger {
     info: line,
     warn: line,
     error: line,
+    // The originals' access line: `POST / - 200 - ContentLength: 2B (0.0012s)`.
+    request: (e) => {
+      err.write(`${goLogTime()} ${e.method} ${e.url} - ${e.status} - ContentLength: ${humanSize(e.bytes)} (${e.seconds.toFixed(4)}s)${e.callId === undefined ? '' : ` [${e.callId}]`}\n`);
+    },
     functionLine,
   };
+}
+
+/** `,"name":"value"`, or nothing for undefined (as pino leaves undefined fields out). */
+function field(name: string, value: string | undefined): string {
+  return value === undefined ? '' : `,"${name}":${JSON.stringify(value)}`;
 }

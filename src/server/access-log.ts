@@ -1,6 +1,5 @@
 // The access line of each function request: the originals' text line, or a JSON record.
 import type { WatchdogConfig } from '../config/load-config.js';
-import { humanSize } from '../log/human-size.js';
 import type { Logger } from '../log/logger.js';
 import type { FunctionCall } from '../modes/mode.js';
 
@@ -11,12 +10,8 @@ export function createAccessLog(config: WatchdogConfig, logger: Logger): (call: 
   return function accessLog(call, status, seconds) {
     const ua = call.req.headers['user-agent'];
     if (ua !== undefined && ua.startsWith(KUBE_PROBE)) return;
-    const callId = config.logCallId ? (call.req.headers['x-call-id'] ?? 'none') : undefined;
-    if (config.logFormat === 'text') {
-      logger.info(`${call.req.method} ${call.req.url} - ${status} - ContentLength: ${humanSize(bytesOf(call))} (${seconds.toFixed(4)}s)${callId === undefined ? '' : ` [${String(callId)}]`}`);
-    } else {
-      logger.info('request', { method: call.req.method, url: call.req.url, status, bytes: bytesOf(call), durationMs: Math.round(seconds * 1e6) / 1000, callId });
-    }
+    const callId = config.logCallId ? String(call.req.headers['x-call-id'] ?? 'none') : undefined;
+    logger.request({ method: call.req.method, url: call.req.url, status, bytes: bytesOf(call), seconds, callId });
   };
 }
 

@@ -9,6 +9,7 @@ import { createAccessLog } from './access-log.js';
 import { createCallStarter } from './call-start.js';
 import { createBodyLimit } from './body-limit.js';
 import { isUncleanPath, originForm } from './clean-path.js';
+import { DeadlineQueue } from './deadline-queue.js';
 import { createDrain } from './drain.js';
 import { createInternalRoutes, HEALTH, READY } from './internal-routes.js';
 import { createLimiter, type LimiterRefusal } from './limiter.js';
@@ -56,6 +57,8 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
   const startCall = createCallStarter(mode, deps.guard);
   const routes = createInternalRoutes({ config, mode, limiter, drain, isHealthy });
 
+  // write_timeout: one timer for every answer in progress (they all have the same length).
+  const writeDeadlines = config.writeTimeoutMs > 0 ? new DeadlineQueue(config.writeTimeoutMs, onWriteTimeout) : undefined;
   const expecting = new WeakSet<IncomingMessage>();
   // Expect: 100-continue. Node would answer 100 at once; here it is sent only once the request passed
   // every check made on its headers (max_inflight, max_body_bytes, the API key), right before its body
@@ -132,14 +135,14 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
     const timeoutMs = effectiveTimeoutMs(config.execTimeoutMs, req.headers['x-timeout']);
     const call = upgrading === undefined ? new RequestCall(req, res, timeoutMs, startedAt) : new RequestUpgradeCall(req, res, timeoutMs, startedAt, upgrading, () => finish(101));
     if (expecting.has(req)) call.expectsContinue = true;
-    const writeTimer = config.writeTimeoutMs > 0 ? setTimeout(onWriteTimeout, config.writeTimeoutMs, res) : undefined;
+    writeDeadlines?.add(res);
     let finished = false;
     // 'close' fires once per response: `on` spares the wrapper `once` would allocate.
     res.on('close', () => finish(undefined));
     function finish(tunnelStatus: number | undefined): void {
       if (finished) return;
       finished = true;
-      if (writeTimer !== undefined) clearTimeout(writeTimer);
+      writeDeadlines?.delete(res);
       if (tunnelStatus === undefined && !res.writableFinished) call.cutOff();
       if (tunnelStatus !== undefined) call.logStatus = tunnelStatus;
       const status = call.logStatus ?? res.statusCode;

@@ -31,6 +31,28 @@ describe('logger', () => {
     expect(err.lines[1]).toMatch(/ failed code=2 why="two words"$/);
   });
 
+  it('writes the access line exactly as pino writes the same record, in both formats', () => {
+    const err = new MemorySink();
+    const log = createLogger({ format: 'json', prefixLogs: true, err, out: new MemorySink() });
+    const entries = [
+      { method: 'POST', url: '/a?q="x"\\\u0001é', status: 200, bytes: 2, seconds: 0.0123456, callId: undefined },
+      { method: 'GET', url: '/', status: 504, bytes: 0, seconds: 1.5, callId: 'call-42' },
+    ];
+    for (const e of entries) {
+      log.request(e);
+      log.info('request', { method: e.method, url: e.url, status: e.status, bytes: e.bytes, durationMs: Math.round(e.seconds * 1e6) / 1000, callId: e.callId });
+    }
+    const noTime = (l: string): string => l.replace(/"time":\d+/, '"time":0');
+    expect(err.lines).toHaveLength(4);
+    expect(noTime(err.lines[0] as string)).toBe(noTime(err.lines[1] as string));
+    expect(noTime(err.lines[2] as string)).toBe(noTime(err.lines[3] as string));
+    expect(JSON.parse(err.lines[2] as string)).toMatchObject({ callId: 'call-42', durationMs: 1500, status: 504 });
+
+    const text = new MemorySink();
+    createLogger({ format: 'text', prefixLogs: true, err: text, out: new MemorySink() }).request({ method: 'GET', url: '/who', status: 200, bytes: 2048, seconds: 0.5, callId: 'c-1' });
+    expect(text.lines[0]).toMatch(/^\d{4}\/\d{2}\/\d{2} \d{2}:\d{2}:\d{2} GET \/who - 200 - ContentLength: 2\.048kB \(0\.5000s\) \[c-1\]$/);
+  });
+
   it('drops debug lines unless debug is on', () => {
     const err = new MemorySink();
     createLogger({ format: 'text', prefixLogs: true, err, out: new MemorySink() }).debug('hidden');
