@@ -7,7 +7,8 @@ import { WatchdogError } from '../errors.js';
 import type { FunctionCall, ModeDeps, ModeRunner, UpgradeCall } from './mode.js';
 import { ReadyGate } from './ready-gate.js';
 import { InprocRequest, InprocResponse } from './inproc/http-classes.js';
-import { InprocCall, answer, errorStack, errorText, muteResponse } from './inproc/inproc-call.js';
+import { DeadlineQueue } from './deadline-queue.js';
+import { InprocCall, answer, errorStack, errorText, muteResponse, onTimeout } from './inproc/inproc-call.js';
 import { loadFunctionModule, type FunctionModule } from './inproc/load-module.js';
 import { requestWithBody } from './inproc/request-with-body.js';
 import { serveFetch } from './inproc/serve-fetch.js';
@@ -21,6 +22,8 @@ export function createInprocMode(deps: ModeDeps): ModeRunner {
   const file = deps.programPath as string;
   let fn: FunctionModule | undefined;
   const gate = new ReadyGate();
+  // exec_timeout: one timer for every call that runs for the configured time (inproc-call.ts).
+  const deadlines = deps.config.execTimeoutMs > 0 ? new DeadlineQueue<InprocCall>(deps.config.execTimeoutMs, onTimeout) : undefined;
   let stopped: Promise<void> | undefined;
 
   function handle(call: FunctionCall): void {
@@ -54,7 +57,7 @@ export function createInprocMode(deps: ModeDeps): ModeRunner {
 
   /** Calls the handler for one request; the call settles through `res` closing, whatever the handler does. */
   function invoke(call: FunctionCall, loaded: FunctionModule, timeoutMs: number): void {
-    const run = new InprocCall(call, timeoutMs, deps.events);
+    const run = new InprocCall(call, timeoutMs, deps.events, deadlines);
     const { res } = call;
     const req = (call.body === call.req ? call.req : requestWithBody(call.req, call.body)) as InprocRequest;
     if (call.body !== call.req) watchBody(call, run);

@@ -23,6 +23,8 @@ export interface FunctionCall {
   bytesOut: number;
   /** Set by a mode that wants the access line to say something other than res.statusCode (e.g. 500 after a 200 was committed). */
   logStatus?: number;
+  /** Set by a mode to hear once that the response closed (finished or cut), instead of adding a 'close' listener per call. */
+  onClose?: () => void;
 }
 
 export interface ModeDeps {

@@ -9,7 +9,7 @@ import { createAccessLog } from './access-log.js';
 import { createCallStarter } from './call-start.js';
 import { createBodyLimit } from './body-limit.js';
 import { isUncleanPath, originForm } from './clean-path.js';
-import { DeadlineQueue } from './deadline-queue.js';
+import { DeadlineQueue } from '../modes/deadline-queue.js';
 import { createDrain } from './drain.js';
 import { createInternalRoutes, HEALTH, READY } from './internal-routes.js';
 import { createLimiter, type LimiterRefusal } from './limiter.js';
@@ -144,6 +144,7 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
       finished = true;
       writeDeadlines?.delete(res);
       if (tunnelStatus === undefined && !res.writableFinished) call.cutOff();
+      call.onClose?.();
       if (tunnelStatus !== undefined) call.logStatus = tunnelStatus;
       const status = call.logStatus ?? res.statusCode;
       const seconds = (performance.now() - startedAt) / 1000;

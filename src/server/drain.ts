@@ -53,6 +53,14 @@ export function createDrain(server: Server, graceMs = IDLE_SWEEP_GRACE_MS): Drai
     socket.once('close', () => sockets.delete(socket));
   });
 
+  /** Notes an answer's end on its socket (the record made at 'connection' is updated: nothing allocated per request). */
+  function markAnswered(socket: Socket | null): void {
+    const last = socket === null ? undefined : lastAnswer.get(socket);
+    if (last === undefined) return;
+    last.bytes = (socket as Socket).bytesRead;
+    last.at = performance.now();
+  }
+
   /** Closes the sockets idle for the grace; returns how long until the next idle one reaches it (-1: none). */
   function closeIdleSockets(now: number): number {
     const busy = new Set<Socket>();
@@ -78,15 +86,12 @@ export function createDrain(server: Server, graceMs = IDLE_SWEEP_GRACE_MS): Drai
     },
     answerEnded(res) {
       active.delete(res);
-      const socket = res.req.socket;
-      lastAnswer.set(socket, { bytes: socket.bytesRead, at: performance.now() });
+      markAnswered(res.req.socket);
       if (!draining) return;
       promised.delete(res);
       if (active.size === 0) for (const wake of doneWaiters.splice(0)) wake();
     },
-    answeredAt(socket) {
-      lastAnswer.set(socket, { bytes: socket.bytesRead, at: performance.now() });
-    },
+    answeredAt: markAnswered,
     async begin(maxMs) {
       draining = true;
       const startedAt = performance.now();

@@ -12,6 +12,7 @@ export class RequestCall implements FunctionCall {
   expectsContinue = false;
   bytesOut = 0;
   logStatus: number | undefined;
+  onClose: (() => void) | undefined = undefined;
   private controller: AbortController | undefined;
   private cut = false;
 

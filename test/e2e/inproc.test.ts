@@ -105,7 +105,7 @@ describe('mode=inproc: health, readiness and the lock file', () => {
     expect(answered).toBe(false);
     writeFileSync(gate, '');
     expect((await withTimeout(early, 3000, 'the early request')).text).toBe('hello GET /early');
-    expect(wd.stdout).toContain('ready() resolved');
+    await logged(wd, 'ready() resolved');
     await wd.waitReady();
     expect((await send(`${wd.url}/_/health`)).text).toBe('OK');
     expect(existsSync(join(tmp, '.lock'))).toBe(true);
@@ -196,6 +196,26 @@ describe('mode=inproc: timeouts and the AbortSignal', () => {
     await logged(wd, 'slow done /slow?ms=2000', 4000);
     expect((await send(`${wd.url}/x`)).status).toBe(200);
     await logged(wd, 'GET /slow?ms=2000 - 504');
+  });
+
+  it('gives each call its own exec_timeout, counted from its own start (one timer serves them all)', async () => {
+    const wd = await startInproc({ exec_timeout: '300ms' });
+    const timed = async (path: string): Promise<{ status: number; ms: number }> => {
+      const started = Date.now();
+      const res = await send(`${wd.url}${path}`);
+      return { status: res.status, ms: Date.now() - started };
+    };
+    const first = timed('/slow?ms=2000');
+    await sleep(150);
+    const second = timed('/slow?ms=2000');
+    const quick = await timed('/x');
+    const [a, b] = await Promise.all([first, second]);
+    expect(quick.status).toBe(200);
+    expect(a.status).toBe(504);
+    expect(b.status).toBe(504);
+    // The second call is not cut when the first one's deadline passes.
+    expect(b.ms).toBeGreaterThanOrEqual(295);
+    expect(a.ms).toBeGreaterThanOrEqual(295);
   });
 
   it('lets X-Timeout shorten exec_timeout', async () => {

@@ -122,7 +122,8 @@ describe('security (issue #15): the built binary', () => {
     expect(conn.received()).toMatch(/^HTTP\/1\.1 101 /);
     conn.write('frame-1');
     await until(() => conn.received().includes('echo:frame-1'), 3000, 'the echo through the tunnel');
-    expect(wd.stderr).toMatch(/GET \/switch - 101 /);
+    // Log lines leave once per event-loop turn, independently of the answers: waited for, not assumed.
+    await until(() => /GET \/switch - 101 /.test(wd.stderr), 3000, 'the access line of the tunnel');
     expect(wd.stderr).toMatch(/GET \/switch-other - 502 /);
     const metrics = await send(`http://127.0.0.1:${metricsPort}/metrics`);
     expect(metrics.text).toMatch(/http_requests_total\{code="101",method="get"\} 1/);

@@ -2,6 +2,7 @@
 import type { ServerResponse } from 'node:http';
 import { formatDuration } from '../../config/duration.js';
 import { WatchdogError, sendError } from '../../errors.js';
+import type { DeadlineQueue } from '../deadline-queue.js';
 import type { FunctionCall, ModeDeps } from '../mode.js';
 
 const NOOP = (): void => {};
@@ -14,23 +15,30 @@ export class InprocCall {
   /** The watchdog answered (or cut) the response itself: the handler's later writes are dropped. */
   settled = false;
 
+  /**
+   * `deadlines` holds the exec_timeout of every call that runs for the configured time: one timer for all of
+   * them. A call with another length (X-Timeout, or what is left after waiting for ready()) gets its own timer.
+   */
   constructor(
     private readonly call: FunctionCall,
     private readonly timeoutMs: number,
     private readonly events: ModeDeps['events'],
+    private readonly deadlines: DeadlineQueue<InprocCall> | undefined,
   ) {
     if (timeoutMs > 0) {
-      this.timer = setTimeout(onTimeout, timeoutMs, this);
-      call.res.once('close', () => {
-        clearTimeout(this.timer);
-        // write_timeout or a vanished client ends the response: the handler's signal says so.
-        if (!call.res.writableFinished) this.abort();
-      });
-    } else {
-      call.res.once('close', () => {
-        if (!call.res.writableFinished) this.abort();
-      });
+      if (deadlines !== undefined && timeoutMs === deadlines.ms) deadlines.add(this);
+      else this.timer = setTimeout(onTimeout, timeoutMs, this);
     }
+    call.onClose = () => {
+      this.stopTimer();
+      // write_timeout or a vanished client ends the response: the handler's signal says so.
+      if (!call.res.writableFinished) this.abort();
+    };
+  }
+
+  private stopTimer(): void {
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    else this.deadlines?.delete(this);
   }
 
   get signal(): AbortSignal {
@@ -44,7 +52,7 @@ export class InprocCall {
 
   settle(): void {
     this.settled = true;
-    clearTimeout(this.timer);
+    this.stopTimer();
   }
 
   abort(): void {
@@ -74,7 +82,8 @@ export class InprocCall {
   }
 }
 
-function onTimeout(run: InprocCall): void {
+/** exec_timeout of one call (a function, so the queue and setTimeout can call it). */
+export function onTimeout(run: InprocCall): void {
   run.timeout();
 }
 
