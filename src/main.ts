@@ -90,9 +90,6 @@ async function main(): Promise<void> {
   await run(config, env, logger, exit, addons);
 }
 
-/** How long after ready prom-client is loaded when no request or scrape has loaded it yet. */
-const METRICS_LOAD_DELAY_MS = 200;
-
 /** After a fatal error (the upstream died), how long requests in flight may take to get their answer (502) before the exit. */
 const FATAL_ANSWER_MS = 1000;
 
@@ -156,10 +153,8 @@ async function run(config: WatchdogConfig, env: Record<string, string>, logger: 
   try {
     const ready = await booted.watchdog.markReadyWhenReady();
     if (!ready && !fatal && signals === 0) logger.error('the function never became ready');
-    // prom-client is loaded shortly after the watchdog is ready, so the first probes and requests do not wait
-    // for it; a finished request or a scrape loads it earlier (src/metrics/metrics.ts).
-    const metrics = booted.metrics;
-    setTimeout(() => metrics.load().catch((err: unknown) => logger.error(`cannot load the metrics library: ${String(err)}`)), METRICS_LOAD_DELAY_MS).unref();
+    // prom-client (about 5 MB resident) is loaded by the first finished request or scrape
+    // (src/metrics/metrics.ts), not at start: a replica nobody calls or scrapes stays at Node's floor.
   } catch (err) {
     logger.error(`cannot write the lock file ${config.lockFilePath}: ${(err as Error).message}; set TMPDIR to a writable folder or suppress_lock=true`);
     await booted.watchdog.abort();

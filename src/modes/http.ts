@@ -5,7 +5,7 @@ import type { ProcessOutcome } from '../process/function-process.js';
 import { startUpstreamProcess, type UpstreamProcess } from '../process/upstream-process.js';
 import { describeExit } from '../process/describe-exit.js';
 import { answerError } from './http/answer-error.js';
-import { createProxy } from './http/proxy-call.js';
+import type { Proxy } from './http/proxy-call.js';
 import { tunnelUpgrade } from './http/upgrade-tunnel.js';
 import { upstreamTarget } from './http/upstream-target.js';
 import { probeUntilReady, type ReadinessProbe } from './http/upstream-readiness.js';
@@ -31,7 +31,9 @@ export function createHttpMode(deps: ModeDeps): HttpModeRunner {
   const program = deps.programPath as string;
   const args = config.argv.slice(1);
   const target = upstreamTarget(upstreamUrl);
-  const proxy = createProxy({ upstream: target, bufferBody: config.bufferHttpBody, logger, onExecTimeout: () => deps.events.execTimeout() });
+  // The proxy (and undici, a chunk of the binary) is loaded in start(), after the upstream is spawned: the
+  // upstream's own start-up runs meanwhile. No call reaches it before the gate opens.
+  let proxy: Proxy | undefined;
   const upstreamText = upstreamUrl.href.replace(/\/$/, '');
 
   let upstream: UpstreamProcess | undefined;
@@ -69,7 +71,7 @@ export function createHttpMode(deps: ModeDeps): HttpModeRunner {
     if (gate.isOpen) {
       // Fast path: the upstream is listening.
       if (upgrade !== undefined) upgrade(call as UpgradeCall);
-      else proxy.forward(call, call.timeoutMs);
+      else (proxy as Proxy).forward(call, call.timeoutMs);
       return;
     }
     if (gate.shutReason !== undefined) {
@@ -81,7 +83,7 @@ export function createHttpMode(deps: ModeDeps): HttpModeRunner {
       call,
       (remainingMs) => {
         if (upgrade !== undefined) upgrade(call as UpgradeCall);
-        else proxy.forward(call, remainingMs);
+        else (proxy as Proxy).forward(call, remainingMs);
       },
       (timedOut) => {
         if (!timedOut) {
@@ -111,6 +113,9 @@ export function createHttpMode(deps: ModeDeps): HttpModeRunner {
       const startedAt = Date.now();
       upstream = startUpstreamProcess({ spawner: deps.spawner, program, args, env: deps.baseEnv, logger, logBufferSize: config.logBufferSize, graceMs: UPSTREAM_GRACE_MS, onLineCut: () => deps.events.logLineCut() });
       upstream.done.then(onUpstreamExit, (err: unknown) => onUpstreamExit({ code: null, signal: null, startError: err as Error, stoppedBy: undefined }));
+      const proxyLoaded = import('./http/proxy-call.js').then(({ createProxy }) => {
+        proxy = createProxy({ upstream: target, bufferBody: config.bufferHttpBody, logger, onExecTimeout: () => deps.events.execTimeout() });
+      });
       probe = probeUntilReady({
         hostname: target.hostname,
         port: target.port,
@@ -119,10 +124,12 @@ export function createHttpMode(deps: ModeDeps): HttpModeRunner {
         onReady() {
           if (gate.shutReason !== undefined) return;
           logger.info(`Upstream ready: ${upstreamText} (after ${Date.now() - startedAt}ms)`);
-          gate.open();
+          if (proxy !== undefined) gate.open();
+          else void proxyLoaded.then(() => gate.open());
         },
         onNotYet,
       });
+      await proxyLoaded;
     },
     isReady: () => gate.isOpen,
     waitReady: (ms) => gate.wait(ms),
@@ -133,7 +140,7 @@ export function createHttpMode(deps: ModeDeps): HttpModeRunner {
       probe?.cancel();
       for (const close of [...tunnels]) close();
       tunnels.clear();
-      proxy.close();
+      proxy?.close();
       if (upstream !== undefined) await upstream.stop();
     },
   };

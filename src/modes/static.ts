@@ -2,7 +2,7 @@
 import { promises as fsp, realpathSync, statSync, type Dirent } from 'node:fs';
 import { STATUS_CODES, type ServerResponse } from 'node:http';
 import { basename, join, sep } from 'node:path';
-import send from 'send';
+import type send from 'send';
 import type { FunctionCall, ModeDeps, ModeRunner } from './mode.js';
 import { escapeHtml } from '../escape-html.js';
 
@@ -64,6 +64,10 @@ export function createStaticMode(deps: ModeDeps): ModeRunner {
   const { config, logger } = deps;
   let root = '';
   const sendOptions: send.SendOptions = { index: false, dotfiles: 'allow', cacheControl: false, etag: true, lastModified: true, acceptRanges: true };
+  // `send` (with mime-db: a chunk of the binary, about 8 MB resident) is loaded by the first file served, not at start.
+  let sendFn: typeof send | undefined;
+  let loadingSend: Promise<typeof send> | undefined;
+  const loadSend = (): Promise<typeof send> => (loadingSend ??= import('send').then((m) => (sendFn = m.default)));
 
   /** Resolves symlinks; undefined when missing or outside the root (both answer 404: no escape, no hint). */
   async function inside(path: string): Promise<{ real: string } | { status: number }> {
@@ -81,9 +85,9 @@ export function createStaticMode(deps: ModeDeps): ModeRunner {
     return { real };
   }
 
-  function serveFile(call: FunctionCall, real: string): void {
+  async function serveFile(call: FunctionCall, real: string): Promise<void> {
     const { req, res } = call;
-    const stream = send(req, encodeRelative(real.slice(root.length)) || '/', { ...sendOptions, root });
+    const stream = (sendFn ?? (await loadSend()))(req, encodeRelative(real.slice(root.length)) || '/', { ...sendOptions, root });
     stream.on('error', (err: { status?: number; headers?: Record<string, string> }) => {
       const status = err.status ?? 500;
       if (err.headers && !res.headersSent) for (const [k, v] of Object.entries(err.headers)) res.setHeader(k, v);
@@ -164,7 +168,7 @@ export function createStaticMode(deps: ModeDeps): ModeRunner {
       if ('real' in index) {
         const indexInfo = await fsp.stat(index.real);
         if (indexInfo.isFile()) {
-          serveFile(call, index.real);
+          await serveFile(call, index.real);
           return;
         }
       }
@@ -175,7 +179,7 @@ export function createStaticMode(deps: ModeDeps): ModeRunner {
       redirect(res, `../${basename(path)}`, query);
       return;
     }
-    serveFile(call, found.real);
+    await serveFile(call, found.real);
   }
 
   return {

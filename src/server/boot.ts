@@ -87,15 +87,18 @@ export async function bootWatchdog(options: BootOptions): Promise<Booted> {
   // The auth code (and node:crypto) is loaded only when an auth_* secret is set.
   const auth = config.authApiKeySecret !== undefined || config.authHmacSecret !== undefined;
   const guard = options.guard ?? (auth ? (await import('../auth/create-auth-guard.js')).createAuthGuard(config, { logger }) : undefined);
+  // The mode starts before the ports are bound, as the originals do: in http mode the upstream's own
+  // start-up (a second process) then overlaps the rest of the watchdog's.
+  try {
+    await mode.start();
+  } catch (err) {
+    await mode.stop();
+    throw new StartupError((err as Error).message, 1);
+  }
   const watchdog = createWatchdog(config, { logger, metrics, mode, ...(guard ? { guard } : {}) });
   let ports: { port: number; metricsPort: number | undefined };
   try {
     ports = await watchdog.listen();
-  } catch (err) {
-    throw new StartupError((err as Error).message, 1);
-  }
-  try {
-    await mode.start();
   } catch (err) {
     await watchdog.abort();
     throw new StartupError((err as Error).message, 1);
