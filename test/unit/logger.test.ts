@@ -31,7 +31,7 @@ describe('logger', () => {
     expect(err.lines[1]).toMatch(/ failed code=2 why="two words"$/);
   });
 
-  it('writes the access line exactly as info('request', fields) writes the same record, in both formats', () => {
+  it("writes the access line exactly as info('request', fields) writes the same record, in both formats", () => {
     const err = new MemorySink();
     const log = createLogger({ format: 'json', prefixLogs: true, err, out: new MemorySink() });
     const entries = [
