@@ -125,7 +125,7 @@ const withCpu = rows.some((r) => r.cpuMs !== undefined);
 const table = [['scenario', 'case', 'target', 'result', ...(withCpu ? ['CPU ms'] : []), 'p50 ms', 'p99 ms', ...(cpuColumn ? ['CPU µs/req'] : []), 'errors', 'RSS MB', 'x baseline', 'x ref']];
 for (const r of rows) {
   const value = r[r.metric];
-  const rss = r.peakRssMb !== undefined ? `${fmt(r.peakRssMb)} peak${r.idleRssMb !== undefined ? ` (${fmt(r.idleRssMb)} idle)` : ''}${r.processes > 1 ? `, ${r.processes} procs` : ''}` : r.rssMb !== undefined ? `${fmt(r.rssMb)} idle${r.anonMb !== undefined ? ` (${fmt(r.anonMb)} anon)` : ''}` : '';
+  const rss = r.peakRssMb !== undefined ? `${fmt(r.peakRssMb)} peak${r.idleRssMb !== undefined ? ` (${fmt(r.idleRssMb)} idle${r.warmRssMb !== undefined ? `, ${fmt(r.warmRssMb)} after 1 request` : ''})` : ''}${r.processes > 1 ? `, ${r.processes} procs` : ''}` : r.rssMb !== undefined ? `${fmt(r.rssMb)} idle${r.anonMb !== undefined ? ` (${fmt(r.anonMb)} anon)` : ''}` : '';
   table.push([
     r.scenario,
     r.case,

@@ -50,6 +50,7 @@ export function createStreamingMode(deps: ModeDeps): ModeRunner {
       else res.destroy();
     });
     body.pipe(stdin);
+    // Both directions make garbage chunks: the body (an upload) and stdout (a download).
     const reclaim = deps.reclaim;
     if (reclaim) body.on('data', (chunk: Buffer) => reclaim.moved(chunk.length));
 
@@ -91,6 +92,7 @@ export function createStreamingMode(deps: ModeDeps): ModeRunner {
 
     if (stdout) {
       stdout.on('data', (chunk: Buffer) => {
+        reclaim?.moved(chunk.length);
         if (res.writableEnded || res.destroyed) return;
         if (!started) {
           if (reader !== undefined) {

@@ -9,8 +9,13 @@ export interface StreamReclaim {
   moved(bytes: number): void;
 }
 
-/** Bytes moved (both directions counted) between two collections. */
-export const RECLAIM_EVERY_BYTES = 2 << 20;
+/**
+ * Bytes moved (both directions counted: a request body in, the function's output out) between two
+ * collections: an echo collects every 1.5 MiB of body, a download every 3 MiB of output. A 256 MiB
+ * echo through cat: peak RSS +14 MB over idle at this setting, +17 at 4 MiB, +42 without (the cost:
+ * one young-generation collection per 3 MiB, within the noise of the throughput).
+ */
+export const RECLAIM_EVERY_BYTES = 3 << 20;
 
 /** Calls `collect` each time another `everyBytes` have been moved, across all streams. */
 export function createStreamReclaim(collect: () => void, everyBytes = RECLAIM_EVERY_BYTES): StreamReclaim {
