@@ -1,10 +1,11 @@
 // fork: fprocess=cat, 10 connections, a 5-byte POST, in classic, streaming and serializing mode.
 // Baseline: a plain node:http server that spawns cat per request (bench/servers/node-spawn.mjs).
+// Each server's RSS: idle once started, and its peak (VmHWM) under the load.
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { alternate, combineRates } from '../lib/alternate.mjs';
 import { hammer } from '../lib/load.mjs';
-import { ROOT, bundleWatchdog, startForkBaseline, startWatchdog } from '../lib/processes.mjs';
+import { ROOT, bundleWatchdog, memoryMb, startForkBaseline, startWatchdog } from '../lib/processes.mjs';
 
 const MODES = ['classic', 'streaming', 'serializing'];
 const CONNECTIONS = 10;
@@ -22,17 +23,22 @@ export const fork = {
       const targets = ['baseline', 'fwatchdog', ...(ctx.spawnFallback ? ['fwatchdog (child_process)'] : []), ...(ctx.ref ? ['ref'] : [])];
       const segS = ctx.segmentSeconds(MODES.length * targets.length * rounds);
       const started = new Map();
+      const idle = new Map();
       const env = { mode, fprocess: 'cat' };
       const results = await alternate(targets, rounds, async (target, round) => {
-        if (!started.has(target)) started.set(target, await start(target, ctx, env));
+        if (!started.has(target)) {
+          started.set(target, await start(target, ctx, env));
+          idle.set(target, memoryMb(started.get(target).pid)?.rssMb);
+        }
         const proc = started.get(target);
         // Which way fwatchdog starts functions (posix_spawn addon or child_process), from its start-up log.
         if (target === 'fwatchdog') spawnPath ??= /Starting functions with ([^"\n]*)/.exec(proc.logHead())?.[1];
         if (round === 0 && ctx.warmupSeconds() > 0) await hammer(proc.port, ctx.warmupSeconds(), { connections: CONNECTIONS, method: 'POST', body: BODY });
         return hammer(proc.port, segS, { connections: CONNECTIONS, method: 'POST', body: BODY });
       });
+      const peak = new Map([...started].map(([target, p]) => [target, memoryMb(p.pid)?.peakRssMb]));
       await Promise.all([...started.values()].map((p) => p.stop()));
-      for (const target of targets) rows.push({ scenario: 'fork', case: `${mode} cat POST 5 B, ${CONNECTIONS} conns`, target, ...combineRates(results.get(target)), ...(target === 'fwatchdog' && spawnPath ? { spawnPath } : {}) });
+      for (const target of targets) rows.push({ scenario: 'fork', case: `${mode} cat POST 5 B, ${CONNECTIONS} conns`, target, ...combineRates(results.get(target)), peakRssMb: peak.get(target), idleRssMb: idle.get(target), ...(target === 'fwatchdog' && spawnPath ? { spawnPath } : {}) });
     }
     return rows;
   },

@@ -1,11 +1,14 @@
 // http and http-stream: mode=http in front of a minimal node:http upstream, against that upstream hit directly.
+// RSS: the watchdog's own (its upstream not counted) beside the upstream's, idle once started and the
+// peak (VmHWM) at the end of the scenario.
 import { Buffer } from 'node:buffer';
 import { join } from 'node:path';
 import process from 'node:process';
 import { performance } from 'node:perf_hooks';
 import { alternate, combineRates } from '../lib/alternate.mjs';
 import { hammer, transfer } from '../lib/load.mjs';
-import { ROOT, freePort, startWatchdog, waitFor200 } from '../lib/processes.mjs';
+import { readFileSync } from 'node:fs';
+import { ROOT, freePort, memoryMb, startWatchdog, waitFor200 } from '../lib/processes.mjs';
 
 const CONNECTIONS = 50;
 const CASES = [
@@ -29,7 +32,27 @@ async function startHttpWatchdog(name, exe) {
   await waitFor200(proc, proc.port, '/');
   await waitFor200(proc, upstreamPort, '/');
   proc.upstreamPort = upstreamPort;
+  proc.upstreamPid = childPids(proc.pid)[0];
+  proc.idle = { fwatchdog: memoryMb(proc.pid)?.rssMb, baseline: proc.upstreamPid === undefined ? undefined : memoryMb(proc.upstreamPid)?.rssMb };
   return proc;
+}
+
+/** The pids of a process's children (Linux), oldest first. */
+function childPids(pid) {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    // Not Linux: no memory figures for the upstream.
+    return [];
+  }
+}
+
+/** RSS fields for `target`'s row: the watchdog's own, or (baseline) its upstream's. */
+function rssOf(procs, target) {
+  const wd = procs.fwatchdog;
+  const pid = target === 'baseline' ? wd.upstreamPid : target === 'fwatchdog' ? wd.pid : undefined;
+  if (pid === undefined) return {};
+  return { peakRssMb: memoryMb(pid)?.peakRssMb, idleRssMb: wd.idle[target] };
 }
 
 /** Starts ours (and the reference) once per scenario; the baseline is our upstream hit directly. */
@@ -75,6 +98,8 @@ export const http = {
         });
         for (const target of targets) rows.push({ scenario: 'http', case: c.name, target, ...combineRates(results.get(target)) });
       }
+      // The peaks at the end: after both cases.
+      for (const r of rows) if (r.case === CASES[CASES.length - 1].name) Object.assign(r, rssOf(procs, r.target));
     } finally {
       await stopAll(procs);
     }
@@ -107,7 +132,7 @@ export const httpStream = {
         } while (performance.now() < until);
         return { bytes, seconds, errors };
       });
-      return targets.map((target) => ({ scenario: 'http-stream', case: 'GET 64 MiB response', target, ...combineTransfers(results.get(target)) }));
+      return targets.map((target) => ({ scenario: 'http-stream', case: 'GET 64 MiB response', target, ...combineTransfers(results.get(target)), ...rssOf(procs, target) }));
     } finally {
       await stopAll(procs);
     }
