@@ -81,9 +81,10 @@ async function main(): Promise<void> {
   const logger = createLogger({ format: config.logFormat, prefixLogs: config.prefixLogs, err: errDest, out: outDest, debug: config.writeDebug || config.debugHeaders });
   logger.info(`Version: ${VERSION}\tSHA: ${GIT_SHA}`);
   const addonInput: AddonLoadInput = { dlopen: (m, f) => process.dlopen(m, f), execPath: process.execPath, scriptPath: process.argv[1], tmpDir: config.tmpDir, uid: process.getuid?.() };
+  // Both addons load once the watchdog is ready (in run()): the first /_/ready does not wait for them.
   const addons: Addons = {
-    reaper: process.pid === 1 ? loadReaper(logger, addonInput) : undefined,
-    spawn: MODE_TABLE[config.mode].forks ? await loadSpawner(logger, addonInput) : undefined,
+    reaper: process.pid === 1 ? () => loadReaper(logger, addonInput) : undefined,
+    spawn: MODE_TABLE[config.mode].forks ? () => loadSpawner(logger, addonInput) : undefined,
   };
   if (config.mode === 'inproc') flushFunctionOutput = routeFunctionOutput(logger, config.logBufferSize);
 
@@ -93,10 +94,10 @@ async function main(): Promise<void> {
 /** After a fatal error (the upstream died), how long requests in flight may take to get their answer (502) before the exit. */
 const FATAL_ANSWER_MS = 1000;
 
-/** The native addons main.ts could load: the posix_spawn one (fork modes) and, as PID 1, the zombie reaper. */
+/** What loads the native addons main.ts needs: the posix_spawn one (fork modes) and, as PID 1, the zombie reaper. */
 interface Addons {
-  spawn: SpawnAddon | undefined;
-  reaper: ReaperAddon | undefined;
+  spawn: (() => SpawnAddon | undefined) | undefined;
+  reaper: (() => ReaperAddon | undefined) | undefined;
 }
 
 async function run(config: WatchdogConfig, env: Record<string, string>, logger: Logger, exit: (code: number) => never, addons: Addons): Promise<void> {
@@ -143,13 +144,19 @@ async function run(config: WatchdogConfig, env: Record<string, string>, logger: 
     await booted.watchdog.abort();
     exit(1);
   }
-  // The spawner made in boot collects its processes' exits on SIGCHLD; the reaper leaves those pids to it.
+  // Right after ready (or while the mode waits for its function): the spawn addon (a request that comes
+  // first loads it itself), then as PID 1 the reaper. The spawner made in boot collects its processes'
+  // exits on SIGCHLD; the reaper leaves those pids to it.
   const spawner = booted.spawner;
-  if (spawner.native) process.on('SIGCHLD', () => spawner.onSigchld());
-  if (addons.reaper !== undefined) {
-    const reaper = createReaper(addons.reaper, { logger, isOwnChild: spawner.isOwnChild });
-    process.on('SIGCHLD', () => reaper.poke());
-  }
+  setImmediate(() => {
+    spawner.prepare();
+    if (spawner.native) process.on('SIGCHLD', () => spawner.onSigchld());
+    const reaperAddon = addons.reaper?.();
+    if (reaperAddon !== undefined) {
+      const reaper = createReaper(reaperAddon, { logger, isOwnChild: spawner.isOwnChild });
+      process.on('SIGCHLD', () => reaper.poke());
+    }
+  });
   try {
     const ready = await booted.watchdog.markReadyWhenReady();
     if (!ready && !fatal && signals === 0) logger.error('the function never became ready');
@@ -190,12 +197,15 @@ function youngGenerationGc(logger: Logger): () => void {
  * process is copied); without it via child_process.spawn, whose fork() costs more the more memory
  * is resident, so V8's young generation is kept at its start size (see docs/performance.md).
  */
-async function loadSpawner(logger: Logger, input: AddonLoadInput): Promise<SpawnAddon | undefined> {
+function loadSpawner(logger: Logger, input: AddonLoadInput): SpawnAddon | undefined {
   const load = loadAddon(SPAWN_ADDON, input);
   if (!load.ok) {
     logger.info(`Starting functions with child_process.spawn (spawn addon: ${load.reason})`);
     // node:v8 is loaded only here: start-up with the addon does not pay for it.
-    (await import('node:v8')).setFlagsFromString('--semi-space-growth-factor=1');
+    import('node:v8').then(
+      (v8) => v8.setFlagsFromString('--semi-space-growth-factor=1'),
+      (err: unknown) => logger.warn(`cannot keep the young generation small: ${String(err)}`),
+    );
     return undefined;
   }
   logger.info(`Starting functions with posix_spawn (${load.from})`);

@@ -30,8 +30,6 @@ export function createClassicMode(deps: ModeDeps): ModeRunner {
   const writeDebug = config.writeDebug;
   const combine = config.combineOutput;
   const maxLogBytes = config.logBufferSize;
-  // With the spawn addon, combine_output's shared socket is made with the process.
-  const nativeCombine = combine && deps.spawner.native;
   const redacted = new Set([...ALWAYS_REDACTED, config.authApiKeyHeader, config.authHmacHeader]);
 
   function logHeaders(direction: 'in' | 'out', headers: Iterable<[string, readonly string[]]>): void {
@@ -119,6 +117,8 @@ export function createClassicMode(deps: ModeDeps): ModeRunner {
 
   async function run(call: FunctionCall, body: Buffer): Promise<void> {
     const { req, res } = call;
+    // With the spawn addon, combine_output's shared socket is made with the process (read per call: the addon loads after ready).
+    const nativeCombine = combine && deps.spawner.native;
     const input = config.marshalRequest ? marshalRequest(req.rawHeaders, body) : body;
     if (writeDebug && config.cgiHeaders) {
       const { path, query } = splitTarget(req.url ?? '/');

@@ -11,8 +11,10 @@ export interface Started {
 
 /** Created once in boot and handed to the modes (through their deps) and to the PID 1 reaper. */
 export interface Spawner {
-  /** True with the spawn addon, which can make fd 2 the same channel as fd 1 (combine_output). */
+  /** True with the spawn addon, which can make fd 2 the same channel as fd 1 (combine_output). Loads it if it is still to load. */
   readonly native: boolean;
+  /** Loads the spawn addon now if it is still to load (main.ts calls it once the watchdog is ready). */
+  prepare(): void;
   /** Starts `program` in its own process group. */
   start(program: string, options: SpawnOptions): Started;
   /** True while `pid` was started here and its exit is still to be collected: the reaper must never wait on it. */
@@ -21,15 +23,34 @@ export interface Spawner {
   onSigchld(): void;
 }
 
-export function createSpawner(native?: NativeSpawner): Spawner {
+/**
+ * `native` is the posix_spawn spawner, or a function that makes it (undefined without the addon),
+ * called once, by prepare() or by the first start(): the addon then loads after the watchdog is ready.
+ */
+export function createSpawner(nativeOrLoader?: NativeSpawner | (() => NativeSpawner | undefined)): Spawner {
+  let loader = typeof nativeOrLoader === 'function' ? nativeOrLoader : undefined;
+  let loaded = typeof nativeOrLoader === 'function' ? undefined : nativeOrLoader;
+  const nativeSpawner = (): NativeSpawner | undefined => {
+    if (loader !== undefined) {
+      loaded = loader();
+      loader = undefined;
+    }
+    return loaded;
+  };
   const livePids = new Set<number>();
   const track = (child: ChildProcess, pid: number): void => {
     livePids.add(pid);
     child.once('exit', () => livePids.delete(pid));
   };
   return {
-    native: native !== undefined,
+    get native() {
+      return nativeSpawner() !== undefined;
+    },
+    prepare() {
+      nativeSpawner();
+    },
     start(program, options) {
+      const native = nativeSpawner();
       // posix_spawn when the addon is loaded (no fork() of this process: about twice the request rate);
       // child_process for anything it does not take, including start failures, so errors look the same.
       const viaAddon = native?.spawn(program, options.args, options.env, options.stdio, options.extraEnv, options.combineOutput);
@@ -47,6 +68,7 @@ export function createSpawner(native?: NativeSpawner): Spawner {
       return { child, starting: viaAddon !== undefined && pid === undefined };
     },
     isOwnChild: (pid) => livePids.has(pid),
-    onSigchld: () => native?.onSigchld(),
+    // Before the addon is loaded nothing was started with it: nothing to collect.
+    onSigchld: () => loaded?.onSigchld(),
   };
 }

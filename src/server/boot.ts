@@ -33,8 +33,11 @@ export interface BootOptions {
   /** Given to the mode: collects the chunks of long streams as they go. */
   reclaim?: StreamReclaim;
   guard?: RequestGuard;
-  /** The posix_spawn addon, when main.ts could load it (fork modes); without it processes start with child_process. */
-  spawnAddon?: SpawnAddon;
+  /**
+   * The posix_spawn addon (fork modes), or what loads it when first needed (main.ts: after ready);
+   * without it processes start with child_process.
+   */
+  spawnAddon?: SpawnAddon | (() => SpawnAddon | undefined);
   /** A spawner made by the caller (tests); by default one is created here from spawnAddon. */
   spawner?: Spawner;
 }
@@ -73,7 +76,19 @@ export async function bootWatchdog(options: BootOptions): Promise<Booted> {
   const metrics = options.metrics ?? createMetrics({ defaultMetrics: true });
   const env = { ...options.env, secret_mount_path: config.secretMountPath };
   const factory = await loadMode(config.mode);
-  const spawner = options.spawner ?? createSpawner(options.spawnAddon === undefined ? undefined : createNativeSpawner(options.spawnAddon));
+  const addon = options.spawnAddon;
+  const spawner =
+    options.spawner ??
+    createSpawner(
+      typeof addon === 'function'
+        ? () => {
+            const loaded = addon();
+            return loaded === undefined ? undefined : createNativeSpawner(loaded);
+          }
+        : addon === undefined
+          ? undefined
+          : createNativeSpawner(addon),
+    );
   const mode = factory({ config, logger, baseEnv: env, programPath, events: metrics, spawner, onFatal: options.onFatal, ...(options.reclaim ? { reclaim: options.reclaim } : {}) });
   if (mode.load !== undefined) {
     try {

@@ -35,7 +35,8 @@ describe('running as PID 1', () => {
 
   it('reaps the short-lived orphans of 50 requests, keeps exit codes, and still exits 0 on SIGTERM', async () => {
     const wd = await startBinary({ fprocess: `${fixture('leave-orphans')} ${ORPHANS_PER_REQUEST}`, healthcheck_interval: '0', TMPDIR: makeTmpDir() }, { prefix: prefix as string[] });
-    expect(wd.stderr).toContain('Reaping orphaned processes as PID 1');
+    // The reaper loads right after ready.
+    await until(() => wd.stderr.includes('Reaping orphaned processes as PID 1'), 2000, 'the reaper to load');
     const statuses = await drive(wd.url, REQUESTS);
     expect(statuses.filter((s) => s === 200)).toHaveLength(REQUESTS);
     // Orphans live 50 ms; the reaper settles for 200 ms: give it a few rounds.
@@ -54,6 +55,7 @@ describe('running as PID 1', () => {
   it('reaps orphans inside the single-file binary too, with the addon it carries as an asset', async () => {
     ensureBinary();
     const wd = await startBinary({ fprocess: `${fixture('leave-orphans')} ${ORPHANS_PER_REQUEST}`, healthcheck_interval: '0', TMPDIR: makeTmpDir() }, { prefix: prefix as string[], executable: BINARY });
+    await until(() => wd.stderr.includes('Reaping orphaned processes as PID 1 ('), 2000, 'the reaper to load');
     expect(wd.stderr).toContain('Reaping orphaned processes as PID 1 (asset reaper.node)');
     const statuses = await drive(wd.url, 20);
     expect(statuses.filter((s) => s === 200)).toHaveLength(20);
@@ -81,7 +83,7 @@ describe('running as PID 1', () => {
     // The packages kept out of the bundle go along (dist/chunks), the addons do not.
     cpSync(join(dirname(BUNDLE), 'chunks'), join(dir, 'chunks'), { recursive: true });
     const wd = await startBinary({ fprocess: `${fixture('leave-orphans')} 1`, healthcheck_interval: '0', TMPDIR: makeTmpDir() }, { prefix: prefix as string[], script });
-    expect(wd.stderr).toMatch(/running as PID 1 without the zombie reaper/);
+    await until(() => /running as PID 1 without the zombie reaper/.test(wd.stderr), 2000, 'the reaper warning');
     await drive(wd.url, 5);
     await until(() => zombieChildren(wd.pid).length >= 5, 3000, 'the orphans to become zombies');
     report('running as PID 1 without the reaper addon (control)', { requests: 5, zombies: zombieChildren(wd.pid).length });
