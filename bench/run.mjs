@@ -109,7 +109,7 @@ function addRatios(scenario, list) {
   for (const r of list) {
     r.metric = key;
     if (r[key] === undefined) continue;
-    const base = scenario.name === 'startup' ? list.find((b) => b.target === 'baseline' && b[key] !== undefined) : byCase('baseline', r.case);
+    const base = scenario.name === 'startup' ? list.find((b) => b.target === 'baseline' && b.baseKey === r.baseKey && b[key] !== undefined) : byCase('baseline', r.case);
     if (base && r.target !== 'baseline') r.ratio = r[key] / base[key];
     if (r.target === 'fwatchdog') {
       const refRow = scenario.name === 'startup' ? list.find((b) => b.target === 'ref' && b[key] !== undefined) : byCase('ref', r.case);

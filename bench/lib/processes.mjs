@@ -87,6 +87,7 @@ export function startProcess(name, command, args, env) {
   const logPath = join(dir, 'output.log');
   const fd = openSync(logPath, 'w');
   const startedAt = process.hrtime.bigint();
+  const startedAtWallMs = Date.now();
   const child = spawn(command, args, {
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', TMPDIR: dir, ...env },
     stdio: ['ignore', fd, fd],
@@ -98,6 +99,7 @@ export function startProcess(name, command, args, env) {
     child,
     pid: child.pid,
     startedAt,
+    startedAtWallMs,
     exited: false,
     exitText: '',
     logTail: () => {

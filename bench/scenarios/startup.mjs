@@ -36,6 +36,19 @@ export function cpuMs(pid) {
   }
 }
 
+/** Milliseconds from the exec to http mode's "Forking:" line (the upstream's spawn), from the log; undefined if absent. */
+function forkedAtMs(proc) {
+  for (const line of proc.logHead().split('\n')) {
+    try {
+      const entry = JSON.parse(line);
+      if (typeof entry.msg === 'string' && entry.msg.startsWith('Forking:')) return entry.time - proc.startedAtWallMs;
+    } catch {
+      // Not a JSON line: skipped.
+    }
+  }
+  return undefined;
+}
+
 /** An http upstream that starts in a few ms (busybox httpd), so http mode's figure is the watchdog's. */
 function fastUpstream(dir) {
   for (const bin of ['/usr/bin/busybox', '/bin/busybox']) if (existsSync(bin)) return { command: bin, args: (port) => ['httpd', '-f', '-p', `127.0.0.1:${port}`, '-h', dir], label: 'busybox httpd' };
@@ -68,9 +81,13 @@ export const startup = {
       static: { mode: 'static', static_path: dir },
       inproc: { mode: 'inproc', fprocess: join(dir, 'handler.cjs') },
     };
+    /** Each inproc row is compared with the import baseline, every other row with the bare server. */
+    const baseKeyOf = (name) => (name === 'inproc' ? 'import' : undefined);
     const targets = {
+      // inproc's floor: the same server once it has imported the function module (Node's ESM loader).
+      'baseline import': { exe: { command: node, args: [join(ROOT, 'bench', 'servers', 'bare-import.cjs')] }, bare: true, baseKey: 'import', env: { HANDLER: join(dir, 'handler.cjs') }, caseName: 'the same server after import() of the inproc handler' },
       baseline: { exe: { command: node, args: [join(ROOT, 'bench', 'servers', 'bare-http.cjs')] }, bare: true, caseName: `bare node:http server (${node === SEA_NODE ? 'scripts/sea-node Node' : `this node ${process.version}`})${upstream.portEnv ? ', = http mode\'s upstream alone' : ''}` },
-      ...Object.fromEntries(Object.entries(modes).map(([name, env]) => [`fwatchdog ${name}`, { exe: wd, env, caseName: `${binary ? 'dist/fwatchdog' : 'node dist/fwatchdog.cjs'} mode=${name}` }])),
+      ...Object.fromEntries(Object.entries(modes).map(([name, env]) => [`fwatchdog ${name}`, { exe: wd, env, baseKey: baseKeyOf(name), caseName: `${binary ? 'dist/fwatchdog' : 'node dist/fwatchdog.cjs'} mode=${name}` }])),
       // The bundle on the machine's node as well (streaming), when the binary is what the suite measures.
       ...(binary ? { 'fwatchdog (node)': { exe: bundleWatchdog(), env: modes.streaming, caseName: `node dist/fwatchdog.cjs (node ${process.version}) mode=streaming` } } : {}),
       ...(ctx.ref ? { ref: { exe: ctx.ref, env: { ...modes.streaming }, caseName: 'reference binary mode=streaming' } } : {}),
@@ -80,7 +97,7 @@ export const startup = {
       const t = targets[name];
       const port = await freePort();
       let env;
-      if (t.bare) env = { PORT: String(port) };
+      if (t.bare) env = { PORT: String(port), ...t.env };
       else {
         env = { port: String(port), metrics_port: '0', healthcheck_interval: '1ms', ...t.env };
         if (t.env.mode === 'http') {
@@ -96,9 +113,11 @@ export const startup = {
         await waitFor200(proc, port, t.bare ? '/' : '/_/ready', 10_000, 1);
         const ms = Number(process.hrtime.bigint() - proc.startedAt) / 1e6;
         const cpu = cpuMs(proc.pid);
+        // http mode: when the upstream was spawned (its "Forking:" log line), for the floor of that mode.
+        const forkedMs = t.env?.mode === 'http' ? forkedAtMs(proc) : undefined;
         await sleep(IDLE_SETTLE_MS);
         const mem = memoryMb(proc.pid);
-        return { ms, cpu, rssMb: mem?.rssMb, anonMb: mem?.anonMb };
+        return { ms, cpu, rssMb: mem?.rssMb, anonMb: mem?.anonMb, forkedMs };
       } finally {
         await proc.stop();
       }
@@ -107,14 +126,16 @@ export const startup = {
       const t = targets[name];
       const runs = results.get(name).filter((r) => r.error === undefined);
       const error = results.get(name).find((r) => r.error !== undefined)?.error;
-      const target = name === 'baseline' ? 'baseline' : name === 'ref' ? 'ref' : 'fwatchdog';
+      const target = t.bare ? 'baseline' : name === 'ref' ? 'ref' : 'fwatchdog';
       const caseName = t.env?.mode === 'http' ? `${t.caseName} (upstream: ${upstream.label})` : t.caseName;
       if (runs.length === 0) return { scenario: 'startup', case: caseName, target, error: error ?? 'no run' };
       const cpus = runs.map((r) => r.cpu).filter((c) => c !== undefined);
+      const forked = runs.map((r) => r.forkedMs).filter((f) => f !== undefined);
       return {
         scenario: 'startup',
-        case: `${caseName}, median of ${runs.length}`,
+        case: `${caseName}${forked.length > 0 ? `, upstream spawned at ${median(forked).toFixed(0)} ms` : ''}, median of ${runs.length}`,
         target,
+        ...(t.baseKey ? { baseKey: t.baseKey } : {}),
         startupMs: median(runs.map((r) => r.ms)),
         ...(cpus.length > 0 ? { cpuMs: median(cpus) } : {}),
         rssMb: median(runs.map((r) => r.rssMb ?? 0)),
