@@ -40,9 +40,36 @@ const chunkImports = {
   },
 };
 
+/**
+ * undici without what the watchdog never runs, which its modules load at once: HTTP/2 (node:http2,
+ * and node:tls behind it: 10+ ms of the chunk's 15-30) is loaded by the first h2 connection, never
+ * made to the http:// upstream; node:assert (which also creates process.stderr) becomes a plain
+ * check, as undici only calls assert(value) on its own invariants.
+ */
+const undiciLean = {
+  name: 'undici-lean',
+  setup(b) {
+    b.onResolve({ filter: /^\.\/client-h2\.js$/ }, (args) => (/[\\/]dispatcher[\\/]client\.js$/.test(args.importer) ? { path: args.path, namespace: 'lazy-client-h2', pluginData: { dir: args.resolveDir } } : undefined));
+    b.onLoad({ filter: /.*/, namespace: 'lazy-client-h2' }, (args) => ({
+      contents: "let real;\nmodule.exports = function connectH2(client, socket) {\n  real ??= require('./client-h2.js');\n  return real(client, socket);\n};\n",
+      resolveDir: args.pluginData.dir,
+      loader: 'js',
+    }));
+    b.onResolve({ filter: /^node:assert$/ }, (args) => (/[\\/]node_modules[\\/]undici[\\/]/.test(args.importer) ? { path: 'assert', namespace: 'plain-assert' } : undefined));
+    b.onLoad({ filter: /.*/, namespace: 'plain-assert' }, () => ({
+      contents: "'use strict';\nfunction assert(value, message) {\n  if (value) return;\n  const err = new Error(typeof message === 'string' ? message : 'assertion failed');\n  err.code = 'ERR_ASSERTION';\n  throw err;\n}\nassert.ok = assert;\nmodule.exports = assert;\n",
+      loader: 'js',
+    }));
+  },
+};
+
+/** Plugins per chunk. */
+const CHUNK_PLUGINS = { 'undici-pool': [undiciLean] };
+
 /** esbuild options for dist/chunks/<name>.cjs: the package alone, exporting what `require(specifier)` gives. */
 export function chunkOptions({ name, specifier }) {
   return {
+    plugins: CHUNK_PLUGINS[name] ?? [],
     stdin: { contents: `module.exports = require(${JSON.stringify(specifier)});\n`, resolveDir: ROOT, loader: 'js', sourcefile: `chunk-${name}.cjs` },
     outfile: `dist/chunks/${name}.cjs`,
     bundle: true,

@@ -31,9 +31,17 @@ export function createHttpMode(deps: ModeDeps): HttpModeRunner {
   const program = deps.programPath as string;
   const args = config.argv.slice(1);
   const target = upstreamTarget(upstreamUrl);
-  // The proxy (and undici, a chunk of the binary) is loaded in start(), after the upstream is spawned: the
-  // upstream's own start-up runs meanwhile. No call reaches it before the gate opens.
+  // The proxy (and undici, a chunk of the binary) is not needed to answer /_/ready: it is loaded once
+  // start() has spawned the upstream and the watchdog's own start is done (setImmediate), while the
+  // upstream starts; a call that comes before it is loaded waits for it.
   let proxy: Proxy | undefined;
+  let loadingProxy: Promise<Proxy> | undefined;
+  const loadProxy = (): Promise<Proxy> =>
+    (loadingProxy ??= import('./http/proxy-call.js').then(({ createProxy }) => (proxy = createProxy({ upstream: target, bufferBody: config.bufferHttpBody, logger, onExecTimeout: () => deps.events.execTimeout() }))));
+  function forward(call: FunctionCall, timeoutMs: number): void {
+    if (proxy !== undefined) proxy.forward(call, timeoutMs);
+    else loadProxy().then((p) => p.forward(call, timeoutMs), () => call.res.destroy());
+  }
   const upstreamText = upstreamUrl.href.replace(/\/$/, '');
 
   let upstream: UpstreamProcess | undefined;
@@ -71,7 +79,7 @@ export function createHttpMode(deps: ModeDeps): HttpModeRunner {
     if (gate.isOpen) {
       // Fast path: the upstream is listening.
       if (upgrade !== undefined) upgrade(call as UpgradeCall);
-      else (proxy as Proxy).forward(call, call.timeoutMs);
+      else forward(call, call.timeoutMs);
       return;
     }
     if (gate.shutReason !== undefined) {
@@ -83,7 +91,7 @@ export function createHttpMode(deps: ModeDeps): HttpModeRunner {
       call,
       (remainingMs) => {
         if (upgrade !== undefined) upgrade(call as UpgradeCall);
-        else (proxy as Proxy).forward(call, remainingMs);
+        else forward(call, remainingMs);
       },
       (timedOut) => {
         if (!timedOut) {
@@ -113,9 +121,6 @@ export function createHttpMode(deps: ModeDeps): HttpModeRunner {
       const startedAt = Date.now();
       upstream = startUpstreamProcess({ spawner: deps.spawner, program, args, env: deps.baseEnv, logger, logBufferSize: config.logBufferSize, graceMs: UPSTREAM_GRACE_MS, onLineCut: () => deps.events.logLineCut() });
       upstream.done.then(onUpstreamExit, (err: unknown) => onUpstreamExit({ code: null, signal: null, startError: err as Error, stoppedBy: undefined }));
-      const proxyLoaded = import('./http/proxy-call.js').then(({ createProxy }) => {
-        proxy = createProxy({ upstream: target, bufferBody: config.bufferHttpBody, logger, onExecTimeout: () => deps.events.execTimeout() });
-      });
       probe = probeUntilReady({
         hostname: target.hostname,
         port: target.port,
@@ -124,12 +129,11 @@ export function createHttpMode(deps: ModeDeps): HttpModeRunner {
         onReady() {
           if (gate.shutReason !== undefined) return;
           logger.info(`Upstream ready: ${upstreamText} (after ${Date.now() - startedAt}ms)`);
-          if (proxy !== undefined) gate.open();
-          else void proxyLoaded.then(() => gate.open());
+          gate.open();
         },
         onNotYet,
       });
-      await proxyLoaded;
+      setImmediate(() => loadProxy().catch((err: unknown) => logger.error(`cannot load the http proxy: ${String(err)}`)));
     },
     isReady: () => gate.isOpen,
     waitReady: (ms) => gate.wait(ms),
