@@ -3,103 +3,90 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createFdSink, type FdSinkIo } from '../../src/log/fd-sink.js';
 import { jsonLine } from '../../src/log/json-lines.js';
-import { until } from '../helpers/process.js';
 import { makeTmpDir } from '../helpers/watchdog.js';
 
-/** An fd sink's fs calls recorded; each async write waits until `finish` is called. */
-function recordingIo(): { io: FdSinkIo; writes: string[]; pending: Array<(err: NodeJS.ErrnoException | null, n: number) => void>; sync: string[]; partial?: number; failSync?: string } {
-  const rec = {
-    writes: [] as string[],
-    pending: [] as Array<(err: NodeJS.ErrnoException | null, n: number) => void>,
-    sync: [] as string[],
-    io: {} as FdSinkIo,
-  };
-  rec.io = {
-    write: (_fd, buf, cb) => {
-      rec.writes.push(buf.toString());
-      rec.pending.push(cb);
-    },
-    writeSync: (_fd, buf) => {
-      rec.sync.push(buf.toString());
-      return buf.length;
+/** An fd sink's writes recorded; `script` says what each call does (a byte count to write, or an error code). */
+function recordingIo(script: Array<number | string> = []): { io: FdSinkIo; writes: string[] } {
+  const writes: string[] = [];
+  return {
+    writes,
+    io: {
+      writeSync: (_fd, buf) => {
+        const step = script.shift();
+        if (typeof step === 'string') throw Object.assign(new Error(step), { code: step });
+        const n = Math.min(step ?? buf.length, buf.length);
+        writes.push(buf.subarray(0, n).toString());
+        return n;
+      },
     },
   };
-  return rec;
 }
 
-const errno = (code: string): NodeJS.ErrnoException => Object.assign(new Error(code), { code });
+const nextTurn = (): Promise<void> => new Promise((r) => setImmediate(r));
 
 describe('fd sink', () => {
-  it('writes lines to a file in order, batching what arrives while a write is in flight', async () => {
+  it('writes lines to a file in order, the lines of one event-loop turn in one write', async () => {
     const file = join(makeTmpDir('fwd-sink-'), 'log');
     const fd = openSync(file, 'w');
     try {
       const sink = createFdSink(fd);
       for (let i = 0; i < 1000; i++) sink.write(`line ${i}\n`);
-      const want = Array.from({ length: 1000 }, (_, i) => `line ${i}\n`).join('');
-      await until(() => readFileSync(file, 'utf8').length === want.length, 2000, 'the lines to be written');
-      expect(readFileSync(file, 'utf8')).toBe(want);
+      expect(readFileSync(file, 'utf8')).toBe(''); // not before the turn's I/O is done
+      await nextTurn();
+      expect(readFileSync(file, 'utf8')).toBe(Array.from({ length: 1000 }, (_, i) => `line ${i}\n`).join(''));
     } finally {
       closeSync(fd);
     }
-  });
-
-  it('sends queued lines together after the write in flight, at most 16 KiB a write, cut at a line end', () => {
     const rec = recordingIo();
     const sink = createFdSink(9, rec.io);
-    sink.write('first\n');
-    const line = `${'x'.repeat(99)}\n`;
-    for (let i = 0; i < 300; i++) sink.write(line);
-    expect(rec.writes).toEqual(['first\n']);
-    rec.pending.shift()?.(null, 6);
-    expect(rec.writes[1]).toBe(line.repeat(163));
-    rec.pending.shift()?.(null, 16300);
-    expect(rec.writes[2]).toBe(line.repeat(137));
+    sink.write('a\n');
+    sink.write('b\n');
+    await nextTurn();
+    sink.write('c\n');
+    await nextTurn();
+    await nextTurn();
+    expect(rec.writes).toEqual(['a\nb\n', 'c\n']);
   });
 
-  it('writes the rest of a partial write before anything else', () => {
-    const rec = recordingIo();
+  it('writes the rest of a partial write, and tries again while a non-blocking fd is full (EAGAIN)', async () => {
+    const rec = recordingIo([3, 'EAGAIN', 'EAGAIN', 2]);
     const sink = createFdSink(9, rec.io);
     sink.write('abcdef\n');
     sink.write('next\n');
-    rec.pending.shift()?.(null, 3);
-    expect(rec.writes[1]).toBe('def\n');
-    rec.pending.shift()?.(null, 4);
-    expect(rec.writes[2]).toBe('next\n');
+    await nextTurn();
+    expect(rec.writes.join('')).toBe('abcdef\nnext\n');
+    expect(rec.writes.slice(0, 2)).toEqual(['abc', 'de']);
   });
 
-  it('retries after EAGAIN, and flushSync writes a chunk waiting for its retry and the queue, in order', () => {
+  it('drops the batch when the fd stays full longer than the wait, and writes the next one', async () => {
+    const rec = recordingIo(['EAGAIN', 'EAGAIN', 'EAGAIN', 'EAGAIN']) // 30 ms in 10 ms steps: four tries;
+    const sink = createFdSink(9, rec.io, 30);
+    sink.write('lost\n');
+    await nextTurn();
+    sink.write('later\n');
+    await nextTurn();
+    expect(rec.writes).toEqual(['later\n']);
+  });
+
+  it('flushSync writes what is pending at once, after what was written before it (an exit keeps the order)', () => {
     const rec = recordingIo();
     const sink = createFdSink(9, rec.io);
     sink.write('one\n');
-    sink.write('two\n');
-    rec.pending.shift()?.(errno('EAGAIN'), 0);
-    expect(rec.writes).toEqual(['one\n']);
     sink.flushSync();
-    expect(rec.sync).toEqual(['one\ntwo\n']);
+    sink.write('two\n');
+    sink.flushSync();
+    expect(rec.writes).toEqual(['one\n', 'two\n']);
   });
 
-  it('leaves a write in flight to finish and flushes only the queue', () => {
-    const rec = recordingIo();
+  it('stops writing, without throwing, once the fd fails for good (EPIPE)', async () => {
+    const rec = recordingIo(['EPIPE']);
     const sink = createFdSink(9, rec.io);
     sink.write('one\n');
+    await nextTurn();
     sink.write('two\n');
     sink.flushSync();
-    expect(rec.sync).toEqual(['two\n']);
-    rec.pending.shift()?.(null, 4);
-    expect(rec.writes).toEqual(['one\n']);
-  });
-
-  it('stops writing, without throwing, once the fd fails for good (EPIPE)', () => {
-    const rec = recordingIo();
-    const sink = createFdSink(9, rec.io);
-    sink.write('one\n');
-    sink.write('two\n');
-    rec.pending.shift()?.(errno('EPIPE'), 0);
-    sink.write('three\n');
-    sink.flushSync();
-    expect(rec.writes).toEqual(['one\n']);
-    expect(rec.sync).toEqual([]);
+    await nextTurn();
+    expect(rec.writes).toEqual([]);
   });
 });
 
