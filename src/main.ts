@@ -91,6 +91,9 @@ async function main(): Promise<void> {
   await run(config, env, logger, exit, addons);
 }
 
+/** How long after boot the work not needed for the first /_/ready is done (the addons). */
+const AFTER_READY_MS = 50;
+
 /** After a fatal error (the upstream died), how long requests in flight may take to get their answer (502) before the exit. */
 const FATAL_ANSWER_MS = 1000;
 
@@ -144,11 +147,12 @@ async function run(config: WatchdogConfig, env: Record<string, string>, logger: 
     await booted.watchdog.abort();
     exit(1);
   }
-  // Right after ready (or while the mode waits for its function): the spawn addon (a request that comes
-  // first loads it itself), then as PID 1 the reaper. The spawner made in boot collects its processes'
-  // exits on SIGCHLD; the reaper leaves those pids to it.
+  // Shortly after ready (or while the mode waits for its function), not before the first /_/ready is
+  // answered: the spawn addon loads (a request that comes first loads it itself), then as PID 1 the
+  // reaper. The spawner made in boot collects its processes' exits on SIGCHLD; the reaper leaves those
+  // pids to it.
   const spawner = booted.spawner;
-  setImmediate(() => {
+  setTimeout(() => {
     spawner.prepare();
     if (spawner.native) process.on('SIGCHLD', () => spawner.onSigchld());
     const reaperAddon = addons.reaper?.();
@@ -156,7 +160,7 @@ async function run(config: WatchdogConfig, env: Record<string, string>, logger: 
       const reaper = createReaper(reaperAddon, { logger, isOwnChild: spawner.isOwnChild });
       process.on('SIGCHLD', () => reaper.poke());
     }
-  });
+  }, AFTER_READY_MS);
   try {
     const ready = await booted.watchdog.markReadyWhenReady();
     if (!ready && !fatal && signals === 0) logger.error('the function never became ready');

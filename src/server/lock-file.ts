@@ -24,10 +24,11 @@ export function createLockFile(config: Pick<WatchdogConfig, 'lockFilePath' | 'su
         logger.warn('Warning: "suppress_lock" is enabled. No automated health-checks will be in place for your function.');
         return;
       }
-      logger.info(`Writing lock-file to: ${path}`);
       mkdirSync(config.tmpDir, { recursive: true });
       writeFileSync(path, '', { mode: 0o660 });
       written = true;
+      // Logged once written: whoever waits for this line (tests, scripts) finds the file there.
+      logger.info(`Writing lock-file to: ${path}`);
     },
     removeStale() {
       if (config.suppressLock || !existsSync(path)) return;
