@@ -1,5 +1,4 @@
 // A connected pair of Unix sockets, so one channel can serve as a child's stdout and stderr at once.
-import { randomUUID } from 'node:crypto';
 import { createServer, connect, type Socket } from 'node:net';
 import { platform, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,7 +19,10 @@ const DEFAULT_PLACE: SocketPlace = platform() === 'linux' ? 'abstract' : { dir: 
  * are paired. Giving `childEnd` to a child as both fd 1 and fd 2 makes its stdout and stderr one
  * channel, so the parent reads them in the exact order the child wrote them (a shell's 2>&1).
  */
-export function createSocketPair(place: SocketPlace = DEFAULT_PLACE): Promise<SocketPair> {
+export async function createSocketPair(place: SocketPlace = DEFAULT_PLACE): Promise<SocketPair> {
+  // An unguessable name, so no other local process can connect first. node:crypto is loaded here, by
+  // the first pair (combine_output without the spawn addon), not at start-up: it costs milliseconds.
+  const { randomUUID } = await import('node:crypto');
   const name = `fwatchdog-${randomUUID()}`;
   const path = place === 'abstract' ? `\0${name}` : join(place.dir, `${name}.sock`);
   return new Promise((resolve, reject) => {
