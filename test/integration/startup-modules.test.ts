@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { extname, join, relative } from 'node:path';
 import { build, type Plugin } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { freePort, until } from '../helpers/process.js';
+import { childrenOf, freePort, until } from '../helpers/process.js';
 import { fixture, makeTmpDir } from '../helpers/watchdog.js';
 import { ROOT, buildOnce } from '../helpers/build-once.js';
 
@@ -104,6 +104,14 @@ async function loadedAtReady(env: Record<string, string>): Promise<{ files: stri
   let stderr = '';
   child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
   onTestFinished(() => {
+    // http mode's upstream runs in its own process group: a SIGKILL of the watchdog would leave it behind.
+    for (const pid of child.pid === undefined ? [] : childrenOf(child.pid)) {
+      try {
+        process.kill(-pid, 'SIGKILL');
+      } catch {
+        // Already gone.
+      }
+    }
     child.kill('SIGKILL');
   });
   await until(() => existsSync(out) || child.exitCode !== null, 15_000, 'the watchdog to become ready').catch((err: Error) => {
