@@ -52,7 +52,7 @@ export interface Metrics extends WatchdogEvents {
   watchLimiter(state: LimiterState): void;
   /** A request left the queue (started, timed out or gone) after `seconds`. */
   queueWaited(seconds: number): void;
-  /** Loads prom-client and replays buffered requests; called once the watchdog is ready (also by the first finished request or scrape). */
+  /** Loads prom-client (the first scrape calls it; nothing counted before is lost: the counts are plain numbers). */
   load(): Promise<void>;
   requestStarted(): void;
   /** Records one finished function request. */
