@@ -83,12 +83,7 @@ export function createLogger(options: LoggerOptions): Logger {
       info: (msg, fields) => p.info(fields ?? {}, msg),
       warn: (msg, fields) => p.warn(fields ?? {}, msg),
       error: (msg, fields) => p.error(fields ?? {}, msg),
-      // The line pino would write for info('request', {...}), built directly: it is written for every request.
-      request: (e) => {
-        err.write(
-          `{"level":30,"levelName":"info","time":${Date.now()}${field("method", e.method)}${field("url", e.url)},"status":${e.status},"bytes":${e.bytes},"durationMs":${Math.round(e.seconds * 1e6) / 1000}${field("callId", e.callId)},"msg":"request"}\n`,
-        );
-      },
+      request: (e) => p.info({ method: e.method, url: e.url, status: e.status, bytes: e.bytes, durationMs: Math.round(e.seconds * 1e6) / 1000, callId: e.callId }, 'request'),
       functionLine,
     };
   }
@@ -117,9 +112,4 @@ export function createLogger(options: LoggerOptions): Logger {
     },
     functionLine,
   };
-}
-
-/** `,"name":"value"`, or nothing for undefined (as pino leaves undefined fields out). */
-function field(name: string, value: string | undefined): string {
-  return value === undefined ? '' : `,"${name}":${JSON.stringify(value)}`;
 }
