@@ -1,16 +1,19 @@
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createFdSink, type FdSinkIo } from '../../src/log/fd-sink.js';
+import { FLUSH_GAP_MS, MAX_PENDING, createFdSink, type FdSinkIo } from '../../src/log/fd-sink.js';
 import { jsonLine } from '../../src/log/json-lines.js';
 import { makeTmpDir } from '../helpers/watchdog.js';
 
 /** An fd sink's writes recorded; `script` says what each call does (a byte count to write, or an error code). */
-function recordingIo(script: Array<number | string> = []): { io: FdSinkIo; writes: string[] } {
+function recordingIo(script: Array<number | string> = []): { io: FdSinkIo; writes: string[]; clock: { ms: number } } {
   const writes: string[] = [];
+  const clock = { ms: 0 };
   return {
     writes,
+    clock,
     io: {
+      now: () => clock.ms,
       writeSync: (_fd, buf) => {
         const step = script.shift();
         if (typeof step === 'string') throw Object.assign(new Error(step), { code: step });
@@ -42,10 +45,37 @@ describe('fd sink', () => {
     sink.write('a\n');
     sink.write('b\n');
     await nextTurn();
+    rec.clock.ms += FLUSH_GAP_MS; // a quiet spell: the next line leaves at the end of its turn too
     sink.write('c\n');
     await nextTurn();
     await nextTurn();
     expect(rec.writes).toEqual(['a\nb\n', 'c\n']);
+  });
+
+  it('while lines keep coming, writes them together once the gap since the last write has passed', async () => {
+    const rec = recordingIo();
+    const sink = createFdSink(9, rec.io);
+    sink.write('a\n');
+    await nextTurn();
+    expect(rec.writes).toEqual(['a\n']);
+    rec.clock.ms += 1; // 1 ms after that write: the next lines wait for the rest of the gap
+    sink.write('b\n');
+    await nextTurn();
+    sink.write('c\n');
+    await nextTurn();
+    expect(rec.writes).toEqual(['a\n']);
+    await new Promise((r) => setTimeout(r, FLUSH_GAP_MS + 20));
+    expect(rec.writes).toEqual(['a\n', 'b\nc\n']);
+  });
+
+  it('writes at once, within write(), when MAX_PENDING characters are waiting', () => {
+    const rec = recordingIo();
+    const sink = createFdSink(9, rec.io);
+    const line = `${'x'.repeat(1023)}\n`;
+    for (let i = 0; i < MAX_PENDING / 1024 - 1; i++) sink.write(line);
+    expect(rec.writes).toEqual([]);
+    sink.write(line);
+    expect(rec.writes).toEqual([line.repeat(MAX_PENDING / 1024)]);
   });
 
   it('writes the rest of a partial write, and tries again while a non-blocking fd is full (EAGAIN)', async () => {
@@ -63,6 +93,7 @@ describe('fd sink', () => {
     const sink = createFdSink(9, rec.io, 30);
     sink.write('lost\n');
     await nextTurn();
+    rec.clock.ms += FLUSH_GAP_MS;
     sink.write('later\n');
     await nextTurn();
     expect(rec.writes).toEqual(['later\n']);
