@@ -48,6 +48,23 @@ export function jsonLine(level: number, name: string, fields: JsonFields, msg: s
   return `${line},"msg":${JSON.stringify(msg)}}\n`;
 }
 
+/** A number as JSON (non-finite ones as null, as jsonLine writes them). */
+function jsonNumber(n: number): string | number {
+  return Number.isFinite(n) ? n : 'null';
+}
+
+/**
+ * The access line of one request: the very bytes jsonLine(30, 'info', { method, url, status, bytes,
+ * durationMs, callId }, 'request') gives (a test holds them equal), built without walking an object:
+ * it is written for every request.
+ */
+export function jsonAccessLine(method: string | undefined, url: string | undefined, status: number, bytes: number, durationMs: number, callId: string | undefined, now: number = Date.now()): string {
+  const m = method === undefined ? '' : `,"method":${JSON.stringify(method)}`;
+  const u = url === undefined ? '' : `,"url":${JSON.stringify(url)}`;
+  const c = callId === undefined ? '' : `,"callId":${JSON.stringify(callId)}`;
+  return `{"level":30,"levelName":"info","time":${now}${m}${u},"status":${jsonNumber(status)},"bytes":${jsonNumber(bytes)},"durationMs":${jsonNumber(durationMs)}${c},"msg":"request"}\n`;
+}
+
 /** Writes JSON lines to `sink`; debug lines only when `debug` is on. */
 export function createJsonLines(sink: { write(chunk: string): unknown }, debug: boolean): JsonLines {
   return {

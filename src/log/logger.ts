@@ -1,5 +1,5 @@
 // The watchdog's logger: JSON lines (pino's shape) or the originals' text lines, plus function output lines.
-import { createJsonLines } from './json-lines.js';
+import { createJsonLines, jsonAccessLine } from './json-lines.js';
 import type { LogFormat } from '../config/variables.js';
 import { humanSize } from './human-size.js';
 
@@ -83,7 +83,7 @@ export function createLogger(options: LoggerOptions): Logger {
       info: (msg, fields) => p.info(fields ?? {}, msg),
       warn: (msg, fields) => p.warn(fields ?? {}, msg),
       error: (msg, fields) => p.error(fields ?? {}, msg),
-      request: (e) => p.info({ method: e.method, url: e.url, status: e.status, bytes: e.bytes, durationMs: Math.round(e.seconds * 1e6) / 1000, callId: e.callId }, 'request'),
+      request: (e) => err.write(jsonAccessLine(e.method, e.url, e.status, e.bytes, Math.round(e.seconds * 1e6) / 1000, e.callId)),
       functionLine,
     };
   }
