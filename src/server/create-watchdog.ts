@@ -134,15 +134,15 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
     drain.answerStarted(res);
     const timeoutMs = effectiveTimeoutMs(config.execTimeoutMs, req.headers['x-timeout']);
     const call = upgrading === undefined ? new RequestCall(req, res, timeoutMs, startedAt) : new RequestUpgradeCall(req, res, timeoutMs, startedAt, upgrading, () => finish(101));
-    if (expecting.has(req)) call.expectsContinue = true;
-    writeDeadlines?.add(res);
+    if (req.headers.expect !== undefined && expecting.has(req)) call.expectsContinue = true;
+    const writeDeadline = writeDeadlines?.add(res);
     let finished = false;
     // 'close' fires once per response: `on` spares the wrapper `once` would allocate.
     res.on('close', () => finish(undefined));
     function finish(tunnelStatus: number | undefined): void {
       if (finished) return;
       finished = true;
-      writeDeadlines?.delete(res);
+      writeDeadline?.cancel();
       if (tunnelStatus === undefined && !res.writableFinished) call.cutOff();
       call.onClose?.();
       if (tunnelStatus !== undefined) call.logStatus = tunnelStatus;

@@ -2,7 +2,7 @@
 import type { ServerResponse } from 'node:http';
 import { formatDuration } from '../../config/duration.js';
 import { WatchdogError, sendError } from '../../errors.js';
-import type { DeadlineQueue } from '../deadline-queue.js';
+import type { Deadline, DeadlineQueue } from '../deadline-queue.js';
 import type { FunctionCall, ModeDeps } from '../mode.js';
 
 const NOOP = (): void => {};
@@ -11,6 +11,7 @@ const NOOP = (): void => {};
 export class InprocCall {
   private controller: AbortController | undefined;
   private timer: NodeJS.Timeout | undefined;
+  private deadline: Deadline<InprocCall> | undefined;
   private timedOut = false;
   /** The watchdog answered (or cut) the response itself: the handler's later writes are dropped. */
   settled = false;
@@ -23,10 +24,10 @@ export class InprocCall {
     private readonly call: FunctionCall,
     private readonly timeoutMs: number,
     private readonly events: ModeDeps['events'],
-    private readonly deadlines: DeadlineQueue<InprocCall> | undefined,
+    deadlines: DeadlineQueue<InprocCall> | undefined,
   ) {
     if (timeoutMs > 0) {
-      if (deadlines !== undefined && timeoutMs === deadlines.ms) deadlines.add(this);
+      if (deadlines !== undefined && timeoutMs === deadlines.ms) this.deadline = deadlines.add(this);
       else this.timer = setTimeout(onTimeout, timeoutMs, this);
     }
     call.onClose = () => {
@@ -38,7 +39,7 @@ export class InprocCall {
 
   private stopTimer(): void {
     if (this.timer !== undefined) clearTimeout(this.timer);
-    else this.deadlines?.delete(this);
+    else this.deadline?.cancel();
   }
 
   get signal(): AbortSignal {
