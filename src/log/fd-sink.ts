@@ -2,7 +2,7 @@
 // lines included), no thread, and a log reader that falls behind slows the watchdog down, as Go's log
 // does, instead of growing its memory. Lines are batched: the first line after a quiet spell leaves at
 // the end of its event-loop turn; while lines keep coming, they leave together at most once per
-// FLUSH_GAP_MS (or at once when MAX_PENDING characters are waiting). Under load that is one write for
+// FLUSH_GAP_MS (or at once when the MAX_PENDING-byte buffer is full). Under load that is one write for
 // hundreds of access lines: on this VM a write costs more than formatting the line.
 import { writeSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
@@ -24,7 +24,7 @@ const nodeIo: FdSinkIo = { writeSync: (fd, buf) => writeSync(fd, buf, 0, buf.len
 
 /** Lines that keep coming leave at most once per this many ms. */
 export const FLUSH_GAP_MS = 5;
-/** Pending characters that are written at once, whatever the gap (bounds the memory behind a busy log). */
+/** Bytes pending that are written at once, whatever the gap (bounds the memory behind a busy log). */
 export const MAX_PENDING = 64 * 1024;
 
 /** A non-blocking fd that stays full (EAGAIN) is tried again every BUSY_SLEEP_MS for this long; then the batch is dropped. */
@@ -41,13 +41,16 @@ function busy(err: NodeJS.ErrnoException): boolean {
  * ignored: the watchdog keeps serving without its logs.
  */
 export function createFdSink(fd: number, io: FdSinkIo = nodeIo, busyWaitMs = BUSY_WAIT_MS): FdSink {
-  let pending = '';
+  // Lines are encoded into this buffer as they come (encoding one short line is cheaper than a rope of
+  // hundreds of them at flush time), and leave from it in one write.
+  const pending = Buffer.allocUnsafe(MAX_PENDING);
+  let used = 0;
   let scheduled = false;
   let broken = false;
   let lastFlushAt = -Infinity;
 
-  const writeAll = (text: string): void => {
-    let buf = Buffer.from(text);
+  const writeAll = (bytes: Buffer): void => {
+    let buf = bytes;
     for (let waited = 0; buf.length > 0; ) {
       try {
         buf = buf.subarray(io.writeSync(fd, buf));
@@ -65,21 +68,24 @@ export function createFdSink(fd: number, io: FdSinkIo = nodeIo, busyWaitMs = BUS
 
   const flush = (): void => {
     scheduled = false;
-    if (broken || pending === '') return;
-    const text = pending;
-    pending = '';
+    if (broken || used === 0) return;
     lastFlushAt = io.now();
-    writeAll(text);
+    writeAll(pending.subarray(0, used));
+    used = 0;
   };
 
   return {
     write(chunk) {
       if (broken) return;
-      pending += chunk;
-      if (pending.length >= MAX_PENDING) {
+      // A UTF-16 code unit is at most 3 UTF-8 bytes: a line that may not fit sends what is pending first.
+      if (chunk.length * 3 > MAX_PENDING - used) {
         flush(); // a callback still scheduled finds nothing, or only later lines, to write
-        return;
+        if (chunk.length * 3 > MAX_PENDING) {
+          writeAll(Buffer.from(chunk)); // a line longer than the buffer leaves on its own
+          return;
+        }
       }
+      used += pending.write(chunk, used);
       if (scheduled) return;
       scheduled = true;
       const waitMs = lastFlushAt + FLUSH_GAP_MS - io.now();

@@ -68,14 +68,18 @@ describe('fd sink', () => {
     expect(rec.writes).toEqual(['a\n', 'b\nc\n']);
   });
 
-  it('writes at once, within write(), when MAX_PENDING characters are waiting', () => {
+  it('writes at once, within write(), once the MAX_PENDING-byte buffer is full, and a longer line on its own', () => {
     const rec = recordingIo();
     const sink = createFdSink(9, rec.io);
-    const line = `${'x'.repeat(1023)}\n`;
-    for (let i = 0; i < MAX_PENDING / 1024 - 1; i++) sink.write(line);
-    expect(rec.writes).toEqual([]);
-    sink.write(line);
-    expect(rec.writes).toEqual([line.repeat(MAX_PENDING / 1024)]);
+    const lines = Array.from({ length: 100 }, (_, i) => `${String(i).padStart(3, '0')} ${'é'.repeat(400)}\n`); // 805 bytes each
+    for (const line of lines) sink.write(line);
+    expect(rec.writes.length).toBeGreaterThan(0); // without waiting for a turn
+    const huge = 'x'.repeat(MAX_PENDING);
+    sink.write(huge);
+    sink.flushSync();
+    for (const w of rec.writes) expect(Buffer.byteLength(w) <= MAX_PENDING || w === huge).toBe(true);
+    expect(rec.writes.join('')).toBe(lines.join('') + huge);
+    expect(rec.writes.at(-1)).toBe(huge);
   });
 
   it('writes the rest of a partial write, and tries again while a non-blocking fd is full (EAGAIN)', async () => {
