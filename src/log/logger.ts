@@ -83,7 +83,7 @@ export function createLogger(options: LoggerOptions): Logger {
       info: (msg, fields) => p.info(fields ?? {}, msg),
       warn: (msg, fields) => p.warn(fields ?? {}, msg),
       error: (msg, fields) => p.error(fields ?? {}, msg),
-      request: (e) => err.write(jsonAccessLine(e.method, e.url, e.status, e.bytes, Math.round(e.seconds * 1e6) / 1000, e.callId)),
+      request: (e) => err.write(jsonAccessLine(e.method, e.url, e.status, e.bytes, Math.round(e.seconds * 1e6), e.callId)),
       functionLine,
     };
   }

@@ -2,7 +2,7 @@ import { closeSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FLUSH_GAP_MS, MAX_PENDING, createFdSink, type FdSinkIo } from '../../src/log/fd-sink.js';
-import { jsonLine } from '../../src/log/json-lines.js';
+import { jsonLine, millisText } from '../../src/log/json-lines.js';
 import { makeTmpDir } from '../helpers/watchdog.js';
 
 /** An fd sink's writes recorded; `script` says what each call does (a byte count to write, or an error code). */
@@ -138,5 +138,11 @@ describe('JSON lines', () => {
     expect(parsed.nan).toBeNull();
     expect(parsed.err).toEqual({ type: 'TypeError', message: 'bad', stack: err.stack });
     expect(parsed.circular).toBe('[object Object]');
+  });
+
+  it('millisText writes micros / 1000 exactly as JSON writes the number', () => {
+    const micros = [0, 1, 5, 10, 50, 99, 100, 101, 110, 999, 1000, 1001, 1010, 1100, 1500, 12346, 60000000, 123456789, 987654321012, 1e12 + 5, 2 ** 53 + 2, -3, 0.5, Number.NaN];
+    for (let i = 0; i < 2000; i++) micros.push(Math.round(Math.random() * 10 ** (1 + (i % 10))));
+    for (const us of micros) expect(millisText(us)).toBe(JSON.stringify(us / 1000) === undefined ? 'null' : (JSON.stringify(us / 1000) as string));
   });
 });
