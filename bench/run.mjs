@@ -110,7 +110,8 @@ function addRatios(scenario, list) {
     r.metric = key;
     if (r[key] === undefined) continue;
     const base = scenario.name === 'startup' ? list.find((b) => b.target === 'baseline' && b.baseKey === r.baseKey && b[key] !== undefined) : byCase('baseline', r.case);
-    if (base && r.target !== 'baseline') r.ratio = r[key] / base[key];
+    // A scenario may give its own ratio (inproc: the median of its paired rounds).
+    if (base && r.target !== 'baseline' && r.ratio === undefined) r.ratio = r[key] / base[key];
     if (r.target === 'fwatchdog') {
       const refRow = scenario.name === 'startup' ? list.find((b) => b.target === 'ref' && b[key] !== undefined) : byCase('ref', r.case);
       if (refRow) r.refRatio = r[key] / refRow[key];
@@ -149,6 +150,7 @@ console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
 for (const row of table.slice(1)) console.log(line(row));
 console.log('');
 console.log('x baseline / x ref: this row\'s result divided by the baseline\'s (or the reference\'s) in the same run; for startup ms, lower is better.');
+if (rows.some((r) => r.pairedRounds !== undefined)) console.log('inproc: x baseline is the median of the rounds\' ratios (each round measures both targets back to back), and p50/p99 are the medians of the rounds\' figures.');
 if (withCpu) console.log('CPU ms: CPU time (user + system, all threads) the process had used when it first answered 200; steadier than wall time on a loaded machine.');
 const spawnPath = rows.find((r) => r.spawnPath !== undefined)?.spawnPath;
 if (spawnPath) console.log(`fork modes: fwatchdog started functions with ${spawnPath}`);

