@@ -9,6 +9,13 @@ import { performance } from 'node:perf_hooks';
 
 export interface FdSink {
   write(chunk: string): void;
+  /**
+   * Room for `maxBytes` at the end of the pending bytes, for a line written as bytes: returns the offset
+   * in `bytes` to write at, then commit(end); or -1 (too long, or the fd is gone): write() a string instead.
+   */
+  claim(maxBytes: number): number;
+  readonly bytes: Buffer;
+  commit(end: number): void;
   /** Writes what is pending now (before process.exit). */
   flushSync(): void;
 }
@@ -74,23 +81,42 @@ export function createFdSink(fd: number, io: FdSinkIo = nodeIo, busyWaitMs = BUS
     used = 0;
   };
 
+  const schedule = (): void => {
+    if (scheduled) return;
+    scheduled = true;
+    const waitMs = lastFlushAt + FLUSH_GAP_MS - io.now();
+    if (waitMs <= 0) setImmediate(flush);
+    else setTimeout(flush, Math.ceil(waitMs)); // whole ms: Node keeps one timer list per distinct duration
+  };
+
+  /** Makes room for maxBytes (sending what is pending first if need be); false if it can never fit. */
+  const room = (maxBytes: number): boolean => {
+    if (maxBytes > MAX_PENDING - used) {
+      flush(); // a callback still scheduled finds nothing, or only later lines, to write
+      if (maxBytes > MAX_PENDING) return false;
+    }
+    return true;
+  };
+
   return {
     write(chunk) {
       if (broken) return;
       // A UTF-16 code unit is at most 3 UTF-8 bytes: a line that may not fit sends what is pending first.
-      if (chunk.length * 3 > MAX_PENDING - used) {
-        flush(); // a callback still scheduled finds nothing, or only later lines, to write
-        if (chunk.length * 3 > MAX_PENDING) {
-          writeAll(Buffer.from(chunk)); // a line longer than the buffer leaves on its own
-          return;
-        }
+      if (!room(chunk.length * 3)) {
+        writeAll(Buffer.from(chunk)); // a line longer than the buffer leaves on its own
+        return;
       }
       used += pending.write(chunk, used);
-      if (scheduled) return;
-      scheduled = true;
-      const waitMs = lastFlushAt + FLUSH_GAP_MS - io.now();
-      if (waitMs <= 0) setImmediate(flush);
-      else setTimeout(flush, Math.ceil(waitMs)); // whole ms: Node keeps one timer list per distinct duration
+      schedule();
+    },
+    claim(maxBytes) {
+      if (broken || !room(maxBytes)) return -1;
+      return broken ? -1 : used; // the flush room() made may have found the fd gone
+    },
+    bytes: pending,
+    commit(end) {
+      used = end;
+      schedule();
     },
     flushSync: flush,
   };

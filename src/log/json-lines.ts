@@ -73,7 +73,7 @@ let lastTimeText = '';
 function timeText(now: number): string {
   if (now !== lastTime) {
     lastTime = now;
-    lastTimeText = String(now);
+    lastTimeText = String(jsonNumber(now));
   }
   return lastTimeText;
 }
@@ -102,6 +102,98 @@ export function jsonAccessLine(method: string | undefined, url: string | undefin
   const u = url === undefined ? '' : `,"url":${JSON.stringify(url)}`;
   const c = callId === undefined ? '' : `,"callId":${JSON.stringify(callId)}`;
   return `{"level":30,"levelName":"info","time":${timeText(now)}${m}${u},"status":${jsonNumber(status)},"bytes":${jsonNumber(bytes)},"durationMs":${millisText(durationMicros)}${c},"msg":"request"}\n`;
+}
+
+// The access line again, written as bytes straight into a sink's buffer: no string is built, joined or
+// encoded for it. It is every request's one log line, and building it as a string cost more than all
+// the watchdog's other per-request work (docs/inproc.md, "Performance").
+const ascii = (text: string): Buffer => Buffer.from(text, 'latin1');
+const ACCESS_HEAD = ascii('{"level":30,"levelName":"info","time":');
+const METHOD_KEY = ascii(',"method":');
+const URL_KEY = ascii(',"url":');
+const STATUS_KEY = ascii(',"status":');
+const BYTES_KEY = ascii(',"bytes":');
+const DURATION_KEY = ascii(',"durationMs":');
+const CALL_ID_KEY = ascii(',"callId":');
+const ACCESS_TAIL = ascii(',"msg":"request"}\n');
+
+/** The most bytes writeJsonAccessLine writes for these strings: a JSON-escaped UTF-16 unit is at most 6 bytes. */
+export function accessLineMaxBytes(method: string | undefined, url: string | undefined, callId: string | undefined): number {
+  return 256 + 6 * ((method?.length ?? 0) + (url?.length ?? 0) + (callId?.length ?? 0));
+}
+
+/** Writes the digits of a non-negative safe integer at `at`; returns the end. */
+function writeUint(buf: Buffer, at: number, n: number): number {
+  let end = at + 1;
+  for (let m = n; m >= 10; m = Math.floor(m / 10)) end++;
+  for (let i = end - 1, m = n; i >= at; i--) {
+    const q = Math.floor(m / 10);
+    buf[i] = 48 + (m - q * 10);
+    m = q;
+  }
+  return end;
+}
+
+function writeText(buf: Buffer, at: number, text: string): number {
+  return at + buf.write(text, at, 'utf8');
+}
+
+function writeNumber(buf: Buffer, at: number, n: number): number {
+  return Number.isSafeInteger(n) && n >= 0 ? writeUint(buf, at, n) : writeText(buf, at, String(jsonNumber(n)));
+}
+
+/** micros / 1000 as JSON writes it (as millisText). */
+function writeMillis(buf: Buffer, at: number, micros: number): number {
+  if (!Number.isSafeInteger(micros) || micros < 0 || micros >= 1e12) return writeText(buf, at, millisText(micros));
+  const whole = Math.floor(micros / 1000);
+  let frac = micros - whole * 1000;
+  let end = writeUint(buf, at, whole);
+  if (frac === 0) return end;
+  buf[end++] = 46; // .
+  let digits = 3;
+  while (frac % 10 === 0) {
+    frac /= 10;
+    digits--;
+  }
+  for (let i = digits - 1; i >= 0; i--) {
+    buf[end + i] = 48 + (frac % 10);
+    frac = Math.floor(frac / 10);
+  }
+  return end + digits;
+}
+
+/** `text` as a JSON string: printable ASCII is copied byte by byte; anything else goes through JSON.stringify. */
+function writeJsonString(buf: Buffer, at: number, text: string): number {
+  let end = at;
+  buf[end++] = 34; // "
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x20 || c > 0x7e || c === 34 || c === 92) return writeText(buf, at, JSON.stringify(text));
+    buf[end++] = c;
+  }
+  buf[end++] = 34;
+  return end;
+}
+
+function writeBytes(buf: Buffer, at: number, bytes: Buffer): number {
+  buf.set(bytes, at);
+  return at + bytes.length;
+}
+
+/**
+ * The bytes of jsonAccessLine(...) written into `buf` at `at` (which has accessLineMaxBytes() of room);
+ * returns the end. A test holds the two equal.
+ */
+export function writeJsonAccessLine(buf: Buffer, at: number, method: string | undefined, url: string | undefined, status: number, bytes: number, durationMicros: number, callId: string | undefined, now: number = Date.now()): number {
+  let end = writeBytes(buf, at, ACCESS_HEAD);
+  end = writeNumber(buf, end, now);
+  if (method !== undefined) end = writeJsonString(buf, writeBytes(buf, end, METHOD_KEY), method);
+  if (url !== undefined) end = writeJsonString(buf, writeBytes(buf, end, URL_KEY), url);
+  end = writeNumber(buf, writeBytes(buf, end, STATUS_KEY), status);
+  end = writeNumber(buf, writeBytes(buf, end, BYTES_KEY), bytes);
+  end = writeMillis(buf, writeBytes(buf, end, DURATION_KEY), durationMicros);
+  if (callId !== undefined) end = writeJsonString(buf, writeBytes(buf, end, CALL_ID_KEY), callId);
+  return writeBytes(buf, end, ACCESS_TAIL);
 }
 
 /** Writes JSON lines to `sink`; debug lines only when `debug` is on. */

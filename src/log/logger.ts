@@ -1,5 +1,5 @@
 // The watchdog's logger: JSON lines (pino's shape) or the originals' text lines, plus function output lines.
-import { createJsonLines, jsonAccessLine } from './json-lines.js';
+import { accessLineMaxBytes, createJsonLines, jsonAccessLine, writeJsonAccessLine } from './json-lines.js';
 import type { LogFormat } from '../config/variables.js';
 import { humanSize } from './human-size.js';
 
@@ -8,6 +8,18 @@ export type Fields = Record<string, unknown>;
 /** Where lines go; anything with a write(string) method (a sonic-boom destination, a test sink). */
 export interface Sink {
   write(chunk: string): unknown;
+}
+
+/** A sink that also takes lines written as bytes into its buffer (src/log/fd-sink.ts). */
+export interface ByteSink extends Sink {
+  /** The offset in `bytes` with room for maxBytes, or -1 (write a string instead); then commit(end). */
+  claim(maxBytes: number): number;
+  readonly bytes: Buffer;
+  commit(end: number): void;
+}
+
+function isByteSink(sink: Sink): sink is ByteSink {
+  return typeof (sink as Partial<ByteSink>).claim === 'function';
 }
 
 export interface Logger {
@@ -83,7 +95,7 @@ export function createLogger(options: LoggerOptions): Logger {
       info: (msg, fields) => p.info(fields ?? {}, msg),
       warn: (msg, fields) => p.warn(fields ?? {}, msg),
       error: (msg, fields) => p.error(fields ?? {}, msg),
-      request: (e) => err.write(jsonAccessLine(e.method, e.url, e.status, e.bytes, Math.round(e.seconds * 1e6), e.callId)),
+      request: isByteSink(err) ? (e) => byteAccessLine(err, e) : (e) => err.write(jsonAccessLine(e.method, e.url, e.status, e.bytes, Math.round(e.seconds * 1e6), e.callId)),
       functionLine,
     };
   }
@@ -112,4 +124,12 @@ export function createLogger(options: LoggerOptions): Logger {
     },
     functionLine,
   };
+}
+
+/** The JSON access line written as bytes into the sink's buffer (a string only when it cannot take them). */
+function byteAccessLine(sink: ByteSink, e: AccessEntry): void {
+  const micros = Math.round(e.seconds * 1e6);
+  const at = sink.claim(accessLineMaxBytes(e.method, e.url, e.callId));
+  if (at < 0) sink.write(jsonAccessLine(e.method, e.url, e.status, e.bytes, micros, e.callId));
+  else sink.commit(writeJsonAccessLine(sink.bytes, at, e.method, e.url, e.status, e.bytes, micros, e.callId));
 }

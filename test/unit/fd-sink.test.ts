@@ -2,7 +2,7 @@ import { closeSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FLUSH_GAP_MS, MAX_PENDING, createFdSink, type FdSinkIo } from '../../src/log/fd-sink.js';
-import { jsonLine, millisText } from '../../src/log/json-lines.js';
+import { accessLineMaxBytes, jsonAccessLine, jsonLine, millisText, writeJsonAccessLine } from '../../src/log/json-lines.js';
 import { makeTmpDir } from '../helpers/watchdog.js';
 
 /** An fd sink's writes recorded; `script` says what each call does (a byte count to write, or an error code). */
@@ -125,6 +125,34 @@ describe('fd sink', () => {
   });
 });
 
+describe('fd sink, lines written as bytes', () => {
+  it('claim() gives room at the end of the pending bytes; commit() queues them after the lines before', async () => {
+    const rec = recordingIo();
+    const sink = createFdSink(9, rec.io);
+    sink.write('one\n');
+    const at = sink.claim(10);
+    expect(at).toBe(4);
+    const end = at + sink.bytes.write('two\n', at);
+    sink.commit(end);
+    sink.write('three\n');
+    await nextTurn();
+    expect(rec.writes).toEqual(['one\ntwo\nthree\n']);
+  });
+
+  it('claim() sends what is pending when the room is short, and refuses more than the buffer or a gone fd', () => {
+    const rec = recordingIo();
+    const sink = createFdSink(9, rec.io);
+    sink.write('x'.repeat(1000));
+    expect(sink.claim(MAX_PENDING - 10)).toBe(0); // the 1000 bytes left first, in one write
+    expect(rec.writes).toEqual(['x'.repeat(1000)]);
+    expect(sink.claim(MAX_PENDING + 1)).toBe(-1); // can never fit
+    const gone = createFdSink(9, recordingIo(['EPIPE']).io);
+    gone.write('x'.repeat(1000));
+    expect(gone.claim(MAX_PENDING - 10)).toBe(-1); // the flush for room found the fd gone (EPIPE)
+    expect(gone.claim(10)).toBe(-1);
+  });
+});
+
 describe('JSON lines', () => {
   it('has the shape pino wrote: level, levelName, time, the fields, msg last', () => {
     expect(jsonLine(40, 'warn', { url: '/x', n: 2, ok: true, gone: undefined }, 'say "hi"', 1234)).toBe('{"level":40,"levelName":"warn","time":1234,"url":"/x","n":2,"ok":true,"msg":"say \\"hi\\""}\n');
@@ -144,5 +172,23 @@ describe('JSON lines', () => {
     const micros = [0, 1, 5, 10, 50, 99, 100, 101, 110, 999, 1000, 1001, 1010, 1100, 1500, 12346, 60000000, 123456789, 987654321012, 1e12 + 5, 2 ** 53 + 2, -3, 0.5, Number.NaN];
     for (let i = 0; i < 2000; i++) micros.push(Math.round(Math.random() * 10 ** (1 + (i % 10))));
     for (const us of micros) expect(millisText(us)).toBe(JSON.stringify(us / 1000) === undefined ? 'null' : (JSON.stringify(us / 1000) as string));
+  });
+
+  it('writeJsonAccessLine writes the very bytes of jsonAccessLine, escapes and non-ASCII included', () => {
+    const strings = ['/', '/fn?q=1&b=2', '/a "quoted" \\ path', '/ctl\u0001\u001f\u007f', '/é/日本/😀', '/lone\ud800/x', '', 'x'.repeat(3000)];
+    const numbers = [0, 2, 200, 504, 1796553299257, 2 ** 53 - 1, 2 ** 53 + 2, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, 1e21];
+    const micros = [0, 5, 50, 500, 1001, 12346, 999999999999, 1e12 + 5, -3, 0.5, Number.NaN];
+    const buf = Buffer.alloc(64 * 1024);
+    const pick = <T>(list: T[], i: number): T => list[i % list.length] as T;
+    for (let i = 0; i < 600; i++) {
+      const method = i % 7 === 0 ? undefined : pick(['GET', 'POST', 'M-SEARCH', 'X"Y'], i);
+      const url = i % 11 === 0 ? undefined : pick(strings, i * 3);
+      const callId = i % 2 === 0 ? undefined : pick(strings, i * 5 + 1);
+      const args = [method, url, pick(numbers, i), pick(numbers, i * 7 + 3), pick(micros, i * 13 + 1), callId, pick(numbers, i + 4)] as const;
+      const at = i % 5;
+      const end = writeJsonAccessLine(buf, at, ...args);
+      expect(end - at).toBeLessThanOrEqual(accessLineMaxBytes(method, url, callId));
+      expect(buf.subarray(at, end).toString('utf8')).toBe(jsonAccessLine(...args));
+    }
   });
 });

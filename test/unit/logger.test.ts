@@ -1,3 +1,4 @@
+import { createFdSink } from '../../src/log/fd-sink.js';
 import { describe, expect, it } from 'vitest';
 import { createLogger, goLogTime } from '../../src/log/logger.js';
 import { MemorySink } from '../helpers/watchdog.js';
@@ -51,6 +52,20 @@ describe('logger', () => {
     const text = new MemorySink();
     createLogger({ format: 'text', prefixLogs: true, err: text, out: new MemorySink() }).request({ method: 'GET', url: '/who', status: 200, bytes: 2048, seconds: 0.5, callId: 'c-1' });
     expect(text.lines[0]).toMatch(/^\d{4}\/\d{2}\/\d{2} \d{2}:\d{2}:\d{2} GET \/who - 200 - ContentLength: 2\.048kB \(0\.5000s\) \[c-1\]$/);
+  });
+
+  it('writes the same JSON access line as bytes into an fd sink as info() writes as a string', () => {
+    const written: string[] = [];
+    const sink = createFdSink(9, { writeSync: (_fd, buf) => (written.push(buf.toString()), buf.length), now: () => 0 });
+    const log = createLogger({ format: 'json', prefixLogs: true, err: sink, out: new MemorySink() });
+    const e = { method: 'POST', url: '/a?q="x"\\\u0001é', status: 201, bytes: 7, seconds: 0.0123456, callId: 'c-1' };
+    log.request(e);
+    log.info('request', { method: e.method, url: e.url, status: e.status, bytes: e.bytes, durationMs: Math.round(e.seconds * 1e6) / 1000, callId: e.callId });
+    sink.flushSync();
+    const lines = written.join('').split('\n');
+    const noTime = (l: string): string => l.replace(/"time":\d+/, '"time":0');
+    expect(lines).toHaveLength(3);
+    expect(noTime(lines[0] as string)).toBe(noTime(lines[1] as string));
   });
 
   it('drops debug lines unless debug is on', () => {
