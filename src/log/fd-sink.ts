@@ -110,8 +110,7 @@ export function createFdSink(fd: number, io: FdSinkIo = nodeIo, busyWaitMs = BUS
       schedule();
     },
     claim(maxBytes) {
-      if (broken || !room(maxBytes)) return -1;
-      return broken ? -1 : used; // the flush room() made may have found the fd gone
+      return room(maxBytes) && !broken ? used : -1; // the flush room() made may have found the fd gone
     },
     bytes: pending,
     commit(end) {

@@ -53,60 +53,11 @@ function jsonNumber(n: number): string | number {
   return Number.isFinite(n) ? n : 'null';
 }
 
-/** Methods as JSON strings, remembered (a request's method is one of a handful). */
-const quotedMethods = new Map<string, string>();
-const MAX_QUOTED_METHODS = 64;
-
-function quotedMethod(method: string): string {
-  let quoted = quotedMethods.get(method);
-  if (quoted === undefined) {
-    quoted = JSON.stringify(method);
-    if (quotedMethods.size < MAX_QUOTED_METHODS) quotedMethods.set(method, quoted);
-  }
-  return quoted;
-}
-
-/** The last `time` written, as text: lines under load share their millisecond. */
-let lastTime = -1;
-let lastTimeText = '';
-
-function timeText(now: number): string {
-  if (now !== lastTime) {
-    lastTime = now;
-    lastTimeText = String(jsonNumber(now));
-  }
-  return lastTimeText;
-}
-
-/**
- * `micros / 1000` as JSON writes that number (`12.346`, `1.5`, `2`), from the integer: turning a fraction
- * into its shortest text is the dearest step of an access line.
- */
-export function millisText(micros: number): string {
-  if (!Number.isSafeInteger(micros) || micros < 0 || micros >= 1e12) return String(jsonNumber(micros / 1000));
-  const whole = Math.floor(micros / 1000);
-  const frac = micros - whole * 1000;
-  if (frac === 0) return String(whole);
-  if (frac % 100 === 0) return `${whole}.${frac / 100}`;
-  if (frac % 10 === 0) return `${whole}.${frac < 100 ? '0' : ''}${frac / 10}`;
-  return `${whole}.${frac < 10 ? '00' : frac < 100 ? '0' : ''}${frac}`;
-}
-
-/**
- * The access line of one request: the very bytes jsonLine(30, 'info', { method, url, status, bytes,
- * durationMs: durationMicros / 1000, callId }, 'request') gives (tests hold them equal), built without
- * walking an object: it is written for every request.
- */
-export function jsonAccessLine(method: string | undefined, url: string | undefined, status: number, bytes: number, durationMicros: number, callId: string | undefined, now: number = Date.now()): string {
-  const m = method === undefined ? '' : `,"method":${quotedMethod(method)}`;
-  const u = url === undefined ? '' : `,"url":${JSON.stringify(url)}`;
-  const c = callId === undefined ? '' : `,"callId":${JSON.stringify(callId)}`;
-  return `{"level":30,"levelName":"info","time":${timeText(now)}${m}${u},"status":${jsonNumber(status)},"bytes":${jsonNumber(bytes)},"durationMs":${millisText(durationMicros)}${c},"msg":"request"}\n`;
-}
-
-// The access line again, written as bytes straight into a sink's buffer: no string is built, joined or
-// encoded for it. It is every request's one log line, and building it as a string cost more than all
-// the watchdog's other per-request work (docs/inproc.md, "Performance").
+// The access line of one request, written as bytes straight into a sink's buffer: no string is built,
+// joined or encoded for it. It is every request's one log line, and building it as a string cost more
+// than all the watchdog's other per-request work (docs/inproc.md, "Performance"). Its bytes are those
+// of jsonLine(30, 'info', { method, url, status, bytes, durationMs: durationMicros / 1000, callId },
+// 'request') (tests hold them equal).
 const ascii = (text: string): Buffer => Buffer.from(text, 'latin1');
 const ACCESS_HEAD = ascii('{"level":30,"levelName":"info","time":');
 const METHOD_KEY = ascii(',"method":');
@@ -142,9 +93,9 @@ function writeNumber(buf: Buffer, at: number, n: number): number {
   return Number.isSafeInteger(n) && n >= 0 ? writeUint(buf, at, n) : writeText(buf, at, String(jsonNumber(n)));
 }
 
-/** micros / 1000 as JSON writes it (as millisText). */
+/** micros / 1000 as JSON writes that number (`12.346`, `1.5`, `2`), from the integer: no fraction turned into text. */
 function writeMillis(buf: Buffer, at: number, micros: number): number {
-  if (!Number.isSafeInteger(micros) || micros < 0 || micros >= 1e12) return writeText(buf, at, millisText(micros));
+  if (!Number.isSafeInteger(micros) || micros < 0 || micros >= 1e12) return writeText(buf, at, String(jsonNumber(micros / 1000)));
   const whole = Math.floor(micros / 1000);
   let frac = micros - whole * 1000;
   let end = writeUint(buf, at, whole);
@@ -180,10 +131,7 @@ function writeBytes(buf: Buffer, at: number, bytes: Buffer): number {
   return at + bytes.length;
 }
 
-/**
- * The bytes of jsonAccessLine(...) written into `buf` at `at` (which has accessLineMaxBytes() of room);
- * returns the end. A test holds the two equal.
- */
+/** The access line written into `buf` at `at` (which has accessLineMaxBytes() of room); returns the end. */
 export function writeJsonAccessLine(buf: Buffer, at: number, method: string | undefined, url: string | undefined, status: number, bytes: number, durationMicros: number, callId: string | undefined, now: number = Date.now()): number {
   let end = writeBytes(buf, at, ACCESS_HEAD);
   end = writeNumber(buf, end, now);
@@ -194,6 +142,12 @@ export function writeJsonAccessLine(buf: Buffer, at: number, method: string | un
   end = writeMillis(buf, writeBytes(buf, end, DURATION_KEY), durationMicros);
   if (callId !== undefined) end = writeJsonString(buf, writeBytes(buf, end, CALL_ID_KEY), callId);
   return writeBytes(buf, end, ACCESS_TAIL);
+}
+
+/** The access line as a string, for a line longer than a sink's buffer or a sink that takes no bytes. */
+export function jsonAccessLine(method: string | undefined, url: string | undefined, status: number, bytes: number, durationMicros: number, callId: string | undefined, now: number = Date.now()): string {
+  const buf = Buffer.allocUnsafe(accessLineMaxBytes(method, url, callId));
+  return buf.toString('utf8', 0, writeJsonAccessLine(buf, 0, method, url, status, bytes, durationMicros, callId, now));
 }
 
 /** Writes JSON lines to `sink`; debug lines only when `debug` is on. */

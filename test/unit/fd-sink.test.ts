@@ -2,7 +2,7 @@ import { closeSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FLUSH_GAP_MS, MAX_PENDING, createFdSink, type FdSinkIo } from '../../src/log/fd-sink.js';
-import { accessLineMaxBytes, jsonAccessLine, jsonLine, millisText, writeJsonAccessLine } from '../../src/log/json-lines.js';
+import { accessLineMaxBytes, jsonAccessLine, jsonLine, writeJsonAccessLine } from '../../src/log/json-lines.js';
 import { makeTmpDir } from '../helpers/watchdog.js';
 
 /** An fd sink's writes recorded; `script` says what each call does (a byte count to write, or an error code). */
@@ -168,27 +168,25 @@ describe('JSON lines', () => {
     expect(parsed.circular).toBe('[object Object]');
   });
 
-  it('millisText writes micros / 1000 exactly as JSON writes the number', () => {
-    const micros = [0, 1, 5, 10, 50, 99, 100, 101, 110, 999, 1000, 1001, 1010, 1100, 1500, 12346, 60000000, 123456789, 987654321012, 1e12 + 5, 2 ** 53 + 2, -3, 0.5, Number.NaN];
-    for (let i = 0; i < 2000; i++) micros.push(Math.round(Math.random() * 10 ** (1 + (i % 10))));
-    for (const us of micros) expect(millisText(us)).toBe(JSON.stringify(us / 1000) === undefined ? 'null' : (JSON.stringify(us / 1000) as string));
-  });
-
-  it('writeJsonAccessLine writes the very bytes of jsonAccessLine, escapes and non-ASCII included', () => {
+  it('writeJsonAccessLine writes the very bytes of the generic jsonLine, escapes, non-ASCII and odd numbers included', () => {
     const strings = ['/', '/fn?q=1&b=2', '/a "quoted" \\ path', '/ctl\u0001\u001f\u007f', '/é/日本/😀', '/lone\ud800/x', '', 'x'.repeat(3000)];
     const numbers = [0, 2, 200, 504, 1796553299257, 2 ** 53 - 1, 2 ** 53 + 2, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, 1e21];
-    const micros = [0, 5, 50, 500, 1001, 12346, 999999999999, 1e12 + 5, -3, 0.5, Number.NaN];
+    const micros = [0, 1, 5, 10, 50, 99, 100, 101, 110, 500, 999, 1000, 1001, 1010, 1100, 1500, 12346, 60000000, 123456789, 999999999999, 1e12 + 5, 2 ** 53 + 2, -3, 0.5, Number.NaN];
+    for (let i = 0; i < 2000; i++) micros.push(Math.round(Math.random() * 10 ** (1 + (i % 10))));
+    const times = [0, 1796553299257, Date.now()];
     const buf = Buffer.alloc(64 * 1024);
     const pick = <T>(list: T[], i: number): T => list[i % list.length] as T;
-    for (let i = 0; i < 600; i++) {
+    for (let i = 0; i < micros.length; i++) {
       const method = i % 7 === 0 ? undefined : pick(['GET', 'POST', 'M-SEARCH', 'X"Y'], i);
       const url = i % 11 === 0 ? undefined : pick(strings, i * 3);
       const callId = i % 2 === 0 ? undefined : pick(strings, i * 5 + 1);
-      const args = [method, url, pick(numbers, i), pick(numbers, i * 7 + 3), pick(micros, i * 13 + 1), callId, pick(numbers, i + 4)] as const;
+      const [status, bytes, us, now] = [pick(numbers, i), pick(numbers, i * 7 + 3), micros[i] as number, pick(times, i)];
       const at = i % 5;
-      const end = writeJsonAccessLine(buf, at, ...args);
+      const end = writeJsonAccessLine(buf, at, method, url, status, bytes, us, callId, now);
       expect(end - at).toBeLessThanOrEqual(accessLineMaxBytes(method, url, callId));
-      expect(buf.subarray(at, end).toString('utf8')).toBe(jsonAccessLine(...args));
+      const expected = jsonLine(30, 'info', { method, url, status, bytes, durationMs: us / 1000, callId }, 'request', now);
+      expect(buf.subarray(at, end).toString('utf8')).toBe(expected);
+      expect(jsonAccessLine(method, url, status, bytes, us, callId, now)).toBe(expected);
     }
   });
 });
