@@ -40,9 +40,9 @@ export class DeadlineQueue<T> {
     return this.count;
   }
 
-  /** Starts the item's deadline now (`ms` from now). */
-  add(item: T): Deadline<T> {
-    const deadline = new Deadline(this, item, performance.now() + this.ms);
+  /** Starts the item's deadline: it expires `ms` after `now` (performance.now(), taken here unless the caller has it). */
+  add(item: T, now = performance.now()): Deadline<T> {
+    const deadline = new Deadline(this, item, now + this.ms);
     if (this.tail === undefined) this.head = deadline;
     else {
       this.tail.next = deadline;

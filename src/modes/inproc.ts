@@ -62,7 +62,6 @@ export function createInprocMode(deps: ModeDeps): ModeRunner {
     const req = (call.body === call.req ? call.req : requestWithBody(call.req, call.body)) as InprocRequest;
     if (call.body !== call.req) watchBody(call, run);
     (res as InprocResponse).call = call;
-    const onError = (err: unknown): void => run.fail(err, logger);
     try {
       let result: unknown;
       if (loaded.handler.kind === 'listener') {
@@ -71,9 +70,9 @@ export function createInprocMode(deps: ModeDeps): ModeRunner {
       } else {
         result = serveFetch(loaded.handler.fetch, req, req, res, run.signal);
       }
-      if (result !== undefined && typeof (result as Promise<unknown>).then === 'function') (result as Promise<unknown>).then(undefined, onError);
+      if (result !== undefined && typeof (result as Promise<unknown>).then === 'function') (result as Promise<unknown>).then(undefined, (err: unknown) => run.fail(err, logger));
     } catch (err) {
-      onError(err);
+      run.fail(err, logger);
     }
   }
 

@@ -24,7 +24,12 @@ export interface FunctionCall {
   /** Set by a mode that wants the access line to say something other than res.statusCode (e.g. 500 after a 200 was committed). */
   logStatus?: number;
   /** Set by a mode to hear once that the response closed (finished or cut), instead of adding a 'close' listener per call. */
-  onClose?: () => void;
+  onClose?: CloseListener;
+}
+
+/** What FunctionCall.onClose calls (an object with a method: no closure per call). */
+export interface CloseListener {
+  responseClosed(): void;
 }
 
 export interface ModeDeps {

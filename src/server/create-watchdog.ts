@@ -92,7 +92,7 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
     const startedAt = performance.now();
     if (drain.draining) res.setHeader('Connection', 'close');
     metrics.requestStarted();
-    if (limiter.tryEnter()) runFunction(req, res, startedAt, upgrading);
+    if (limiter.tryEnter()) runFunction(req, res, startedAt, upgrading, startedAt);
     else waitForSlot(req, res, startedAt, upgrading);
   }
 
@@ -102,7 +102,7 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
     const leave = limiter.wait(
       () => {
         waiting = false;
-        runFunction(req, res, startedAt, upgrading);
+        runFunction(req, res, startedAt, upgrading, performance.now());
       },
       (reason) => {
         waiting = false;
@@ -130,31 +130,35 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
     if (!res.destroyed) res.writeHead(limited.status, limited.headers).end(limited.body);
   }
 
-  function runFunction(req: IncomingMessage, res: ServerResponse, startedAt: number, upgrading: Upgrading | undefined): void {
-    drain.answerStarted(res);
+  /** Runs the call now (`now` is performance.now(), or the arrival time when it did not wait for a slot). */
+  function runFunction(req: IncomingMessage, res: ServerResponse, startedAt: number, upgrading: Upgrading | undefined, now: number): void {
+    const answer = drain.answerStarted(res);
     const timeoutMs = effectiveTimeoutMs(config.execTimeoutMs, req.headers['x-timeout']);
-    const call = upgrading === undefined ? new RequestCall(req, res, timeoutMs, startedAt) : new RequestUpgradeCall(req, res, timeoutMs, startedAt, upgrading, () => finish(101));
+    const call = upgrading === undefined ? new RequestCall(req, res, timeoutMs, startedAt) : new RequestUpgradeCall(req, res, timeoutMs, startedAt, upgrading, () => finish(true));
     if (req.headers.expect !== undefined && expecting.has(req)) call.expectsContinue = true;
-    const writeDeadline = writeDeadlines?.add(res);
+    const writeDeadline = writeDeadlines?.add(res, now);
     let finished = false;
     // 'close' fires once per response: `on` spares the wrapper `once` would allocate.
-    res.on('close', () => finish(undefined));
-    function finish(tunnelStatus: number | undefined): void {
+    res.on('close', finish);
+    /** The answer is over: the response closed, or (`tunnelOpened` true) an Upgrade's tunnel opened (logged as 101). */
+    function finish(tunnelOpened?: unknown): void {
       if (finished) return;
       finished = true;
+      const tunnel = tunnelOpened === true;
       writeDeadline?.cancel();
-      if (tunnelStatus === undefined && !res.writableFinished) call.cutOff();
-      call.onClose?.();
-      if (tunnelStatus !== undefined) call.logStatus = tunnelStatus;
+      if (!tunnel && !res.writableFinished) call.cutOff();
+      call.onClose?.responseClosed();
+      if (tunnel) call.logStatus = 101;
       const status = call.logStatus ?? res.statusCode;
-      const seconds = (performance.now() - startedAt) / 1000;
+      const endedAt = performance.now();
+      const seconds = (endedAt - startedAt) / 1000;
       metrics.requestFinished(req.method, status, seconds);
       // 413 and 401 made by the watchdog itself (not the function's own) are refusals.
       if ((status === 413 || status === 401) && res.getHeader(INTERNAL_HEADER) !== undefined) metrics.refused(status === 413 ? 'body_too_large' : 'auth');
       accessLog(call, status, seconds);
       // The slot goes to the longest-waiting request, if any; then the drain hears of the end (the next call has begun).
       limiter.release();
-      drain.answerEnded(res);
+      drain.answerEnded(answer, endedAt);
     }
 
     const declared = req.headers['content-length'];

@@ -16,10 +16,10 @@ const POLL_MS = 20;
 export interface Drain {
   /** True once the drain has begun: every answer begun from then on must say Connection: close. */
   readonly draining: boolean;
-  /** A function answer begins on `res` (counted until answerEnded). */
-  answerStarted(res: ServerResponse): void;
-  /** The answer on `res` has closed (finished or cut). */
-  answerEnded(res: ServerResponse): void;
+  /** A function answer begins on `res`: in progress until answerEnded is given the returned handle. */
+  answerStarted(res: ServerResponse): Answer;
+  /** The answer has closed (finished or cut); `now` is performance.now(). */
+  answerEnded(answer: Answer, now: number): void;
   /** An answer the watchdog wrote at once (health, redirect) ended on `socket`. */
   answeredAt(socket: Socket): void;
   /**
@@ -32,45 +32,66 @@ export interface Drain {
   answersDone(maxMs: number): Promise<void>;
 }
 
+/** A function answer in progress: a node of the drain's list (a few pointer moves per request, no hashing). */
+export class Answer {
+  /** @internal */
+  prev: Answer | undefined = undefined;
+  /** @internal */
+  next: Answer | undefined = undefined;
+  /** @internal False once ended. */
+  active = true;
+
+  constructor(readonly res: ServerResponse) {}
+}
+
 interface LastAnswer {
   /** socket.bytesRead when the answer ended: more since then is a request on its way. */
   bytes: number;
   at: number;
 }
 
+/** Each socket's LastAnswer, kept on the socket itself (set once per connection; read on every answer). */
+const LAST_ANSWER = Symbol('fwatchdog.lastAnswer');
+type DrainSocket = Socket & { [LAST_ANSWER]?: LastAnswer };
+
 export function createDrain(server: Server, graceMs = IDLE_SWEEP_GRACE_MS): Drain {
   const sockets = new Set<Socket>();
-  const lastAnswer = new WeakMap<Socket, LastAnswer>();
-  // Function answers in progress, and those whose headers had promised keep-alive when the drain began.
-  const active = new Set<ServerResponse>();
+  // Function answers in progress (a list: first, last, count), and those whose headers had promised keep-alive when the drain began.
+  let first: Answer | undefined;
+  let last: Answer | undefined;
+  let activeCount = 0;
   const promised = new Set<ServerResponse>();
   const doneWaiters: Array<() => void> = [];
   let draining = false;
 
   server.on('connection', (socket: Socket) => {
     sockets.add(socket);
-    lastAnswer.set(socket, { bytes: 0, at: performance.now() });
+    (socket as DrainSocket)[LAST_ANSWER] = { bytes: 0, at: performance.now() };
     socket.once('close', () => sockets.delete(socket));
   });
 
   /** Notes an answer's end on its socket (the record made at 'connection' is updated: nothing allocated per request). */
-  function markAnswered(socket: Socket | null): void {
-    const last = socket === null ? undefined : lastAnswer.get(socket);
-    if (last === undefined) return;
-    last.bytes = (socket as Socket).bytesRead;
-    last.at = performance.now();
+  function markAnswered(socket: Socket | null, now: number): void {
+    const record = socket === null ? undefined : (socket as DrainSocket)[LAST_ANSWER];
+    if (record === undefined) return;
+    record.bytes = (socket as Socket).bytesRead;
+    record.at = now;
+  }
+
+  function* activeAnswers(): Generator<Answer> {
+    for (let a = first; a !== undefined; a = a.next) yield a;
   }
 
   /** Closes the sockets idle for the grace; returns how long until the next idle one reaches it (-1: none). */
   function closeIdleSockets(now: number): number {
     const busy = new Set<Socket>();
-    for (const r of active) busy.add(r.req.socket);
+    for (const a of activeAnswers()) busy.add(a.res.req.socket);
     let nextMs = -1;
     for (const socket of sockets) {
       // An answer in progress or still being written, or request bytes read since the last answer: not idle.
-      const last = lastAnswer.get(socket);
-      if (busy.has(socket) || socket.writableLength > 0 || last === undefined || socket.bytesRead !== last.bytes) continue;
-      const leftMs = graceMs - (now - last.at);
+      const record = (socket as DrainSocket)[LAST_ANSWER];
+      if (busy.has(socket) || socket.writableLength > 0 || record === undefined || socket.bytesRead !== record.bytes) continue;
+      const leftMs = graceMs - (now - record.at);
       if (leftMs <= 0) socket.destroy();
       else nextMs = nextMs < 0 ? leftMs : Math.min(nextMs, leftMs);
     }
@@ -82,20 +103,39 @@ export function createDrain(server: Server, graceMs = IDLE_SWEEP_GRACE_MS): Drai
       return draining;
     },
     answerStarted(res) {
-      active.add(res);
+      const answer = new Answer(res);
+      if (last === undefined) first = answer;
+      else {
+        last.next = answer;
+        answer.prev = last;
+      }
+      last = answer;
+      activeCount++;
+      return answer;
     },
-    answerEnded(res) {
-      active.delete(res);
-      markAnswered(res.req.socket);
+    answerEnded(answer, now) {
+      if (!answer.active) return;
+      answer.active = false;
+      const { prev, next } = answer;
+      if (prev === undefined) first = next;
+      else prev.next = next;
+      if (next === undefined) last = prev;
+      else next.prev = prev;
+      answer.prev = answer.next = undefined;
+      activeCount--;
+      const { res } = answer;
+      markAnswered(res.req.socket, now);
       if (!draining) return;
       promised.delete(res);
-      if (active.size === 0) for (const wake of doneWaiters.splice(0)) wake();
+      if (activeCount === 0) for (const wake of doneWaiters.splice(0)) wake();
     },
-    answeredAt: markAnswered,
+    answeredAt(socket) {
+      markAnswered(socket, performance.now());
+    },
     async begin(maxMs) {
       draining = true;
       const startedAt = performance.now();
-      for (const r of active) {
+      for (const { res: r } of activeAnswers()) {
         if (!r.headersSent) r.setHeader('Connection', 'close');
         else promised.add(r);
       }
@@ -110,7 +150,7 @@ export function createDrain(server: Server, graceMs = IDLE_SWEEP_GRACE_MS): Drai
       }
     },
     answersDone(maxMs) {
-      if (active.size === 0) return Promise.resolve();
+      if (activeCount === 0) return Promise.resolve();
       return new Promise((resolve) => {
         const timer = maxMs > 0 ? setTimeout(resolve, maxMs) : undefined;
         doneWaiters.push(() => {

@@ -3,7 +3,7 @@ import { ServerResponse, type IncomingMessage, type Server } from 'node:http';
 import type { Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { WatchdogError } from '../errors.js';
-import type { FunctionCall, UpgradeCall } from '../modes/mode.js';
+import type { CloseListener, FunctionCall, UpgradeCall } from '../modes/mode.js';
 
 /** One function request as the modes see it; its AbortSignal is only built if a mode asks for it (most never do). */
 export class RequestCall implements FunctionCall {
@@ -12,7 +12,7 @@ export class RequestCall implements FunctionCall {
   expectsContinue = false;
   bytesOut = 0;
   logStatus: number | undefined;
-  onClose: (() => void) | undefined = undefined;
+  onClose: CloseListener | undefined = undefined;
   private controller: AbortController | undefined;
   private cut = false;
 

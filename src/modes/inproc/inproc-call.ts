@@ -3,12 +3,12 @@ import type { ServerResponse } from 'node:http';
 import { formatDuration } from '../../config/duration.js';
 import { WatchdogError, sendError } from '../../errors.js';
 import type { Deadline, DeadlineQueue } from '../deadline-queue.js';
-import type { FunctionCall, ModeDeps } from '../mode.js';
+import type { CloseListener, FunctionCall, ModeDeps } from '../mode.js';
 
 const NOOP = (): void => {};
 
 /** One handler call: its timeout timer, its AbortSignal (built only if the handler asks), and whether the watchdog has answered. */
-export class InprocCall {
+export class InprocCall implements CloseListener {
   private controller: AbortController | undefined;
   private timer: NodeJS.Timeout | undefined;
   private deadline: Deadline<InprocCall> | undefined;
@@ -30,11 +30,13 @@ export class InprocCall {
       if (deadlines !== undefined && timeoutMs === deadlines.ms) this.deadline = deadlines.add(this);
       else this.timer = setTimeout(onTimeout, timeoutMs, this);
     }
-    call.onClose = () => {
-      this.stopTimer();
-      // write_timeout or a vanished client ends the response: the handler's signal says so.
-      if (!call.res.writableFinished) this.abort();
-    };
+    call.onClose = this;
+  }
+
+  /** The response closed: the timer stops; write_timeout or a vanished client (not finished) aborts the signal. */
+  responseClosed(): void {
+    this.stopTimer();
+    if (!this.call.res.writableFinished) this.abort();
   }
 
   private stopTimer(): void {
