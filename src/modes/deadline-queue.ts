@@ -40,7 +40,10 @@ export class DeadlineQueue<T> {
     return this.count;
   }
 
-  /** Starts the item's deadline: it expires `ms` after `now` (performance.now(), taken here unless the caller has it). */
+  /**
+   * Starts the item's deadline: it expires `ms` after `now` (performance.now(), taken here unless the caller
+   * has it). A caller's `now` must not be earlier than that of an item added before: the list stays in expiry order.
+   */
   add(item: T, now = performance.now()): Deadline<T> {
     const deadline = new Deadline(this, item, now + this.ms);
     if (this.tail === undefined) this.head = deadline;
