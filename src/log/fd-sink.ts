@@ -6,16 +6,11 @@
 // hundreds of access lines: on this VM a write costs more than formatting the line.
 import { writeSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
+import type { ByteSink } from './logger.js';
 
-export interface FdSink {
+/** A ByteSink on an fd: claim() gives room at the end of the pending bytes (-1 too when the fd is gone). */
+export interface FdSink extends ByteSink {
   write(chunk: string): void;
-  /**
-   * Room for `maxBytes` at the end of the pending bytes, for a line written as bytes: returns the offset
-   * in `bytes` to write at, then commit(end); or -1 (too long, or the fd is gone): write() a string instead.
-   */
-  claim(maxBytes: number): number;
-  readonly bytes: Buffer;
-  commit(end: number): void;
   /** Writes what is pending now (before process.exit). */
   flushSync(): void;
 }

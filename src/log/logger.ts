@@ -12,7 +12,10 @@ export interface Sink {
 
 /** A sink that also takes lines written as bytes into its buffer (src/log/fd-sink.ts). */
 export interface ByteSink extends Sink {
-  /** The offset in `bytes` with room for maxBytes, or -1 (write a string instead); then commit(end). */
+  /**
+   * Room for a line of at most `maxBytes` written as bytes: the offset in `bytes` to write at, then
+   * commit(end) with where the line ends; or -1 (it cannot take it now): write() a string instead.
+   */
   claim(maxBytes: number): number;
   readonly bytes: Buffer;
   commit(end: number): void;
