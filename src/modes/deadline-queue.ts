@@ -2,33 +2,28 @@
 // Items expire in the order they were added, because every deadline is `added + ms`: the queue is a
 // linked list, so adding and cancelling are a few pointer moves (no hashing, no timer) on every request.
 import { performance } from 'node:perf_hooks';
+import { LinkedList, ListNode } from '../linked-list.js';
 
 /** One item's deadline in a DeadlineQueue; cancel() when the item finished in time (or is gone). */
-export class Deadline<T> {
-  /** @internal The neighbours in the queue's list (undefined at its ends). */
-  prev: Deadline<T> | undefined = undefined;
-  /** @internal */
-  next: Deadline<T> | undefined = undefined;
-  /** @internal False once expired or cancelled. */
-  queued = true;
-
+export class Deadline<T> extends ListNode {
   constructor(
     private readonly queue: DeadlineQueue<T>,
     readonly item: T,
     /** When it expires (performance.now() ms). */
     readonly at: number,
-  ) {}
+  ) {
+    super();
+  }
 
   /** The item never expires (a second call, or one after it expired, does nothing). */
   cancel(): void {
-    if (this.queued) this.queue.unlink(this);
+    this.queue.list.remove(this);
   }
 }
 
 export class DeadlineQueue<T> {
-  private head: Deadline<T> | undefined = undefined;
-  private tail: Deadline<T> | undefined = undefined;
-  private count = 0;
+  /** @internal In expiry order. */
+  readonly list = new LinkedList<Deadline<T>>();
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -37,7 +32,7 @@ export class DeadlineQueue<T> {
   ) {}
 
   get size(): number {
-    return this.count;
+    return this.list.size;
   }
 
   /**
@@ -46,27 +41,9 @@ export class DeadlineQueue<T> {
    */
   add(item: T, now = performance.now()): Deadline<T> {
     const deadline = new Deadline(this, item, now + this.ms);
-    if (this.tail === undefined) this.head = deadline;
-    else {
-      this.tail.next = deadline;
-      deadline.prev = this.tail;
-    }
-    this.tail = deadline;
-    this.count++;
+    this.list.append(deadline);
     if (this.timer === undefined) this.arm(this.ms);
     return deadline;
-  }
-
-  /** @internal Takes a queued deadline out of the list (Deadline.cancel, or expiry). */
-  unlink(deadline: Deadline<T>): void {
-    deadline.queued = false;
-    const { prev, next } = deadline;
-    if (prev === undefined) this.head = next;
-    else prev.next = next;
-    if (next === undefined) this.tail = prev;
-    else next.prev = prev;
-    deadline.prev = deadline.next = undefined;
-    this.count--;
   }
 
   private arm(ms: number): void {
@@ -78,12 +55,12 @@ export class DeadlineQueue<T> {
   sweep(): void {
     this.timer = undefined;
     const now = performance.now();
-    for (let first = this.head; first !== undefined; first = this.head) {
+    for (let first = this.list.first; first !== undefined; first = this.list.first) {
       if (first.at > now) {
         this.arm(first.at - now);
         return;
       }
-      this.unlink(first);
+      this.list.remove(first);
       this.onExpire(first.item);
     }
   }

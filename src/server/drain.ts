@@ -2,6 +2,7 @@
 import type { ServerResponse, Server } from 'node:http';
 import { Server as NetServer, type Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { LinkedList, ListNode } from '../linked-list.js';
 
 /**
  * How long a keep-alive socket must have been idle since its last answer before the drain closes it.
@@ -32,16 +33,11 @@ export interface Drain {
   answersDone(maxMs: number): Promise<void>;
 }
 
-/** A function answer in progress: a node of the drain's list (a few pointer moves per request, no hashing). */
-export class Answer {
-  /** @internal */
-  prev: Answer | undefined = undefined;
-  /** @internal */
-  next: Answer | undefined = undefined;
-  /** @internal False once ended. */
-  active = true;
-
-  constructor(readonly res: ServerResponse) {}
+/** A function answer in progress: an entry of the drain's list (a few pointer moves per request, no hashing). */
+export class Answer extends ListNode {
+  constructor(readonly res: ServerResponse) {
+    super();
+  }
 }
 
 interface LastAnswer {
@@ -56,10 +52,8 @@ type DrainSocket = Socket & { [LAST_ANSWER]?: LastAnswer };
 
 export function createDrain(server: Server, graceMs = IDLE_SWEEP_GRACE_MS): Drain {
   const sockets = new Set<Socket>();
-  // Function answers in progress (a list: first, last, count), and those whose headers had promised keep-alive when the drain began.
-  let first: Answer | undefined;
-  let last: Answer | undefined;
-  let activeCount = 0;
+  // Function answers in progress, and those whose headers had promised keep-alive when the drain began.
+  const active = new LinkedList<Answer>();
   const promised = new Set<ServerResponse>();
   const doneWaiters: Array<() => void> = [];
   let draining = false;
@@ -78,14 +72,10 @@ export function createDrain(server: Server, graceMs = IDLE_SWEEP_GRACE_MS): Drai
     record.at = now;
   }
 
-  function* activeAnswers(): Generator<Answer> {
-    for (let a = first; a !== undefined; a = a.next) yield a;
-  }
-
   /** Closes the sockets idle for the grace; returns how long until the next idle one reaches it (-1: none). */
   function closeIdleSockets(now: number): number {
     const busy = new Set<Socket>();
-    for (const a of activeAnswers()) busy.add(a.res.req.socket);
+    for (const a of active) busy.add(a.res.req.socket);
     let nextMs = -1;
     for (const socket of sockets) {
       // An answer in progress or still being written, or request bytes read since the last answer: not idle.
@@ -104,30 +94,16 @@ export function createDrain(server: Server, graceMs = IDLE_SWEEP_GRACE_MS): Drai
     },
     answerStarted(res) {
       const answer = new Answer(res);
-      if (last === undefined) first = answer;
-      else {
-        last.next = answer;
-        answer.prev = last;
-      }
-      last = answer;
-      activeCount++;
+      active.append(answer);
       return answer;
     },
     answerEnded(answer, now) {
-      if (!answer.active) return;
-      answer.active = false;
-      const { prev, next } = answer;
-      if (prev === undefined) first = next;
-      else prev.next = next;
-      if (next === undefined) last = prev;
-      else next.prev = prev;
-      answer.prev = answer.next = undefined;
-      activeCount--;
+      if (!active.remove(answer)) return;
       const { res } = answer;
       markAnswered(res.req.socket, now);
       if (!draining) return;
       promised.delete(res);
-      if (activeCount === 0) for (const wake of doneWaiters.splice(0)) wake();
+      if (active.size === 0) for (const wake of doneWaiters.splice(0)) wake();
     },
     answeredAt(socket) {
       markAnswered(socket, performance.now());
@@ -135,7 +111,7 @@ export function createDrain(server: Server, graceMs = IDLE_SWEEP_GRACE_MS): Drai
     async begin(maxMs) {
       draining = true;
       const startedAt = performance.now();
-      for (const { res: r } of activeAnswers()) {
+      for (const { res: r } of active) {
         if (!r.headersSent) r.setHeader('Connection', 'close');
         else promised.add(r);
       }
@@ -150,7 +126,7 @@ export function createDrain(server: Server, graceMs = IDLE_SWEEP_GRACE_MS): Drai
       }
     },
     answersDone(maxMs) {
-      if (activeCount === 0) return Promise.resolve();
+      if (active.size === 0) return Promise.resolve();
       return new Promise((resolve) => {
         const timer = maxMs > 0 ? setTimeout(resolve, maxMs) : undefined;
         doneWaiters.push(() => {
