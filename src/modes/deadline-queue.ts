@@ -7,7 +7,7 @@ import { LinkedList, ListNode } from '../linked-list.js';
 /** One item's deadline in a DeadlineQueue; cancel() when the item finished in time (or is gone). */
 export class Deadline<T> extends ListNode {
   constructor(
-    private readonly queue: DeadlineQueue<T>,
+    private readonly list: LinkedList<Deadline<T>>,
     readonly item: T,
     /** When it expires (performance.now() ms). */
     readonly at: number,
@@ -17,13 +17,13 @@ export class Deadline<T> extends ListNode {
 
   /** The item never expires (a second call, or one after it expired, does nothing). */
   cancel(): void {
-    this.queue.list.remove(this);
+    this.list.remove(this);
   }
 }
 
 export class DeadlineQueue<T> {
-  /** @internal In expiry order. */
-  readonly list = new LinkedList<Deadline<T>>();
+  /** In expiry order. */
+  private readonly list = new LinkedList<Deadline<T>>();
   private timer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -40,7 +40,7 @@ export class DeadlineQueue<T> {
    * has it). A caller's `now` must not be earlier than that of an item added before: the list stays in expiry order.
    */
   add(item: T, now = performance.now()): Deadline<T> {
-    const deadline = new Deadline(this, item, now + this.ms);
+    const deadline = new Deadline(this.list, item, now + this.ms);
     this.list.append(deadline);
     if (this.timer === undefined) this.arm(this.ms);
     return deadline;
