@@ -42,16 +42,25 @@ export function bundleWatchdog() {
   return { label: 'node dist/fwatchdog.cjs', command: process.execPath, args: [join(ROOT, 'dist', 'fwatchdog.cjs')] };
 }
 
-/** A free TCP port on 127.0.0.1 (asked from the kernel, then released). */
-export function freePort() {
-  return new Promise((resolvePort, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolvePort(port));
+// The ports freePort has handed out: the kernel can give the same port to two listen(0) calls in turn.
+const handedOut = new Set();
+
+/** A free TCP port on 127.0.0.1 (asked from the kernel, then released), never the same one twice. */
+export async function freePort() {
+  for (;;) {
+    const port = await new Promise((resolvePort, reject) => {
+      const srv = createServer();
+      srv.once('error', reject);
+      srv.listen(0, '127.0.0.1', () => {
+        const { port: given } = srv.address();
+        srv.close(() => resolvePort(given));
+      });
     });
-  });
+    if (!handedOut.has(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
 }
 
 /** One GET; resolves the status code, or 0 when the connection failed. */

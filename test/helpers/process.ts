@@ -97,13 +97,31 @@ export async function pidFrom(file: string): Promise<number> {
   return Number(readFileSync(file, 'utf8'));
 }
 
-/** A TCP port that was free a moment ago. */
+// Free ports come from a block of their own for each vitest worker, below the kernel's ephemeral range
+// (32768 and up): asking the kernel for port 0 twice can return the same port twice (CI once gave a
+// container port and metrics_port both 46661). Here a worker walks its block in turn, so no two calls
+// in a test file return the same port, two workers never share one, and the kernel never gives one
+// to a socket bound to port 0 in the meantime.
+const PORT_BLOCK = 400;
+const PORT_BLOCKS = 30; // 20000..31999
+const portBlockStart = 20_000 + ((Number(process.env.VITEST_POOL_ID ?? 1) - 1) % PORT_BLOCKS) * PORT_BLOCK;
+let portCursor = Math.floor(Math.random() * PORT_BLOCK);
+
+/** A TCP port on 127.0.0.1 that was free a moment ago and that this test file has not been given before. */
 export async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
+  for (let tried = 0; tried < PORT_BLOCK; tried++) {
+    const port = portBlockStart + (portCursor++ % PORT_BLOCK);
+    if (await canListen(port)) return port;
+  }
+  throw new Error(`no free port in ${portBlockStart}..${portBlockStart + PORT_BLOCK - 1}`);
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
 }
 
 /** Kills a leftover process by the pid in `pidFile` at the end of a test (it should already be gone). */
