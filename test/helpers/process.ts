@@ -107,7 +107,7 @@ const PORT_BLOCKS = 30; // 20000..31999
 const portBlockStart = 20_000 + ((Number(process.env.VITEST_POOL_ID ?? 1) - 1) % PORT_BLOCKS) * PORT_BLOCK;
 let portCursor = Math.floor(Math.random() * PORT_BLOCK);
 
-/** A TCP port on 127.0.0.1 that was free a moment ago and that this test file has not been given before. */
+/** A TCP port on 127.0.0.1 that was free a moment ago, and not one of the last 399 this test file was given. */
 export async function freePort(): Promise<number> {
   for (let tried = 0; tried < PORT_BLOCK; tried++) {
     const port = portBlockStart + (portCursor++ % PORT_BLOCK);
