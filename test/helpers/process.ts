@@ -104,7 +104,10 @@ export async function pidFrom(file: string): Promise<number> {
 // to a socket bound to port 0 in the meantime.
 const PORT_BLOCK = 400;
 const PORT_BLOCKS = 30; // 20000..31999
-const portBlockStart = 20_000 + ((Number(process.env.VITEST_POOL_ID ?? 1) - 1) % PORT_BLOCKS) * PORT_BLOCK;
+// FWATCHDOG_TEST_PORT_SHIFT moves every worker's block by that many blocks, so that two test runs on one
+// machine (two checkouts, say) do not walk the same ports.
+const portShift = Number(process.env.FWATCHDOG_TEST_PORT_SHIFT ?? 0);
+const portBlockStart = 20_000 + ((Number(process.env.VITEST_POOL_ID ?? 1) - 1 + portShift) % PORT_BLOCKS) * PORT_BLOCK;
 let portCursor = Math.floor(Math.random() * PORT_BLOCK);
 
 /** A TCP port on 127.0.0.1 that was free a moment ago, and not one of the last 399 this test file was given. */
