@@ -55,7 +55,8 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
   const metricsServer = config.metricsPort !== 0 ? createMetricsServer(metrics, logger) : undefined;
   answerRawSockets(server);
   const startCall = createCallStarter(mode, deps.guard);
-  const routes = createInternalRoutes({ config, mode, limiter, drain, isHealthy });
+  let boundPort = 0;
+  const routes = createInternalRoutes({ config, limiter, drain, isHealthy, port: () => boundPort });
 
   // write_timeout: one timer for every answer in progress (they all have the same length).
   const writeDeadlines = config.writeTimeoutMs > 0 ? new DeadlineQueue(config.writeTimeoutMs, onWriteTimeout) : undefined;
@@ -71,6 +72,7 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
   if (mode.handleUpgrade !== undefined) acceptUpgrades(server, onRequest);
 
   function onRequest(req: IncomingMessage, res: ServerResponse, upgrading?: Upgrading): void {
+    if (routes.isProbe(req)) return runProbe(req, res);
     let url = req.url ?? '/';
     // Absolute-form targets (http://host/p, as sent to proxies) route by their path, as in Go.
     if (url.charCodeAt(0) !== 47 && url !== '*') url = req.url = originForm(url);
@@ -94,6 +96,19 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
     metrics.requestStarted();
     if (limiter.tryEnter()) runFunction(req, res, startedAt, upgrading, startedAt);
     else waitForSlot(req, res, startedAt, upgrading);
+  }
+
+  /**
+   * The watchdog's own readiness probe (GET <ready_path>, built in internal-routes.ts): straight to the mode,
+   * outside the guard, the limiter, the access log and the metrics. At most one runs at a time.
+   */
+  function runProbe(req: IncomingMessage, res: ServerResponse): void {
+    const call = new RequestCall(req, res, config.execTimeoutMs, performance.now());
+    res.on('close', () => {
+      if (!res.writableFinished) call.cutOff();
+      call.onClose?.responseClosed();
+    });
+    mode.handle(call);
   }
 
   /** Every slot is taken: wait in the queue (max_queue), or get the 429. A client that leaves is dropped at once. */
@@ -220,6 +235,7 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
     },
     async listen() {
       const port = await listenOn(server, config.port, 'port');
+      boundPort = port;
       let metricsPort: number | undefined;
       if (metricsServer) {
         try {

@@ -1,10 +1,8 @@
 // The watchdog's own routes: /_/health, /_/ready (or the function's ready_path), OPTIONS *, and Go's 301 to a clean path.
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import { Readable } from 'node:stream';
-import { performance } from 'node:perf_hooks';
+import { request, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { WatchdogConfig } from '../config/load-config.js';
 import { escapeHtml } from '../escape-html.js';
-import type { FunctionCall, ModeRunner } from '../modes/mode.js';
 import { redirectTarget } from './clean-path.js';
 import type { Drain } from './drain.js';
 import type { Limiter } from './limiter.js';
@@ -18,6 +16,8 @@ const NO_BODY_HEADERS = { 'Content-Length': '0' };
 export interface InternalRoutes {
   health(req: IncomingMessage, res: ServerResponse): void;
   ready(req: IncomingMessage, res: ServerResponse): void;
+  /** True for the watchdog's own readiness probe (a loopback connection it opened itself), which goes to the mode unguarded. */
+  isProbe(req: IncomingMessage): boolean;
   /** OPTIONS * : 200, nothing else. */
   options(req: IncomingMessage, res: ServerResponse): void;
   /** Go's ServeMux answer to an unclean path: 301 to the cleaned one. */
@@ -26,15 +26,62 @@ export interface InternalRoutes {
 
 export interface RouteDeps {
   config: WatchdogConfig;
-  mode: ModeRunner;
   limiter: Limiter;
   drain: Drain;
   /** Lock file written, mode ready, not stopping. */
   isHealthy(): boolean;
+  /** The port the watchdog listens on (0 before listen()): the readiness probe connects to it on loopback. */
+  port(): number;
 }
 
+/** The User-Agent of the readiness probe (the same as the http-mode start-up probe's). */
+export const PROBE_USER_AGENT = 'fwatchdog-ready-probe';
+
 export function createInternalRoutes(deps: RouteDeps): InternalRoutes {
-  const { config, mode, limiter, drain, isHealthy } = deps;
+  const { config, limiter, drain, isHealthy } = deps;
+  // The readiness probe (ready_path): built by the watchdog, never from the client's request, and single-flight:
+  // every /_/ready that comes while one probe runs shares its verdict (as Knative's queue-proxy does).
+  let probing: Promise<boolean> | undefined;
+  /** Local ports of the probe's own loopback connections: a request from one of them is the probe. */
+  const probePorts = new Set<number>();
+
+  /** One GET <ready_path> with only Host and User-Agent; true on a 2xx. The function's body is never read. */
+  function probe(): Promise<boolean> {
+    return new Promise((resolve) => {
+      const port = deps.port();
+      const probeReq = request(
+        { host: '127.0.0.1', port, path: config.readyPath, method: 'GET', agent: false, setHost: false, headers: ['Host', `127.0.0.1:${port}`, 'User-Agent', PROBE_USER_AGENT, 'Connection', 'close'] },
+        (probeRes) => {
+          const status = probeRes.statusCode ?? 0;
+          resolve(status >= 200 && status < 300);
+          // Only the status counts: the connection is cut, so the call ends now (a body the function keeps
+          // streaming would otherwise hold the probe, and the shared verdict, for as long as it streams).
+          probeReq.destroy();
+        },
+      );
+      probeReq.on('socket', (socket: Socket) => {
+        socket.once('connect', () => {
+          const local = socket.localPort;
+          if (local === undefined) return;
+          probePorts.add(local);
+          socket.once('close', () => probePorts.delete(local));
+        });
+      });
+      probeReq.once('error', () => resolve(false)); // not listening (stopping) or cut: not ready
+      probeReq.once('close', () => resolve(false)); // no-op once resolved
+      probeReq.end();
+    });
+  }
+
+  function probeOnce(): Promise<boolean> {
+    if (probing !== undefined) return probing;
+    const running = probe();
+    probing = running;
+    void running.then(() => {
+      probing = undefined;
+    });
+    return running;
+  }
 
   function health(req: IncomingMessage, res: ServerResponse): void {
   if (req.method !== 'GET') {
@@ -60,21 +107,11 @@ async function ready(req: IncomingMessage, res: ServerResponse): Promise<void> {
     return;
   }
   if (config.readyPath !== undefined) {
-    // The function's own readiness answer is the /_/ready answer (not counted, not limited).
-    req.url = config.readyPath;
-    req.method = 'GET';
-    const controller = new AbortController();
-    res.once('close', () => controller.abort());
-    const call: FunctionCall = {
-      req,
-      res,
-      body: Readable.from([]),
-      timeoutMs: config.execTimeoutMs,
-      signal: controller.signal,
-      startedAt: performance.now(),
-      bytesOut: 0,
-    };
-    mode.handle(call);
+    // The function says whether it is ready (a 2xx), but the client gets the watchdog's own empty 200 or 503.
+    const ready = await probeOnce();
+    if (res.destroyed) return;
+    res.writeHead(ready ? 200 : 503, NO_BODY_HEADERS).end(EMPTY);
+    drain.answeredAt(req.socket);
     return;
   }
   res.writeHead(200, NO_BODY_HEADERS).end(EMPTY);
@@ -96,6 +133,11 @@ function redirectClean(req: IncomingMessage, res: ServerResponse, path: string, 
   return {
     health,
     ready: (req, res) => void ready(req, res),
+    isProbe(req) {
+      if (probePorts.size === 0) return false;
+      const socket = req.socket;
+      return socket.remotePort !== undefined && probePorts.has(socket.remotePort) && (socket.remoteAddress === '127.0.0.1' || socket.remoteAddress === '::ffff:127.0.0.1');
+    },
     options(req, res) {
       res.writeHead(200, NO_BODY_HEADERS).end();
       drain.answeredAt(req.socket);

@@ -117,11 +117,11 @@ describe('mode=inproc: health, readiness and the lock file', () => {
     expect(wd.stderr).toContain('The function cannot start: ready() failed: Error: no database');
   });
 
-  it('answers /_/ready with the function itself when ready_path is set', async () => {
+  it('answers /_/ready by asking the function when ready_path is set (its body stays inside)', async () => {
     const wd = await startInproc({ ready_path: '/am-i-ready' });
     const res = await send(`${wd.url}/_/ready`);
     expect(res.status).toBe(200);
-    expect(res.text).toBe('hello GET /am-i-ready');
+    expect(res.text).toBe('');
   });
 });
 

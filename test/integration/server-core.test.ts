@@ -69,13 +69,15 @@ describe('health, readiness and the lock file', () => {
     await wd.logs.waitFor(/suppress_lock.* is enabled/);
   });
 
-  it('answers /_/ready through the function when ready_path is set', async () => {
-    const wd = await startWatchdog({ fprocess: fixture('env-dump'), ready_path: '/ready' });
-    const res = await send(`${wd.url}/_/ready`);
-    expect(res.status).toBe(200);
-    const env = res.text.split('\n');
+  it('answers /_/ready by asking the function (its own GET <ready_path>) when ready_path is set', async () => {
+    const file = join(makeTmpDir(), 'calls.txt');
+    const wd = await startWatchdog({ fprocess: fixture('record-probe'), CALLS_FILE: file, ready_path: '/ready' });
+    const res = await send(`${wd.url}/_/ready?q=1`, { headers: { 'X-Action': 'a' } });
+    expect([res.status, res.text]).toEqual([200, '']);
+    const env = readFileSync(file, 'utf8').split('\n');
     expect(env).toContain('Http_Path=/ready');
     expect(env).toContain('Http_Method=GET');
+    expect(env.some((l) => l.startsWith('Http_X_Action') || l.startsWith('Http_Query'))).toBe(false);
   });
 
   it('answers /_/ready 429 with an empty body while max_inflight requests are running', async () => {
