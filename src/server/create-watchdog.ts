@@ -15,7 +15,7 @@ import { createInternalRoutes, HEALTH, READY } from './internal-routes.js';
 import { createLimiter, type LimiterRefusal } from './limiter.js';
 import { createLockFile } from './lock-file.js';
 import { createMetricsServer, listenOn } from './metrics-server.js';
-import { answerRawSockets } from './raw-answers.js';
+import { answerRawSockets, rawAnswerStatus } from './raw-answers.js';
 import type { Watchdog, WatchdogDeps } from './watchdog-api.js';
 import { RequestCall, RequestUpgradeCall, acceptUpgrades, onWriteTimeout, type Upgrading } from './request-call.js';
 import { effectiveTimeoutMs } from './timeouts.js';
@@ -129,8 +129,8 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
       if (!waiting) return;
       waiting = false;
       leave();
-      // No status was sent: recorded as nginx's 499 "client closed request".
-      metrics.requestFinished(req.method, 499, (performance.now() - startedAt) / 1000);
+      // No status was sent: recorded as nginx's 499 "client closed request" (or the raw 400/408 that ended the socket).
+      metrics.requestFinished(req.method, rawAnswerStatus(req.socket) ?? 499, (performance.now() - startedAt) / 1000);
       if (logger.debugEnabled) logger.debug('client left while queued', { method: req.method, url: req.url });
     });
   }
@@ -164,7 +164,8 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
       if (!tunnel && !res.writableFinished) call.cutOff();
       call.onClose?.responseClosed();
       if (tunnel) call.logStatus = 101;
-      const status = call.logStatus ?? res.statusCode;
+      // A request the parser refused mid-body (bad chunk, read_timeout) got a raw 400/408 and lost its socket.
+      const status = rawAnswerStatus(req.socket) ?? call.logStatus ?? res.statusCode;
       const endedAt = performance.now();
       const seconds = (endedAt - startedAt) / 1000;
       metrics.requestFinished(req.method, status, seconds);

@@ -13,6 +13,14 @@ function clientErrorAnswer(err: NodeJS.ErrnoException): WatchdogError {
   return new WatchdogError('BAD_REQUEST', '400 Bad Request\n', { cause: err });
 }
 
+/** The status of the raw answer written on each socket (a socket gets at most one: it is destroyed after it). */
+const rawStatuses = new WeakMap<Duplex, number>();
+
+/** The status of the raw answer that ended `socket`'s request (400, 408, 431), if clientError wrote one: the one to log and count. */
+export function rawAnswerStatus(socket: Duplex | null): number | undefined {
+  return socket === null ? undefined : rawStatuses.get(socket);
+}
+
 /** Installs the clientError and connect answers on `server`; neither can throw or leave a socket open. */
 export function answerRawSockets(server: Server): void {
   // Without a listener Node answers a 400 and closes; keep that, but never let it throw.
@@ -22,7 +30,12 @@ export function answerRawSockets(server: Server): void {
       socket.destroy();
       return;
     }
-    writeRawError(socket, clientErrorAnswer(err));
+    const answer = clientErrorAnswer(err);
+    rawStatuses.set(socket, answer.status);
+    writeRawError(socket, answer);
+    // Closed, not half-closed, once the answer is flushed: the request in progress on it (its max_inflight
+    // slot or queue place, the drain's wait) ends now, not when the client closes or write_timeout passes.
+    (socket as Socket).destroySoon();
   });
   // CONNECT (a proxy tunnel) is nothing a function serves. Without a listener Node would leave the socket open for ever.
   server.on('connect', (_req, socket: Duplex) => {

@@ -3,12 +3,13 @@
 // upstream received read back from what the fixtures recorded.
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { connect } from 'node:net';
+import { beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { createSecretMount } from '../helpers/auth-secrets.js';
 import { ensureBinary, startBinary, type RunningBinary } from '../helpers/binary.js';
 import { freePort, sleep, until } from '../helpers/process.js';
 import { send } from '../helpers/http.js';
-import { rawConnect, rawRequest } from '../helpers/raw.js';
+import { rawRequest } from '../helpers/raw.js';
 import { fixture, makeTmpDir, withTimeout } from '../helpers/watchdog.js';
 
 const KEY = 'probe-api-key-3b1d';
@@ -109,3 +110,64 @@ describe('issue #22: the readiness probe', () => {
     expect(a).not.toContain('hello');
   });
 });
+
+/** The function of each mode for the refused-request tests, with what it needs. */
+async function modeWatchdog(mode: string, env: Record<string, string>): Promise<RunningBinary> {
+  const tmp = makeTmpDir();
+  const base = { PATH: process.env.PATH ?? '', TMPDIR: tmp, log_format: 'text', healthcheck_interval: '0', ...env };
+  if (mode === 'http') {
+    const upstreamPort = await freePort();
+    const wd = await startBinary({ ...base, mode, fprocess: fixture('upstreams/recording-upstream'), upstream_url: `http://127.0.0.1:${upstreamPort}`, PORT: String(upstreamPort), RECORD_FILE: join(tmp, 'recorded.jsonl') });
+    await wd.waitReady();
+    return wd;
+  }
+  if (mode === 'inproc') {
+    const wd = await startBinary({ ...base, mode, fprocess: fixture('inproc/handler.mjs') });
+    await wd.waitReady();
+    return wd;
+  }
+  const wd = await startBinary({ ...base, mode, fprocess: fixture('record-probe'), CALLS_FILE: join(tmp, 'calls.txt') });
+  await wd.waitReady();
+  return wd;
+}
+
+describe('issue #22: a request refused with a raw 400/408 frees its slot at once', () => {
+  beforeAll(async () => {
+    await ensureBinary();
+  }, 180_000);
+
+  for (const mode of ['serializing', 'classic', 'http', 'inproc']) {
+    it(`${mode}: a bad chunk mid-body closes the connection, the next request runs at once, the access line says 400, shutdown is not held`, async () => {
+      const wd = await modeWatchdog(mode, { write_timeout: '0', max_inflight: '1', metrics_port: String(await freePort()) });
+      // A client that keeps its side open after the server's FIN (allowHalfOpen), as the probe's did.
+      const bad = connect({ port: wd.port, host: '127.0.0.1', allowHalfOpen: true });
+      onTestFinished(() => {
+        bad.destroy();
+      });
+      const chunks: Buffer[] = [];
+      bad.on('data', (c: Buffer) => chunks.push(c));
+      bad.on('error', () => {}); // a reset is an outcome the assertions below see
+      // The server's FIN ('end'): this side stays open, as a client that never closes would keep it.
+      const ended = new Promise<string>((resolve) => bad.once('end', () => resolve(Buffer.concat(chunks).toString('latin1'))));
+      bad.write('POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n');
+      await sleep(150); // the call has its slot (and, in a streaming mode, its function) by now
+      bad.write('ZZ\r\nnot a chunk\r\n');
+      const answer = await withTimeout(ended, 2000, 'the answer to the refused request');
+      expect(answer, answer).toMatch(/^HTTP\/1\.1 400 /);
+      const next = await withTimeout(send(`${wd.url}/next`), 2000, 'the next request');
+      expect(next.status).toBe(200);
+      await until(() => /POST \/echo - 400 - /.test(wd.stderr), 2000, 'the access line of the refused request');
+      expect(wd.stderr).not.toMatch(/POST \/echo - 200 - /);
+      const metrics = await send(`${wd.url.replace(String(wd.port), String(metricsPortOf(wd)))}/metrics`);
+      expect(metrics.text).toMatch(/http_requests_total\{code="400",method="post"\} 1/);
+      wd.child.kill('SIGTERM');
+      expect(await withTimeout(wd.exited, 3000, 'the exit after SIGTERM')).toEqual({ code: 0, signal: null });
+    });
+  }
+});
+
+/** The metrics port the binary logged. */
+function metricsPortOf(wd: RunningBinary): number {
+  const m = /Metrics listening on port: (\d+)/.exec(wd.stderr);
+  return Number(m?.[1]);
+}
