@@ -22,6 +22,9 @@ import { effectiveTimeoutMs } from './timeouts.js';
 
 export type { Watchdog, WatchdogDeps } from './watchdog-api.js';
 
+/** Node keeps the response being written on a connection here; later pipelined ones wait in its queue. */
+type PipelinedSocket = IncomingMessage['socket'] & { _httpMessage?: ServerResponse | null };
+
 /** Builds the server and its lifecycle; nothing listens until listen(). */
 export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watchdog {
   const { logger, metrics, mode } = deps;
@@ -91,6 +94,17 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
   }
 
   function handleFunction(req: IncomingMessage, res: ServerResponse, upgrading?: Upgrading): void {
+    // A pipelined request runs once the answers before it on its connection are done, as in Go, which reads
+    // the next request only then: one behind a refusal that closes the connection (501, 413, Node's 400
+    // without Host) never runs at all.
+    const earlier = (req.socket as PipelinedSocket)._httpMessage;
+    if (earlier != null && earlier !== res) {
+      earlier.once('close', () => {
+        if (req.socket.destroyed || req.socket.writableEnded) return;
+        handleFunction(req, res, upgrading);
+      });
+      return;
+    }
     const startedAt = performance.now();
     if (drain.draining) res.setHeader('Connection', 'close');
     metrics.requestStarted();

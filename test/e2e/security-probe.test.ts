@@ -171,3 +171,40 @@ function metricsPortOf(wd: RunningBinary): number {
   const m = /Metrics listening on port: (\d+)/.exec(wd.stderr);
   return Number(m?.[1]);
 }
+
+describe('issue #22: nothing pipelined behind a refusal that closes the connection runs', () => {
+  beforeAll(async () => {
+    await ensureBinary();
+  }, 180_000);
+
+  const SECOND = 'GET /second HTTP/1.1\r\nHost: x\r\n\r\n';
+  const cases: Array<[string, string, RegExp]> = [
+    ['501 for Transfer-Encoding: identity then chunked', 'POST /first HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: identity\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n', /^HTTP\/1\.1 501 /],
+    ['413 on a chunked body over max_body_bytes', `POST /first HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n14\r\n${'a'.repeat(20)}\r\n0\r\n\r\n`, /^HTTP\/1\.1 413 /],
+    ['400 without Host', 'GET /first HTTP/1.1\r\n\r\n', /^HTTP\/1\.1 400 /],
+  ];
+  it('classic: valid pipelined requests are still all served, in order, one after another', async () => {
+    const { wd, file } = await forkWatchdog('classic');
+    writeFileSync(file, '');
+    const answer = await withTimeout(rawRequest(wd.port, 'GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\nGET /c HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'), 3000, 'three answers');
+    expect(answer.match(/HTTP\/1\.1 200 /g)).toHaveLength(3);
+    expect(calls(file).map((c) => c.find((l) => l.startsWith('Http_Path=')))).toEqual(['Http_Path=/a', 'Http_Path=/b', 'Http_Path=/c']);
+  });
+
+  for (const mode of ['classic', 'streaming']) {
+    for (const [what, first, status] of cases) {
+      it(`${mode}: ${what}`, async () => {
+        const { wd, file } = await forkWatchdog(mode, { max_body_bytes: '10' });
+        writeFileSync(file, '');
+        const answer = await withTimeout(rawRequest(wd.port, first + SECOND), 3000, 'the connection to close');
+        expect(answer).toMatch(status);
+        expect(answer).not.toContain('function-output');
+        await sleep(300); // a function started for /second would have recorded its call by now
+        expect(readFileSync(file, 'utf8')).toBe('');
+        // The watchdog still serves the next connection.
+        expect((await send(`${wd.url}/third`)).status).toBe(200);
+        expect(readFileSync(file, 'utf8')).toContain('Http_Path=/third');
+      });
+    }
+  }
+});
