@@ -208,3 +208,34 @@ describe('issue #22: nothing pipelined behind a refusal that closes the connecti
     }
   }
 });
+
+describe('issue #22: the metrics port and the access log', () => {
+  beforeAll(async () => {
+    await ensureBinary();
+  }, 180_000);
+
+  it('closes an idle connection to the metrics port within 2 s', async () => {
+    const metricsPort = await freePort();
+    const { wd } = await forkWatchdog('classic', { metrics_port: String(metricsPort) });
+    expect(metricsPortOf(wd)).toBe(metricsPort);
+    const idle = connect({ port: metricsPort, host: '127.0.0.1' });
+    onTestFinished(() => {
+      idle.destroy();
+    });
+    idle.on('error', () => {}); // a reset is a close too
+    idle.resume(); // read, so the server's FIN is seen
+    const openedAt = Date.now();
+    await withTimeout(new Promise((resolve) => idle.once('close', resolve)), 2000, 'the metrics port to close an idle connection');
+    expect(Date.now() - openedAt).toBeGreaterThanOrEqual(400); // its 500 ms headersTimeout, not an instant refusal
+  });
+
+  it('writes the access line of a function request whose User-Agent is kube-probe; health and ready stay quiet', async () => {
+    const { wd } = await forkWatchdog('classic');
+    expect((await send(`${wd.url}/hidden`, { headers: { 'User-Agent': 'kube-probe/1.29' } })).status).toBe(200);
+    await until(() => /GET \/hidden - 200 - /.test(wd.stderr), 2000, 'the access line of /hidden');
+    expect((await send(`${wd.url}/_/health`, { headers: { 'User-Agent': 'kube-probe/1.29' } })).status).toBe(200);
+    expect((await send(`${wd.url}/_/ready`, { headers: { 'User-Agent': 'kube-probe/1.29' } })).status).toBe(200);
+    await sleep(100);
+    expect(wd.stderr).not.toMatch(/\/_\/(health|ready) - /);
+  });
+});
