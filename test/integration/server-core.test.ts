@@ -331,12 +331,10 @@ describe('logs', () => {
     expect(wd.logs.lines.some((l) => /^\d{4}\/\d{2}\/\d{2} \d{2}:\d{2}:\d{2} Listening on port: \d+$/.test(l))).toBe(true);
   });
 
-  it('writes no access line for kube-probe user agents', async () => {
+  it('writes the access line of a function request whatever its User-Agent (kube-probe included)', async () => {
     const wd = await startWatchdog({ fprocess: 'cat', log_format: 'text' });
     await send(`${wd.url}/probe`, { headers: { 'User-Agent': 'kube-probe/1.29' } });
-    await send(`${wd.url}/normal`);
-    await wd.logs.waitFor('GET /normal - 200');
-    expect(wd.logs.text).not.toContain('/probe');
+    await wd.logs.waitFor('GET /probe - 200');
   });
 
   it('logs function stderr lines with a time and stream prefix, or untouched with prefix_logs=false', async () => {
