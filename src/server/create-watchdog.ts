@@ -8,7 +8,7 @@ import { INTERNAL_HEADER, WatchdogError, bodyTooLarge, prebuiltAnswer, sendError
 import { createAccessLog } from './access-log.js';
 import { createCallStarter } from './call-start.js';
 import { createBodyLimit } from './body-limit.js';
-import { isUncleanPath, originForm } from './clean-path.js';
+import { hasEncodedSlashDotSegment, isUncleanPath, originForm } from './clean-path.js';
 import { DeadlineQueue } from '../modes/deadline-queue.js';
 import { createDrain } from './drain.js';
 import { createInternalRoutes, HEALTH, READY } from './internal-routes.js';
@@ -21,6 +21,9 @@ import { RequestCall, RequestUpgradeCall, acceptUpgrades, onWriteTimeout, type U
 import { effectiveTimeoutMs } from './timeouts.js';
 
 export type { Watchdog, WatchdogDeps } from './watchdog-api.js';
+
+/** A `.` or `..` segment made with `%2F` (`/a%2f..%2fb`): refused, it has no clean form (clean-path.ts). */
+const DOT_SEGMENT_PATH = new WatchdogError('BAD_REQUEST', 'Bad Request: a path segment is "." or ".." once %2F is decoded\n');
 
 /** Builds the server and its lifecycle; nothing listens until listen(). */
 export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watchdog {
@@ -85,6 +88,7 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
       if (path === READY) return routes.ready(req, res);
     }
     if (isUncleanPath(path)) return routes.redirectClean(req, res, path, q === -1 ? '' : url.slice(q));
+    if (hasEncodedSlashDotSegment(path)) return sendError(res, DOT_SEGMENT_PATH);
     handleFunction(req, res, upgrading);
   }
 
