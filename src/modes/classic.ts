@@ -7,7 +7,7 @@ import { formatDuration } from '../config/duration.js';
 import { CUT_MARKER } from '../log/line-reader.js';
 import { decodePath, splitTarget } from '../process/cgi-env.js';
 import { createSocketPair } from '../process/socket-pair.js';
-import { badCgiResponse, parseCgiOutput, writeCgiHead } from './cgi-response.js';
+import { badCgiResponse, parseCgiOutput, sendsBody, writeCgiHead } from './cgi-response.js';
 import { describeExit } from '../process/describe-exit.js';
 import { createForkRunner, ignorePipeErrors, forkModeRunner, outputBound, startFailure, type ForkedCall } from './fork-runner.js';
 import { goHeaderMap, marshalRequest } from './marshal-request.js';
@@ -16,6 +16,7 @@ import { durationSeconds } from './duration-seconds.js';
 import { readBody } from './read-body.js';
 
 const TIMEOUT_BODY = 'Killed process.\n';
+const EMPTY = Buffer.alloc(0);
 /** Header values never written to the log by debug_headers. */
 const ALWAYS_REDACTED = ['authorization', 'proxy-authorization', 'cookie', 'set-cookie'];
 /** Header names that look like they carry a credential; their values are never logged either. */
@@ -84,7 +85,8 @@ export function createClassicMode(deps: ModeDeps): ModeRunner {
       sendError(res, badCgiResponse(reason));
       return;
     }
-    const { head, body } = parsed;
+    const { head } = parsed;
+    const body = sendsBody(head.status) ? parsed.body : EMPTY;
     const seconds = durationSeconds(call.startedAt);
     const length = req.method === 'HEAD' && head.contentLength !== undefined ? head.contentLength : body.length;
     call.bytesOut = body.length;
