@@ -20,7 +20,12 @@ const EMPTY = Buffer.alloc(0);
 /** Header values never written to the log by debug_headers. */
 const ALWAYS_REDACTED = ['authorization', 'proxy-authorization', 'cookie', 'set-cookie'];
 /** Header names that look like they carry a credential; their values are never logged either. */
-const TOKEN_LIKE = /auth|token|secret|key|signature|session|cookie/i;
+const TOKEN_LIKE = /auth|token|secret|key|signature|session|cookie|password|passwd|credential/i;
+
+/** The lines of function output, without the newline that ends the last one. */
+function outputLines(text: string): string[] {
+  return (text.endsWith('\n') ? text.slice(0, -1) : text).split('\n');
+}
 
 /** Builds the classic mode (cgi_headers, marshal_request, combine_output, write_debug, debug_headers). */
 export function createClassicMode(deps: ModeDeps): ModeRunner {
@@ -42,9 +47,7 @@ export function createClassicMode(deps: ModeDeps): ModeRunner {
 
   function logOutput(out: Buffer): void {
     if (out.length === 0) return;
-    const text = out.toString('utf8');
-    const lines = text.endsWith('\n') ? text.slice(0, -1).split('\n') : text.split('\n');
-    for (const line of lines) {
+    for (const line of outputLines(out.toString('utf8'))) {
       if (Buffer.byteLength(line) <= maxLogBytes) {
         logger.functionLine('stdout', line);
         continue;
@@ -194,7 +197,8 @@ export function createClassicMode(deps: ModeDeps): ModeRunner {
       const all = Buffer.concat(errChunks);
       if (errBytes > maxLogBytes) events.logLineCut();
       const text = errBytes > maxLogBytes ? all.subarray(0, maxLogBytes).toString('utf8') + CUT_MARKER : all.toString('utf8');
-      logger.info(`stderr: ${text.endsWith('\n') ? text.slice(0, -1) : text}`);
+      // One `stderr:` line per line written: the logger escapes control characters, newlines included.
+      for (const line of outputLines(text)) logger.info(`stderr: ${line}`);
     }
     if (res.headersSent || res.destroyed || forked.timedOut || bound.over) {
       pair?.parentEnd.destroy();
@@ -212,7 +216,7 @@ export function createClassicMode(deps: ModeDeps): ModeRunner {
       const reason = describeExit(o);
       if (writeDebug) {
         logger.debug(`Success=false, Error=${reason}`);
-        logger.debug(`Out=${out.toString('utf8')}`);
+        for (const line of outputLines(out.toString('utf8'))) logger.debug(`Out=${line}`);
       }
       sendFailure(call, `${reason}\n`, out);
       return;
