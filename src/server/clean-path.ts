@@ -47,6 +47,12 @@ export function isUncleanPath(path: string): boolean {
 }
 
 const ENCODED_SLASH = /%2f/i;
+const ENCODED_NUL = /%00/;
+
+/** True when `path` holds `%00`: decoded, it would cut PATH_INFO and Http_Path short (`/secret.txt%00.png`). */
+export function hasEncodedNul(path: string): boolean {
+  return ENCODED_NUL.test(path);
+}
 const ENCODED_DOT = /%2e/gi;
 const ENCODED_SLASHES = /%2f/gi;
 

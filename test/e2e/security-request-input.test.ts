@@ -87,6 +87,11 @@ describe('security (issue #22): request input that reaches a forked function, th
         expect(answer, target).toContain('a path segment is "." or ".." once %2F is decoded');
         expect(answer, target).not.toContain('Http_Path=');
       }
+      // A NUL would end PATH_INFO and Http_Path early (`/secret.txt%00.png` seen as `/secret.txt`).
+      const nul = await get(wd, '/secret.txt%00.png');
+      expect(status(nul)).toBe(400);
+      expect(nul).toContain('the path holds %00');
+      expect(nul).not.toContain('Http_Path=');
       // An encoded slash alone, and dots inside a name, still reach the function (decoded, as before).
       const plain = envOf(await get(wd, '/a%2fb/..c/%2e%2ex'));
       expect(plain.get('Http_Path')).toBe('/a/b/..c/..x');
