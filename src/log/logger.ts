@@ -73,6 +73,18 @@ export function goLogTime(nowMs: number = Date.now()): string {
   return cachedStamp;
 }
 
+/** C0 controls but tab, DEL and C1 controls: a newline or carriage return in a text line would forge another line. */
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
+const CONTROL = /[\x00-\x08\x0a-\x1f\x7f-\x9f]/;
+// eslint-disable-next-line no-control-regex -- as above
+const CONTROLS = /[\x00-\x08\x0a-\x1f\x7f-\x9f]/g;
+const escapeControl = (c: string): string => (c === '\n' ? '\\n' : c === '\r' ? '\\r' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+
+/** `text` with every control character but tab written as `\n`, `\r` or `\xNN`, for a text log line. */
+export function escapeControls(text: string): string {
+  return CONTROL.test(text) ? text.replace(CONTROLS, escapeControl) : text;
+}
+
 export function createLogger(options: LoggerOptions): Logger {
   const { err, out, prefixLogs } = options;
   const debugEnabled = options.debug === true;
@@ -103,14 +115,15 @@ export function createLogger(options: LoggerOptions): Logger {
     };
   }
 
-  // Text: the originals' shape, `YYYY/MM/DD HH:MM:SS message`, fields appended as key=value.
+  // Text: the originals' shape, `YYYY/MM/DD HH:MM:SS message`, fields appended as key=value; one
+  // line each, so control characters from a request (a `%0a` decoded in a path) are escaped.
   const line = (msg: string, fields?: Fields): void => {
-    let text = `${goLogTime()} ${msg}`;
+    let text = `${goLogTime()} ${escapeControls(msg)}`;
     if (fields) {
       for (const key of Object.keys(fields)) {
         const v = fields[key];
         if (v === undefined) continue;
-        text += ` ${key}=${typeof v === 'string' && !/\s/.test(v) ? v : JSON.stringify(v)}`;
+        text += ` ${key}=${typeof v === 'string' && !/\s/.test(v) ? escapeControls(v) : JSON.stringify(v)}`;
       }
     }
     err.write(`${text}\n`);
@@ -123,7 +136,7 @@ export function createLogger(options: LoggerOptions): Logger {
     error: line,
     // The originals' access line: `POST / - 200 - ContentLength: 2B (0.0012s)`.
     request: (e) => {
-      err.write(`${goLogTime()} ${e.method} ${e.url} - ${e.status} - ContentLength: ${humanSize(e.bytes)} (${e.seconds.toFixed(4)}s)${e.callId === undefined ? '' : ` [${e.callId}]`}\n`);
+      err.write(`${goLogTime()} ${e.method} ${e.url === undefined ? e.url : escapeControls(e.url)} - ${e.status} - ContentLength: ${humanSize(e.bytes)} (${e.seconds.toFixed(4)}s)${e.callId === undefined ? '' : ` [${e.callId}]`}\n`);
     },
     functionLine,
   };

@@ -96,7 +96,19 @@ function finishHead(lines: string[], body: Buffer): CgiParse {
     headers.push([name, value]);
   }
   // RFC 3875 6.2.3: a redirect without a Status is a 302.
-  return { kind: 'head', head: { status: status ?? (location ? 302 : 200), statusText, headers, contentLength, hasContentType }, body };
+  const code = status ?? (location ? 302 : 200);
+  // A 204 or 304 has no body, so a length the function declared for one is ignored (sendsBody).
+  if (!sendsBody(code)) contentLength = undefined;
+  return { kind: 'head', head: { status: code, statusText, headers, contentLength, hasContentType }, body };
+}
+
+/**
+ * False for 204 and 304, which end at their header block (RFC 9110 sections 6.4.1, 8.6, 15.3.5,
+ * 15.4.5): whatever the function wrote after the head is dropped and no Content-Length is sent,
+ * so a pipelined request behind it on the same connection is read as the next request.
+ */
+export function sendsBody(status: number): boolean {
+  return status !== 204 && status !== 304;
 }
 
 /**
@@ -138,10 +150,12 @@ export class CgiHeadReader {
 
 /**
  * Writes the head: the watchdog's `extra` headers, the function's headers (repeated ones kept), and
- * `contentType` when the function gave none.
+ * `contentType` when the function gave none. A status without a body (sendsBody) gets no Content-Length.
  */
 export function writeCgiHead(res: ServerResponse, head: CgiHead, extra: Record<string, string>, contentType: string | undefined): void {
-  for (const name of Object.keys(extra)) res.setHeader(name, extra[name] as string);
+  const bodyless = !sendsBody(head.status);
+  for (const name of Object.keys(extra)) if (!bodyless || name.toLowerCase() !== 'content-length') res.setHeader(name, extra[name] as string);
+  if (bodyless) res.removeHeader('Content-Length');
   if (!head.hasContentType && contentType !== undefined && contentType !== '') res.setHeader('Content-Type', contentType);
   for (const [name, value] of head.headers) res.appendHeader(name, value);
   if (head.statusText !== undefined) res.writeHead(head.status, head.statusText);

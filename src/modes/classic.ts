@@ -7,7 +7,7 @@ import { formatDuration } from '../config/duration.js';
 import { CUT_MARKER } from '../log/line-reader.js';
 import { decodePath, splitTarget } from '../process/cgi-env.js';
 import { createSocketPair } from '../process/socket-pair.js';
-import { badCgiResponse, parseCgiOutput, writeCgiHead } from './cgi-response.js';
+import { badCgiResponse, parseCgiOutput, sendsBody, writeCgiHead } from './cgi-response.js';
 import { describeExit } from '../process/describe-exit.js';
 import { createForkRunner, ignorePipeErrors, forkModeRunner, outputBound, startFailure, type ForkedCall } from './fork-runner.js';
 import { goHeaderMap, marshalRequest } from './marshal-request.js';
@@ -16,10 +16,16 @@ import { durationSeconds } from './duration-seconds.js';
 import { readBody } from './read-body.js';
 
 const TIMEOUT_BODY = 'Killed process.\n';
+const EMPTY = Buffer.alloc(0);
 /** Header values never written to the log by debug_headers. */
 const ALWAYS_REDACTED = ['authorization', 'proxy-authorization', 'cookie', 'set-cookie'];
 /** Header names that look like they carry a credential; their values are never logged either. */
-const TOKEN_LIKE = /auth|token|secret|key|signature|session|cookie/i;
+const TOKEN_LIKE = /auth|token|secret|key|signature|session|cookie|password|passwd|credential/i;
+
+/** The lines of function output, without the newline that ends the last one. */
+function outputLines(text: string): string[] {
+  return (text.endsWith('\n') ? text.slice(0, -1) : text).split('\n');
+}
 
 /** Builds the classic mode (cgi_headers, marshal_request, combine_output, write_debug, debug_headers). */
 export function createClassicMode(deps: ModeDeps): ModeRunner {
@@ -41,9 +47,7 @@ export function createClassicMode(deps: ModeDeps): ModeRunner {
 
   function logOutput(out: Buffer): void {
     if (out.length === 0) return;
-    const text = out.toString('utf8');
-    const lines = text.endsWith('\n') ? text.slice(0, -1).split('\n') : text.split('\n');
-    for (const line of lines) {
+    for (const line of outputLines(out.toString('utf8'))) {
       if (Buffer.byteLength(line) <= maxLogBytes) {
         logger.functionLine('stdout', line);
         continue;
@@ -84,7 +88,8 @@ export function createClassicMode(deps: ModeDeps): ModeRunner {
       sendError(res, badCgiResponse(reason));
       return;
     }
-    const { head, body } = parsed;
+    const { head } = parsed;
+    const body = sendsBody(head.status) ? parsed.body : EMPTY;
     const seconds = durationSeconds(call.startedAt);
     const length = req.method === 'HEAD' && head.contentLength !== undefined ? head.contentLength : body.length;
     call.bytesOut = body.length;
@@ -192,7 +197,8 @@ export function createClassicMode(deps: ModeDeps): ModeRunner {
       const all = Buffer.concat(errChunks);
       if (errBytes > maxLogBytes) events.logLineCut();
       const text = errBytes > maxLogBytes ? all.subarray(0, maxLogBytes).toString('utf8') + CUT_MARKER : all.toString('utf8');
-      logger.info(`stderr: ${text.endsWith('\n') ? text.slice(0, -1) : text}`);
+      // One `stderr:` line per line written: the logger escapes control characters, newlines included.
+      for (const line of outputLines(text)) logger.info(`stderr: ${line}`);
     }
     if (res.headersSent || res.destroyed || forked.timedOut || bound.over) {
       pair?.parentEnd.destroy();
@@ -210,7 +216,7 @@ export function createClassicMode(deps: ModeDeps): ModeRunner {
       const reason = describeExit(o);
       if (writeDebug) {
         logger.debug(`Success=false, Error=${reason}`);
-        logger.debug(`Out=${out.toString('utf8')}`);
+        for (const line of outputLines(out.toString('utf8'))) logger.debug(`Out=${line}`);
       }
       sendFailure(call, `${reason}\n`, out);
       return;

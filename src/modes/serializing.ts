@@ -2,12 +2,14 @@
 import type { Writable } from 'node:stream';
 import { WatchdogError, sendError } from '../errors.js';
 import { formatDuration } from '../config/duration.js';
-import { badCgiResponse, parseCgiOutput, writeCgiHead } from './cgi-response.js';
+import { badCgiResponse, parseCgiOutput, sendsBody, writeCgiHead } from './cgi-response.js';
 import { describeExit } from '../process/describe-exit.js';
 import { createForkRunner, ignorePipeErrors, forkModeRunner, outputBound, startFailure } from './fork-runner.js';
 import type { FunctionCall, ModeDeps, ModeRunner } from './mode.js';
 import { durationSeconds } from './duration-seconds.js';
 import { readBody } from './read-body.js';
+
+const EMPTY = Buffer.alloc(0);
 
 /** Builds the serializing mode: of-watchdog's outcomes, with the process group ended on timeout. */
 export function createSerializingMode(deps: ModeDeps): ModeRunner {
@@ -90,7 +92,8 @@ export function createSerializingMode(deps: ModeDeps): ModeRunner {
       fail(call, badCgiResponse(reason));
       return;
     }
-    const { head, body } = parsed;
+    const { head } = parsed;
+    const body = sendsBody(head.status) ? parsed.body : EMPTY;
     const length = req.method === 'HEAD' && head.contentLength !== undefined ? head.contentLength : body.length;
     call.bytesOut = body.length;
     writeCgiHead(res, head, { 'X-Duration-Seconds': durationSeconds(call.startedAt), 'Content-Length': String(length) }, contentType);

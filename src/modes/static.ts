@@ -22,9 +22,13 @@ function sendText(res: ServerResponse, status: number, body: Buffer | string = `
   res.end(buf);
 }
 
-/** Go's localRedirect: a relative Location, the query kept, no body. */
+/**
+ * Go's localRedirect: a relative Location, the query kept, no body. `location` is a decoded relative
+ * path; it is percent-encoded (escapeHref), so a name with `?`, `#`, `%` or non-ASCII letters is a
+ * valid header value that leads back to the same name.
+ */
 function redirect(res: ServerResponse, location: string, query: string): void {
-  res.writeHead(301, { Location: location + query, 'Content-Length': '0' });
+  res.writeHead(301, { Location: escapeHref(location) + query, 'Content-Length': '0' });
   res.end();
 }
 

@@ -22,6 +22,16 @@ export function canonicalHeaderKey(key: string): string {
   return out;
 }
 
+/**
+ * True for a variable name that a runtime may read as proxy configuration: Python's urllib (and so
+ * `requests`) and Perl's LWP take every variable whose lower-cased name ends in `_proxy` as
+ * `<scheme>_proxy`, whatever its case, so `Http_Proxy` from a `Proxy:` header is read as
+ * `http_proxy` (httpoxy, CVE-2016-5385). No such variable is ever made from a request header.
+ */
+export function isProxyVariable(name: string): boolean {
+  return name.length >= 6 && name.slice(-6).toLowerCase() === '_proxy';
+}
+
 /** The `Http_<Key>` variable name for a header. */
 export function cgiName(headerName: string): string {
   return `Http_${canonicalHeaderKey(headerName).replaceAll('-', '_')}`;
@@ -82,7 +92,7 @@ export function cgiVariables(req: IncomingMessage, options: CgiOptions): Record<
     const value = raw[i + 1] as string;
     const key = cgiName(name);
     // Names that differ only in case share a key: the first header wins.
-    if (key in env) continue;
+    if (key in env || isProxyVariable(key)) continue;
     switch (name.toLowerCase()) {
       case 'host':
         host ??= value;
@@ -163,8 +173,8 @@ export interface Rfc3875Options {
   bodyLength?: number;
 }
 
-/** Header names that never become HTTP_<NAME>: given as CONTENT_* already, credentials, and Proxy (httpoxy, CVE-2016-5385). */
-const NOT_HTTP_VARIABLES = new Set(['content-type', 'content-length', 'authorization', 'proxy-authorization', 'proxy']);
+/** Header names that never become HTTP_<NAME>: given as CONTENT_* already, and credentials; `Proxy` and every `*-Proxy` are dropped by isProxyVariable. */
+const NOT_HTTP_VARIABLES = new Set(['content-type', 'content-length', 'authorization', 'proxy-authorization']);
 /** Only letters, digits and '-': `X_Forwarded_For` would otherwise pose as `X-Forwarded-For` (Apache 2.4 drops them too). */
 const PLAIN_HEADER_NAME = /^[A-Za-z0-9-]+$/;
 
@@ -191,6 +201,7 @@ export function rfc3875Variables(req: IncomingMessage, options: Rfc3875Options):
     else if (lower === 'host') host ??= value;
     if (NOT_HTTP_VARIABLES.has(lower) || !PLAIN_HEADER_NAME.test(name)) continue;
     const key = `HTTP_${name.toUpperCase().replaceAll('-', '_')}`;
+    if (isProxyVariable(key)) continue;
     const previous = env[key];
     env[key] = previous === undefined ? value : `${previous}${lower === 'cookie' ? '; ' : ', '}${value}`;
   }

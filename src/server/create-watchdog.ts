@@ -8,7 +8,7 @@ import { INTERNAL_HEADER, WatchdogError, bodyTooLarge, prebuiltAnswer, sendError
 import { createAccessLog } from './access-log.js';
 import { createCallStarter } from './call-start.js';
 import { createBodyLimit } from './body-limit.js';
-import { isUncleanPath, originForm } from './clean-path.js';
+import { hasEncodedNul, hasEncodedSlashDotSegment, isUncleanPath, originForm } from './clean-path.js';
 import { DeadlineQueue } from '../modes/deadline-queue.js';
 import { createDrain } from './drain.js';
 import { createInternalRoutes, HEALTH, READY } from './internal-routes.js';
@@ -24,6 +24,10 @@ export type { Watchdog, WatchdogDeps } from './watchdog-api.js';
 
 /** Node keeps the response being written on a connection here; later pipelined ones wait in its queue. */
 type PipelinedSocket = IncomingMessage['socket'] & { _httpMessage?: ServerResponse | null };
+/** A `.` or `..` segment made with `%2F` (`/a%2f..%2fb`): refused, it has no clean form (clean-path.ts). */
+const DOT_SEGMENT_PATH = new WatchdogError('BAD_REQUEST', 'Bad Request: a path segment is "." or ".." once %2F is decoded\n');
+/** `%00` in the path: an environment variable ends at a NUL byte, so PATH_INFO would be cut short. */
+const NUL_PATH = new WatchdogError('BAD_REQUEST', 'Bad Request: the path holds %00\n');
 
 /** Builds the server and its lifecycle; nothing listens until listen(). */
 export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watchdog {
@@ -90,6 +94,8 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
       if (path === READY) return routes.ready(req, res);
     }
     if (isUncleanPath(path)) return routes.redirectClean(req, res, path, q === -1 ? '' : url.slice(q));
+    if (hasEncodedSlashDotSegment(path)) return sendError(res, DOT_SEGMENT_PATH);
+    if (hasEncodedNul(path)) return sendError(res, NUL_PATH);
     handleFunction(req, res, upgrading);
   }
 

@@ -76,14 +76,15 @@ describe('classic mode', () => {
     expect(res.text).toBe('out1\nerr1\nout2\nerr2\n');
   });
 
-  it('with combine_output=false answers stdout only and logs stderr once', async () => {
+  it('with combine_output=false answers stdout only and logs each stderr line once, as a stderr: line', async () => {
     const wd = await startWatchdog({ mode: 'classic', fprocess: fixture('interleave-output'), combine_output: 'false', log_format: 'text' });
     const res = await send(wd.url, { method: 'POST', body: 'x' });
     expect(res.status).toBe(200);
     expect(res.text).toBe('out1\nout2\n');
-    await wd.logs.waitFor(/ stderr: err1$/);
-    expect(wd.logs.lines.filter((l) => l.includes('stderr: '))).toHaveLength(1);
-    expect(wd.logs.lines).toContain('err2');
+    await wd.logs.waitFor(/ stderr: err2$/);
+    expect(wd.logs.lines.filter((l) => l.includes('stderr: ')).map((l) => l.slice(l.indexOf('stderr: ')))).toEqual(['stderr: err1', 'stderr: err2']);
+    // No unlabelled line: function output cannot pass for a watchdog line.
+    expect(wd.logs.lines).not.toContain('err2');
   });
 
   it('answers 500 "exit status N" followed by the combined output when the process exits non-zero', async () => {

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { describe, expect, it } from 'vitest';
-import { buildCgiEnv, canonicalHeaderKey, cgiName, rfc3875BaseEnv, rfc3875Variables, splitHost, splitTarget } from '../../src/process/cgi-env.js';
+import { buildCgiEnv, canonicalHeaderKey, cgiName, isProxyVariable, rfc3875BaseEnv, rfc3875Variables, splitHost, splitTarget } from '../../src/process/cgi-env.js';
 
 /** The parts of an IncomingMessage buildCgiEnv reads. */
 function req(method: string, url: string, rawHeaders: string[]): IncomingMessage {
@@ -130,5 +130,28 @@ describe('rfc3875Variables', () => {
   it('removes inherited request variables from the base, but keeps the operator HTTP_PROXY', () => {
     const base = rfc3875BaseEnv({ PATH: '/bin', CONTENT_LENGTH: '9', HTTP_X_OLD: '1', HTTP_PROXY: 'http://proxy:3128' });
     expect(base).toEqual({ PATH: '/bin', HTTP_PROXY: 'http://proxy:3128' });
+  });
+});
+
+describe('httpoxy: no header becomes a *_proxy variable', () => {
+  const PROXY_HEADERS = ['Proxy', 'proxy', 'PROXY', 'X-Proxy', 'Https-Proxy', 'No-Proxy', 'All-Proxy', 'x_proxy'];
+  const headers = PROXY_HEADERS.flatMap((name) => [name, 'http://attacker:1']).concat(['X-Proxy-Id', 'kept', 'Proxyish', 'kept']);
+
+  it('reads any name whose lower-cased form ends in _proxy as a proxy variable, as Python urllib and Perl LWP do', () => {
+    for (const name of ['Http_Proxy', 'HTTP_PROXY', 'http_proxy', 'Http_X_Proxy', 'HTTP_NO_PROXY', '_proxy']) expect(isProxyVariable(name), name).toBe(true);
+    for (const name of ['Http_Proxy_Id', 'Http_Proxyish', 'PROXY', 'proxy', 'Http_Xproxy']) expect(isProxyVariable(name), name).toBe(false);
+  });
+
+  it('cgi_env=openfaas: none of the headers gives a variable ending in _proxy; X-Proxy-Id and Proxyish still pass', () => {
+    const env = buildCgiEnv(BASE, req('GET', '/', headers), { classic: true });
+    expect(Object.keys(env).filter(isProxyVariable)).toEqual([]);
+    expect(env.Http_X_Proxy_Id).toBe('kept');
+    expect(env.Http_Proxyish).toBe('kept');
+  });
+
+  it('cgi_env=rfc3875: no HTTP_PROXY, HTTP_X_PROXY or HTTP_NO_PROXY from a header', () => {
+    const env = rfc3875Variables(req('GET', '/', headers), { serverSoftware: 'fwatchdog/test' });
+    expect(Object.keys(env).filter(isProxyVariable)).toEqual([]);
+    expect(env.HTTP_X_PROXY_ID).toBe('kept');
   });
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CgiHeadReader, MAX_CGI_HEAD_BYTES, parseCgiOutput } from '../../src/modes/cgi-response.js';
+import { CgiHeadReader, MAX_CGI_HEAD_BYTES, parseCgiOutput, sendsBody } from '../../src/modes/cgi-response.js';
 
 describe('parseCgiOutput', () => {
   it('needs more output while the block is open and under the bound', () => {
@@ -51,5 +51,22 @@ describe('CgiHeadReader', () => {
     const reader = new CgiHeadReader();
     reader.push(Buffer.from('X-A: 1\n'));
     expect(reader.end()).toMatchObject({ kind: 'bad', reason: expect.stringContaining('ended before the empty line') });
+  });
+});
+
+describe('statuses without a body', () => {
+  it.each([204, 304])('Status: %i drops a declared Content-Length; sendsBody says no body', (code) => {
+    const parsed = parseCgiOutput(Buffer.from(`Status: ${code}\r\nContent-Length: 5\r\n\r\nhello`), true);
+    expect(parsed?.kind).toBe('head');
+    if (parsed?.kind !== 'head') return;
+    expect(parsed.head.status).toBe(code);
+    expect(parsed.head.contentLength).toBeUndefined();
+    expect(sendsBody(code)).toBe(false);
+  });
+
+  it('keeps the Content-Length of a 200 and lets it send a body', () => {
+    const parsed = parseCgiOutput(Buffer.from('Status: 200\r\nContent-Length: 5\r\n\r\nhello'), true);
+    expect(parsed?.kind === 'head' && parsed.head.contentLength).toBe(5);
+    expect(sendsBody(200)).toBe(true);
   });
 });

@@ -1,6 +1,6 @@
 import { createFdSink } from '../../src/log/fd-sink.js';
 import { describe, expect, it } from 'vitest';
-import { createLogger, goLogTime } from '../../src/log/logger.js';
+import { createLogger, escapeControls, goLogTime } from '../../src/log/logger.js';
 import { MemorySink } from '../helpers/watchdog.js';
 
 const GO_TIME = /^\d{4}\/\d{2}\/\d{2} \d{2}:\d{2}:\d{2}$/;
@@ -100,5 +100,20 @@ describe('logger', () => {
       log.functionLine('stderr', '{"app":"json log"}');
       expect(err.lines).toEqual(['{"app":"json log"}']);
     }
+  });
+});
+
+describe('text lines and control characters (issue #22)', () => {
+  it('escapes newlines, carriage returns and other control characters but tab in the message, fields and access line', () => {
+    const err = new MemorySink();
+    const log = createLogger({ format: 'text', prefixLogs: true, err, out: new MemorySink() });
+    log.info('Path  /a\n2031/01/01 00:00:00 forged\r\x1b[2J\x85');
+    log.warn('x', { url: '/b\nforged', tab: 'a\tb', bell: '/d\x07' });
+    log.request({ method: 'GET', url: '/c\n2031/01/01 forged', status: 200, bytes: 1, seconds: 0.001, callId: undefined });
+    expect(err.lines).toHaveLength(3);
+    expect(err.lines[0]).toMatch(/ Path {2}\/a\\n2031\/01\/01 00:00:00 forged\\r\\x1b\[2J\\x85$/);
+    expect(err.lines[1]).toMatch(/ x url="\/b\\nforged" tab="a\\tb" bell=\/d\\x07$/);
+    expect(err.lines[2]).toContain(' GET /c\\n2031/01/01 forged - 200 - ');
+    expect(escapeControls('plain\ttext')).toBe('plain\ttext');
   });
 });
