@@ -127,7 +127,16 @@ export function createClassicMode(deps: ModeDeps): ModeRunner {
     }
     // combine_output: one socket as fd 1 and fd 2 keeps stdout and stderr in the order they were written
     // (the spawn addon makes it with the process; child_process needs a pair made here).
-    const pair = combine && !nativeCombine ? await createSocketPair() : undefined;
+    let pair: Awaited<ReturnType<typeof createSocketPair>> | undefined;
+    try {
+      pair = combine && !nativeCombine ? await createSocketPair() : undefined;
+    } catch (err) {
+      // No fd left for the channel (EMFILE): the function cannot be started either.
+      const failed = startFailure({ code: null, signal: null, startError: err as Error, stoppedBy: undefined }, logger, req.url);
+      call.logStatus = failed.status;
+      sendError(res, failed);
+      return;
+    }
     if (res.destroyed) {
       pair?.parentEnd.destroy();
       pair?.childEnd.destroy();

@@ -220,6 +220,9 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
     },
     async listen() {
       const port = await listenOn(server, config.port, 'port');
+      // accept() failing (EMFILE: no fd left) is Node's server 'error': libuv has already closed the pending
+      // connections; log it and keep listening (without a listener it would be thrown as uncaught).
+      server.on('error', (err: NodeJS.ErrnoException) => logger.warn(`cannot accept a connection: ${err.code ?? err.message}`));
       let metricsPort: number | undefined;
       if (metricsServer) {
         try {
