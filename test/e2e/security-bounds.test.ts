@@ -1,10 +1,12 @@
 // Regression tests of issue #22 (items 5-7 and the inproc Host): the built binary, raw sockets, a real fd limit.
 import { execFileSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ensureBinary, startBinary, type RunningBinary } from '../helpers/binary.js';
 import { rawConnect, rawRequest, type RawConnection } from '../helpers/raw.js';
-import { until } from '../helpers/process.js';
+import { freePort, until } from '../helpers/process.js';
+import { send } from '../helpers/http.js';
 import { fixture, makeTmpDir, withTimeout } from '../helpers/watchdog.js';
 import { createSecretMount } from '../helpers/auth-secrets.js';
 
@@ -112,5 +114,68 @@ describe('issue 22, low: the inproc fetch handler builds request.url from a vali
       expect(seen.path, host).toBe('/public');
     }
     expect(wd.stderr).not.toMatch(/failed|TypeError/);
+  });
+});
+
+describe('issue 22, 6: buffered request bodies are bounded by max_buffered_body_bytes', () => {
+  /** The binary in `mode` (http: in front of the recording upstream); resolves its port. */
+  async function start(mode: string, env: Record<string, string> = {}): Promise<RunningBinary> {
+    const tmp = makeTmpDir();
+    const upstreamPort = await freePort();
+    const extra =
+      mode === 'http'
+        ? { fprocess: fixture('upstreams/recording-upstream'), upstream_url: `http://127.0.0.1:${upstreamPort}`, PORT: String(upstreamPort), RECORD_FILE: join(tmp, 'recorded.jsonl'), http_buffer_req_body: 'true' }
+        : { fprocess: 'cat' };
+    const wd = await startBinary({ PATH: process.env.PATH ?? '', mode, TMPDIR: tmp, healthcheck_interval: '0', log_format: 'text', ...extra, ...env });
+    await wd.waitReady();
+    return wd;
+  }
+
+  for (const mode of ['serializing', 'classic', 'http']) {
+    it(`${mode}${mode === 'http' ? ' with http_buffer_req_body' : ''}: 413 at once for a Content-Length over the 64 MiB default, and for a chunked body as soon as it passes the cap`, async () => {
+      const wd = await start(mode);
+      // Only the headers are sent: the answer comes before any of the body.
+      const declared = await rawConnect(wd.port);
+      declared.write(`POST / HTTP/1.1\r\nHost: x\r\nContent-Length: ${64 * 1024 * 1024 + 1}\r\n\r\n`);
+      const refused = await withTimeout(declared.closed, 3000, 'the 413 for the declared length');
+      expect(refused).toMatch(/^HTTP\/1\.1 413 /);
+      expect(refused).toContain('request body is larger than max_buffered_body_bytes (67108864 bytes)');
+
+      const small = await start(mode, { max_buffered_body_bytes: '1000' });
+      const chunked = await rawConnect(small.port);
+      chunked.write('POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n');
+      chunked.write(`258\r\n${'a'.repeat(600)}\r\n`);
+      chunked.write(`258\r\n${'b'.repeat(600)}\r\n`);
+      // No last chunk: the 413 must not wait for the end of the body.
+      const over = await withTimeout(chunked.closed, 3000, 'the 413 for the chunked body');
+      expect(over).toMatch(/^HTTP\/1\.1 413 /);
+      expect(over).toContain('max_buffered_body_bytes (1000 bytes)');
+      // Up to the cap is served.
+      const fits = await withTimeout(rawRequest(small.port, post('x'.repeat(1000))), 3000, 'a body at the cap');
+      expect(fits).toMatch(/^HTTP\/1\.1 200 /);
+      await until(() => small.stderr.includes('413'), 2000, 'the 413 in the access log');
+    });
+  }
+
+  it('a lower max_body_bytes still wins; streaming and http without http_buffer_req_body are not bounded by it', async () => {
+    const both = await start('serializing', { max_buffered_body_bytes: '1000', max_body_bytes: '500' });
+    const refused = await rawRequest(both.port, post('x'.repeat(501)));
+    expect(refused).toMatch(/^HTTP\/1\.1 413 /);
+    expect(refused).toContain('max_body_bytes (500 bytes)');
+    const streaming = await start('streaming', { max_buffered_body_bytes: '1000' });
+    expect(await rawRequest(streaming.port, post('y'.repeat(5000)))).toMatch(/^HTTP\/1\.1 200 /);
+    const proxied = await start('http', { max_buffered_body_bytes: '1000', http_buffer_req_body: 'false' });
+    expect(await rawRequest(proxied.port, post('z'.repeat(5000)))).toMatch(/^HTTP\/1\.1 200 /);
+  });
+
+  it('marshal_request sends the same JSON document, base64 body and all, for a body over one encoding slice', async () => {
+    const wd = await start('classic', { marshal_request: 'true' });
+    const body = Buffer.alloc(3 * 256 * 1024 * 2 + 7);
+    for (let i = 0; i < body.length; i++) body[i] = (i * 31) & 0xff;
+    const answer = await withTimeout(send(`${wd.url}/`, { method: 'POST', body, headers: { 'X-Test': 'a<b' } }), 5000, 'the marshalled echo');
+    const doc = JSON.parse(answer.text) as { header: Record<string, string[]>; body: { raw: string } };
+    expect(doc.header['X-Test']).toEqual(['a<b']);
+    expect(Buffer.from(doc.body.raw, 'base64').equals(body)).toBe(true);
+    expect(answer.text).toContain('"X-Test":["a\\u003cb"]');
   });
 });
