@@ -122,7 +122,7 @@ describe('issue 22, 6: buffered request bodies are bounded by max_buffered_body_
   async function start(mode: string, env: Record<string, string> = {}): Promise<RunningBinary> {
     const tmp = makeTmpDir();
     const upstreamPort = await freePort();
-    const extra =
+    const extra: Record<string, string> =
       mode === 'http'
         ? { fprocess: fixture('upstreams/recording-upstream'), upstream_url: `http://127.0.0.1:${upstreamPort}`, PORT: String(upstreamPort), RECORD_FILE: join(tmp, 'recorded.jsonl'), http_buffer_req_body: 'true' }
         : { fprocess: 'cat' };
