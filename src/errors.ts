@@ -50,9 +50,9 @@ export class WatchdogError extends Error {
   }
 }
 
-/** The 413 for a body over max_body_bytes (Content-Length, chunked, or a body held for the HMAC check). */
-export function bodyTooLarge(maxBodyBytes: number): WatchdogError {
-  return new WatchdogError('BODY_TOO_LARGE', `request body is larger than max_body_bytes (${maxBodyBytes} bytes)\n`);
+/** The 413 for a body over max_body_bytes (Content-Length, chunked, or a body held for the HMAC check), or over `variable`. */
+export function bodyTooLarge(maxBodyBytes: number, variable = 'max_body_bytes'): WatchdogError {
+  return new WatchdogError('BODY_TOO_LARGE', `request body is larger than ${variable} (${maxBodyBytes} bytes)\n`);
 }
 
 /**

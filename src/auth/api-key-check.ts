@@ -54,7 +54,16 @@ function removeCredentials(req: IncomingMessage, headerName: string, digest: Buf
     }
   }
   delete req.headers[headerName];
-  if (headerName !== 'authorization' && req.headers.authorization !== undefined && !raw.some((v, i) => i % 2 === 0 && v.toLowerCase() === 'authorization')) {
-    delete req.headers.authorization;
+  // req.headers.authorization is rebuilt from what is left (Node keeps the first of repeated ones): the
+  // removed one may have been that first, and a node:http handler (inproc) reads req.headers.
+  if (headerName !== 'authorization' && req.headers.authorization !== undefined) {
+    const left = firstAuthorization(raw);
+    if (left === undefined) delete req.headers.authorization;
+    else req.headers.authorization = left;
   }
+}
+
+function firstAuthorization(raw: readonly string[]): string | undefined {
+  for (let i = 0; i + 1 < raw.length; i += 2) if ((raw[i] as string).toLowerCase() === 'authorization') return raw[i + 1];
+  return undefined;
 }

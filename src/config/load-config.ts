@@ -32,6 +32,8 @@ export interface WatchdogConfig {
   logCallId: boolean;
   logFormat: LogFormat;
   maxBodyBytes: number;
+  /** Largest body serializing, classic and http_buffer_req_body hold in memory (413 over it); 0 = unlimited. */
+  maxBufferedBodyBytes: number;
   /** Most function output serializing and classic hold in memory; 0 = unlimited. */
   maxOutputBytes: number;
   cgiHeaders: boolean;

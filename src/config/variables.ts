@@ -157,6 +157,15 @@ export const VARIABLES: readonly Variable[] = [
   row({ name: 'log_callid', aliases: ['log_call_id'], key: 'logCallId', parse: bool, default: false, help: 'append the X-Call-Id request header to access log lines' }),
   row({ name: 'log_format', key: 'logFormat', parse: oneOf(LOG_FORMATS), default: 'json', help: `watchdog log lines as ${LOG_FORMATS.join(' or ')}` }),
   row({ name: 'max_body_bytes', key: 'maxBodyBytes', parse: int('a size in bytes', 0), default: 0, defaultText: '0 (unlimited)', help: 'largest accepted request body; larger ones get 413' }),
+  row({
+    name: 'max_buffered_body_bytes',
+    key: 'maxBufferedBodyBytes',
+    parse: int('a size in bytes', 0),
+    default: DEFAULT_MAX_OUTPUT_BYTES,
+    defaultText: '67108864 (64 MiB)',
+    help: 'largest request body a buffering mode reads into memory (serializing, classic, http with http_buffer_req_body); larger ones get 413; a lower max_body_bytes wins (0 = unlimited)',
+    modes: ['serializing', 'classic', 'http'],
+  }),
   row({ name: 'cgi_response', key: 'cgiResponse', parse: bool, default: false, help: 'stdout starts with a CGI header block (Status:, Content-Type:, other headers, an empty line), then the body (docs/cgi.md)', modes: FORK_MODES }),
   row({
     name: 'cgi_env',

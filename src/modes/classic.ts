@@ -13,7 +13,7 @@ import { createForkRunner, ignorePipeErrors, forkModeRunner, outputBound, startF
 import { goHeaderMap, marshalRequest } from './marshal-request.js';
 import type { FunctionCall, ModeDeps, ModeRunner } from './mode.js';
 import { durationSeconds } from './duration-seconds.js';
-import { readBody } from './read-body.js';
+import { declaredLength, readBody } from './read-body.js';
 
 const TIMEOUT_BODY = 'Killed process.\n';
 const EMPTY = Buffer.alloc(0);
@@ -120,11 +120,11 @@ export function createClassicMode(deps: ModeDeps): ModeRunner {
     if (config.debugHeaders) logHeaders('out', Object.entries(headers).map(([name, value]) => [name, [value]]));
   }
 
-  async function run(call: FunctionCall, body: Buffer): Promise<void> {
+  /** Runs the function with `input` on its stdin (the body, or its marshal_request JSON). */
+  async function run(call: FunctionCall, input: Buffer): Promise<void> {
     const { req, res } = call;
     // With the spawn addon, combine_output's shared socket is made with the process (read per call: the addon loads after ready).
     const nativeCombine = combine && deps.spawner.native;
-    const input = config.marshalRequest ? marshalRequest(req.rawHeaders, body) : body;
     if (writeDebug && config.cgiHeaders) {
       const { path, query } = splitTarget(req.url ?? '/');
       logger.debug(`Query  ${query}`);
@@ -132,7 +132,16 @@ export function createClassicMode(deps: ModeDeps): ModeRunner {
     }
     // combine_output: one socket as fd 1 and fd 2 keeps stdout and stderr in the order they were written
     // (the spawn addon makes it with the process; child_process needs a pair made here).
-    const pair = combine && !nativeCombine ? await createSocketPair() : undefined;
+    let pair: Awaited<ReturnType<typeof createSocketPair>> | undefined;
+    try {
+      pair = combine && !nativeCombine ? await createSocketPair() : undefined;
+    } catch (err) {
+      // No fd left for the channel (EMFILE): the function cannot be started either.
+      const failed = startFailure({ code: null, signal: null, startError: err as Error, stoppedBy: undefined }, logger, req.url);
+      call.logStatus = failed.status;
+      sendError(res, failed);
+      return;
+    }
     if (res.destroyed) {
       pair?.parentEnd.destroy();
       pair?.childEnd.destroy();
@@ -227,12 +236,13 @@ export function createClassicMode(deps: ModeDeps): ModeRunner {
   function handle(call: FunctionCall): void {
     if (config.debugHeaders) logHeaders('in', goHeaderMap(call.req.rawHeaders));
     if (classicLines) logger.info('Forking fprocess.');
-    readBody(call.body)
+    readBody(call.body, declaredLength(call.req))
       .then(
         (body) => {
           // A client that went away leaves a destroyed response (call.signal is not built for this).
           if (call.res.destroyed) return undefined;
-          return run(call, body);
+          // marshal_request: the JSON replaces the body here, so only the JSON is held while the function runs.
+          return run(call, config.marshalRequest ? marshalRequest(call.req.rawHeaders, body) : body);
         },
         (err: WatchdogError) => {
           if (writeDebug) logger.debug(`Error=${err.message}, ReadLen=0`);

@@ -39,9 +39,21 @@ export function marshalRequest(rawHeaders: readonly string[], body: Buffer): Buf
     }
     json += ']';
   }
-  json += `},"body":{"raw":"${body.toString('base64')}"}}`;
-  return Buffer.from(json, 'utf8');
+  json += '},"body":{"raw":"';
+  // One buffer of the document's exact size: the base64 goes in by slices, never as one string
+  // (that string, and the document built around it, would be two more copies of the body).
+  const head = Buffer.byteLength(json, 'utf8');
+  const encoded = 4 * Math.ceil(body.length / 3);
+  const out = Buffer.allocUnsafe(head + encoded + TAIL.length);
+  let at = out.write(json, 0, 'utf8');
+  for (let i = 0; i < body.length; i += BASE64_SLICE) at += out.write(body.toString('base64', i, Math.min(i + BASE64_SLICE, body.length)), at, 'latin1');
+  out.write(TAIL, at, 'latin1');
+  return out;
 }
+
+const TAIL = '"}}';
+/** Body bytes encoded per slice: a multiple of 3, so no slice but the last has padding. */
+const BASE64_SLICE = 3 * 256 * 1024;
 
 function compareBytes(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;

@@ -7,7 +7,7 @@ import { describeExit } from '../process/describe-exit.js';
 import { createForkRunner, ignorePipeErrors, forkModeRunner, outputBound, startFailure } from './fork-runner.js';
 import type { FunctionCall, ModeDeps, ModeRunner } from './mode.js';
 import { durationSeconds } from './duration-seconds.js';
-import { readBody } from './read-body.js';
+import { declaredLength, readBody } from './read-body.js';
 
 const EMPTY = Buffer.alloc(0);
 
@@ -101,7 +101,7 @@ export function createSerializingMode(deps: ModeDeps): ModeRunner {
   }
 
   function handle(call: FunctionCall): void {
-    readBody(call.body)
+    readBody(call.body, declaredLength(call.req))
       .then(
         (input) => {
           // A client that went away leaves a destroyed response (call.signal is not built for this).

@@ -40,7 +40,8 @@ export function createStreamingMode(deps: ModeDeps): ModeRunner {
       },
     });
     const child = forked.proc.child;
-    const stdin = child.stdin as Writable;
+    // No pipes when the process could not be started (EMFILE: no fds left for them); its outcome answers the 500.
+    const stdin = child.stdin as Writable | null;
     const stdout = child.stdout;
     ignorePipeErrors(stdin);
 
@@ -49,7 +50,8 @@ export function createStreamingMode(deps: ModeDeps): ModeRunner {
       if (err instanceof WatchdogError) sendError(res, err);
       else res.destroy();
     });
-    body.pipe(stdin);
+    if (stdin) body.pipe(stdin);
+    else body.resume();
     // Both directions make garbage chunks: the body (an upload) and stdout (a download).
     const reclaim = deps.reclaim;
     if (reclaim) body.on('data', (chunk: Buffer) => reclaim.moved(chunk.length));

@@ -1,5 +1,5 @@
 // Starts function processes: with the posix_spawn addon when it is loaded, else child_process.spawn; knows its live pids.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { ChildProcess, spawn } from 'node:child_process';
 import type { SpawnOptions } from './function-process.js';
 import type { NativeSpawner } from './native-spawn.js';
 
@@ -54,14 +54,7 @@ export function createSpawner(nativeOrLoader?: NativeSpawner | (() => NativeSpaw
       // posix_spawn when the addon is loaded (no fork() of this process: about twice the request rate);
       // child_process for anything it does not take, including start failures, so errors look the same.
       const viaAddon = native?.spawn(program, options.args, options.env, options.stdio, options.extraEnv, options.combineOutput);
-      const child =
-        viaAddon ??
-        spawn(program, options.args, {
-          env: options.extraEnv ? { ...options.env, ...options.extraEnv } : options.env,
-          stdio: options.stdio,
-          detached: true,
-          windowsHide: true,
-        });
+      const child = viaAddon ?? spawnChild(program, options);
       const pid = child.pid;
       if (pid !== undefined) track(child, pid);
       else if (viaAddon !== undefined) child.once('spawn', () => child.pid !== undefined && track(child, child.pid));
@@ -71,4 +64,24 @@ export function createSpawner(nativeOrLoader?: NativeSpawner | (() => NativeSpaw
     // Before the addon is loaded nothing was started with it: nothing to collect.
     onSigchld: () => loaded?.onSigchld(),
   };
+}
+
+/**
+ * child_process.spawn, whose failures all come as an 'error' event. Node reports EMFILE, ENOENT and a
+ * few others that way (with no stdio pipes), but throws the rest (ENOMEM...): a thrown one becomes the
+ * 'error' of a child that never started, so a mode answers it as any start failure.
+ */
+function spawnChild(program: string, options: SpawnOptions): ChildProcess {
+  try {
+    return spawn(program, options.args, {
+      env: options.extraEnv ? { ...options.env, ...options.extraEnv } : options.env,
+      stdio: options.stdio,
+      detached: true,
+      windowsHide: true,
+    });
+  } catch (err) {
+    const child = new ChildProcess();
+    process.nextTick(() => child.emit('error', err));
+    return child;
+  }
 }

@@ -7,7 +7,7 @@ import { formatDuration } from '../config/duration.js';
 import { INTERNAL_HEADER, WatchdogError, bodyTooLarge, prebuiltAnswer, sendError } from '../errors.js';
 import { createAccessLog } from './access-log.js';
 import { createCallStarter } from './call-start.js';
-import { createBodyLimit } from './body-limit.js';
+import { bodyLimitOf, createBodyLimit } from './body-limit.js';
 import { hasEncodedNul, hasEncodedSlashDotSegment, isUncleanPath, originForm } from './clean-path.js';
 import { DeadlineQueue } from '../modes/deadline-queue.js';
 import { createDrain } from './drain.js';
@@ -62,6 +62,7 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
   const metricsServer = config.metricsPort !== 0 ? createMetricsServer(metrics, logger) : undefined;
   answerRawSockets(server);
   const startCall = createCallStarter(mode, deps.guard);
+  const bodyLimit = bodyLimitOf(config);
   let boundPort = 0;
   const routes = createInternalRoutes({ config, limiter, drain, isHealthy, port: () => boundPort });
 
@@ -216,14 +217,14 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
       sendError(res, new WatchdogError('TRANSFER_CODING_UNSUPPORTED', 'unsupported Transfer-Encoding: only chunked is accepted\n'));
       return;
     }
-    if (config.maxBodyBytes > 0) {
-      if (declared !== undefined && Number(declared) > config.maxBodyBytes) {
+    if (bodyLimit.bytes > 0) {
+      if (declared !== undefined && Number(declared) > bodyLimit.bytes) {
         res.setHeader('Connection', 'close');
-        sendError(res, bodyTooLarge(config.maxBodyBytes));
+        sendError(res, bodyTooLarge(bodyLimit.bytes, bodyLimit.variable));
         return;
       }
       if (declared === undefined && req.headers['transfer-encoding'] !== undefined) {
-        const limited = createBodyLimit(config.maxBodyBytes);
+        const limited = createBodyLimit(bodyLimit);
         limited.on('error', () => {
           // The 413 can fire before the mode listens (startCall is deferred): it stays on limited.errored.
         });
@@ -257,6 +258,9 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
     async listen() {
       const port = await listenOn(server, config.port, 'port');
       boundPort = port;
+      // accept() failing (EMFILE: no fd left) is Node's server 'error': libuv has already closed the pending
+      // connections; log it and keep listening (without a listener it would be thrown as uncaught).
+      server.on('error', (err: NodeJS.ErrnoException) => logger.warn(`cannot accept a connection: ${err.code ?? err.message}`));
       let metricsPort: number | undefined;
       if (metricsServer) {
         try {

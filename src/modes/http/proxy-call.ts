@@ -6,6 +6,7 @@ import { WatchdogError, classifyUpstreamError } from '../../errors.js';
 import type { Logger } from '../../log/logger.js';
 import { durationSeconds } from '../duration-seconds.js';
 import type { FunctionCall } from '../mode.js';
+import { declaredLength } from '../read-body.js';
 import { answerError } from './answer-error.js';
 import { clientResponseHeaders, requestHasBody, upstreamRequestHeaders } from './forward-headers.js';
 import { StreamedBody, readWholeBody, sendsWholeBody } from './upstream-body.js';
@@ -115,7 +116,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     });
     if (sendsWholeBody(req, ctx.bufferBody)) {
       // Read first, then sent with Content-Length.
-      readWholeBody(body, (whole, length) => {
+      readWholeBody(body, declaredLength(req), (whole, length) => {
         if (this.finished) return;
         this.headers = upstreamRequestHeaders(req, ctx.upstreamHost, { bufferedLength: length });
         this.wholeBody = whole;

@@ -1,6 +1,7 @@
 // The request body as it goes upstream: read whole first (small, or http_buffer_req_body), or streamed with a replay for one retry.
 import type { IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
+import { BodyBuffer } from '../read-body.js';
 
 /**
  * A request body with a known length up to this size is read whole before it is sent: headers and
@@ -17,15 +18,11 @@ export function sendsWholeBody(req: IncomingMessage, bufferBody: boolean): boole
   return bufferBody || (declared !== undefined && Number(declared) <= WHOLE_BODY_MAX_BYTES);
 }
 
-/** Collects the body, then calls `done` with it (null when empty) and its length. */
-export function readWholeBody(body: Readable, done: (whole: Buffer | null, length: number) => void): void {
-  const chunks: Buffer[] = [];
-  let length = 0;
-  body.on('data', (chunk: Buffer) => {
-    chunks.push(chunk);
-    length += chunk.length;
-  });
-  body.on('end', () => done(length === 0 ? null : chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, length), length));
+/** Collects the body in one buffer sized from `declared` (Content-Length, 0 when unknown), then calls `done` with it (null when empty) and its length. */
+export function readWholeBody(body: Readable, declared: number, done: (whole: Buffer | null, length: number) => void): void {
+  const buffer = new BodyBuffer(declared);
+  body.on('data', (chunk: Buffer) => buffer.add(chunk));
+  body.on('end', () => done(buffer.size === 0 ? null : buffer.result(), buffer.size));
 }
 
 /** The streamed request body as undici reads it; a retry gets a fresh one that replays what was kept. */

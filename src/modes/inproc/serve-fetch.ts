@@ -17,7 +17,7 @@ export async function serveFetch(fetch: FetchHandler, req: IncomingMessage, body
   } else {
     body.resume(); // nothing to read, but a stray body must not stall the connection
   }
-  const request = new Request(`http://${req.headers.host ?? 'localhost'}${req.url ?? '/'}`, init);
+  const request = new Request(`${requestOrigin(req.headers.host)}${req.url ?? '/'}`, init);
   const response = await fetch(request);
   if (!isResponse(response)) throw new TypeError(`the fetch handler returned ${response === undefined ? 'undefined' : typeof response}, not a Response`);
   if (res.headersSent || res.destroyed) {
@@ -30,6 +30,24 @@ export async function serveFetch(fetch: FetchHandler, req: IncomingMessage, body
   const cookies = response.headers.getSetCookie();
   if (cookies.length > 0) res.setHeader('set-cookie', cookies);
   await writeBody(response, res, method === 'HEAD');
+}
+
+/** A host[:port] that is a plain authority: a name or IPv4 address, or an [IPv6] literal. */
+const AUTHORITY = /^(?:[A-Za-z0-9._-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$/;
+let lastHost: string | undefined;
+let lastOrigin = 'http://localhost';
+
+/**
+ * The origin of request.url: `http://` + the Host header when it is a valid authority, else
+ * `http://localhost`. The raw header must not reach the URL parser: `x/admin?` would move the path
+ * the handler reads away from the one routed and logged, and `a b` would throw.
+ */
+export function requestOrigin(host: string | undefined): string {
+  if (host === lastHost) return lastOrigin;
+  const origin = host !== undefined && AUTHORITY.test(host) && URL.canParse(`http://${host}/`) ? `http://${host}` : 'http://localhost';
+  lastHost = host;
+  lastOrigin = origin;
+  return origin;
 }
 
 function isResponse(v: unknown): v is Response {
