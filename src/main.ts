@@ -172,8 +172,8 @@ async function run(config: WatchdogConfig, env: Record<string, string>, logger: 
   try {
     const ready = await booted.watchdog.markReadyWhenReady();
     if (!ready && !fatal && signals === 0) logger.error('the function never became ready');
-    // prom-client (about 5 MB resident) is loaded by the first finished request or scrape
-    // (src/metrics/metrics.ts), not at start: a replica nobody calls or scrapes stays at Node's floor.
+    // prom-client (about 5 MB resident) is loaded by the first scrape (src/metrics/metrics.ts), not at
+    // start nor by requests: a replica nobody scrapes stays at Node's floor.
   } catch (err) {
     logger.error(`cannot write the lock file ${config.lockFilePath}: ${(err as Error).message}; set TMPDIR to a writable folder or suppress_lock=true`);
     await booted.watchdog.abort();
