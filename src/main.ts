@@ -97,6 +97,9 @@ const AFTER_READY_MS = 50;
 /** After a fatal error (the upstream died), how long requests in flight may take to get their answer (502) before the exit. */
 const FATAL_ANSWER_MS = 1000;
 
+/** After a bug, the exit comes at the latest this long after it: the answers' second, then the mode's stop (5 s for an inproc shutdown() or an upstream's SIGTERM grace). */
+const BUG_EXIT_MS = 10_000;
+
 /** What loads the native addons main.ts needs: the posix_spawn one (fork modes) and, as PID 1, the zombie reaper. */
 interface Addons {
   spawn: (() => SpawnAddon | undefined) | undefined;
@@ -114,13 +117,18 @@ async function run(config: WatchdogConfig, env: Record<string, string>, logger: 
     booted.watchdog.abort(FATAL_ANSWER_MS).finally(() => exit(1));
   };
 
-  process.on('uncaughtException', (err) => {
-    // A bug must not take down every in-flight request: log it and keep serving.
-    logger.error('uncaught exception', { err: err.stack ?? String(err) });
-  });
-  process.on('unhandledRejection', (err) => {
-    logger.error('unhandled rejection', { err: String(err) });
-  });
+  // A bug (an exception nothing caught, a rejection nothing handled; in inproc the function's own too):
+  // the process is in an unknown state (Node's docs), so it fails safe as after a fatal error: unhealthy
+  // at once, no new connections, what is in flight gets FATAL_ANSWER_MS, then exit 1 (docs/operations.md).
+  let bugExit: NodeJS.Timeout | undefined;
+  const onBug = (what: string, err: unknown): void => {
+    logger.error(`${what}: ${String(err)}`, { err: (err as Error | undefined)?.stack ?? String(err) });
+    bugExit ??= setTimeout(exit, BUG_EXIT_MS, 1); // whatever the stop waits for, in a state nobody can trust
+    onFatal(`the process is in an unknown state after an ${what}: unhealthy now, exiting once the requests in flight are answered (at most ${FATAL_ANSWER_MS} ms)`);
+  };
+  process.on('uncaughtException', (err) => onBug('uncaught exception', err));
+  // As Node's default since 15 (--unhandled-rejections=throw), which an explicit listener does not depend on.
+  process.on('unhandledRejection', (err) => onBug('unhandled rejection', err));
 
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals): void => {
@@ -164,8 +172,8 @@ async function run(config: WatchdogConfig, env: Record<string, string>, logger: 
   try {
     const ready = await booted.watchdog.markReadyWhenReady();
     if (!ready && !fatal && signals === 0) logger.error('the function never became ready');
-    // prom-client (about 5 MB resident) is loaded by the first finished request or scrape
-    // (src/metrics/metrics.ts), not at start: a replica nobody calls or scrapes stays at Node's floor.
+    // prom-client (about 5 MB resident) is loaded by the first scrape (src/metrics/metrics.ts), not at
+    // start nor by requests: a replica nobody scrapes stays at Node's floor.
   } catch (err) {
     logger.error(`cannot write the lock file ${config.lockFilePath}: ${(err as Error).message}; set TMPDIR to a writable folder or suppress_lock=true`);
     await booted.watchdog.abort();

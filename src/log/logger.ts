@@ -92,7 +92,7 @@ export function createLogger(options: LoggerOptions): Logger {
   const functionLine = prefixLogs
     ? options.format === 'json'
       ? (stream: 'stdout' | 'stderr', line: string): void => {
-          (stream === 'stdout' ? out : err).write(`{"level":30,"time":${Date.now()},"stream":"${stream}","msg":${JSON.stringify(line)}}\n`);
+          (stream === 'stdout' ? out : err).write(`{"level":30,"levelName":"info","time":${Date.now()},"stream":"${stream}","msg":${JSON.stringify(line)}}\n`);
         }
       : (stream: 'stdout' | 'stderr', line: string): void => {
           (stream === 'stdout' ? out : err).write(`${goLogTime()} ${stream}: ${line}\n`);
