@@ -97,6 +97,13 @@ const AFTER_READY_MS = 50;
 /** After a fatal error (the upstream died), how long requests in flight may take to get their answer (502) before the exit. */
 const FATAL_ANSWER_MS = 1000;
 
+/**
+ * The exit window: a shutdown signal that arrives this long after the http upstream exited makes that
+ * exit part of the shutdown, not a crash. faasd (containerd) sends SIGTERM to every process of the
+ * container at once, so the upstream often exits a few ms before the watchdog hears its own SIGTERM.
+ */
+const EXIT_WINDOW_MS = 1000;
+
 /** What loads the native addons main.ts needs: the posix_spawn one (fork modes) and, as PID 1, the zombie reaper. */
 interface Addons {
   spawn: (() => SpawnAddon | undefined) | undefined;
@@ -106,12 +113,29 @@ interface Addons {
 async function run(config: WatchdogConfig, env: Record<string, string>, logger: Logger, exit: (code: number) => never, addons: Addons): Promise<void> {
   let booted: Booted | undefined;
   let fatal = false;
-  const onFatal = (message: string): void => {
+  let signals = 0;
+  // An upstream exit waiting for the exit window to close: a signal within it makes it a shutdown.
+  let exitInWindow: { message: string; timer: NodeJS.Timeout } | undefined;
+  const declareFatal = (message: string): void => {
     if (fatal) return;
     fatal = true;
     logger.error(message);
     if (!booted) return; // boot itself will fail and exit
     booted.watchdog.abort(FATAL_ANSWER_MS).finally(() => exit(1));
+  };
+  const onFatal = (message: string, fields?: Record<string, unknown>): void => {
+    if (fatal || exitInWindow !== undefined) return;
+    const upstreamExit = fields?.upstreamExit === true;
+    if (upstreamExit && signals > 0) {
+      // faasd signalled the whole container: the upstream stopped as asked; the shutdown goes on.
+      logger.info(`${message} (during the shutdown)`);
+      return;
+    }
+    if (upstreamExit && booted) {
+      exitInWindow = { message, timer: setTimeout(() => declareFatal(message), EXIT_WINDOW_MS) };
+      return;
+    }
+    declareFatal(message);
   };
 
   process.on('uncaughtException', (err) => {
@@ -122,9 +146,12 @@ async function run(config: WatchdogConfig, env: Record<string, string>, logger: 
     logger.error('unhandled rejection', { err: String(err) });
   });
 
-  let signals = 0;
   const onSignal = (signal: NodeJS.Signals): void => {
     signals++;
+    if (signals === 1 && exitInWindow !== undefined && !fatal) {
+      clearTimeout(exitInWindow.timer);
+      logger.info(`${exitInWindow.message} (${signal} followed within ${EXIT_WINDOW_MS}ms: a shutdown)`);
+    }
     if (signals > 1 || !booted) {
       logger.warn(`${signal} again: exiting now`);
       if (booted) booted.watchdog.abort().finally(() => exit(1));
@@ -163,7 +190,7 @@ async function run(config: WatchdogConfig, env: Record<string, string>, logger: 
   }, AFTER_READY_MS);
   try {
     const ready = await booted.watchdog.markReadyWhenReady();
-    if (!ready && !fatal && signals === 0) logger.error('the function never became ready');
+    if (!ready && !fatal && signals === 0 && exitInWindow === undefined) logger.error('the function never became ready');
     // prom-client (about 5 MB resident) is loaded by the first finished request or scrape
     // (src/metrics/metrics.ts), not at start: a replica nobody calls or scrapes stays at Node's floor.
   } catch (err) {
