@@ -22,6 +22,9 @@ import { effectiveTimeoutMs } from './timeouts.js';
 
 export type { Watchdog, WatchdogDeps } from './watchdog-api.js';
 
+/** The status logged and counted for a call whose client left before its answer ended (nginx's). */
+export const CLIENT_CLOSED = 499;
+
 /** Builds the server and its lifecycle; nothing listens until listen(). */
 export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watchdog {
   const { logger, metrics, mode } = deps;
@@ -115,7 +118,7 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
       waiting = false;
       leave();
       // No status was sent: recorded as nginx's 499 "client closed request".
-      metrics.requestFinished(req.method, 499, (performance.now() - startedAt) / 1000);
+      metrics.requestFinished(req.method, CLIENT_CLOSED, (performance.now() - startedAt) / 1000);
       if (logger.debugEnabled) logger.debug('client left while queued', { method: req.method, url: req.url });
     });
   }
@@ -146,10 +149,13 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
       finished = true;
       const tunnel = tunnelOpened === true;
       writeDeadline?.cancel();
-      if (!tunnel && !res.writableFinished) call.cutOff();
+      const cut = !tunnel && !res.writableFinished;
+      if (cut) call.cutOff();
       call.onClose?.responseClosed();
       if (tunnel) call.logStatus = 101;
-      const status = call.logStatus ?? res.statusCode;
+      // Cut without a status of the watchdog's own (a mode's failure, write_timeout's error): the client
+      // left mid-body or before the answer ended. Logged and counted as nginx's 499 "client closed request".
+      const status = call.logStatus ?? (cut && res.errored == null ? CLIENT_CLOSED : res.statusCode);
       const endedAt = performance.now();
       const seconds = (endedAt - startedAt) / 1000;
       metrics.requestFinished(req.method, status, seconds);
