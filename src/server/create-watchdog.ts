@@ -16,6 +16,7 @@ import { createLimiter, type LimiterRefusal } from './limiter.js';
 import { createLockFile } from './lock-file.js';
 import { createMetricsServer, listenOn } from './metrics-server.js';
 import { answerRawSockets } from './raw-answers.js';
+import { WatchdogResponse } from './response.js';
 import type { Watchdog, WatchdogDeps } from './watchdog-api.js';
 import { RequestCall, RequestUpgradeCall, acceptUpgrades, onWriteTimeout, type Upgrading } from './request-call.js';
 import { effectiveTimeoutMs } from './timeouts.js';
@@ -49,6 +50,7 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
       maxHeaderSize: 1 << 20,
       requireHostHeader: true,
       joinDuplicateHeaders: false,
+      ServerResponse: WatchdogResponse,
       ...mode.httpClasses,
     },
     onRequest,
