@@ -99,6 +99,12 @@ const FATAL_ANSWER_MS = 1000;
 
 /** After a bug, the exit comes at the latest this long after it: the answers' second, then the mode's stop (5 s for an inproc shutdown() or an upstream's SIGTERM grace). */
 const BUG_EXIT_MS = 10_000;
+/**
+ * The exit window: a shutdown signal that arrives this long after the http upstream exited makes that
+ * exit part of the shutdown, not a crash. faasd (containerd) sends SIGTERM to every process of the
+ * container at once, so the upstream often exits a few ms before the watchdog hears its own SIGTERM.
+ */
+const EXIT_WINDOW_MS = 1000;
 
 /** What loads the native addons main.ts needs: the posix_spawn one (fork modes) and, as PID 1, the zombie reaper. */
 interface Addons {
@@ -109,12 +115,29 @@ interface Addons {
 async function run(config: WatchdogConfig, env: Record<string, string>, logger: Logger, exit: (code: number) => never, addons: Addons): Promise<void> {
   let booted: Booted | undefined;
   let fatal = false;
-  const onFatal = (message: string): void => {
+  let signals = 0;
+  // An upstream exit waiting for the exit window to close: a signal within it makes it a shutdown.
+  let exitInWindow: { message: string; timer: NodeJS.Timeout } | undefined;
+  const declareFatal = (message: string): void => {
     if (fatal) return;
     fatal = true;
     logger.error(message);
     if (!booted) return; // boot itself will fail and exit
     booted.watchdog.abort(FATAL_ANSWER_MS).finally(() => exit(1));
+  };
+  const onFatal = (message: string, fields?: Record<string, unknown>): void => {
+    if (fatal || exitInWindow !== undefined) return;
+    const upstreamExit = fields?.upstreamExit === true;
+    if (upstreamExit && signals > 0) {
+      // faasd signalled the whole container: the upstream stopped as asked; the shutdown goes on.
+      logger.info(`${message} (during the shutdown)`);
+      return;
+    }
+    if (upstreamExit && booted) {
+      exitInWindow = { message, timer: setTimeout(() => declareFatal(message), EXIT_WINDOW_MS) };
+      return;
+    }
+    declareFatal(message);
   };
 
   // A bug (an exception nothing caught, a rejection nothing handled; in inproc the function's own too):
@@ -130,9 +153,12 @@ async function run(config: WatchdogConfig, env: Record<string, string>, logger: 
   // As Node's default since 15 (--unhandled-rejections=throw), which an explicit listener does not depend on.
   process.on('unhandledRejection', (err) => onBug('unhandled rejection', err));
 
-  let signals = 0;
   const onSignal = (signal: NodeJS.Signals): void => {
     signals++;
+    if (signals === 1 && exitInWindow !== undefined && !fatal) {
+      clearTimeout(exitInWindow.timer);
+      logger.info(`${exitInWindow.message} (${signal} followed within ${EXIT_WINDOW_MS}ms: a shutdown)`);
+    }
     if (signals > 1 || !booted) {
       logger.warn(`${signal} again: exiting now`);
       if (booted) booted.watchdog.abort().finally(() => exit(1));
@@ -171,7 +197,7 @@ async function run(config: WatchdogConfig, env: Record<string, string>, logger: 
   }, AFTER_READY_MS);
   try {
     const ready = await booted.watchdog.markReadyWhenReady();
-    if (!ready && !fatal && signals === 0) logger.error('the function never became ready');
+    if (!ready && !fatal && signals === 0 && exitInWindow === undefined) logger.error('the function never became ready');
     // prom-client (about 5 MB resident) is loaded by the first scrape (src/metrics/metrics.ts), not at
     // start nor by requests: a replica nobody scrapes stays at Node's floor.
   } catch (err) {

@@ -58,7 +58,7 @@ export function createHttpMode(deps: ModeDeps): HttpModeRunner {
     gate.shut(how);
     const tail = upstream?.stderrTail() ?? [];
     const lastLines = tail.length > 0 ? `; last stderr lines: ${tail.map((l) => JSON.stringify(l)).join(' | ')}` : '; it wrote nothing to stderr';
-    deps.onFatal(`Forked function has terminated: ${how}${lastLines}`, { code: o.code, signal: o.signal, stderrTail: tail });
+    deps.onFatal(`Forked function has terminated: ${how}${lastLines}`, { upstreamExit: true, code: o.code, signal: o.signal, stderrTail: tail });
   }
 
   function onNotYet(waitedMs: number): void {

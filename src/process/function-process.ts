@@ -4,7 +4,7 @@ import type { Readable } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import type { Spawner } from './spawner.js';
 
-export type StopReason = 'timeout' | 'client-gone' | 'shutdown' | 'orphaned-pipes' | 'error' | 'output-limit';
+export type StopReason = 'timeout' | 'client-gone' | 'shutdown' | 'error' | 'output-limit';
 
 export interface ProcessOutcome {
   /** Exit code, or null when ended by a signal or never started. */
@@ -12,7 +12,7 @@ export interface ProcessOutcome {
   signal: NodeJS.Signals | null;
   /** Set when the program could not be started at all. */
   startError: Error | undefined;
-  /** The first reason the watchdog gave for stopping it, if it did. */
+  /** The first reason the watchdog gave for stopping it while it ran, if it did (a stop after its exit is not one). */
   stoppedBy: StopReason | undefined;
 }
 
@@ -93,9 +93,14 @@ export function spawnFunction(spawner: Spawner, program: string, options: SpawnO
     sendToGroup('SIGKILL');
   };
 
+  let stopping = false;
   const stop = (reason: StopReason): void => {
-    if (stoppedBy !== undefined || closed) return;
-    stoppedBy = reason;
+    if (stopping || closed) return;
+    stopping = true;
+    // A process that has exited by itself was not stopped (its group may still be, below): its outcome
+    // stays its own. A call ending while the exit of a function that exited 0 was still being collected
+    // used to turn that clean exit into `function failed: exit status 0`.
+    if (!exited) stoppedBy = reason;
     if (!sendToGroup('SIGTERM')) return;
     killTimer = setTimeout(killHard, options.graceMs);
     killTimer.unref();
@@ -149,8 +154,8 @@ export function spawnFunction(spawner: Spawner, program: string, options: SpawnO
           lastBytes = now;
           return rearm();
         }
-        // Someone else (a grandchild) holds our pipes open: end the group and stop waiting.
-        if (stoppedBy === undefined) stoppedBy = 'orphaned-pipes';
+        // Someone else (a grandchild) holds our pipes open: end the group and stop waiting. The process
+        // itself exited by itself: its exit status is the outcome (a 0 is a success, in every mode).
         killHard();
         for (const s of streams) s?.destroy();
         finish();

@@ -27,8 +27,8 @@ export interface BootOptions {
   /** The environment given to function processes (the watchdog's own). */
   env: Record<string, string>;
   cwd: string;
-  /** Called when the mode can no longer serve (e.g. the http upstream died). */
-  onFatal(message: string): void;
+  /** Called when the mode can no longer serve (e.g. the http upstream died: fields.upstreamExit is true). */
+  onFatal(message: string, fields?: Record<string, unknown>): void;
   metrics?: Metrics;
   /** Given to the mode: collects the chunks of long streams as they go. */
   reclaim?: StreamReclaim;

@@ -16,6 +16,7 @@ import { createLimiter, type LimiterRefusal } from './limiter.js';
 import { createLockFile } from './lock-file.js';
 import { createMetricsServer, listenOn } from './metrics-server.js';
 import { answerRawSockets, rawAnswerStatus } from './raw-answers.js';
+import { WatchdogResponse } from './response.js';
 import type { Watchdog, WatchdogDeps } from './watchdog-api.js';
 import { RequestCall, RequestUpgradeCall, acceptUpgrades, onWriteTimeout, type Upgrading } from './request-call.js';
 import { effectiveTimeoutMs } from './timeouts.js';
@@ -28,6 +29,8 @@ type PipelinedSocket = IncomingMessage['socket'] & { _httpMessage?: ServerRespon
 const DOT_SEGMENT_PATH = new WatchdogError('BAD_REQUEST', 'Bad Request: a path segment is "." or ".." once %2F is decoded\n');
 /** `%00` in the path: an environment variable ends at a NUL byte, so PATH_INFO would be cut short. */
 const NUL_PATH = new WatchdogError('BAD_REQUEST', 'Bad Request: the path holds %00\n');
+/** The status logged and counted for a call whose client left before its answer ended (nginx's). */
+export const CLIENT_CLOSED = 499;
 
 /** Builds the server and its lifecycle; nothing listens until listen(). */
 export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watchdog {
@@ -53,6 +56,7 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
       maxHeaderSize: 1 << 20,
       requireHostHeader: true,
       joinDuplicateHeaders: false,
+      ServerResponse: WatchdogResponse,
       ...mode.httpClasses,
     },
     onRequest,
@@ -151,7 +155,7 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
       waiting = false;
       leave();
       // No status was sent: recorded as nginx's 499 "client closed request" (or the raw 400/408 that ended the socket).
-      metrics.requestFinished(req.method, rawAnswerStatus(req.socket) ?? 499, (performance.now() - startedAt) / 1000);
+      metrics.requestFinished(req.method, rawAnswerStatus(req.socket) ?? CLIENT_CLOSED, (performance.now() - startedAt) / 1000);
       if (logger.debugEnabled) logger.debug('client left while queued', { method: req.method, url: req.url });
     });
   }
@@ -182,11 +186,14 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
       finished = true;
       const tunnel = tunnelOpened === true;
       writeDeadline?.cancel();
-      if (!tunnel && !res.writableFinished) call.cutOff();
+      const cut = !tunnel && !res.writableFinished;
+      if (cut) call.cutOff();
       call.onClose?.responseClosed();
       if (tunnel) call.logStatus = 101;
       // A request the parser refused mid-body (bad chunk, read_timeout) got a raw 400/408 and lost its socket.
-      const status = rawAnswerStatus(req.socket) ?? call.logStatus ?? res.statusCode;
+      // Cut otherwise without a status of the watchdog's own (a mode's failure, write_timeout's error): the
+      // client left mid-body or before the answer ended. Logged and counted as nginx's 499 "client closed request".
+      const status = rawAnswerStatus(req.socket) ?? call.logStatus ?? (cut && res.errored == null ? CLIENT_CLOSED : res.statusCode);
       const endedAt = performance.now();
       const seconds = (endedAt - startedAt) / 1000;
       metrics.requestFinished(req.method, status, seconds);

@@ -1,5 +1,7 @@
 // node-http entry: an HTTP server on $http_port (default 3000) that hands each request to function/handler.ts.
-// fwatchdog (mode=http) starts it, proxies requests to it and stops it with SIGTERM.
+// fwatchdog (mode=http) starts it, proxies requests to it and stops it with SIGTERM. On SIGTERM it finishes
+// the requests in flight, then exits 0 (faasd sends SIGTERM to every process of the container at once, so
+// a request can still be in flight here; Node's default would end it at once).
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { handle } from './function/handler.ts';
 import { readSecret } from './read-secret.ts';
@@ -57,7 +59,22 @@ async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
   reply(res, await handle(event, context));
 }
 
-createServer((req, res) => {
+let inFlight = 0;
+let stopping = false;
+
+/** Once stopping and idle: close the port and the idle keep-alive sockets; the process then exits 0. */
+function stopIfIdle(): void {
+  if (!stopping || inFlight > 0) return;
+  server.close();
+  server.closeIdleConnections();
+}
+
+const server = createServer((req, res) => {
+  inFlight++;
+  res.once('close', () => {
+    inFlight--;
+    setImmediate(stopIfIdle); // the socket is idle once the response is done
+  });
   serve(req, res).catch((err: unknown) => {
     // The handler threw (or returned something unsendable, e.g. statusCode 42): log it, answer 500, keep serving.
     console.error(err);
@@ -65,3 +82,8 @@ createServer((req, res) => {
     else reply(res, { statusCode: 500, headers: { 'Content-Type': 'text/plain' }, body: 'Internal Server Error\n' });
   });
 }).listen(port, '127.0.0.1');
+
+process.once('SIGTERM', () => {
+  stopping = true;
+  stopIfIdle();
+});

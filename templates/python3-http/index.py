@@ -1,11 +1,13 @@
 """python3-http entry: an HTTP server on $http_port (default 3000) that hands each request to function/handler.py.
 
-fwatchdog (mode=http) starts it, proxies requests to it and stops it with SIGTERM. Standard library only.
+fwatchdog (mode=http) starts it, proxies requests to it and stops it with SIGTERM. On SIGTERM it finishes
+the requests in flight, then exits 0 (faasd sends SIGTERM to every process of the container at once, so a
+request can still be in flight here). Standard library only.
 """
 import json
 import os
 import signal
-import sys
+import threading
 import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
@@ -38,6 +40,10 @@ class Context:
 
 
 CONTEXT = Context()
+
+# Requests being handled; SIGTERM waits for it to reach 0.
+IN_FLIGHT = 0
+IDLE = threading.Condition()
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -82,6 +88,17 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(bytes(body))
 
     def handle_any(self):
+        global IN_FLIGHT
+        with IDLE:
+            IN_FLIGHT += 1
+        try:
+            self.serve()
+        finally:
+            with IDLE:
+                IN_FLIGHT -= 1
+                IDLE.notify_all()
+
+    def serve(self):
         raw = self.read_body()
         url = urlsplit(self.path)
         headers = {k.lower(): v for k, v in self.headers.items()}
@@ -110,7 +127,15 @@ class Handler(BaseHTTPRequestHandler):
 def main():
     server = ThreadingHTTPServer(("127.0.0.1", int(os.environ.get("http_port") or 3000)), Handler)
     server.daemon_threads = True
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+
+    def stop_when_idle():
+        with IDLE:
+            IDLE.wait_for(lambda: IN_FLIGHT == 0)
+        server.shutdown()  # serve_forever returns; idle keep-alive connections end with the process
+
+    # SIGTERM: finish the requests in flight, then exit 0 (the handler runs in the main thread, which
+    # serve_forever occupies: the wait is in another thread).
+    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=stop_when_idle, daemon=True).start())
     server.serve_forever()
 
 

@@ -5,7 +5,7 @@ import { cpSync, existsSync, readFileSync, symlinkSync, writeFileSync } from 'no
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, ensureBinary, ensureSeaNode, startBinary, type RunningBinary } from '../helpers/binary.js';
-import { freePort, until } from '../helpers/process.js';
+import { childrenOf, freePort, until } from '../helpers/process.js';
 import { send } from '../helpers/http.js';
 import { makeTmpDir, withTimeout } from '../helpers/watchdog.js';
 
@@ -72,6 +72,8 @@ function secretsDir(secrets: Record<string, string>): string {
 async function stderrContains(wd: RunningBinary, text: string): Promise<void> {
   await until(() => wd.stderr.includes(text), 2000, `${JSON.stringify(text)} in the log`);
 }
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 beforeAll(() => ensureBinary(), 120_000);
 
@@ -151,6 +153,40 @@ describe.each(['node-http', 'node-http-server', 'python3-http'])('the %s templat
     expect(res.status).toBe(503);
     expect(res.headers['retry-after']).toBe('10');
     expect(res.text).toBe('the db-password secret is not mounted\n');
+  });
+});
+
+// faasd's removal: SIGTERM to every process of the container at once (the upstream and the watchdog).
+const SLOW_HANDLERS: Record<string, Record<string, string>> = {
+  'node-http-server': { 'function/handler.ts': "export async function handle() {\n  await new Promise((r) => setTimeout(r, 500));\n  return { statusCode: 200, body: 'slow done' };\n}\n" },
+  'python3-http': { 'function/handler.py': "import time\n\n\ndef handle(event, context):\n    time.sleep(0.5)\n    return {'statusCode': 200, 'body': 'slow done'}\n" },
+};
+
+describe.each(['node-http-server', 'python3-http'])('the %s template on a container-wide SIGTERM (as faasd sends it)', (name) => {
+  it('finishes the call in flight, then the server and the watchdog exit 0', async () => {
+    const wd = await startTemplate(name, { healthcheck_interval: '1s' }, SLOW_HANDLERS[name]);
+    const [upstreamPid] = childrenOf(wd.child.pid as number);
+    const inFlight = send(`${wd.url}/`, { method: 'POST', body: 'x' });
+    await sleep(150);
+    process.kill(upstreamPid as number, 'SIGTERM');
+    wd.child.kill('SIGTERM');
+    const res = await withTimeout(inFlight, 3000, 'the call in flight');
+    expect(res.status).toBe(200);
+    expect(res.text).toBe('slow done');
+    // The server exits once idle, before the watchdog's healthcheck_interval is over.
+    await until(() => /Forked function has terminated: exit status 0;.*\(during the shutdown\)/.test(wd.stderr), 2000, 'the server to exit 0');
+    expect(await withTimeout(wd.exited, 5000, 'the watchdog to exit')).toEqual({ code: 0, signal: null });
+    expect(wd.stderr).not.toContain('"levelName":"error"');
+  });
+
+  it('exits at once on SIGTERM when idle', async () => {
+    const wd = await startTemplate(name, { healthcheck_interval: '1s' });
+    const [upstreamPid] = childrenOf(wd.child.pid as number);
+    process.kill(upstreamPid as number, 'SIGTERM');
+    await until(async () => (await send(`${wd.url}/_/health`)).status === 503, 2000, 'the server to exit');
+    wd.child.kill('SIGTERM');
+    expect(await withTimeout(wd.exited, 5000, 'the watchdog to exit')).toEqual({ code: 0, signal: null });
+    expect(wd.stderr).toContain('Forked function has terminated: exit status 0');
   });
 });
 

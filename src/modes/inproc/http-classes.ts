@@ -1,5 +1,8 @@
 // inproc: the request and response classes node:http builds for each call, with what the handler and the access log need.
-import { IncomingMessage, ServerResponse } from 'node:http';
+import { IncomingMessage } from 'node:http';
+import type { OutgoingHttpHeader, OutgoingHttpHeaders } from 'node:http';
+import { WatchdogResponse } from '../../server/response.js';
+import { durationSeconds } from '../duration-seconds.js';
 import type { FunctionCall } from '../mode.js';
 
 /** What InprocRequest needs from the call it belongs to. */
@@ -23,10 +26,16 @@ export class InprocRequest extends IncomingMessage {
   }
 }
 
-/** The `res` a handler writes to: counts the body bytes into its call, for the access log. */
-export class InprocResponse extends ServerResponse<InprocRequest> {
+/** The `res` a handler writes to: counts the body bytes into its call, for the access log (no keep-alive headers on HTTP/1.1, as every answer). */
+export class InprocResponse extends WatchdogResponse<InprocRequest> {
   /** Set by the mode when the call starts; the watchdog's own answers before that are counted by their Content-Length. */
   call: FunctionCall | undefined = undefined;
+
+  /** X-Duration-Seconds, as http and the fork modes send it (unless the handler set its own). */
+  override writeHead(statusCode: number, statusMessage?: string | OutgoingHttpHeaders | OutgoingHttpHeader[], headers?: OutgoingHttpHeaders | OutgoingHttpHeader[]): this {
+    if (this.call !== undefined && !this.hasHeader('x-duration-seconds')) this.setHeader('X-Duration-Seconds', durationSeconds(this.call.startedAt));
+    return super.writeHead(statusCode, statusMessage, headers);
+  }
 
   override write(chunk: unknown, encoding?: unknown, callback?: unknown): boolean {
     if (this.call !== undefined) this.call.bytesOut += sizeOf(chunk, encoding);

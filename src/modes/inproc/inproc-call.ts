@@ -77,6 +77,11 @@ export class InprocCall implements CloseListener {
   /** The handler threw or rejected: a 500 if nothing was sent yet, else the response is cut. */
   fail(err: unknown, logger: ModeDeps['logger']): void {
     const { req, res } = this.call;
+    if (!res.writableFinished && (res.closed || (req.errored as NodeJS.ErrnoException | null)?.code === 'ECONNRESET')) {
+      // The client left (mid-body, or before the answer ended): what the handler met is its doing, not a bug.
+      logger.info(`The client left before the function answered ${req.method} ${req.url}: ${errorText(err)}`);
+      return;
+    }
     logger.error(`The function failed on ${req.method} ${req.url}: ${errorText(err)}`, { err: errorStack(err) });
     if (this.settled || res.writableEnded) return;
     this.settle();

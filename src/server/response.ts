@@ -1,0 +1,27 @@
+// The response class of every function answer: no hop-by-hop keep-alive headers on HTTP/1.1 answers.
+import { ServerResponse, type IncomingMessage, type OutgoingHttpHeader, type OutgoingHttpHeaders } from 'node:http';
+
+/**
+ * What node:http writes after the other headers of a persistent answer: `Connection: keep-alive`, then
+ * (with the server's keepAliveTimeout) `Keep-Alive: timeout=N` or `timeout=N, max=M`.
+ */
+const NODE_KEEP_ALIVE = /\r\nConnection: keep-alive\r\n(?:Keep-Alive: timeout=\d+(?:, max=\d+)?\r\n)?/;
+
+/**
+ * node:http says `Connection: keep-alive` and `Keep-Alive: timeout=…` on every persistent answer, and has no
+ * option to leave them out. On HTTP/1.1 persistence is the default, the originals never send them, and a
+ * proxy such as the OpenFaaS gateway copies them to its own client (and into the queue-worker's callback).
+ * They are taken out of the header block node:http has just built (written with the first body bytes);
+ * HTTP/1.0 keep-alive clients keep them, as they need them. A Connection header set by the function stays.
+ */
+export class WatchdogResponse<Request extends IncomingMessage = IncomingMessage> extends ServerResponse<Request> {
+  override writeHead(statusCode: number, statusMessage?: string | OutgoingHttpHeaders | OutgoingHttpHeader[], headers?: OutgoingHttpHeaders | OutgoingHttpHeader[]): this {
+    (super.writeHead as (...a: unknown[]) => this)(statusCode, statusMessage, headers);
+    const self = this as unknown as { _header: string | null };
+    const head = self._header;
+    if (typeof head === 'string' && this.req.httpVersionMinor >= 1 && this.req.httpVersionMajor === 1 && !this.hasHeader('connection')) {
+      self._header = head.replace(NODE_KEEP_ALIVE, '\r\n');
+    }
+    return this;
+  }
+}
