@@ -1,13 +1,13 @@
 // Regression tests of the second probe of issue #22, re-checked (docs/security.md, "Second probe, re-checked"):
 // the paths that reach the function other than the main request path, against the built binary with raw sockets.
-import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ensureBinary, runBinary, startBinary } from '../helpers/binary.js';
+import { ensureBinary, startBinary } from '../helpers/binary.js';
 import { isGone, until } from '../helpers/process.js';
 import { send } from '../helpers/http.js';
 import { rawRequest } from '../helpers/raw.js';
-import { makeTmpDir, withTimeout } from '../helpers/watchdog.js';
+import { fixture, makeTmpDir, withTimeout } from '../helpers/watchdog.js';
 
 const READY = 'GET /_/ready HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n';
 
@@ -51,9 +51,31 @@ describe('second probe: the readiness probe of a function that hangs', () => {
 
   it('ready_timeout=0 is a start-up error (exit 2) that names the variable', async () => {
     const tmp = makeTmpDir();
-    const result = await runBinary([], { PATH: process.env.PATH ?? '', TMPDIR: tmp, mode: 'classic', fprocess: 'cat', ready_path: '/ready', ready_timeout: '0' });
-    expect(result.code).toBe(2);
-    expect(result.stderr).toContain('ready_timeout');
-    expect(existsSync(join(tmp, '.lock'))).toBe(false);
+    await expect(startBinary({ PATH: process.env.PATH ?? '', TMPDIR: tmp, mode: 'classic', fprocess: 'cat', ready_path: '/ready', ready_timeout: '0' })).rejects.toThrow(/exited \(2\)[\s\S]*ready_timeout="0" must be above 0/);
   });
+});
+
+describe('second probe: durations longer than a timer can wait', () => {
+  beforeAll(async () => {
+    await ensureBinary();
+  }, 180_000);
+
+  it('classic (exec_timeout=0): X-Timeout: 600h is ignored, not a timeout that fires at once', async () => {
+    const tmp = makeTmpDir();
+    const wd = await startBinary({ PATH: process.env.PATH ?? '', TMPDIR: tmp, mode: 'classic', fprocess: fixture('maybe-sleep'), healthcheck_interval: '0' });
+    await until(async () => (await send(`${wd.url}/_/health`).catch(() => undefined))?.status === 200, 5000, '/_/health to answer 200');
+    for (const value of ['600h', '99999999999999h']) {
+      const answer = await withTimeout(rawRequest(wd.port, `POST / HTTP/1.1\r\nHost: x\r\nX-Timeout: ${value}\r\nX-Sleep: 0.1\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello`), 5000, `the call with X-Timeout: ${value}`);
+      expect(answer).toMatch(/^HTTP\/1\.1 200 /);
+      expect(answer).toContain('hello');
+    }
+    expect(wd.stderr).not.toContain('TimeoutOverflowWarning');
+  });
+
+  for (const variable of ['exec_timeout', 'read_timeout', 'write_timeout', 'healthcheck_interval', 'queue_timeout', 'ready_timeout']) {
+    it(`${variable}=600h is a start-up error (exit 2), not a timer that fires after 1 ms`, async () => {
+      const tmp = makeTmpDir();
+      await expect(startBinary({ PATH: process.env.PATH ?? '', TMPDIR: tmp, mode: 'serializing', fprocess: 'cat', [variable]: '600h' })).rejects.toThrow(new RegExp(`exited \\(2\\)[\\s\\S]*${variable}="600h" is longer than 596h31m23\\.647s`));
+    });
+  }
 });
