@@ -11,6 +11,9 @@ const UNIT_MS: Record<string, number> = {
   h: 3_600_000,
 };
 
+/** The longest a Node timer can wait (2^31-1 ms, 596h31m23.647s): a longer one fires after 1 ms. */
+export const MAX_TIMER_MS = 2_147_483_647;
+
 const BARE_INT = /^\+?\d+$/;
 const GO_PART = /(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)/y;
 

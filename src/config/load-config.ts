@@ -29,6 +29,8 @@ export interface WatchdogConfig {
   /** Longest logged line in bytes; Infinity = no limit. */
   logBufferSize: number;
   readyPath: string | undefined;
+  /** Longest wait for the function's answer to the readiness probe (then 503). */
+  readyTimeoutMs: number;
   logCallId: boolean;
   logFormat: LogFormat;
   maxBodyBytes: number;

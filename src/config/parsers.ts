@@ -1,6 +1,6 @@
 // How one environment value becomes a typed value: each parser says what it allows and how to print it.
 import { splitCommandLine } from './argv.js';
-import { formatDuration, parseDurationMs } from './duration.js';
+import { MAX_TIMER_MS, formatDuration, parseDurationMs } from './duration.js';
 
 /** A value a parser refused, with the whole message (it names the variable and the value). */
 export class Invalid {
@@ -29,6 +29,8 @@ export const duration: Parser<number> = {
   allowed: 'whole seconds (30) or a Go duration (1m30s, 1.5s, 500ms)',
   parse(value, name) {
     const ms = parseDurationMs(value);
+    // Node fires a longer timer after 1 ms: a timeout that long would end every call at once.
+    if (ms !== undefined && ms > MAX_TIMER_MS) return new Invalid(`${name}=${show(value)} is longer than ${formatDuration(MAX_TIMER_MS)}, the longest a timer can wait: use a shorter duration`);
     if (ms !== undefined) return ms;
     const hint = /^["'].*["']$/.test(value) ? ' (remove the quotes)' : '';
     return new Invalid(`${name}=${show(value)} is not a duration${hint}: use whole seconds (30) or a Go duration such as 1m30s, 1.5s, 500ms; negative values are not allowed`);

@@ -45,10 +45,15 @@ export function createInternalRoutes(deps: RouteDeps): InternalRoutes {
   /** Local ports of the probe's own loopback connections: a request from one of them is the probe. */
   const probePorts = new Set<number>();
 
-  /** One GET <ready_path> with only Host and User-Agent; true on a 2xx. The function's body is never read. */
+  /**
+   * One GET <ready_path> with only Host and User-Agent; true on a 2xx. The function's body is never read.
+   * No status within ready_timeout is a 503: the probe is cut (which ends the call), so a function that hangs
+   * on its ready path (exec_timeout=0) neither holds every /_/ready nor keeps a process per probe.
+   */
   function probe(): Promise<boolean> {
     return new Promise((resolve) => {
       const port = deps.port();
+      const timer = setTimeout(() => probeReq.destroy(), config.readyTimeoutMs);
       const probeReq = request(
         { host: '127.0.0.1', port, path: config.readyPath, method: 'GET', agent: false, setHost: false, headers: ['Host', `127.0.0.1:${port}`, 'User-Agent', PROBE_USER_AGENT, 'Connection', 'close'] },
         (probeRes) => {
@@ -68,7 +73,10 @@ export function createInternalRoutes(deps: RouteDeps): InternalRoutes {
         });
       });
       probeReq.once('error', () => resolve(false)); // not listening (stopping) or cut: not ready
-      probeReq.once('close', () => resolve(false)); // no-op once resolved
+      probeReq.once('close', () => {
+        clearTimeout(timer);
+        resolve(false); // no-op once resolved
+      });
       probeReq.end();
     });
   }
