@@ -154,7 +154,7 @@ export const VARIABLES: readonly Variable[] = [
   row({ name: 'prefix_logs', key: 'prefixLogs', parse: bool, default: true, help: 'prefix function output lines with time and stream name; false passes lines through untouched' }),
   row({ name: 'log_buffer_size', key: 'logBufferSize', parse: lineLimit, default: 65536, help: 'longest function log line in bytes; longer lines are cut with a marker (negative = no limit)' }),
   row({ name: 'ready_path', key: 'readyPath', parse: urlPath, default: undefined, defaultText: '(none)', help: 'path the function serves to say it is ready; /_/ready asks it' }),
-  row({ name: 'log_callid', aliases: ['log_call_id'], key: 'logCallId', parse: bool, default: false, help: 'append the X-Call-Id request header to access log lines' }),
+  row({ name: 'log_callid', aliases: ['log_call_id'], key: 'logCallId', parse: bool, default: false, help: 'text logs: call ids (and trace ids) on the access line and function output lines; JSON logs always carry them' }),
   row({ name: 'log_format', key: 'logFormat', parse: oneOf(LOG_FORMATS), default: 'json', help: `watchdog log lines as ${LOG_FORMATS.join(' or ')}` }),
   row({ name: 'max_body_bytes', key: 'maxBodyBytes', parse: int('a size in bytes', 0), default: 0, defaultText: '0 (unlimited)', help: 'largest accepted request body; larger ones get 413' }),
   row({ name: 'cgi_response', key: 'cgiResponse', parse: bool, default: false, help: 'stdout starts with a CGI header block (Status:, Content-Type:, other headers, an empty line), then the body (docs/cgi.md)', modes: FORK_MODES }),

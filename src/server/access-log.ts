@@ -1,17 +1,15 @@
 // The access line of each function request: the originals' text line, or a JSON record.
-import type { WatchdogConfig } from '../config/load-config.js';
 import type { Logger } from '../log/logger.js';
 import type { FunctionCall } from '../modes/mode.js';
 
 const KUBE_PROBE = 'kube-probe';
 
 /** Builds the writer of access lines (Kubernetes probes get none, as in the originals). */
-export function createAccessLog(config: WatchdogConfig, logger: Logger): (call: FunctionCall, status: number, seconds: number) => void {
+export function createAccessLog(logger: Logger): (call: FunctionCall, status: number, seconds: number) => void {
   return function accessLog(call, status, seconds) {
     const ua = call.req.headers['user-agent'];
     if (ua !== undefined && ua.startsWith(KUBE_PROBE)) return;
-    const callId = config.logCallId ? String(call.req.headers['x-call-id'] ?? 'none') : undefined;
-    logger.request({ method: call.req.method, url: call.req.url, status, bytes: bytesOf(call), seconds, callId });
+    logger.request({ method: call.req.method, url: call.req.url, status, bytes: bytesOf(call), seconds, callId: call.callId, trace: call.trace });
   };
 }
 

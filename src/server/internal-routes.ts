@@ -9,6 +9,9 @@ import { redirectTarget } from './clean-path.js';
 import type { Drain } from './drain.js';
 import type { Limiter } from './limiter.js';
 
+/** The call id of the function's readiness calls (ready_path): the lines of its output say so. */
+const READY_CALL_ID = 'ready-probe';
+
 export const HEALTH = '/_/health';
 export const READY = '/_/ready';
 const EMPTY = Buffer.alloc(0);
@@ -73,6 +76,8 @@ async function ready(req: IncomingMessage, res: ServerResponse): Promise<void> {
       signal: controller.signal,
       startedAt: performance.now(),
       bytesOut: 0,
+      callId: READY_CALL_ID,
+      trace: undefined,
     };
     mode.handle(call);
     return;
