@@ -11,6 +11,7 @@ import { SPAWN_ADDON, type SpawnAddon } from './process/native-spawn.js';
 import { createReaper, REAPER_ADDON, type ReaperAddon } from './process/reaper.js';
 import { createStreamReclaim } from './process/stream-reclaim.js';
 import { bootWatchdog, resolveFunctionProgram, StartupError, type Booted } from './server/boot.js';
+import { callScope } from './trace/call-scope.js';
 import { GIT_SHA, VERSION } from './version.js';
 
 function flag(args: string[], name: string): boolean {
@@ -78,7 +79,7 @@ async function main(): Promise<void> {
     flushLogs();
     process.exit(code);
   };
-  const logger = createLogger({ format: config.logFormat, prefixLogs: config.prefixLogs, err: errDest, out: outDest, debug: config.writeDebug || config.debugHeaders });
+  const logger = createLogger({ format: config.logFormat, prefixLogs: config.prefixLogs, err: errDest, out: outDest, debug: config.writeDebug || config.debugHeaders, textCallIds: config.logCallId });
   logger.info(`Version: ${VERSION}\tSHA: ${GIT_SHA}`);
   const addonInput: AddonLoadInput = { dlopen: (m, f) => process.dlopen(m, f), execPath: process.execPath, scriptPath: process.argv[1], tmpDir: config.tmpDir, uid: process.getuid?.() };
   // Both addons load once the watchdog is ready (in run()): the first /_/ready does not wait for them.
@@ -252,13 +253,14 @@ function loadSpawner(logger: Logger, input: AddonLoadInput): SpawnAddon | undefi
 
 /**
  * inproc: the function runs in this process, so what it writes to stdout and stderr (console.log,
- * process.stdout.write) becomes function output lines, split and formatted like a forked function's.
+ * process.stdout.write) becomes function output lines, split and formatted like a forked function's,
+ * with the call id of the handler call that wrote them (src/trace/call-scope.ts).
  * The watchdog's own lines go to fd 1 and 2 through fd sinks (src/log/fd-sink.ts), never through these streams.
  * Returns a flush for a last line without a newline.
  */
 function routeFunctionOutput(logger: Logger, maxLineBytes: number): () => void {
   const splitters = (['stdout', 'stderr'] as const).map((name) => {
-    const splitter = createLineSplitter(maxLineBytes, (line) => logger.functionLine(name, line));
+    const splitter = createLineSplitter(maxLineBytes, (line) => logger.functionLine(name, line, callScope.getStore()?.callId));
     const stream = process[name];
     stream.write = ((chunk: string | Uint8Array, encoding?: BufferEncoding | ((err?: Error | null) => void), callback?: (err?: Error | null) => void): boolean => {
       splitter.write(chunk, typeof encoding === 'string' ? encoding : undefined);

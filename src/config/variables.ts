@@ -162,7 +162,7 @@ export const VARIABLES: readonly Variable[] = [
     help: 'with ready_path, how long /_/ready waits for the function to answer before it says 503 (exec_timeout bounds it too, when shorter)',
     check: (value) => (value <= 0 ? `ready_timeout=${show(String(value))} must be above 0, e.g. 5s: a probe the function never answers would hang every /_/ready` : undefined),
   }),
-  row({ name: 'log_callid', aliases: ['log_call_id'], key: 'logCallId', parse: bool, default: false, help: 'append the X-Call-Id request header to access log lines' }),
+  row({ name: 'log_callid', aliases: ['log_call_id'], key: 'logCallId', parse: bool, default: false, help: 'text logs: call ids (and trace ids) on the access line and function output lines; JSON logs always carry them' }),
   row({ name: 'log_format', key: 'logFormat', parse: oneOf(LOG_FORMATS), default: 'json', help: `watchdog log lines as ${LOG_FORMATS.join(' or ')}` }),
   row({ name: 'max_body_bytes', key: 'maxBodyBytes', parse: int('a size in bytes', 0), default: 0, defaultText: '0 (unlimited)', help: 'largest accepted request body; larger ones get 413' }),
   row({

@@ -5,6 +5,12 @@
 
 export type JsonFields = Record<string, unknown>;
 
+/** The W3C trace context ids an access line carries (lower-case hex: 32 and 16 characters). */
+export interface TraceIds {
+  readonly traceId: string;
+  readonly spanId: string;
+}
+
 export interface JsonLines {
   debug(fields: JsonFields, msg: string): void;
   info(fields: JsonFields, msg: string): void;
@@ -56,7 +62,7 @@ function jsonNumber(n: number): string | number {
 // The access line of one request, written as bytes straight into a sink's buffer: no string is built,
 // joined or encoded for it. It is every request's one log line, and building it as a string cost more
 // than all the watchdog's other per-request work (docs/inproc.md, "Performance"). Its bytes are those
-// of jsonLine(30, 'info', { method, url, status, bytes, durationMs: durationMicros / 1000, callId },
+// of jsonLine(30, 'info', { method, url, status, bytes, durationMs: durationMicros / 1000, callId, trace_id, span_id },
 // 'request') (tests hold them equal).
 const ascii = (text: string): Buffer => Buffer.from(text, 'latin1');
 const ACCESS_HEAD = ascii('{"level":30,"levelName":"info","time":');
@@ -66,11 +72,13 @@ const STATUS_KEY = ascii(',"status":');
 const BYTES_KEY = ascii(',"bytes":');
 const DURATION_KEY = ascii(',"durationMs":');
 const CALL_ID_KEY = ascii(',"callId":');
+const TRACE_ID_KEY = ascii(',"trace_id":');
+const SPAN_ID_KEY = ascii(',"span_id":');
 const ACCESS_TAIL = ascii(',"msg":"request"}\n');
 
 /** The most bytes writeJsonAccessLine writes for these strings: a JSON-escaped UTF-16 unit is at most 6 bytes. */
 export function accessLineMaxBytes(method: string | undefined, url: string | undefined, callId: string | undefined): number {
-  return 256 + 6 * ((method?.length ?? 0) + (url?.length ?? 0) + (callId?.length ?? 0));
+  return 320 + 6 * ((method?.length ?? 0) + (url?.length ?? 0) + (callId?.length ?? 0));
 }
 
 /** Writes the digits of a non-negative safe integer at `at`; returns the end. */
@@ -132,7 +140,7 @@ function writeBytes(buf: Buffer, at: number, bytes: Buffer): number {
 }
 
 /** The access line written into `buf` at `at` (which has accessLineMaxBytes() of room); returns the end. */
-export function writeJsonAccessLine(buf: Buffer, at: number, method: string | undefined, url: string | undefined, status: number, bytes: number, durationMicros: number, callId: string | undefined, now: number = Date.now()): number {
+export function writeJsonAccessLine(buf: Buffer, at: number, method: string | undefined, url: string | undefined, status: number, bytes: number, durationMicros: number, callId: string | undefined, trace?: TraceIds, now: number = Date.now()): number {
   let end = writeBytes(buf, at, ACCESS_HEAD);
   end = writeNumber(buf, end, now);
   if (method !== undefined) end = writeJsonString(buf, writeBytes(buf, end, METHOD_KEY), method);
@@ -141,13 +149,17 @@ export function writeJsonAccessLine(buf: Buffer, at: number, method: string | un
   end = writeNumber(buf, writeBytes(buf, end, BYTES_KEY), bytes);
   end = writeMillis(buf, writeBytes(buf, end, DURATION_KEY), durationMicros);
   if (callId !== undefined) end = writeJsonString(buf, writeBytes(buf, end, CALL_ID_KEY), callId);
+  if (trace !== undefined) {
+    end = writeJsonString(buf, writeBytes(buf, end, TRACE_ID_KEY), trace.traceId);
+    end = writeJsonString(buf, writeBytes(buf, end, SPAN_ID_KEY), trace.spanId);
+  }
   return writeBytes(buf, end, ACCESS_TAIL);
 }
 
 /** The access line as a string, for a line longer than a sink's buffer or a sink that takes no bytes. */
-export function jsonAccessLine(method: string | undefined, url: string | undefined, status: number, bytes: number, durationMicros: number, callId: string | undefined, now: number = Date.now()): string {
+export function jsonAccessLine(method: string | undefined, url: string | undefined, status: number, bytes: number, durationMicros: number, callId: string | undefined, trace?: TraceIds, now: number = Date.now()): string {
   const buf = Buffer.allocUnsafe(accessLineMaxBytes(method, url, callId));
-  return buf.toString('utf8', 0, writeJsonAccessLine(buf, 0, method, url, status, bytes, durationMicros, callId, now));
+  return buf.toString('utf8', 0, writeJsonAccessLine(buf, 0, method, url, status, bytes, durationMicros, callId, trace, now));
 }
 
 /** Writes JSON lines to `sink`; debug lines only when `debug` is on. */

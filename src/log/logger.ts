@@ -1,5 +1,5 @@
 // The watchdog's logger: JSON lines (pino's shape) or the originals' text lines, plus function output lines.
-import { accessLineMaxBytes, createJsonLines, jsonAccessLine, writeJsonAccessLine } from './json-lines.js';
+import { accessLineMaxBytes, createJsonLines, jsonAccessLine, writeJsonAccessLine, type TraceIds } from './json-lines.js';
 import type { LogFormat } from '../config/variables.js';
 import { humanSize } from './human-size.js';
 
@@ -32,8 +32,8 @@ export interface Logger {
   error(msg: string, fields?: Fields): void;
   /** The access line of one function request (info level), in the configured format. */
   request(entry: AccessEntry): void;
-  /** One line of function output (without its newline), written to the matching stream. */
-  functionLine(stream: 'stdout' | 'stderr', line: string): void;
+  /** One line of function output (without its newline), written to the matching stream; `callId` when the call is known. */
+  functionLine(stream: 'stdout' | 'stderr', line: string, callId?: string): void;
   /** Whether debug lines are written (callers skip building them otherwise). */
   readonly debugEnabled: boolean;
 }
@@ -45,8 +45,10 @@ export interface AccessEntry {
   status: number;
   bytes: number;
   seconds: number;
-  /** The X-Call-Id header when log_callid is on (`none` when absent), else undefined. */
+  /** The call id (the X-Call-Id header, or one made for the call): always in JSON, in text with log_callid. */
   callId: string | undefined;
+  /** W3C trace context of the call (the incoming traceparent's, or the watchdog's span's), when there is one. */
+  trace?: TraceIds | undefined;
 }
 
 export interface LoggerOptions {
@@ -57,6 +59,8 @@ export interface LoggerOptions {
   /** Function stdout (http mode). */
   out: Sink;
   debug?: boolean;
+  /** Text format: call ids (and trace ids) on the access line and function lines (log_callid). JSON always has them. */
+  textCallIds?: boolean;
 }
 
 /** Formats local time as Go's log package does: 2006/01/02 15:04:05. Cached per second. */
@@ -89,13 +93,15 @@ export function createLogger(options: LoggerOptions): Logger {
   const { err, out, prefixLogs } = options;
   const debugEnabled = options.debug === true;
 
+  const textIds = options.textCallIds === true;
   const functionLine = prefixLogs
     ? options.format === 'json'
-      ? (stream: 'stdout' | 'stderr', line: string): void => {
-          (stream === 'stdout' ? out : err).write(`{"level":30,"levelName":"info","time":${Date.now()},"stream":"${stream}","msg":${JSON.stringify(line)}}\n`);
+      ? (stream: 'stdout' | 'stderr', line: string, callId?: string): void => {
+          const id = callId === undefined ? '' : `,"callId":${JSON.stringify(callId)}`;
+          (stream === 'stdout' ? out : err).write(`{"level":30,"levelName":"info","time":${Date.now()},"stream":"${stream}"${id},"msg":${JSON.stringify(line)}}\n`);
         }
-      : (stream: 'stdout' | 'stderr', line: string): void => {
-          (stream === 'stdout' ? out : err).write(`${goLogTime()} ${stream}: ${line}\n`);
+      : (stream: 'stdout' | 'stderr', line: string, callId?: string): void => {
+          (stream === 'stdout' ? out : err).write(textIds && callId !== undefined ? `${goLogTime()} ${stream} [${callId}]: ${line}\n` : `${goLogTime()} ${stream}: ${line}\n`);
         }
     : (stream: 'stdout' | 'stderr', line: string): void => {
         (stream === 'stdout' ? out : err).write(`${line}\n`);
@@ -110,7 +116,7 @@ export function createLogger(options: LoggerOptions): Logger {
       info: (msg, fields) => p.info(fields ?? {}, msg),
       warn: (msg, fields) => p.warn(fields ?? {}, msg),
       error: (msg, fields) => p.error(fields ?? {}, msg),
-      request: isByteSink(err) ? (e) => byteAccessLine(err, e) : (e) => err.write(jsonAccessLine(e.method, e.url, e.status, e.bytes, Math.round(e.seconds * 1e6), e.callId)),
+      request: isByteSink(err) ? (e) => byteAccessLine(err, e) : (e) => err.write(jsonAccessLine(e.method, e.url, e.status, e.bytes, Math.round(e.seconds * 1e6), e.callId, e.trace)),
       functionLine,
     };
   }
@@ -136,7 +142,7 @@ export function createLogger(options: LoggerOptions): Logger {
     error: line,
     // The originals' access line: `POST / - 200 - ContentLength: 2B (0.0012s)`.
     request: (e) => {
-      err.write(`${goLogTime()} ${e.method} ${e.url === undefined ? e.url : escapeControls(e.url)} - ${e.status} - ContentLength: ${humanSize(e.bytes)} (${e.seconds.toFixed(4)}s)${e.callId === undefined ? '' : ` [${e.callId}]`}\n`);
+      err.write(`${goLogTime()} ${e.method} ${e.url === undefined ? e.url : escapeControls(e.url)} - ${e.status} - ContentLength: ${humanSize(e.bytes)} (${e.seconds.toFixed(4)}s)${textIds && e.callId !== undefined ? textIdsOf(e.callId, e.trace) : ''}\n`);
     },
     functionLine,
   };
@@ -146,6 +152,11 @@ export function createLogger(options: LoggerOptions): Logger {
 function byteAccessLine(sink: ByteSink, e: AccessEntry): void {
   const micros = Math.round(e.seconds * 1e6);
   const at = sink.claim(accessLineMaxBytes(e.method, e.url, e.callId));
-  if (at < 0) sink.write(jsonAccessLine(e.method, e.url, e.status, e.bytes, micros, e.callId));
-  else sink.commit(writeJsonAccessLine(sink.bytes, at, e.method, e.url, e.status, e.bytes, micros, e.callId));
+  if (at < 0) sink.write(jsonAccessLine(e.method, e.url, e.status, e.bytes, micros, e.callId, e.trace));
+  else sink.commit(writeJsonAccessLine(sink.bytes, at, e.method, e.url, e.status, e.bytes, micros, e.callId, e.trace));
+}
+
+/** The text access line's ids: ` [<call id>]`, then ` trace_id=… span_id=…` when the call has a trace. */
+function textIdsOf(callId: string, trace: TraceIds | undefined): string {
+  return trace === undefined ? ` [${callId}]` : ` [${callId}] trace_id=${trace.traceId} span_id=${trace.spanId}`;
 }

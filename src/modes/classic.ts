@@ -36,6 +36,8 @@ export function createClassicMode(deps: ModeDeps): ModeRunner {
   const writeDebug = config.writeDebug;
   const combine = config.combineOutput;
   const maxLogBytes = config.logBufferSize;
+  // The classic `stderr:` line carries the call id in JSON, and in text with log_callid.
+  const idFields = config.logFormat === 'json' || config.logCallId;
   const redacted = new Set([...ALWAYS_REDACTED, config.authApiKeyHeader, config.authHmacHeader]);
 
   function logHeaders(direction: 'in' | 'out', headers: Iterable<[string, readonly string[]]>): void {
@@ -45,15 +47,15 @@ export function createClassicMode(deps: ModeDeps): ModeRunner {
     }
   }
 
-  function logOutput(out: Buffer): void {
+  function logOutput(out: Buffer, callId: string): void {
     if (out.length === 0) return;
     for (const line of outputLines(out.toString('utf8'))) {
       if (Buffer.byteLength(line) <= maxLogBytes) {
-        logger.functionLine('stdout', line);
+        logger.functionLine('stdout', line, callId);
         continue;
       }
       events.logLineCut();
-      logger.functionLine('stdout', Buffer.from(line).subarray(0, maxLogBytes).toString('utf8') + CUT_MARKER);
+      logger.functionLine('stdout', Buffer.from(line).subarray(0, maxLogBytes).toString('utf8') + CUT_MARKER, callId);
     }
   }
 
@@ -67,9 +69,9 @@ export function createClassicMode(deps: ModeDeps): ModeRunner {
   }
 
   /** The classic watchdog's lines after an answer: the output itself with write_debug, else "Wrote <n> Bytes" (text logs). */
-  function logWrote(out: Buffer, seconds: string): void {
+  function logWrote(out: Buffer, seconds: string, callId: string): void {
     if (writeDebug) {
-      logOutput(out);
+      logOutput(out, callId);
       logger.debug(`Duration: ${seconds}s`);
     } else if (classicLines) {
       logger.info(`Wrote ${out.length} Bytes - Duration: ${seconds}s`);
@@ -96,7 +98,7 @@ export function createClassicMode(deps: ModeDeps): ModeRunner {
     // The function's Content-Type, else content_type, else what Go's net/http would sniff (never the request's).
     writeCgiHead(res, head, { 'X-Duration-Seconds': seconds, 'Content-Length': String(length) }, head.hasContentType ? undefined : (config.contentType ?? sniffContentType(body)));
     res.end(body);
-    logWrote(body, seconds);
+    logWrote(body, seconds, call.callId);
     if (config.debugHeaders) logHeaders('out', Object.entries(res.getHeaders()).map(([name, value]) => [name, Array.isArray(value) ? value : [String(value)]]));
   }
 
@@ -116,7 +118,7 @@ export function createClassicMode(deps: ModeDeps): ModeRunner {
     call.bytesOut = out.length;
     res.writeHead(200, headers);
     res.end(out);
-    logWrote(out, seconds);
+    logWrote(out, seconds, call.callId);
     if (config.debugHeaders) logHeaders('out', Object.entries(headers).map(([name, value]) => [name, [value]]));
   }
 
@@ -207,7 +209,7 @@ export function createClassicMode(deps: ModeDeps): ModeRunner {
       if (errBytes > maxLogBytes) events.logLineCut();
       const text = errBytes > maxLogBytes ? all.subarray(0, maxLogBytes).toString('utf8') + CUT_MARKER : all.toString('utf8');
       // One `stderr:` line per line written: the logger escapes control characters, newlines included.
-      for (const line of outputLines(text)) logger.info(`stderr: ${line}`);
+      for (const line of outputLines(text)) logger.info(`stderr: ${line}`, idFields ? { callId: call.callId } : undefined);
     }
     if (res.headersSent || res.destroyed || forked.timedOut || bound.over) {
       pair?.parentEnd.destroy();

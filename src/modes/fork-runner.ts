@@ -64,7 +64,6 @@ export function createForkRunner(deps: ModeDeps): ForkRunner {
   const program = deps.programPath as string;
   const args = config.argv.slice(1);
   const active = new Set<FunctionProcess>();
-  const logLine = (line: string): void => logger.functionLine('stderr', line);
   const lineCut = (): void => deps.events.logLineCut();
   // The CGI env is the shared base plus only the request's variables (Http_*, and RFC 3875's with cgi_env=rfc3875).
   const rfc = config.cgiEnv === 'rfc3875';
@@ -88,7 +87,7 @@ export function createForkRunner(deps: ModeDeps): ForkRunner {
       if (options.combineOutput === true) spawnOptions.combineOutput = true;
       const proc = spawnFunction(deps.spawner, program, spawnOptions);
       active.add(proc);
-      if (options.logStderr && proc.child.stderr) readLines(proc.child.stderr, config.logBufferSize, logLine, lineCut);
+      if (options.logStderr && proc.child.stderr) readLines(proc.child.stderr, config.logBufferSize, (line) => logger.functionLine('stderr', line, call.callId), lineCut);
       const state: { timedOut: boolean; proc: FunctionProcess; onTimeout?: () => void; events: ModeDeps['events'] } = { timedOut: false, proc, events: deps.events };
       if (options.onTimeout) state.onTimeout = options.onTimeout;
       const timer = call.timeoutMs > 0 ? setTimeout(onTimeout, call.timeoutMs, state) : undefined;

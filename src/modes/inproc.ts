@@ -12,6 +12,7 @@ import { InprocCall, answer, errorStack, errorText, muteResponse, onTimeout } fr
 import { loadFunctionModule, type FunctionModule } from './inproc/load-module.js';
 import { requestWithBody } from './inproc/request-with-body.js';
 import { serveFetch } from './inproc/serve-fetch.js';
+import { callScope } from '../trace/call-scope.js';
 
 /** How long the module's shutdown() may take after the drain (as an http-mode upstream's SIGTERM grace). */
 export const SHUTDOWN_GRACE_MS = 5000;
@@ -55,8 +56,13 @@ export function createInprocMode(deps: ModeDeps): ModeRunner {
     answer(call, new WatchdogError('NOT_READY', `the function is not available: ${gate.shutReason as string}\n`));
   }
 
-  /** Calls the handler for one request; the call settles through `res` closing, whatever the handler does. */
+  /** Calls the handler for one request inside the call's scope (its output lines carry its call id). */
   function invoke(call: FunctionCall, loaded: FunctionModule, timeoutMs: number): void {
+    callScope.run(call, callHandler, call, loaded, timeoutMs);
+  }
+
+  /** Calls the handler for one request; the call settles through `res` closing, whatever the handler does. */
+  function callHandler(call: FunctionCall, loaded: FunctionModule, timeoutMs: number): void {
     const run = new InprocCall(call, timeoutMs, deps.events, deadlines);
     const { res } = call;
     const req = (call.body === call.req ? call.req : requestWithBody(call.req, call.body)) as InprocRequest;

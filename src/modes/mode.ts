@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex, Readable } from 'node:stream';
 import type { WatchdogConfig } from '../config/load-config.js';
 import type { Logger } from '../log/logger.js';
+import type { TraceIds } from '../log/json-lines.js';
 import type { StreamReclaim } from '../process/stream-reclaim.js';
 import type { Spawner } from '../process/spawner.js';
 import type { WatchdogEvents } from '../metrics/metrics.js';
@@ -19,6 +20,10 @@ export interface FunctionCall {
   readonly signal: AbortSignal;
   /** performance.now() when the request arrived. */
   readonly startedAt: number;
+  /** The call id: the gateway's X-Call-Id, or one made for it (src/trace/call-id.ts); on every log line of the call. */
+  readonly callId: string;
+  /** The W3C trace context ids of the call (incoming traceparent, or the watchdog's span), if any. */
+  readonly trace: TraceIds | undefined;
   /** Response body bytes written so far; the mode keeps it current for the access log. */
   bytesOut: number;
   /** Set by a mode that wants the access line to say something other than res.statusCode (e.g. 500 after a 200 was committed). */

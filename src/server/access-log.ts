@@ -1,5 +1,4 @@
 // The access line of each function request: the originals' text line, or a JSON record.
-import type { WatchdogConfig } from '../config/load-config.js';
 import type { Logger } from '../log/logger.js';
 import type { FunctionCall } from '../modes/mode.js';
 
@@ -7,10 +6,9 @@ import type { FunctionCall } from '../modes/mode.js';
  * Builds the writer of access lines. Every function request gets one, whatever its User-Agent: the originals
  * skip `kube-probe*`, which let any client hide its calls; /_/health and /_/ready never reach here.
  */
-export function createAccessLog(config: WatchdogConfig, logger: Logger): (call: FunctionCall, status: number, seconds: number) => void {
+export function createAccessLog(logger: Logger): (call: FunctionCall, status: number, seconds: number) => void {
   return function accessLog(call, status, seconds) {
-    const callId = config.logCallId ? String(call.req.headers['x-call-id'] ?? 'none') : undefined;
-    logger.request({ method: call.req.method, url: call.req.url, status, bytes: bytesOf(call), seconds, callId });
+    logger.request({ method: call.req.method, url: call.req.url, status, bytes: bytesOf(call), seconds, callId: call.callId, trace: call.trace });
   };
 }
 

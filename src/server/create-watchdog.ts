@@ -62,7 +62,7 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
     onRequest,
   );
   const drain = createDrain(server);
-  const accessLog = createAccessLog(config, logger);
+  const accessLog = createAccessLog(logger);
   const metricsServer = config.metricsPort !== 0 ? createMetricsServer(metrics, logger) : undefined;
   answerRawSockets(server);
   const startCall = createCallStarter(mode, deps.guard);

@@ -7,6 +7,9 @@ import { redirectTarget } from './clean-path.js';
 import type { Drain } from './drain.js';
 import type { Limiter } from './limiter.js';
 
+/** The call id of the function's readiness calls (ready_path): the lines of its output say so. */
+const READY_CALL_ID = 'ready-probe';
+
 export const HEALTH = '/_/health';
 export const READY = '/_/ready';
 const EMPTY = Buffer.alloc(0);
@@ -55,7 +58,7 @@ export function createInternalRoutes(deps: RouteDeps): InternalRoutes {
       const port = deps.port();
       const timer = setTimeout(() => probeReq.destroy(), config.readyTimeoutMs);
       const probeReq = request(
-        { host: '127.0.0.1', port, path: config.readyPath, method: 'GET', agent: false, setHost: false, headers: ['Host', `127.0.0.1:${port}`, 'User-Agent', PROBE_USER_AGENT, 'Connection', 'close'] },
+        { host: '127.0.0.1', port, path: config.readyPath, method: 'GET', agent: false, setHost: false, headers: ['Host', `127.0.0.1:${port}`, 'User-Agent', PROBE_USER_AGENT, 'X-Call-Id', READY_CALL_ID, 'Connection', 'close'] },
         (probeRes) => {
           const status = probeRes.statusCode ?? 0;
           resolve(status >= 200 && status < 300);

@@ -4,6 +4,9 @@ import type { Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import { WatchdogError } from '../errors.js';
 import type { CloseListener, FunctionCall, UpgradeCall } from '../modes/mode.js';
+import type { TraceIds } from '../log/json-lines.js';
+import { takeCallId } from '../trace/call-id.js';
+import { parseTraceParent } from '../trace/traceparent.js';
 
 /** One function request as the modes see it; its AbortSignal is only built if a mode asks for it (most never do). */
 export class RequestCall implements FunctionCall {
@@ -13,6 +16,8 @@ export class RequestCall implements FunctionCall {
   bytesOut = 0;
   logStatus: number | undefined;
   onClose: CloseListener | undefined = undefined;
+  readonly callId: string;
+  trace: TraceIds | undefined;
   private controller: AbortController | undefined;
   private cut = false;
 
@@ -23,6 +28,8 @@ export class RequestCall implements FunctionCall {
     readonly startedAt: number,
   ) {
     this.body = req;
+    this.callId = takeCallId(req);
+    this.trace = parseTraceParent(req.headers.traceparent as string | undefined);
   }
 
   get signal(): AbortSignal {

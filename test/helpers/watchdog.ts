@@ -85,7 +85,7 @@ export async function startWatchdog(env: Record<string, string>, options: { wait
   options.configure?.(config);
   const logs = new MemorySink();
   const out = new MemorySink();
-  const logger = createLogger({ format: config.logFormat, prefixLogs: config.prefixLogs, err: logs, out, debug: config.writeDebug || config.debugHeaders });
+  const logger = createLogger({ format: config.logFormat, prefixLogs: config.prefixLogs, err: logs, out, debug: config.writeDebug || config.debugHeaders, textCallIds: config.logCallId });
   const fatal: string[] = [];
   const processEnv: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined) processEnv[k] = v;

@@ -182,11 +182,11 @@ describe('JSON lines', () => {
       const callId = i % 2 === 0 ? undefined : pick(strings, i * 5 + 1);
       const [status, bytes, us, now] = [pick(numbers, i), pick(numbers, i * 7 + 3), micros[i] as number, pick(times, i)];
       const at = i % 5;
-      const end = writeJsonAccessLine(buf, at, method, url, status, bytes, us, callId, now);
+      const end = writeJsonAccessLine(buf, at, method, url, status, bytes, us, callId, undefined, now);
       expect(end - at).toBeLessThanOrEqual(accessLineMaxBytes(method, url, callId));
       const expected = jsonLine(30, 'info', { method, url, status, bytes, durationMs: us / 1000, callId }, 'request', now);
       expect(buf.subarray(at, end).toString('utf8')).toBe(expected);
-      expect(jsonAccessLine(method, url, status, bytes, us, callId, now)).toBe(expected);
+      expect(jsonAccessLine(method, url, status, bytes, us, callId, undefined, now)).toBe(expected);
     }
   });
 });

@@ -37,20 +37,20 @@ describe('logger', () => {
     const log = createLogger({ format: 'json', prefixLogs: true, err, out: new MemorySink() });
     const entries = [
       { method: 'POST', url: '/a?q="x"\\\u0001é', status: 200, bytes: 2, seconds: 0.0123456, callId: undefined },
-      { method: 'GET', url: '/', status: 504, bytes: 0, seconds: 1.5, callId: 'call-42' },
+      { method: 'GET', url: '/', status: 504, bytes: 0, seconds: 1.5, callId: 'call-42', trace: { traceId: '4bf92f3577b34da6a3ce929d0e0e4736', spanId: '00f067aa0ba902b7' } },
     ];
     for (const e of entries) {
       log.request(e);
-      log.info('request', { method: e.method, url: e.url, status: e.status, bytes: e.bytes, durationMs: Math.round(e.seconds * 1e6) / 1000, callId: e.callId });
+      log.info('request', { method: e.method, url: e.url, status: e.status, bytes: e.bytes, durationMs: Math.round(e.seconds * 1e6) / 1000, callId: e.callId, trace_id: e.trace?.traceId, span_id: e.trace?.spanId });
     }
     const noTime = (l: string): string => l.replace(/"time":\d+/, '"time":0');
     expect(err.lines).toHaveLength(4);
     expect(noTime(err.lines[0] as string)).toBe(noTime(err.lines[1] as string));
     expect(noTime(err.lines[2] as string)).toBe(noTime(err.lines[3] as string));
-    expect(JSON.parse(err.lines[2] as string)).toMatchObject({ callId: 'call-42', durationMs: 1500, status: 504 });
+    expect(JSON.parse(err.lines[2] as string)).toMatchObject({ callId: 'call-42', durationMs: 1500, status: 504, trace_id: '4bf92f3577b34da6a3ce929d0e0e4736', span_id: '00f067aa0ba902b7' });
 
     const text = new MemorySink();
-    createLogger({ format: 'text', prefixLogs: true, err: text, out: new MemorySink() }).request({ method: 'GET', url: '/who', status: 200, bytes: 2048, seconds: 0.5, callId: 'c-1' });
+    createLogger({ format: 'text', prefixLogs: true, err: text, out: new MemorySink(), textCallIds: true }).request({ method: 'GET', url: '/who', status: 200, bytes: 2048, seconds: 0.5, callId: 'c-1' });
     expect(text.lines[0]).toMatch(/^\d{4}\/\d{2}\/\d{2} \d{2}:\d{2}:\d{2} GET \/who - 200 - ContentLength: 2\.048kB \(0\.5000s\) \[c-1\]$/);
   });
 
