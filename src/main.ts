@@ -11,7 +11,7 @@ import { SPAWN_ADDON, type SpawnAddon } from './process/native-spawn.js';
 import { createReaper, REAPER_ADDON, type ReaperAddon } from './process/reaper.js';
 import { createStreamReclaim } from './process/stream-reclaim.js';
 import { bootWatchdog, resolveFunctionProgram, StartupError, type Booted } from './server/boot.js';
-import { GIT_SHA, VERSION } from './version.js';
+import { GIT_SHA, VERSION, versionLine } from './version.js';
 
 function flag(args: string[], name: string): boolean {
   return args.includes(`-${name}`) || args.includes(`--${name}`);
@@ -30,7 +30,7 @@ async function main(): Promise<void> {
     return;
   }
   if (flag(args, 'version')) {
-    process.stdout.write(`Version: ${VERSION}\tSHA: ${GIT_SHA}\n`);
+    process.stdout.write(versionLine(process.arch));
     return;
   }
   if (flag(args, 'run-healthcheck')) {
