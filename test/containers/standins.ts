@@ -239,7 +239,7 @@ const busyboxMuslArm64: Standin = {
       mkdirSync(join(root, 'lib'), { recursive: true });
       copyFileSync(join(debs, 'bin', 'busybox'), join(root, 'bin', 'busybox'));
       chmodSync(join(root, 'bin', 'busybox'), 0o755);
-      copyFileSync(join(debs, 'usr', 'lib', 'aarch64-linux-musl', 'libc.so'), join(root, 'lib', 'ld-musl-aarch64.so.1'));
+      copyFileSync(join(debs, 'lib', 'aarch64-linux-musl', 'libc.so'), join(root, 'lib', 'ld-musl-aarch64.so.1'));
       chmodSync(join(root, 'lib', 'ld-musl-aarch64.so.1'), 0o755);
       // The arm64 busybox lists its applets under emulation.
       for (const applet of execFileSync(join(root, 'bin', 'busybox'), ['--list'], { encoding: 'utf8' }).split('\n').filter(Boolean)) {
