@@ -2,7 +2,7 @@
 // cached by tag: a Debian root from debootstrap (with python3), the same plus the official Node 22, a busybox +
 // musl root (what Alpine is to a glibc binary: no glibc), and distroless-like roots with and without glibc.
 // Each also for linux/arm64 (tags under .../arm64/), from Debian's arm64 packages, run under emulation.
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { chmodSync, chownSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -18,14 +18,19 @@ export interface Standin {
   make(): Promise<void>;
 }
 
-/** Runs a shell pipeline (tar | podman import), failing with its stderr. */
-function sh(script: string, timeoutMs: number): void {
-  execFileSync('sh', ['-c', script], { stdio: ['ignore', 'ignore', 'pipe'], timeout: timeoutMs });
+/** Runs a shell pipeline (tar | podman import), failing with its stderr; async, so stand-ins are made side by side. */
+function sh(script: string, timeoutMs: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    execFile('sh', ['-c', script], { timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 }, (err, _stdout, stderr) => {
+      if (err) reject(new Error(`${script.slice(0, 200)} failed: ${stderr.slice(-2000) || err.message}`));
+      else resolve();
+    });
+  });
 }
 
 /** Imports a directory as a one-layer image (numeric owners and modes kept) of the given image architecture. */
-function importRoot(root: string, tag: string, arch: ImageArch = 'amd64'): void {
-  sh(`tar --numeric-owner -C '${root}' -c . | podman import --arch ${arch} --os linux --change 'CMD ["/bin/sh"]' - '${tag}' >/dev/null`, 300_000);
+function importRoot(root: string, tag: string, arch: ImageArch = 'amd64'): Promise<void> {
+  return sh(`tar --numeric-owner -C '${root}' -c . | podman import --arch ${arch} --os linux --change 'CMD ["/bin/sh"]' - '${tag}' >/dev/null`, 300_000);
 }
 
 /** The image platforms the suite builds for: the host's (amd64) and arm64 under emulation. */
@@ -55,9 +60,9 @@ const debian: Standin = {
     const dir = tempRoot('debian');
     try {
       const root = join(dir, 'root');
-      sh(`debootstrap --variant=minbase --include=python3 bookworm '${root}' http://deb.debian.org/debian`, 900_000);
-      sh(`rm -rf '${root}'/var/cache/apt/archives/*.deb '${root}'/var/lib/apt/lists/*`, 60_000);
-      importRoot(root, this.tag);
+      await sh(`debootstrap --variant=minbase --include=python3 bookworm '${root}' http://deb.debian.org/debian`, 900_000);
+      await sh(`rm -rf '${root}'/var/cache/apt/archives/*.deb '${root}'/var/lib/apt/lists/*`, 60_000);
+      await importRoot(root, this.tag);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -117,7 +122,7 @@ const busyboxMusl: Standin = {
       mkdirSync(join(root, 'usr'), { recursive: true });
       symlinkSync('../bin', join(root, 'usr', 'bin'));
       baseFiles(root, [{ name: 'nobody', id: 65534, home: '/nonexistent' }]);
-      importRoot(root, this.tag);
+      await importRoot(root, this.tag);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -135,7 +140,7 @@ const distrolessStatic: Standin = {
         { name: 'nobody', id: 65534, home: '/nonexistent' },
         { name: 'nonroot', id: 65532, home: '/home/nonroot' },
       ]);
-      importRoot(root, this.tag);
+      await importRoot(root, this.tag);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -158,7 +163,7 @@ const distrolessCc: Standin = {
         mkdirSync(join(root, dirname(lib)), { recursive: true });
         copyFileSync(lib, join(root, lib));
       }
-      importRoot(root, this.tag);
+      await importRoot(root, this.tag);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -170,11 +175,11 @@ const distrolessCc: Standin = {
 const ARM64 = `${NS}/arm64`;
 
 /** Debian's arm64 .debs of `packages`, unpacked (dpkg-deb -x) into `into`; needs `dpkg --add-architecture arm64` (global-setup.ts). */
-function unpackArm64Debs(packages: string[], into: string): void {
+async function unpackArm64Debs(packages: string[], into: string): Promise<void> {
   const debs = join(into, '.debs');
   mkdirSync(debs, { recursive: true });
-  sh(`cd '${debs}' && apt-get download ${packages.map((p) => `${p}:arm64`).join(' ')} 2>/dev/null`, 300_000);
-  for (const deb of readdirSync(debs)) sh(`dpkg-deb -x '${join(debs, deb)}' '${into}'`, 60_000);
+  await sh(`cd '${debs}' && apt-get download ${packages.map((p) => `${p}:arm64`).join(' ')} 2>/dev/null`, 300_000);
+  for (const deb of readdirSync(debs)) await sh(`dpkg-deb -x '${join(debs, deb)}' '${into}'`, 60_000);
   rmSync(debs, { recursive: true, force: true });
 }
 
@@ -186,9 +191,9 @@ const debianArm64: Standin = {
     try {
       const root = join(dir, 'root');
       // Both stages in one: the second runs the arm64 maintainer scripts in the root, under emulation.
-      sh(`debootstrap --arch arm64 --variant=minbase --include=python3 bookworm '${root}' http://deb.debian.org/debian`, 1_200_000);
-      sh(`rm -rf '${root}'/var/cache/apt/archives/*.deb '${root}'/var/lib/apt/lists/*`, 60_000);
-      importRoot(root, this.tag, 'arm64');
+      await sh(`debootstrap --arch arm64 --variant=minbase --include=python3 bookworm '${root}' http://deb.debian.org/debian`, 1_200_000);
+      await sh(`rm -rf '${root}'/var/cache/apt/archives/*.deb '${root}'/var/lib/apt/lists/*`, 60_000);
+      await importRoot(root, this.tag, 'arm64');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -234,7 +239,7 @@ const busyboxMuslArm64: Standin = {
     try {
       const root = join(dir, 'root');
       const debs = join(dir, 'debs');
-      unpackArm64Debs(['busybox-static', 'musl'], debs);
+      await unpackArm64Debs(['busybox-static', 'musl'], debs);
       mkdirSync(join(root, 'bin'), { recursive: true });
       mkdirSync(join(root, 'lib'), { recursive: true });
       copyFileSync(join(debs, 'bin', 'busybox'), join(root, 'bin', 'busybox'));
@@ -248,7 +253,7 @@ const busyboxMuslArm64: Standin = {
       mkdirSync(join(root, 'usr'), { recursive: true });
       symlinkSync('../bin', join(root, 'usr', 'bin'));
       baseFiles(root, [{ name: 'nobody', id: 65534, home: '/nonexistent' }]);
-      importRoot(root, this.tag, 'arm64');
+      await importRoot(root, this.tag, 'arm64');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -266,7 +271,7 @@ const distrolessStaticArm64: Standin = {
         { name: 'nobody', id: 65534, home: '/nonexistent' },
         { name: 'nonroot', id: 65532, home: '/home/nonroot' },
       ]);
-      importRoot(root, this.tag, 'arm64');
+      await importRoot(root, this.tag, 'arm64');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -281,7 +286,7 @@ const distrolessCcArm64: Standin = {
     try {
       const root = join(dir, 'root');
       const debs = join(dir, 'debs');
-      unpackArm64Debs(['libc6', 'libstdc++6', 'libgcc-s1'], debs);
+      await unpackArm64Debs(['libc6', 'libstdc++6', 'libgcc-s1'], debs);
       baseFiles(root, [
         { name: 'nobody', id: 65534, home: '/nonexistent' },
         { name: 'nonroot', id: 65532, home: '/home/nonroot' },
@@ -295,7 +300,7 @@ const distrolessCcArm64: Standin = {
       }
       // The loader's path that arm64 programs name (PT_INTERP).
       symlinkSync('aarch64-linux-gnu/ld-linux-aarch64.so.1', join(root, 'lib', 'ld-linux-aarch64.so.1'));
-      importRoot(root, this.tag, 'arm64');
+      await importRoot(root, this.tag, 'arm64');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -334,10 +339,19 @@ export function arm64Of(standin: Standin): Standin {
 export const STANDINS = { debian, node, busyboxMusl, distrolessStatic, distrolessCc };
 export const STANDINS_ARM64 = { debian: debianArm64, node: nodeArm64, busyboxMusl: busyboxMuslArm64, distrolessStatic: distrolessStaticArm64, distrolessCc: distrolessCcArm64 };
 
-/** Makes the stand-in unless an image with its tag exists; returns its tag. */
-export async function ensure(standin: Standin): Promise<string> {
-  if (!(await imageExists(standin.tag))) await standin.make();
-  return standin.tag;
+const making = new Map<Standin, Promise<string>>();
+
+/** Makes the stand-in unless an image with its tag exists (once, however many callers wait for it); returns its tag. */
+export function ensure(standin: Standin): Promise<string> {
+  let made = making.get(standin);
+  if (!made) {
+    made = (async () => {
+      if (!(await imageExists(standin.tag))) await standin.make();
+      return standin.tag;
+    })();
+    making.set(standin, made);
+  }
+  return made;
 }
 
 /** Removes every stand-in (for measuring a cold run). */

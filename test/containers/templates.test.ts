@@ -93,7 +93,7 @@ describe('linux/arm64: every other template', () => {
       Object.assign(env, { http_port: String(port), upstream_url: `http://127.0.0.1:${port}` });
     }
     const c = await runContainer(image, onTestFinished, { env });
-    await waitReady(c, 60_000);
+    await waitReady(c, 180_000);
     const example = EXAMPLES[name] as ExampleRequest;
     const res = await send(`${c.url}${example.path}`, { method: example.method ?? 'GET', headers: example.headers, body: example.body });
     expect(res.status, res.text).toBe(example.status);

@@ -16,11 +16,16 @@ const BINARY = join(ROOT, 'dist', 'fwatchdog');
 const version = execFileSync(BINARY, ['--version'], { encoding: 'utf8', env: {} }).trim();
 const BINARY_ARM64 = join(ROOT, 'dist', 'linux-arm64', 'fwatchdog');
 
+/** The watchdog image of one platform (build-image.mjs tags each TAG-<platform>; podman 4.3's `create --arch` of a list takes the host's). */
+function watchdogImageFor(arch: string): string {
+  return `${watchdogImage()}-${arch}`;
+}
+
 /** `tar -tv` of the file system of the watchdog image's instance for `arch`. */
 async function listing(arch: string): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), 'fwatchdog-export-'));
   try {
-    const id = (await podmanOk(['create', '--arch', arch, watchdogImage()])).trim();
+    const id = (await podmanOk(['create', watchdogImageFor(arch)])).trim();
     const tar = join(dir, 'fs.tar');
     await podmanOk(['export', '-o', tar, id]);
     await podman(['rm', id]);
@@ -34,7 +39,7 @@ async function listing(arch: string): Promise<string> {
 async function machineIn(arch: string, file: string): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'fwatchdog-elf-'));
   try {
-    const id = (await podmanOk(['create', '--arch', arch, watchdogImage()])).trim();
+    const id = (await podmanOk(['create', watchdogImageFor(arch)])).trim();
     await podmanOk(['cp', `${id}:${file}`, join(dir, 'file')]);
     await podman(['rm', id]);
     return readFileSync(join(dir, 'file')).readUInt16LE(18);
@@ -78,8 +83,14 @@ describe('the watchdog image', () => {
   it('is a manifest list of linux/amd64 and linux/arm64, under its tag and its version', async () => {
     const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
     for (const name of [watchdogImage(), watchdogImage().replace(/:latest$/, `:${pkg.version}`)]) {
-      const list = JSON.parse(await podmanOk(['manifest', 'inspect', name])) as { manifests: { platform: { os: string; architecture: string } }[] };
+      const list = JSON.parse(await podmanOk(['manifest', 'inspect', name])) as { manifests: { digest: string; platform: { os: string; architecture: string } }[] };
       expect(list.manifests.map((m) => `${m.platform.os}/${m.platform.architecture}`).sort(), name).toEqual(['linux/amd64', 'linux/arm64']);
+      // Each entry is the image of its platform.
+      for (const m of list.manifests) {
+        const image = JSON.parse(await podmanOk(['image', 'inspect', watchdogImageFor(m.platform.architecture)])) as { Digest: string; Architecture: string }[];
+        expect(image[0]?.Architecture).toBe(m.platform.architecture);
+        expect(image[0]?.Digest).toBe(m.digest);
+      }
     }
   });
 
@@ -120,6 +131,9 @@ const forkSpec = {
   orphans: { env: { fprocess: './orphans.sh 5' }, count: 5 },
 };
 
+/** Under emulation three requests take longer than the orphans' 0.5 s: they live 4 s there. */
+const forkSpecArm64 = { ...forkSpec, orphans: { env: { fprocess: './orphans.sh 5 4' }, count: 5 }, emulated: true };
+
 describe('the single file /fwatchdog in a glibc image (Debian), classic mode', () => {
   functionImageChecks({ ...forkSpec, build: async () => buildFork('Containerfile.single-file', await ensure(STANDINS.debian), runImage('fork-glibc')) });
 });
@@ -139,7 +153,7 @@ describe('the portable folder /opt/fwatchdog in an image without glibc (busybox 
 // The same two ways into a function image on linux/arm64: arm64 stand-ins, the arm64 image of the watchdog's
 // manifest list (picked by --platform), run here under emulation.
 describe('linux/arm64: the single file /fwatchdog in an arm64 glibc image (Debian arm64, under emulation), classic mode', () => {
-  functionImageChecks({ ...forkSpec, emulated: true, build: async () => buildFork('Containerfile.single-file', await ensure(STANDINS_ARM64.debian), runImage('fork-glibc-arm64'), 'linux/arm64') });
+  functionImageChecks({ ...forkSpecArm64, build: async () => buildFork('Containerfile.single-file', await ensure(STANDINS_ARM64.debian), runImage('fork-glibc-arm64'), 'linux/arm64') });
 });
 
 describe('linux/arm64: the portable folder /opt/fwatchdog in an arm64 image without glibc (busybox + musl, under emulation), classic mode', () => {
@@ -154,5 +168,5 @@ describe('linux/arm64: the portable folder /opt/fwatchdog in an arm64 image with
     expect(single.code, 'the single file cannot run there').not.toBe(0);
   }, 120_000);
 
-  functionImageChecks({ ...forkSpec, emulated: true, build: async () => buildFork('Containerfile.portable', await ensure(STANDINS_ARM64.busyboxMusl), runImage('fork-musl-arm64'), 'linux/arm64') });
+  functionImageChecks({ ...forkSpecArm64, build: async () => buildFork('Containerfile.portable', await ensure(STANDINS_ARM64.busyboxMusl), runImage('fork-musl-arm64'), 'linux/arm64') });
 });
