@@ -12,7 +12,7 @@ import { createReaper, REAPER_ADDON, type ReaperAddon } from './process/reaper.j
 import { createStreamReclaim } from './process/stream-reclaim.js';
 import { bootWatchdog, resolveFunctionProgram, StartupError, type Booted } from './server/boot.js';
 import { callScope } from './trace/call-scope.js';
-import { GIT_SHA, VERSION } from './version.js';
+import { GIT_SHA, VERSION, versionLine } from './version.js';
 
 function flag(args: string[], name: string): boolean {
   return args.includes(`-${name}`) || args.includes(`--${name}`);
@@ -31,7 +31,7 @@ async function main(): Promise<void> {
     return;
   }
   if (flag(args, 'version')) {
-    process.stdout.write(`Version: ${VERSION}\tSHA: ${GIT_SHA}\n`);
+    process.stdout.write(versionLine(process.arch));
     return;
   }
   if (flag(args, 'run-healthcheck')) {

@@ -9,8 +9,13 @@
  *
  * --library-path applies to the watchdog only: the processes it starts see the image's own libraries.
  * <dir> is the folder of this file, from /proc/self/exe (symlinks resolved), else from argv[0].
+ *
+ * Before that it checks that the loader and fwatchdog-bin are built for its own CPU architecture (the ELF
+ * header's e_machine): a folder mixed from two builds (x86-64 and arm64) fails with a message naming both,
+ * instead of the kernel's bare "exec format error".
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +26,51 @@
 #define LOADER "ld-linux-x86-64.so.2"
 #endif
 #define BINARY "fwatchdog-bin"
+
+#if defined(__x86_64__)
+#define OWN_MACHINE 62
+#elif defined(__aarch64__)
+#define OWN_MACHINE 183
+#else
+#define OWN_MACHINE 0
+#endif
+
+static const char *machine_name(int machine) {
+  switch (machine) {
+    case 62: return "x86-64 (amd64)";
+    case 183: return "arm64 (aarch64)";
+    case 3: return "x86 (i386)";
+    case 40: return "32-bit arm";
+    case 243: return "riscv";
+    case 21: return "ppc64";
+    case 22: return "s390x";
+    default: return "another";
+  }
+}
+
+/* The e_machine of an ELF file; -1 if it cannot be read, 0 if it is no ELF file. */
+static int elf_machine(const char *path) {
+  unsigned char head[20];
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  ssize_t n = read(fd, head, sizeof head);
+  close(fd);
+  if (n != (ssize_t)sizeof head || memcmp(head, "\177ELF", 4) != 0) return 0;
+  /* e_machine at offset 18, in the file's byte order (EI_DATA: 1 little, 2 big endian). */
+  return head[5] == 2 ? (head[18] << 8) | head[19] : head[18] | (head[19] << 8);
+}
+
+/* Fails (126) when `path` is an ELF file for another CPU than this launcher's. */
+static int check_machine(const char *path, const char *dir) {
+  int machine = elf_machine(path);
+  if (OWN_MACHINE == 0 || machine <= 0 || machine == OWN_MACHINE) return 0;
+  fprintf(stderr,
+          "fwatchdog: %s is built for %s, but this launcher (and so this image) is %s: the folder %s mixes two "
+          "architectures. Copy the whole folder from the fwatchdog image of the image's platform (COPY --from=fwatchdog "
+          "/opt/fwatchdog /opt/fwatchdog with the same --platform), or build it with npm run build:binary -- --arch %s\n",
+          path, machine_name(machine), machine_name(OWN_MACHINE), dir, OWN_MACHINE == 183 ? "arm64" : "x64");
+  return 126;
+}
 
 static int own_dir(const char *argv0, char *dir, size_t size) {
   ssize_t n = readlink("/proc/self/exe", dir, size - 1);
@@ -49,6 +99,10 @@ int main(int argc, char **argv) {
     fprintf(stderr, "fwatchdog: the path %s is too long\n", dir);
     return 127;
   }
+
+  int bad = check_machine(binary, dir);
+  if (bad == 0) bad = check_machine(loader, dir);
+  if (bad != 0) return bad;
 
   /* loader, 6 options, the binary, the arguments, NULL */
   char **args = calloc((size_t)argc + 9, sizeof *args);

@@ -46,10 +46,11 @@ function ulimits(): string[] {
 }
 export const ULIMITS = ulimits();
 
-/** podman build in the Docker format (the OCI format drops HEALTHCHECK); `buildArgs` as --build-arg. */
-export function build(context: string, tag: string, buildArgs: Record<string, string> = {}, options: { file?: string; timeoutMs?: number } = {}): Promise<PodmanResult> {
+/** podman build in the Docker format (the OCI format drops HEALTHCHECK); `buildArgs` as --build-arg; `platform` e.g. linux/arm64. */
+export function build(context: string, tag: string, buildArgs: Record<string, string> = {}, options: { file?: string; timeoutMs?: number; platform?: string } = {}): Promise<PodmanResult> {
   const args = ['build', '--format', 'docker', '--network', 'host', ...ULIMITS, '-t', tag];
   if (options.file) args.push('-f', options.file);
+  if (options.platform) args.push('--platform', options.platform);
   for (const [k, v] of Object.entries(buildArgs)) args.push('--build-arg', `${k}=${v}`);
   args.push(context);
   return podman(args, { timeoutMs: options.timeoutMs ?? 600_000 });

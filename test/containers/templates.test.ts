@@ -4,10 +4,12 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ROOT } from '../helpers/build-once.js';
-import { functionImageChecks, type ExampleRequest } from './function-image.js';
-import { build } from './podman.js';
+import { send } from '../helpers/http.js';
+import { freePort } from '../helpers/process.js';
+import { BUILD_TIMEOUT_MS, functionImageChecks, type ExampleRequest } from './function-image.js';
+import { build, podman, podmanOk, runContainer, waitReady } from './podman.js';
 import { runImage, watchdogImage } from './run-images.js';
-import { ensure, STANDINS, standinFor } from './standins.js';
+import { ensure, STANDINS, standinFor, type ImageArch } from './standins.js';
 
 const TEMPLATES = join(ROOT, 'templates');
 const SLOW = join(import.meta.dirname, 'fixtures', 'slow');
@@ -29,21 +31,21 @@ function slowHandler(name: string): [string, string][] | undefined {
   return readdirSync(dir).map((file) => [join(dir, file), `/home/app/function/${file}`]);
 }
 
-/** --build-arg values: the watchdog image, and a stand-in for each base image named by an ARG default. */
-async function buildArgs(name: string): Promise<Record<string, string>> {
+/** --build-arg values: the watchdog image, and a stand-in (of `arch`) for each base image named by an ARG default. */
+async function buildArgs(name: string, arch: ImageArch = 'amd64'): Promise<Record<string, string>> {
   const args: Record<string, string> = { WATCHDOG_IMAGE: watchdogImage() };
   for (const m of readFileSync(join(TEMPLATES, name, 'Dockerfile'), 'utf8').matchAll(/^ARG (\w+)=(\S+)$/gm)) {
     const [, arg, image] = m as unknown as [string, string, string];
     if (arg === 'WATCHDOG_IMAGE') continue;
-    const standin = standinFor(image);
+    const standin = standinFor(image, arch);
     if (!standin) throw new Error(`templates/${name}: no local stand-in for ${arg}=${image}; add one to test/containers/standins.ts`);
     args[arg] = await ensure(standin);
   }
   return args;
 }
 
-async function buildTemplate(name: string, tag: string, args: Record<string, string>): Promise<string> {
-  const r = await build(join(TEMPLATES, name), tag, args);
+async function buildTemplate(name: string, tag: string, args: Record<string, string>, platform?: string): Promise<string> {
+  const r = await build(join(TEMPLATES, name), tag, args, { platform });
   if (r.code !== 0) throw new Error(`podman build templates/${name} failed:\n${r.stderr.slice(-4000)}`);
   return tag;
 }
@@ -62,6 +64,44 @@ describe.each(names.filter((n) => EXAMPLES[n] !== undefined))('the %s template i
     example,
     slow: mounts ? { request: { method: 'POST', path: '/', body: 'x', status: 200, bodyIncludes: 'slept' }, mounts } : undefined,
   });
+});
+
+// linux/arm64, under emulation: every template builds with --platform linux/arm64 on the arm64 stand-ins of its
+// bases (its runtime, python3 or node, is the base's arm64 one) and answers its example request; the in-process
+// template (node-http, mode=inproc) gets every check. The fork and http paths are checked in full by the
+// arm64 fork images of watchdog-image.test.ts.
+const INPROC = 'node-http';
+
+describe('linux/arm64: the node-http template image (inproc, under emulation)', () => {
+  functionImageChecks({
+    build: async () => buildTemplate(INPROC, runImage(INPROC, 'arm64'), await buildArgs(INPROC, 'arm64'), 'linux/arm64'),
+    example: EXAMPLES[INPROC] as ExampleRequest,
+    slow: slowHandler(INPROC) ? { request: { method: 'POST', path: '/', body: 'x', status: 200, bodyIncludes: 'slept' }, mounts: slowHandler(INPROC) } : undefined,
+    emulated: true,
+  });
+});
+
+describe('linux/arm64: every other template', () => {
+  for (const name of names.filter((n) => n !== INPROC && EXAMPLES[n] !== undefined)) {
+  it.concurrent(`${name} builds for linux/arm64 on arm64 stand-ins and answers its example request`, async ({ expect, onTestFinished }) => {
+    const image = await buildTemplate(name, runImage(name, 'arm64'), await buildArgs(name, 'arm64'), 'linux/arm64');
+    expect((await podmanOk(['image', 'inspect', image, '--format', '{{.Architecture}}'])).trim()).toBe('arm64');
+    const mode = (JSON.parse(await podmanOk(['image', 'inspect', image, '--format', '{{json .Config.Env}}'])) as string[]).find((kv) => kv.startsWith('mode='));
+    const env: Record<string, string> = {};
+    if (mode === 'mode=http') {
+      const port = await freePort();
+      Object.assign(env, { http_port: String(port), upstream_url: `http://127.0.0.1:${port}` });
+    }
+    const c = await runContainer(image, onTestFinished, { env });
+    await waitReady(c, 180_000);
+    const example = EXAMPLES[name] as ExampleRequest;
+    const res = await send(`${c.url}${example.path}`, { method: example.method ?? 'GET', headers: example.headers, body: example.body });
+    expect(res.status, res.text).toBe(example.status);
+    expect(res.text).toContain(example.bodyIncludes);
+    const version = await podman(['exec', c.id, '/opt/fwatchdog/fwatchdog', '--version'], { timeoutMs: 60_000 });
+    expect(version.stdout).toContain('Arch: linux/arm64');
+  }, BUILD_TIMEOUT_MS);
+  }
 });
 
 describe('a template on a base without what it needs', () => {

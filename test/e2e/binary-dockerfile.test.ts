@@ -43,19 +43,23 @@ describe('Dockerfile.watchdog', () => {
     expect(pkg.scripts.test).toContain('npm run build:binary');
   });
 
-  it('copies only paths that exist in the repository, or dist/image/ that npm run build:binary makes', () => {
+  it('copies only paths that exist in the repository, or dist/linux-${TARGETARCH}/image/ that npm run build:binary makes', () => {
     for (const copy of instructions(dockerfile).filter((i) => i.op === 'COPY' && !i.args.startsWith('--from'))) {
       const sources = copy.args.split(/\s+/).slice(0, -1);
       for (const source of sources) {
-        if (source.startsWith('dist/')) expect(source, `COPY ${source}`).toBe('dist/image/');
+        if (source.startsWith('dist/')) expect(source, `COPY ${source}`).toBe('dist/linux-${TARGETARCH}/image/');
         else expect(existsSync(join(ROOT, source)), `COPY ${source}`).toBe(true);
       }
     }
-    expect(readFileSync(join(ROOT, 'scripts', 'build-portable.mjs'), 'utf8')).toContain(`join(root, 'dist', 'image')`);
-    expect(pkg.scripts['build:binary']).toContain('scripts/build-portable.mjs');
+    // build-portable.mjs lays out <archDist>/image/, archDist (arches.mjs) is dist/linux-<platform>, the platform
+    // TARGETARCH names (amd64, arm64); build-binary.mjs runs build-portable.mjs for each architecture.
+    expect(readFileSync(join(ROOT, 'scripts', 'build-portable.mjs'), 'utf8')).toContain(`join(archDist(root, arch), 'image')`);
+    expect(readFileSync(join(ROOT, 'scripts', 'arches.mjs'), 'utf8')).toContain("join(root, 'dist', `linux-${ARCHES[arch].platform}`)");
+    expect(readFileSync(join(ROOT, 'scripts', 'build-binary.mjs'), 'utf8')).toContain(`join(root, 'scripts', 'build-portable.mjs'), '--arch', arch]`);
+    expect(pkg.scripts['build:binary']).toContain('scripts/build-binary.mjs');
   });
 
-  it('has a default (last) target FROM scratch that holds only dist/image/, and a from-source target that holds the same', () => {
+  it('has a default (last) target FROM scratch that holds only dist/linux-${TARGETARCH}/image/, and a from-source target that holds the same', () => {
     const all = instructions(dockerfile);
     const stage = (name: string): Instruction[] => {
       const from = all.findIndex((i) => i.op === 'FROM' && new RegExp(`^scratch AS ${name}$`, 'i').test(i.args));
@@ -65,8 +69,9 @@ describe('Dockerfile.watchdog', () => {
     };
     const lastFrom = all.map((i) => i.op).lastIndexOf('FROM');
     expect(all[lastFrom]?.args).toMatch(/^scratch AS dist$/i);
-    expect(stage('dist').filter((i) => i.op === 'COPY')).toEqual([{ op: 'COPY', args: 'dist/image/ /' }]);
-    expect(stage('from-source').filter((i) => i.op === 'COPY')).toEqual([{ op: 'COPY', args: '--from=build /src/dist/image/ /' }]);
+    expect(stage('dist').filter((i) => i.op === 'COPY')).toEqual([{ op: 'COPY', args: 'dist/linux-${TARGETARCH}/image/ /' }]);
+    expect(stage('from-source').filter((i) => i.op === 'COPY')).toEqual([{ op: 'COPY', args: '--from=build /src/dist/linux-${TARGETARCH}/image/ /' }]);
+    for (const name of ['dist', 'from-source']) expect(stage(name), `${name}: ARG TARGETARCH`).toContainEqual({ op: 'ARG', args: 'TARGETARCH' });
     for (const name of ['dist', 'from-source']) {
       const labels = stage(name).filter((i) => i.op === 'LABEL').map((i) => i.args).join(' ');
       for (const key of ['version', 'revision', 'source']) expect(labels, `${name}: ${key}`).toContain(`org.opencontainers.image.${key}="\${${key.toUpperCase()}}"`);

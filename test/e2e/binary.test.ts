@@ -16,7 +16,7 @@ describe('the single-file binary', () => {
     for (const flag of ['--version', '-version']) {
       const r = await withTimeout(runBinary([flag], {}), 5000, flag);
       expect(r.code).toBe(0);
-      expect(r.stdout).toMatch(/^Version: \d+\.\d+\.\d+\tSHA: \S+\n$/);
+      expect(r.stdout).toMatch(new RegExp(`^Version: \\d+\\.\\d+\\.\\d+\\tSHA: \\S+\\tArch: linux/${process.arch === 'x64' ? 'amd64' : process.arch}\\n$`));
     }
   });
 
@@ -115,7 +115,8 @@ describe('the single-file binary', () => {
       .flatMap((dir) => readdirSync(dir).filter((f) => f.endsWith('.node')));
     const chunks = readdirSync(join(root, 'dist', 'chunks')).filter((f) => f.endsWith('.cjs'));
     expect(chunks.length).toBeGreaterThan(0);
-    const config = JSON.parse(readFileSync(join(root, 'dist', 'sea-config.json'), 'utf8')) as { useCodeCache: boolean; assets: Record<string, string> };
+    const platform = `linux-${process.arch === 'x64' ? 'amd64' : process.arch}`;
+    const config = JSON.parse(readFileSync(join(root, 'dist', platform, 'sea-config.json'), 'utf8')) as { useCodeCache: boolean; assets: Record<string, string> };
     expect(config.useCodeCache).toBe(true);
     const want = [...built, 'addon-ids.json', ...chunks.flatMap((f) => [`chunks/${f}`, `chunks/${f.replace(/\.cjs$/, '.cache')}`])];
     expect(Object.keys(config.assets).sort()).toEqual(want.sort());

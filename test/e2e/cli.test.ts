@@ -35,7 +35,7 @@ describe('fwatchdog command line', () => {
     for (const flag of ['--version', '-version']) {
       const r = await runCli([flag], { port: 'not-a-port' });
       expect(r.code).toBe(0);
-      expect(r.stdout).toMatch(/^Version: \d+\.\d+\.\d+\tSHA: \S+\n$/);
+      expect(r.stdout).toMatch(new RegExp(`^Version: \\d+\\.\\d+\\.\\d+\\tSHA: \\S+\\tArch: linux/${process.arch === 'x64' ? 'amd64' : process.arch}\\n$`));
     }
   });
 
