@@ -30,6 +30,12 @@ export function answerRawSockets(server: Server): void {
       socket.destroy();
       return;
     }
+    // The client closed its side mid-request (half a Content-Length, then FIN): nobody is left to answer, and the
+    // call is logged as a client that left (499), not as a 400 it never read.
+    if (err.code === 'HPE_INVALID_EOF_STATE') {
+      socket.destroy();
+      return;
+    }
     const answer = clientErrorAnswer(err);
     rawStatuses.set(socket, answer.status);
     writeRawError(socket, answer);

@@ -22,6 +22,6 @@ describe('inproc headers', () => {
     const wd = await startBinary({ mode: 'inproc', fprocess: fixture('inproc/handler.mjs'), TMPDIR: makeTmpDir() });
     await wd.waitReady();
     const res = await send(`${wd.url}/headers`, { headers: { 'X-Forwarded-For': '203.0.113.7' } });
-    expect((JSON.parse(res.text) as Record<string, string>)['x-forwarded-for']).toBe('203.0.113.7');
+    expect((JSON.parse(res.text) as { headers: Record<string, string> }).headers['x-forwarded-for']).toBe('203.0.113.7');
   });
 });
