@@ -9,7 +9,7 @@ import { createAccessLog } from './access-log.js';
 import { createCallStarter } from './call-start.js';
 import { bodyLimitOf, createBodyLimit } from './body-limit.js';
 import { hasEncodedNul, hasEncodedSlashDotSegment, isUncleanPath, originForm } from './clean-path.js';
-import { DeadlineQueue } from '../modes/deadline-queue.js';
+import { DeadlineQueue } from '../deadline-queue.js';
 import { createDrain } from './drain.js';
 import { createInternalRoutes, HEALTH, READY } from './internal-routes.js';
 import { createLimiter, type LimiterRefusal } from './limiter.js';
