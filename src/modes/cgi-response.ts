@@ -2,6 +2,7 @@
 // The block is `Name: value` lines, LF or CRLF, ended by an empty line; the body follows.
 import type { ServerResponse } from 'node:http';
 import { WatchdogError } from '../errors.js';
+import { HOP_BY_HOP } from '../hop-by-hop.js';
 
 /** No empty line within this many bytes of output: the output is not a CGI response. */
 export const MAX_CGI_HEAD_BYTES = 64 * 1024;
@@ -20,8 +21,6 @@ export interface CgiHead {
 
 export type CgiParse = { kind: 'head'; head: CgiHead; body: Buffer } | { kind: 'bad'; reason: string };
 
-/** Hop-by-hop headers (RFC 9110 section 7.6.1) and the framing the watchdog owns; never passed on. */
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-authenticate', 'proxy-authorization']);
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 /** Field values: visible characters, spaces, tabs and obs-text; no other control characters. */
 const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
