@@ -4,6 +4,7 @@
 import type { Registry } from 'prom-client';
 import { codeLabel, methodLabel } from './labels.js';
 import { METRIC_TABLE, promOptions } from './metric-table.js';
+import { registerCustomMetric, type CustomMetric } from '../internals.js';
 
 /** The originals' buckets (seconds). */
 export const DURATION_BUCKETS: number[] = [...METRIC_TABLE.requestDuration.buckets];
@@ -64,7 +65,7 @@ export class RequestSeries {
         for (const s of all.values()) this.inc(s.labels, s.count);
       },
     });
-    registry.registerMetric(new DurationHistogram(all) as unknown as Parameters<Registry['registerMetric']>[0]);
+    registerCustomMetric(registry, new DurationHistogram(all));
   }
 }
 
@@ -72,7 +73,7 @@ export class RequestSeries {
  * http_request_duration_seconds as prom-client's registry reads a histogram (get() with `_bucket`, `_sum` and
  * `_count` values, cumulative buckets, `le` first): the same exposition as a prom-client Histogram.
  */
-class DurationHistogram {
+class DurationHistogram implements CustomMetric {
   readonly name = METRIC_TABLE.requestDuration.name;
   readonly help = METRIC_TABLE.requestDuration.help;
   readonly type = METRIC_TABLE.requestDuration.type;
