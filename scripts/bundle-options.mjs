@@ -44,7 +44,8 @@ const chunkImports = {
  * undici without what the watchdog never runs, which its modules load at once: HTTP/2 (node:http2,
  * and node:tls behind it: 10+ ms of the chunk's 15-30) is loaded by the first h2 connection, never
  * made to the http:// upstream; node:assert (which also creates process.stderr) becomes a plain
- * check, as undici only calls assert(value) on its own invariants.
+ * check, as undici only calls assert(value) on its own invariants. Checked against undici 7.x:
+ * test/unit/internals.test.ts fails when an undici upgrade changes what these two patches rely on.
  */
 const undiciLean = {
   name: 'undici-lean',

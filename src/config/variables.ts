@@ -3,25 +3,28 @@
 // Adding a variable = one row in VARIABLES below (name, aliases, the WatchdogConfig field it fills, parser,
 // default, help) plus the field in WatchdogConfig (load-config.ts) and the code that uses it. A rule that
 // involves other variables goes in the row's `check`. Then run `npm run docs:config` (a test compares
-// docs/configuration.md with the table). Adding a mode = one row in MODE_TABLE.
+// docs/configuration.md with the table). Adding a mode = one row in MODE_TABLE
+// and its loader in src/modes/load-mode.ts.
 import type { WatchdogConfig } from './load-config.js';
 import { bool, commandLine, duration, folder, headerName, int, lineLimit, oneOf, secretName, secretNames, show, text, upstreamUrl, urlPath, type Parser } from './parsers.js';
 
 export interface ModeInfo {
   /** Starts a process per request: the spawner is set up at start-up (main.ts). */
   readonly forks: boolean;
+  /** What fprocess names: a command found on PATH, a JavaScript/TypeScript module file, or nothing (boot.ts resolves it). */
+  readonly program: 'command' | 'module' | 'none';
   /** One line for --help and the docs. */
   readonly summary: string;
 }
 
 /** Every mode, in the order --help lists them. */
 export const MODE_TABLE = {
-  streaming: { forks: true, summary: 'a process per request; its stdout is streamed to the client as it comes' },
-  serializing: { forks: true, summary: 'a process per request; the whole body in, the whole output back' },
-  http: { forks: false, summary: 'one long-running upstream HTTP server; requests are proxied to it' },
-  static: { forks: false, summary: 'serves the files of static_path' },
-  classic: { forks: true, summary: "the classic watchdog's fork per request, buffered, with its CGI variables" },
-  inproc: { forks: false, summary: 'a JavaScript/TypeScript module loaded into the watchdog itself (docs/inproc.md)' },
+  streaming: { program: 'command', forks: true, summary: 'a process per request; its stdout is streamed to the client as it comes' },
+  serializing: { program: 'command', forks: true, summary: 'a process per request; the whole body in, the whole output back' },
+  http: { program: 'command', forks: false, summary: 'one long-running upstream HTTP server; requests are proxied to it' },
+  static: { program: 'none', forks: false, summary: 'serves the files of static_path' },
+  classic: { program: 'command', forks: true, summary: "the classic watchdog's fork per request, buffered, with its CGI variables" },
+  inproc: { program: 'module', forks: false, summary: 'a JavaScript/TypeScript module loaded into the watchdog itself (docs/inproc.md)' },
 } as const satisfies Record<string, ModeInfo>;
 
 export type Mode = keyof typeof MODE_TABLE;
@@ -81,7 +84,7 @@ export const VARIABLES: readonly Variable[] = [
     default: '',
     defaultText: '(required except in static mode)',
     help: 'the function command; split like shell words (quotes, backslashes), never run through a shell. inproc: the JavaScript/TypeScript module file to load (docs/inproc.md)',
-    required: (mode) => (mode === 'static' ? undefined : mode === 'inproc' ? 'the function\'s module file, e.g. fprocess="index.mjs"' : 'the function\'s command, e.g. fprocess="cat"'),
+    required: (mode) => ({ none: undefined, module: 'the function\'s module file, e.g. fprocess="index.mjs"', command: 'the function\'s command, e.g. fprocess="cat"' })[MODE_TABLE[mode].program],
     check: (value, c, setAs) => {
       const words = c.argv.length;
       if (c.mode !== 'inproc' || words <= 1) return undefined;

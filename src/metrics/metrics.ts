@@ -1,8 +1,9 @@
-// The Prometheus registry: the three instruments of the originals (names, help, labels, buckets) and
+// The Prometheus registry, built from the rows of metric-table.ts: the three instruments of the originals and
 // fwatchdog's own (docs/metrics.md). prom-client is loaded after start-up (about 10 ms of CPU and
 // 2.5 MiB): the request instruments and the fwatchdog_* counters are plain numbers from the first request,
 // read at scrape time (request-series.ts), and a scrape waits for the library.
 import type { Histogram, Registry } from 'prom-client';
+import { METRIC_IDS, METRIC_TABLE, promOptions, type MetricId } from './metric-table.js';
 import { RequestSeries } from './request-series.js';
 
 /** Why a function request was refused (fwatchdog_requests_refused_total{reason}). */
@@ -32,8 +33,8 @@ export interface LimiterState {
   readonly queued: number;
 }
 
-/** Seconds; the queue waits of interest run from milliseconds to queue_timeout. */
-const QUEUE_WAIT_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+/** The unlabelled counters, counted in plain numbers (read at scrape time) under their METRIC_TABLE ids. */
+type CountedId = 'execTimeouts' | 'logLinesCut' | 'upstreamExits' | 'badCgiResponses' | 'outputTooLarge';
 
 /** What the metrics endpoint needs of the registry: the exposition text (loads prom-client first) and its type. */
 export interface MetricsRegistry {
@@ -70,100 +71,60 @@ export function createMetrics(options: { defaultMetrics: boolean }): Metrics {
     const reg = new prom.Registry();
     if (options.defaultMetrics) prom.collectDefaultMetrics({ register: reg });
     requests.register(prom, reg);
-    new prom.Gauge({
-      name: 'http_requests_in_flight',
-      help: 'total HTTP requests in-flight',
-      registers: [reg],
-      collect() {
-        this.set(inFlightCount);
-      },
-    });
-    new prom.Counter({
-      name: 'fwatchdog_exec_timeouts_total',
-      help: 'Function calls ended because they ran longer than exec_timeout (or a shorter X-Timeout).',
-      registers: [reg],
-      collect() {
-        this.reset();
-        this.inc(counts.execTimeouts);
-      },
-    });
-    new prom.Counter({
-      name: 'fwatchdog_requests_refused_total',
-      help: 'Function requests the watchdog answered itself without running the function, by reason: max_inflight and queue_full (429 at once), queue_timeout (429 after waiting), body_too_large (413), auth (401).',
-      labelNames: ['reason'],
-      registers: [reg],
-      collect() {
-        this.reset();
-        for (const reason of REFUSAL_REASONS) this.inc({ reason }, refusedCounts[reason]);
-      },
-    });
-    new prom.Counter({
-      name: 'fwatchdog_log_lines_cut_total',
-      help: 'Function log lines cut at log_buffer_size bytes.',
-      registers: [reg],
-      collect() {
-        this.reset();
-        this.inc(counts.logLinesCut);
-      },
-    });
-    new prom.Counter({
-      name: 'fwatchdog_upstream_exits_total',
-      help: 'Exits of the upstream process in http mode (each one stops the watchdog).',
-      registers: [reg],
-      collect() {
-        this.reset();
-        this.inc(counts.upstreamExits);
-      },
-    });
-    new prom.Counter({
-      name: 'fwatchdog_cgi_bad_responses_total',
-      help: 'Function outputs that were not a valid CGI response with cgi_response=true (answered 502).',
-      registers: [reg],
-      collect() {
-        this.reset();
-        this.inc(counts.badCgiResponses);
-      },
-    });
-    new prom.Counter({
-      name: 'fwatchdog_output_too_large_total',
-      help: 'Function calls stopped because their output went over max_output_bytes (serializing, classic).',
-      registers: [reg],
-      collect() {
-        this.reset();
-        this.inc(counts.outputTooLarge);
-      },
-    });
-    new prom.Gauge({
-      name: 'fwatchdog_requests_in_flight',
-      help: 'Function requests running now (holding a max_inflight slot); queued ones are not counted.',
-      registers: [reg],
-      collect() {
-        this.set(limiter?.inFlight ?? 0);
-      },
-    });
-    new prom.Gauge({
-      name: 'fwatchdog_queue_length',
-      help: 'Function requests waiting for a max_inflight slot (at most max_queue).',
-      registers: [reg],
-      collect() {
-        this.set(limiter?.queued ?? 0);
-      },
-    });
-    queueWait = new prom.Histogram({
-      name: 'fwatchdog_queue_wait_seconds',
-      help: 'Seconds function requests spent in the queue, whatever ended the wait (a free slot, queue_timeout, the client leaving).',
-      buckets: QUEUE_WAIT_BUCKETS,
-      registers: [reg],
-    });
-    for (const seconds of pendingWaits) queueWait.observe(seconds);
-    pendingWaits.length = 0;
+    const registers = [reg];
+    // The unlabelled counters and gauges of the table, each read at scrape time.
+    const reads: Partial<Record<MetricId, () => number>> = {
+      httpInFlight: () => inFlightCount,
+      inFlight: () => limiter?.inFlight ?? 0,
+      queueLength: () => limiter?.queued ?? 0,
+    };
+    for (const id of Object.keys(counts) as CountedId[]) reads[id] = () => counts[id];
+    for (const id of METRIC_IDS) {
+      const row = METRIC_TABLE[id];
+      const read = reads[id];
+      if (id === 'requests' || id === 'requestDuration') continue; // registered by the request series above
+      if (id === 'refused') {
+        new prom.Counter({
+          ...promOptions(row),
+          registers,
+          collect() {
+            this.reset();
+            for (const reason of REFUSAL_REASONS) this.inc({ reason }, refusedCounts[reason]);
+          },
+        });
+      } else if (id === 'queueWait') {
+        const histogram = new prom.Histogram({ ...promOptions(row), registers });
+        for (const seconds of pendingWaits) histogram.observe(seconds);
+        pendingWaits.length = 0;
+        queueWait = histogram;
+      } else if (read === undefined) {
+        throw new Error(`metric ${row.name} has no value source`);
+      } else if (row.type === 'counter') {
+        new prom.Counter({
+          ...promOptions(row),
+          registers,
+          collect() {
+            this.reset();
+            this.inc(read());
+          },
+        });
+      } else {
+        new prom.Gauge({
+          ...promOptions(row),
+          registers,
+          collect() {
+            this.set(read());
+          },
+        });
+      }
+    }
     registry = reg;
   }
 
   // In flight is a plain counter read at scrape time: prom-client's inc()/dec() hash labels on every call.
   let inFlightCount = 0;
   // The fwatchdog_* counters, plain numbers read at scrape time (counted before prom-client is loaded too).
-  const counts = { execTimeouts: 0, logLinesCut: 0, upstreamExits: 0, badCgiResponses: 0, outputTooLarge: 0 };
+  const counts: Record<CountedId, number> = { execTimeouts: 0, logLinesCut: 0, upstreamExits: 0, badCgiResponses: 0, outputTooLarge: 0 };
   const refusedCounts: Record<RefusalReason, number> = { max_inflight: 0, queue_full: 0, queue_timeout: 0, body_too_large: 0, auth: 0 };
   let limiter: LimiterState | undefined;
   let queueWait: Histogram | undefined;

@@ -3,9 +3,11 @@
 // labels on each call. The registry reads these series at scrape time only.
 import type { Registry } from 'prom-client';
 import { codeLabel, methodLabel } from './labels.js';
+import { METRIC_TABLE, promOptions } from './metric-table.js';
+import { registerCustomMetric, type CustomMetric } from '../internals.js';
 
 /** The originals' buckets (seconds). */
-export const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+export const DURATION_BUCKETS: number[] = [...METRIC_TABLE.requestDuration.buckets];
 
 interface Series {
   readonly labels: { code: string; method: string };
@@ -56,16 +58,14 @@ export class RequestSeries {
   register(prom: typeof import('prom-client'), registry: Registry): void {
     const all = this.byLabels;
     new prom.Counter({
-      name: 'http_requests_total',
-      help: 'total HTTP requests processed',
-      labelNames: ['code', 'method'],
+      ...promOptions(METRIC_TABLE.requests),
       registers: [registry],
       collect() {
         this.reset();
         for (const s of all.values()) this.inc(s.labels, s.count);
       },
     });
-    registry.registerMetric(new DurationHistogram(all) as unknown as Parameters<Registry['registerMetric']>[0]);
+    registerCustomMetric(registry, new DurationHistogram(all));
   }
 }
 
@@ -73,10 +73,10 @@ export class RequestSeries {
  * http_request_duration_seconds as prom-client's registry reads a histogram (get() with `_bucket`, `_sum` and
  * `_count` values, cumulative buckets, `le` first): the same exposition as a prom-client Histogram.
  */
-class DurationHistogram {
-  readonly name = 'http_request_duration_seconds';
-  readonly help = 'Seconds spent serving HTTP requests.';
-  readonly type = 'histogram';
+class DurationHistogram implements CustomMetric {
+  readonly name = METRIC_TABLE.requestDuration.name;
+  readonly help = METRIC_TABLE.requestDuration.help;
+  readonly type = METRIC_TABLE.requestDuration.type;
   readonly aggregator = 'sum';
 
   constructor(private readonly all: Map<string, Series>) {}

@@ -2,6 +2,11 @@
 // The block is `Name: value` lines, LF or CRLF, ended by an empty line; the body follows.
 import type { ServerResponse } from 'node:http';
 import { WatchdogError } from '../errors.js';
+import { HOP_BY_HOP } from '../hop-by-hop.js';
+import type { Logger } from '../log/logger.js';
+import type { WatchdogEvents } from '../metrics/metrics.js';
+import type { FunctionCall } from './mode.js';
+import { durationSeconds } from './duration-seconds.js';
 
 /** No empty line within this many bytes of output: the output is not a CGI response. */
 export const MAX_CGI_HEAD_BYTES = 64 * 1024;
@@ -20,8 +25,6 @@ export interface CgiHead {
 
 export type CgiParse = { kind: 'head'; head: CgiHead; body: Buffer } | { kind: 'bad'; reason: string };
 
-/** Hop-by-hop headers (RFC 9110 section 7.6.1) and the framing the watchdog owns; never passed on. */
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'te', 'trailer', 'upgrade', 'proxy-authenticate', 'proxy-authorization']);
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 /** Field values: visible characters, spaces, tabs and obs-text; no other control characters. */
 const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
@@ -160,6 +163,40 @@ export function writeCgiHead(res: ServerResponse, head: CgiHead, extra: Record<s
   for (const [name, value] of head.headers) res.appendHeader(name, value);
   if (head.statusText !== undefined) res.writeHead(head.status, head.statusText);
   else res.writeHead(head.status);
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * cgi_response=true in a buffered mode (serializing, classic): answers `out`, the function's whole stdout,
+ * with the status and headers of its header block. `contentTypeOf` gives the Content-Type for a head
+ * without one. Output that is no CGI response is logged, counted and handed to `fail` as the 502; then
+ * undefined is returned, else the body written and the X-Duration-Seconds sent.
+ */
+export function answerCgiOutput(
+  call: FunctionCall,
+  out: Buffer,
+  deps: { logger: Logger; events: WatchdogEvents },
+  contentTypeOf: (body: Buffer) => string | undefined,
+  fail: (err: WatchdogError) => void,
+): { body: Buffer; seconds: string } | undefined {
+  const { req, res } = call;
+  const parsed = parseCgiOutput(out, true) ?? { kind: 'bad', reason: 'no CGI header block' };
+  if (parsed.kind === 'bad' || (parsed.head.contentLength !== undefined && req.method !== 'HEAD' && parsed.head.contentLength !== parsed.body.length)) {
+    const reason = parsed.kind === 'bad' ? parsed.reason : `Content-Length: ${parsed.head.contentLength} but the body has ${parsed.body.length} bytes`;
+    deps.logger.warn(`function wrote a bad CGI response: ${reason}`, { url: req.url });
+    deps.events.badCgiResponse();
+    fail(badCgiResponse(reason));
+    return undefined;
+  }
+  const { head } = parsed;
+  const body = sendsBody(head.status) ? parsed.body : EMPTY;
+  const seconds = durationSeconds(call.startedAt);
+  const length = req.method === 'HEAD' && head.contentLength !== undefined ? head.contentLength : body.length;
+  call.bytesOut = body.length;
+  writeCgiHead(res, head, { 'X-Duration-Seconds': seconds, 'Content-Length': String(length) }, head.hasContentType ? undefined : contentTypeOf(body));
+  res.end(body);
+  return { body, seconds };
 }
 
 /** The 502 for output that is not a CGI response. */

@@ -7,7 +7,7 @@ import { formatDuration } from '../config/duration.js';
 import { CUT_MARKER } from '../log/line-reader.js';
 import { decodePath, splitTarget } from '../process/cgi-env.js';
 import { createSocketPair } from '../process/socket-pair.js';
-import { badCgiResponse, parseCgiOutput, sendsBody, writeCgiHead } from './cgi-response.js';
+import { answerCgiOutput } from './cgi-response.js';
 import { describeExit } from '../process/describe-exit.js';
 import { createForkRunner, ignorePipeErrors, forkModeRunner, outputBound, startFailure, type ForkedCall } from './fork-runner.js';
 import { goHeaderMap, marshalRequest } from './marshal-request.js';
@@ -16,7 +16,6 @@ import { durationSeconds } from './duration-seconds.js';
 import { declaredLength, readBody } from './read-body.js';
 
 const TIMEOUT_BODY = 'Killed process.\n';
-const EMPTY = Buffer.alloc(0);
 /** Header values never written to the log by debug_headers. */
 const ALWAYS_REDACTED = ['authorization', 'proxy-authorization', 'cookie', 'set-cookie'];
 /** Header names that look like they carry a credential; their values are never logged either. */
@@ -80,25 +79,14 @@ export function createClassicMode(deps: ModeDeps): ModeRunner {
 
   /** cgi_response=true: the status and headers come from the output's header block. */
   function succeedCgi(call: FunctionCall, out: Buffer): void {
-    const { req, res } = call;
-    const parsed = parseCgiOutput(out, true) ?? { kind: 'bad', reason: 'no CGI header block' };
-    if (parsed.kind === 'bad' || (parsed.head.contentLength !== undefined && req.method !== 'HEAD' && parsed.head.contentLength !== parsed.body.length)) {
-      const reason = parsed.kind === 'bad' ? parsed.reason : `Content-Length: ${parsed.head.contentLength} but the body has ${parsed.body.length} bytes`;
-      logger.warn(`function wrote a bad CGI response: ${reason}`, { url: req.url });
-      events.badCgiResponse();
-      call.logStatus = 502;
-      sendError(res, badCgiResponse(reason));
-      return;
-    }
-    const { head } = parsed;
-    const body = sendsBody(head.status) ? parsed.body : EMPTY;
-    const seconds = durationSeconds(call.startedAt);
-    const length = req.method === 'HEAD' && head.contentLength !== undefined ? head.contentLength : body.length;
-    call.bytesOut = body.length;
+    const { res } = call;
     // The function's Content-Type, else content_type, else what Go's net/http would sniff (never the request's).
-    writeCgiHead(res, head, { 'X-Duration-Seconds': seconds, 'Content-Length': String(length) }, head.hasContentType ? undefined : (config.contentType ?? sniffContentType(body)));
-    res.end(body);
-    logWrote(body, seconds, call.callId);
+    const written = answerCgiOutput(call, out, deps, (body) => config.contentType ?? sniffContentType(body), (err) => {
+      call.logStatus = err.status;
+      sendError(res, err);
+    });
+    if (written === undefined) return;
+    logWrote(written.body, written.seconds, call.callId);
     if (config.debugHeaders) logHeaders('out', Object.entries(res.getHeaders()).map(([name, value]) => [name, Array.isArray(value) ? value : [String(value)]]));
   }
 

@@ -7,7 +7,7 @@ import { WatchdogError } from '../errors.js';
 import type { FunctionCall, ModeDeps, ModeRunner, UpgradeCall } from './mode.js';
 import { ReadyGate } from './ready-gate.js';
 import { InprocRequest, InprocResponse } from './inproc/http-classes.js';
-import { DeadlineQueue } from './deadline-queue.js';
+import { DeadlineQueue } from '../deadline-queue.js';
 import { InprocCall, answer, errorStack, errorText, muteResponse, onTimeout } from './inproc/inproc-call.js';
 import { loadFunctionModule, type FunctionModule } from './inproc/load-module.js';
 import { requestWithBody } from './inproc/request-with-body.js';

@@ -89,20 +89,3 @@ export interface UpgradeCall extends FunctionCall {
 
 export type ModeFactory = (deps: ModeDeps) => ModeRunner;
 
-/** Mode runners are loaded lazily so start-up only pays for the chosen mode. */
-export async function loadMode(name: WatchdogConfig['mode']): Promise<ModeFactory> {
-  switch (name) {
-    case 'streaming':
-      return (await import('./streaming.js')).createStreamingMode;
-    case 'serializing':
-      return (await import('./serializing.js')).createSerializingMode;
-    case 'classic':
-      return (await import('./classic.js')).createClassicMode;
-    case 'http':
-      return (await import('./http.js')).createHttpMode;
-    case 'static':
-      return (await import('./static.js')).createStaticMode;
-    case 'inproc':
-      return (await import('./inproc.js')).createInprocMode;
-  }
-}

@@ -2,18 +2,16 @@
 import type { Writable } from 'node:stream';
 import { WatchdogError, sendError } from '../errors.js';
 import { formatDuration } from '../config/duration.js';
-import { badCgiResponse, parseCgiOutput, sendsBody, writeCgiHead } from './cgi-response.js';
+import { answerCgiOutput } from './cgi-response.js';
 import { describeExit } from '../process/describe-exit.js';
 import { createForkRunner, ignorePipeErrors, forkModeRunner, outputBound, startFailure } from './fork-runner.js';
 import type { FunctionCall, ModeDeps, ModeRunner } from './mode.js';
 import { durationSeconds } from './duration-seconds.js';
 import { declaredLength, readBody } from './read-body.js';
 
-const EMPTY = Buffer.alloc(0);
-
 /** Builds the serializing mode: of-watchdog's outcomes, with the process group ended on timeout. */
 export function createSerializingMode(deps: ModeDeps): ModeRunner {
-  const { logger, events } = deps;
+  const { logger } = deps;
   const cgiResponse = deps.config.cgiResponse;
   const contentType = deps.config.contentType ?? 'application/octet-stream';
   const runner = createForkRunner(deps);
@@ -70,7 +68,8 @@ export function createSerializingMode(deps: ModeDeps): ModeRunner {
         }
         const out = Buffer.concat(chunks, bound.size);
         if (cgiResponse) {
-          answerCgi(call, out);
+          // cgi_response=true: the status and headers come from the output's header block.
+          answerCgiOutput(call, out, deps, () => contentType, (err) => fail(call, err));
           return;
         }
         call.bytesOut = out.length;
@@ -79,25 +78,6 @@ export function createSerializingMode(deps: ModeDeps): ModeRunner {
       },
       () => res.destroy(),
     );
-  }
-
-  /** cgi_response=true: the status and headers come from the output's header block. */
-  function answerCgi(call: FunctionCall, out: Buffer): void {
-    const parsed = parseCgiOutput(out, true) ?? { kind: 'bad', reason: 'no CGI header block' };
-    const { req, res } = call;
-    if (parsed.kind === 'bad' || (parsed.head.contentLength !== undefined && req.method !== 'HEAD' && parsed.head.contentLength !== parsed.body.length)) {
-      const reason = parsed.kind === 'bad' ? parsed.reason : `Content-Length: ${parsed.head.contentLength} but the body has ${parsed.body.length} bytes`;
-      logger.warn(`function wrote a bad CGI response: ${reason}`, { url: req.url });
-      events.badCgiResponse();
-      fail(call, badCgiResponse(reason));
-      return;
-    }
-    const { head } = parsed;
-    const body = sendsBody(head.status) ? parsed.body : EMPTY;
-    const length = req.method === 'HEAD' && head.contentLength !== undefined ? head.contentLength : body.length;
-    call.bytesOut = body.length;
-    writeCgiHead(res, head, { 'X-Duration-Seconds': durationSeconds(call.startedAt), 'Content-Length': String(length) }, contentType);
-    res.end(body);
   }
 
   function handle(call: FunctionCall): void {

@@ -1,5 +1,6 @@
 // Builds the Http_* CGI environment the originals give a forked function.
 import type { IncomingMessage } from 'node:http';
+import { unmapIpv4 } from '../peer-address.js';
 
 const canonicalCache = new Map<string, string>();
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
@@ -242,7 +243,3 @@ export function splitHost(host: string | undefined): { name: string | undefined;
   return { name: host.slice(0, colon), port: colon + 1 < host.length ? host.slice(colon + 1) : undefined };
 }
 
-/** `::ffff:127.0.0.1` -> `127.0.0.1` (how a dual-stack socket reports an IPv4 peer). */
-function unmapIpv4(address: string | undefined): string | undefined {
-  return address !== undefined && address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
-}

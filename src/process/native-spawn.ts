@@ -4,6 +4,7 @@ import { EventEmitter } from 'node:events';
 import { Socket } from 'node:net';
 import { constants } from 'node:os';
 import { getSystemErrorName } from 'node:util';
+import { streamFd } from '../internals.js';
 import type { AddonSpec } from './load-addon.js';
 
 /** What native/spawn/spawn.c offers. */
@@ -138,8 +139,7 @@ function stdioFd(entry: unknown, index: number): number | undefined {
   if (entry === 'ignore') return -2;
   if (entry === 'inherit') return index;
   if (typeof entry === 'number' && entry >= 0) return entry;
-  const fd = (entry as { _handle?: { fd?: number } })._handle?.fd;
-  return typeof fd === 'number' && fd >= 0 ? fd : undefined;
+  return streamFd(entry);
 }
 
 /** `K=V` entries of an environment object. */

@@ -1,11 +1,13 @@
 // Wires config -> mode -> watchdog -> listening server, without touching process globals.
 import { checkSecrets } from '../auth/check-secrets.js';
 import type { WatchdogConfig } from '../config/load-config.js';
+import { MODE_TABLE } from '../config/variables.js';
 import { formatDuration } from '../config/duration.js';
 import type { Logger } from '../log/logger.js';
 import type { StreamReclaim } from '../process/stream-reclaim.js';
 import { createMetrics, type Metrics } from '../metrics/metrics.js';
-import { loadMode, type ModeRunner } from '../modes/mode.js';
+import { loadMode } from '../modes/load-mode.js';
+import type { ModeRunner } from '../modes/mode.js';
 import { createNativeSpawner, type SpawnAddon } from '../process/native-spawn.js';
 import { createSpawner, type Spawner } from '../process/spawner.js';
 import { resolveModuleFile, resolveProgram } from '../process/resolve-program.js';
@@ -55,9 +57,10 @@ export interface Booted {
 
 /** Resolves the function program once; a StartupError (exit 2) names what is wrong. */
 export function resolveFunctionProgram(config: WatchdogConfig, env: Record<string, string>, cwd: string): string | undefined {
-  if (config.mode === 'static') return undefined;
+  const kind = MODE_TABLE[config.mode].program;
+  if (kind === 'none') return undefined;
   const program = config.argv[0] as string;
-  if (config.mode === 'inproc') {
+  if (kind === 'module') {
     const found = resolveModuleFile(program, cwd);
     if (!found.ok) throw new StartupError(`fprocess=${JSON.stringify(config.fprocess)}: ${found.reason}`, 2);
     return found.path;

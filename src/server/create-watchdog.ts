@@ -9,7 +9,8 @@ import { createAccessLog } from './access-log.js';
 import { createCallStarter } from './call-start.js';
 import { bodyLimitOf, createBodyLimit } from './body-limit.js';
 import { hasEncodedNul, hasEncodedSlashDotSegment, isUncleanPath, originForm } from './clean-path.js';
-import { DeadlineQueue } from '../modes/deadline-queue.js';
+import { DeadlineQueue } from '../deadline-queue.js';
+import { heldBack, onTurn } from '../internals.js';
 import { createDrain } from './drain.js';
 import { createInternalRoutes, HEALTH, READY } from './internal-routes.js';
 import { createLimiter, type LimiterRefusal } from './limiter.js';
@@ -23,8 +24,6 @@ import { effectiveTimeoutMs } from './timeouts.js';
 
 export type { Watchdog, WatchdogDeps } from './watchdog-api.js';
 
-/** Node keeps the response being written on a connection here; later pipelined ones wait in its queue. */
-type PipelinedSocket = IncomingMessage['socket'] & { _httpMessage?: ServerResponse | null };
 /** A `.` or `..` segment made with `%2F` (`/a%2f..%2fb`): refused, it has no clean form (clean-path.ts). */
 const DOT_SEGMENT_PATH = new WatchdogError('BAD_REQUEST', 'Bad Request: a path segment is "." or ".." once %2F is decoded\n');
 /** `%00` in the path: an environment variable ends at a NUL byte, so PATH_INFO would be cut short. */
@@ -108,9 +107,8 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
     // A pipelined request runs once the answers before it on its connection are done, as in Go, which reads
     // the next request only then: one behind a refusal that closes the connection (501, 413, Node's 400
     // without Host) never runs at all.
-    const earlier = (req.socket as PipelinedSocket)._httpMessage;
-    if (earlier != null && earlier !== res) {
-      earlier.once('close', () => {
+    if (heldBack(res)) {
+      onTurn(res, () => {
         if (req.socket.destroyed || req.socket.writableEnded) return;
         handleFunction(req, res, upgrading);
       });

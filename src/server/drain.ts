@@ -1,8 +1,9 @@
 // The shutdown drain: stop listening, make every later answer say Connection: close, close keep-alive sockets once idle.
 import type { ServerResponse, Server } from 'node:http';
-import { Server as NetServer, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { LinkedList, ListNode } from '../linked-list.js';
+import { stopListening } from '../internals.js';
 
 /**
  * How long a keep-alive socket must have been idle since its last answer before the drain closes it.
@@ -115,7 +116,7 @@ export function createDrain(server: Server, graceMs = IDLE_SWEEP_GRACE_MS): Drai
         if (!r.headersSent) r.setHeader('Connection', 'close');
         else promised.add(r);
       }
-      NetServer.prototype.close.call(server); // only the listener: http.Server.close() would also cut idle sockets at once
+      stopListening(server); // only the listener: http.Server.close() would also cut idle sockets at once
       for (;;) {
         const now = performance.now();
         const nextMs = closeIdleSockets(now);

@@ -1,8 +1,9 @@
 // The answers written on a raw socket, where Node made no response: a request its parser refused, and CONNECT.
-import type { Server, ServerResponse } from 'node:http';
+import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WatchdogError, writeRawError } from '../errors.js';
+import { currentAnswer } from '../internals.js';
 
 const CONNECT_REFUSED = new WatchdogError('METHOD_NOT_ALLOWED', '');
 
@@ -26,7 +27,7 @@ export function answerRawSockets(server: Server): void {
   // Without a listener Node answers a 400 and closes; keep that, but never let it throw.
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
     // A response already on the wire (read_timeout while streaming a body) cannot take a status line: cut it.
-    if (!socket.writable || (socket as { _httpMessage?: ServerResponse | null })._httpMessage?.headersSent === true) {
+    if (!socket.writable || currentAnswer(socket)?.headersSent === true) {
       socket.destroy();
       return;
     }

@@ -1,4 +1,5 @@
 // The response class of every function answer: no hop-by-hop keep-alive headers on HTTP/1.1 answers.
+import { editHeaderBlock } from '../internals.js';
 import { ServerResponse, type IncomingMessage, type OutgoingHttpHeader, type OutgoingHttpHeaders } from 'node:http';
 
 /**
@@ -6,6 +7,8 @@ import { ServerResponse, type IncomingMessage, type OutgoingHttpHeader, type Out
  * (with the server's keepAliveTimeout) `Keep-Alive: timeout=N` or `timeout=N, max=M`.
  */
 const NODE_KEEP_ALIVE = /\r\nConnection: keep-alive\r\n(?:Keep-Alive: timeout=\d+(?:, max=\d+)?\r\n)?/;
+
+const dropKeepAlive = (head: string): string => head.replace(NODE_KEEP_ALIVE, '\r\n');
 
 /**
  * node:http says `Connection: keep-alive` and `Keep-Alive: timeout=…` on every persistent answer, and has no
@@ -17,11 +20,7 @@ const NODE_KEEP_ALIVE = /\r\nConnection: keep-alive\r\n(?:Keep-Alive: timeout=\d
 export class WatchdogResponse<Request extends IncomingMessage = IncomingMessage> extends ServerResponse<Request> {
   override writeHead(statusCode: number, statusMessage?: string | OutgoingHttpHeaders | OutgoingHttpHeader[], headers?: OutgoingHttpHeaders | OutgoingHttpHeader[]): this {
     (super.writeHead as (...a: unknown[]) => this)(statusCode, statusMessage, headers);
-    const self = this as unknown as { _header: string | null };
-    const head = self._header;
-    if (typeof head === 'string' && this.req.httpVersionMinor >= 1 && this.req.httpVersionMajor === 1 && !this.hasHeader('connection')) {
-      self._header = head.replace(NODE_KEEP_ALIVE, '\r\n');
-    }
+    if (this.req.httpVersionMinor >= 1 && this.req.httpVersionMajor === 1 && !this.hasHeader('connection')) editHeaderBlock(this, dropKeepAlive);
     return this;
   }
 }

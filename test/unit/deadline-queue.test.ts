@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { describe, expect, it } from 'vitest';
-import { DeadlineQueue } from '../../src/modes/deadline-queue.js';
+import { DeadlineQueue } from '../../src/deadline-queue.js';
 import { until } from '../helpers/process.js';
 
 describe('DeadlineQueue', () => {

@@ -1,8 +1,10 @@
 // Header rewriting for the http-mode proxy: RFC 9110 hop-by-hop removal, X-Forwarded-*, body framing.
 import type { IncomingMessage } from 'node:http';
+import { HOP_BY_HOP } from '../../hop-by-hop.js';
+import { unmapIpv4 } from '../../peer-address.js';
 
-/** Hop-by-hop headers (RFC 9110 §7.6.1) plus the proxy-only ones; never forwarded. `expect` was answered by our server. */
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'te', 'transfer-encoding', 'upgrade', 'trailer', 'proxy-authenticate', 'proxy-authorization', 'expect']);
+/** The hop-by-hop headers (src/hop-by-hop.ts), never forwarded; and `expect`, which our server answered. */
+const NOT_FORWARDED = new Set([...HOP_BY_HOP, 'expect']);
 
 /** Methods whose empty body is announced as Content-Length: 0 (as Go's client does). */
 const EMPTY_BODY_WITH_LENGTH = new Set(['POST', 'PUT', 'PATCH']);
@@ -46,7 +48,7 @@ export function upstreamRequestHeaders(req: IncomingMessage, upstreamHost: strin
     const name = raw[i] as string;
     const value = raw[i + 1] as string;
     const lower = name.toLowerCase();
-    if (HOP_BY_HOP.has(lower)) {
+    if (NOT_FORWARDED.has(lower)) {
       if (framing.upgrade === true && (lower === 'connection' || lower === 'upgrade')) out.push(name, value);
       continue;
     }
@@ -74,8 +76,7 @@ export function upstreamRequestHeaders(req: IncomingMessage, upstreamHost: strin
   const host = req.headers.host ?? upstreamHost;
   if (!hasHost) out.push('Host', upstreamHost);
   // An IPv4 client on a dual-stack socket shows as ::ffff:a.b.c.d; forward the plain address.
-  const remote = req.socket.remoteAddress;
-  const client = remote !== undefined && remote.startsWith('::ffff:') ? remote.slice(7) : remote;
+  const client = unmapIpv4(req.socket.remoteAddress);
   if (client !== undefined) forwardedFor = forwardedFor === undefined ? client : `${forwardedFor}, ${client}`;
   if (forwardedFor !== undefined) out.push('X-Forwarded-For', forwardedFor);
   if (!hasForwardedHost) out.push('X-Forwarded-Host', host);
@@ -103,7 +104,7 @@ export function clientResponseHeaders(raw: string[], connection: string | undefi
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i] as string;
     const lower = name.toLowerCase();
-    if (HOP_BY_HOP.has(lower) || lower === 'x-duration-seconds' || extra?.has(lower) === true) continue;
+    if (NOT_FORWARDED.has(lower) || lower === 'x-duration-seconds' || extra?.has(lower) === true) continue;
     out.push(name, raw[i + 1] as string);
   }
   return out;

@@ -1,5 +1,7 @@
 // Forwards one function call to the upstream over a shared undici keep-alive pool, streaming both ways.
 import type { Dispatcher } from 'undici';
+// undici's Pool by its module path (the package index would bundle fetch, WebSocket and caches into the chunk):
+// test/unit/internals.test.ts checks it is still the public Pool, with the build's patches (bundle-options.mjs).
 import Pool from 'undici/lib/dispatcher/pool.js';
 import { formatDuration } from '../../config/duration.js';
 import { WatchdogError, classifyUpstreamError } from '../../errors.js';

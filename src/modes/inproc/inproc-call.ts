@@ -2,7 +2,7 @@
 import type { ServerResponse } from 'node:http';
 import { formatDuration } from '../../config/duration.js';
 import { WatchdogError, sendError } from '../../errors.js';
-import type { Deadline, DeadlineQueue } from '../deadline-queue.js';
+import type { Deadline, DeadlineQueue } from '../../deadline-queue.js';
 import type { CloseListener, FunctionCall, ModeDeps } from '../mode.js';
 
 const NOOP = (): void => {};

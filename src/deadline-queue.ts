@@ -2,7 +2,7 @@
 // Items expire in the order they were added, because every deadline is `added + ms`: the queue is a
 // linked list, so adding and cancelling are a few pointer moves (no hashing, no timer) on every request.
 import { performance } from 'node:perf_hooks';
-import { LinkedList, ListNode } from '../linked-list.js';
+import { LinkedList, ListNode } from './linked-list.js';
 
 /** One item's deadline in a DeadlineQueue; cancel() when the item finished in time (or is gone). */
 export class Deadline<T> extends ListNode {
