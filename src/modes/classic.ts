@@ -84,7 +84,7 @@ export function createClassicMode(deps: ModeDeps): ModeRunner {
     const parsed = parseCgiOutput(out, true) ?? { kind: 'bad', reason: 'no CGI header block' };
     if (parsed.kind === 'bad' || (parsed.head.contentLength !== undefined && req.method !== 'HEAD' && parsed.head.contentLength !== parsed.body.length)) {
       const reason = parsed.kind === 'bad' ? parsed.reason : `Content-Length: ${parsed.head.contentLength} but the body has ${parsed.body.length} bytes`;
-      logger.warn(`function wrote a bad CGI response: ${reason}`, { url: req.url });
+      logger.warn(`function wrote a bad CGI response: ${reason}`, { url: call.target });
       events.badCgiResponse();
       call.logStatus = 502;
       sendError(res, badCgiResponse(reason));
@@ -124,11 +124,11 @@ export function createClassicMode(deps: ModeDeps): ModeRunner {
 
   /** Runs the function with `input` on its stdin (the body, or its marshal_request JSON). */
   async function run(call: FunctionCall, input: Buffer): Promise<void> {
-    const { req, res } = call;
+    const { res } = call;
     // With the spawn addon, combine_output's shared socket is made with the process (read per call: the addon loads after ready).
     const nativeCombine = combine && deps.spawner.native;
     if (writeDebug && config.cgiHeaders) {
-      const { path, query } = splitTarget(req.url ?? '/');
+      const { path, query } = splitTarget(call.target);
       logger.debug(`Query  ${query}`);
       logger.debug(`Path  ${decodePath(path)}`);
     }
@@ -139,7 +139,7 @@ export function createClassicMode(deps: ModeDeps): ModeRunner {
       pair = combine && !nativeCombine ? await createSocketPair() : undefined;
     } catch (err) {
       // No fd left for the channel (EMFILE): the function cannot be started either.
-      const failed = startFailure({ code: null, signal: null, startError: err as Error, stoppedBy: undefined }, logger, req.url);
+      const failed = startFailure({ code: null, signal: null, startError: err as Error, stoppedBy: undefined }, logger, call.target);
       call.logStatus = failed.status;
       sendError(res, failed);
       return;
@@ -161,7 +161,7 @@ export function createClassicMode(deps: ModeDeps): ModeRunner {
         ...(pair ? { outputs: [pair.parentEnd] } : {}),
         ...(nativeCombine ? { combineOutput: true } : {}),
         onTimeout: () => {
-          logger.warn(`Killing process: ${config.fprocess}`, { after: formatDuration(call.timeoutMs), url: req.url });
+          logger.warn(`Killing process: ${config.fprocess}`, { after: formatDuration(call.timeoutMs), url: call.target });
           call.logStatus = 408;
           // Written once, at the timeout; the group is ended in the background.
           sendError(res, new WatchdogError('CLASSIC_TIMEOUT', TIMEOUT_BODY));
@@ -218,7 +218,7 @@ export function createClassicMode(deps: ModeDeps): ModeRunner {
     const out = Buffer.concat(chunks);
     if (o.startError !== undefined) {
       if (writeDebug) logger.debug(`Success=false, Error=${describeExit(o)}`);
-      const err = startFailure(o, logger, req.url);
+      const err = startFailure(o, logger, call.target);
       call.logStatus = err.status;
       sendError(res, err);
       return;
