@@ -184,7 +184,7 @@ export function answerCgiOutput(
   const parsed = parseCgiOutput(out, true) ?? { kind: 'bad', reason: 'no CGI header block' };
   if (parsed.kind === 'bad' || (parsed.head.contentLength !== undefined && req.method !== 'HEAD' && parsed.head.contentLength !== parsed.body.length)) {
     const reason = parsed.kind === 'bad' ? parsed.reason : `Content-Length: ${parsed.head.contentLength} but the body has ${parsed.body.length} bytes`;
-    deps.logger.warn(`function wrote a bad CGI response: ${reason}`, { url: req.url });
+    deps.logger.warn(`function wrote a bad CGI response: ${reason}`, { url: call.target });
     deps.events.badCgiResponse();
     fail(badCgiResponse(reason));
     return undefined;

@@ -112,11 +112,11 @@ export function createClassicMode(deps: ModeDeps): ModeRunner {
 
   /** Runs the function with `input` on its stdin (the body, or its marshal_request JSON). */
   async function run(call: FunctionCall, input: Buffer): Promise<void> {
-    const { req, res } = call;
+    const { res } = call;
     // With the spawn addon, combine_output's shared socket is made with the process (read per call: the addon loads after ready).
     const nativeCombine = combine && deps.spawner.native;
     if (writeDebug && config.cgiHeaders) {
-      const { path, query } = splitTarget(req.url ?? '/');
+      const { path, query } = splitTarget(call.target);
       logger.debug(`Query  ${query}`);
       logger.debug(`Path  ${decodePath(path)}`);
     }
@@ -127,7 +127,7 @@ export function createClassicMode(deps: ModeDeps): ModeRunner {
       pair = combine && !nativeCombine ? await createSocketPair() : undefined;
     } catch (err) {
       // No fd left for the channel (EMFILE): the function cannot be started either.
-      const failed = startFailure({ code: null, signal: null, startError: err as Error, stoppedBy: undefined }, logger, req.url);
+      const failed = startFailure({ code: null, signal: null, startError: err as Error, stoppedBy: undefined }, logger, call.target);
       call.logStatus = failed.status;
       sendError(res, failed);
       return;
@@ -149,7 +149,7 @@ export function createClassicMode(deps: ModeDeps): ModeRunner {
         ...(pair ? { outputs: [pair.parentEnd] } : {}),
         ...(nativeCombine ? { combineOutput: true } : {}),
         onTimeout: () => {
-          logger.warn(`Killing process: ${config.fprocess}`, { after: formatDuration(call.timeoutMs), url: req.url });
+          logger.warn(`Killing process: ${config.fprocess}`, { after: formatDuration(call.timeoutMs), url: call.target });
           call.logStatus = 408;
           // Written once, at the timeout; the group is ended in the background.
           sendError(res, new WatchdogError('CLASSIC_TIMEOUT', TIMEOUT_BODY));
@@ -206,7 +206,7 @@ export function createClassicMode(deps: ModeDeps): ModeRunner {
     const out = Buffer.concat(chunks);
     if (o.startError !== undefined) {
       if (writeDebug) logger.debug(`Success=false, Error=${describeExit(o)}`);
-      const err = startFailure(o, logger, req.url);
+      const err = startFailure(o, logger, call.target);
       call.logStatus = err.status;
       sendError(res, err);
       return;

@@ -72,9 +72,9 @@ export function createForkRunner(deps: ModeDeps): ForkRunner {
   const serverSoftware = `fwatchdog/${VERSION}`;
 
   function requestEnv(call: FunctionCall, options: ForkOptions): Record<string, string> | undefined {
-    if (!rfc) return options.cgi ? cgiVariables(call.req, options.classic ? CLASSIC : OF_WATCHDOG) : undefined;
-    const meta = rfc3875Variables(call.req, options.bodyLength === undefined ? { serverSoftware } : { serverSoftware, bodyLength: options.bodyLength });
-    return options.cgi ? Object.assign(cgiVariables(call.req, options.classic ? CLASSIC : OF_WATCHDOG), meta) : meta;
+    if (!rfc) return options.cgi ? cgiVariables(call.req, options.classic ? CLASSIC : OF_WATCHDOG, call.target) : undefined;
+    const meta = rfc3875Variables(call.req, options.bodyLength === undefined ? { serverSoftware } : { serverSoftware, bodyLength: options.bodyLength }, call.target);
+    return options.cgi ? Object.assign(cgiVariables(call.req, options.classic ? CLASSIC : OF_WATCHDOG, call.target), meta) : meta;
   }
 
   return {
@@ -162,7 +162,7 @@ export function outputBound(deps: ModeDeps, call: FunctionCall, proc: FunctionPr
       if (limit === 0 || size <= limit) return true;
       over = true;
       proc.stop('output-limit');
-      deps.logger.warn(`function output is larger than max_output_bytes (${limit} bytes): process group stopped`, { url: call.req.url });
+      deps.logger.warn(`function output is larger than max_output_bytes (${limit} bytes): process group stopped`, { url: call.target });
       deps.events.outputTooLarge();
       refuse(new WatchdogError('PROCESS_FAILED', `function output is larger than max_output_bytes (${limit} bytes)\n`));
       return false;

@@ -99,7 +99,7 @@ export function createHttpMode(deps: ModeDeps): HttpModeRunner {
           return;
         }
         deps.events.execTimeout();
-        logger.warn(`Upstream not ready within exec_timeout: ${formatDuration(call.timeoutMs)}`, { url: call.req.url });
+        logger.warn(`Upstream not ready within exec_timeout: ${formatDuration(call.timeoutMs)}`, { url: call.target });
         answerError(call, new WatchdogError('EXEC_TIMEOUT', `upstream was not ready within exec_timeout of ${formatDuration(call.timeoutMs)}\n`));
       },
     );

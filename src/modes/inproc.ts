@@ -1,5 +1,5 @@
 // inproc mode: the function is a JavaScript module loaded once and called inside the watchdog's own process.
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import { formatDuration } from '../config/duration.js';
@@ -65,7 +65,8 @@ export function createInprocMode(deps: ModeDeps): ModeRunner {
   function callHandler(call: FunctionCall, loaded: FunctionModule, timeoutMs: number): void {
     const run = new InprocCall(call, timeoutMs, deps.events, deadlines);
     const { res } = call;
-    const req = (call.body === call.req ? call.req : requestWithBody(call.req, call.body)) as InprocRequest;
+    // The handler sees the routed target as req.url: an absolute-form request gets a copy carrying it.
+    const req = (call.body === call.req && call.target === call.req.url ? call.req : requestWithBody(call.req, call.body, call.target)) as InprocRequest;
     if (call.body !== call.req) watchBody(call, run);
     (res as InprocResponse).call = call;
     try {
@@ -99,7 +100,8 @@ export function createInprocMode(deps: ModeDeps): ModeRunner {
   const upgraded = new Set<Duplex>();
 
   function handleUpgrade(call: UpgradeCall): void {
-    const { req, socket, head } = call;
+    const { socket, head } = call;
+    const req = call.target === call.req.url ? call.req : requestWithBody(call.req, call.body, call.target);
     const upgrade = (fn as FunctionModule).upgrade as NonNullable<FunctionModule['upgrade']>;
     if (gate.shutReason !== undefined) {
       socket.destroy();
@@ -111,14 +113,14 @@ export function createInprocMode(deps: ModeDeps): ModeRunner {
     socket.once('close', () => upgraded.delete(socket));
     try {
       const result = upgrade(req, socket, head);
-      if (result !== undefined && typeof (result as Promise<unknown>).then === 'function') (result as Promise<unknown>).then(undefined, (err: unknown) => failUpgrade(req, socket, err));
+      if (result !== undefined && typeof (result as Promise<unknown>).then === 'function') (result as Promise<unknown>).then(undefined, (err: unknown) => failUpgrade(call, socket, err));
     } catch (err) {
-      failUpgrade(req, socket, err);
+      failUpgrade(call, socket, err);
     }
   }
 
-  function failUpgrade(req: IncomingMessage, socket: Duplex, err: unknown): void {
-    logger.error(`The function's upgrade() failed on ${req.method} ${req.url}: ${errorText(err)}`, { err: errorStack(err) });
+  function failUpgrade(call: UpgradeCall, socket: Duplex, err: unknown): void {
+    logger.error(`The function's upgrade() failed on ${call.req.method} ${call.target}: ${errorText(err)}`, { err: errorStack(err) });
     socket.destroy();
   }
 

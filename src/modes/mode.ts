@@ -12,6 +12,8 @@ import type { WatchdogEvents } from '../metrics/metrics.js';
 export interface FunctionCall {
   readonly req: IncomingMessage;
   readonly res: ServerResponse;
+  /** The request's path and query as routed: origin-form (`/p?q`) even for an absolute-form request line; read it, not req.url. */
+  readonly target: string;
   /** The request body: `req` itself, or a replacement (size-limited, already verified, empty for probes). */
   readonly body: Readable;
   /** Effective exec timeout for this call in ms (exec_timeout, shortened by X-Timeout); 0 = none. */

@@ -35,7 +35,7 @@ export function createSerializingMode(deps: ModeDeps): ModeRunner {
       bodyLength: input.length,
       logStderr: true,
       onTimeout: () => {
-        logger.warn(`function killed: exec_timeout of ${formatDuration(call.timeoutMs)} exceeded`, { url: call.req.url });
+        logger.warn(`function killed: exec_timeout of ${formatDuration(call.timeoutMs)} exceeded`, { url: call.target });
         // Answered now, not once the group is gone: a grandchild holding stdout cannot delay it.
         fail(call, new WatchdogError('SERIALIZING_TIMEOUT', 'signal: killed'));
       },
@@ -56,12 +56,12 @@ export function createSerializingMode(deps: ModeDeps): ModeRunner {
       (o) => {
         if (res.headersSent || res.destroyed || forked.timedOut || bound.over) return;
         if (o.startError !== undefined) {
-          fail(call, startFailure(o, logger, call.req.url, false));
+          fail(call, startFailure(o, logger, call.target, false));
           return;
         }
         if (o.code !== 0 || o.signal !== null) {
           const reason = describeExit(o);
-          logger.warn(`function failed: ${reason}`, { url: call.req.url });
+          logger.warn(`function failed: ${reason}`, { url: call.target });
           // of-watchdog discards stdout on failure and answers the bare reason, with no newline.
           fail(call, new WatchdogError('PROCESS_FAILED', reason));
           return;

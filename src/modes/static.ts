@@ -128,8 +128,8 @@ export function createStaticMode(deps: ModeDeps): ModeRunner {
   }
 
   async function serve(call: FunctionCall): Promise<void> {
-    const { req, res } = call;
-    const url = req.url ?? '/';
+    const { res } = call;
+    const url = call.target;
     const q = url.indexOf('?');
     const rawPath = q === -1 ? url : url.slice(0, q);
     const query = q === -1 ? '' : url.slice(q);
@@ -207,7 +207,7 @@ export function createStaticMode(deps: ModeDeps): ModeRunner {
         if (code === 'ENOENT' || code === 'ENOTDIR') sendText(call.res, 404, NOT_FOUND_BODY);
         else if (code === 'EACCES' || code === 'EPERM') sendText(call.res, 403);
         else {
-          logger.error('static: cannot serve a file', { url: call.req.url, err: String(err) });
+          logger.error('static: cannot serve a file', { url: call.target, err: String(err) });
           sendText(call.res, 500);
         }
       });

@@ -35,7 +35,7 @@ export function createStreamingMode(deps: ModeDeps): ModeRunner {
       logStderr: true,
       onTimeout: () => {
         const reason = `exec_timeout of ${formatDuration(call.timeoutMs)} exceeded`;
-        logger.warn(`function killed: ${reason}`, { url: call.req.url });
+        logger.warn(`function killed: ${reason}`, { url: call.target });
         failEarly(new WatchdogError('EXEC_TIMEOUT', `${reason}\n`));
       },
     });
@@ -67,7 +67,7 @@ export function createStreamingMode(deps: ModeDeps): ModeRunner {
     const reader = cgiResponse ? new CgiHeadReader() : undefined;
     let declared: number | undefined;
     const badOutput = (reason: string): void => {
-      logger.warn(`function wrote a bad CGI response: ${reason}`, { url: call.req.url });
+      logger.warn(`function wrote a bad CGI response: ${reason}`, { url: call.target });
       events.badCgiResponse();
       forked.proc.stop('error');
       call.logStatus = 502;
@@ -134,12 +134,12 @@ export function createStreamingMode(deps: ModeDeps): ModeRunner {
         return;
       }
       if (o.startError !== undefined) {
-        const err = startFailure(o, logger, call.req.url);
+        const err = startFailure(o, logger, call.target);
         failEarly(err);
         return;
       }
       const reason = describeExit(o);
-      logger.warn(`function failed: ${reason}`, { url: call.req.url });
+      logger.warn(`function failed: ${reason}`, { url: call.target });
       failEarly(new WatchdogError('PROCESS_FAILED', `${reason}\n`));
     }, () => res.destroy());
   }

@@ -80,7 +80,7 @@ export function cgiBaseEnv(base: Record<string, string>): Record<string, string>
  * is buildCgiEnv's result. Header variables use the first value of a repeated header; the explicit
  * variables always win.
  */
-export function cgiVariables(req: IncomingMessage, options: CgiOptions): Record<string, string> {
+export function cgiVariables(req: IncomingMessage, options: CgiOptions, target = req.url ?? '/'): Record<string, string> {
   const env: Record<string, string> = {};
   const raw = req.rawHeaders;
   let contentLength: string | undefined;
@@ -125,7 +125,7 @@ export function cgiVariables(req: IncomingMessage, options: CgiOptions): Record<
     env.Http_Content_Length = length;
   }
   if (transferEncoding !== undefined) env.Http_Transfer_Encoding = transferEncoding;
-  const { path, query } = splitTarget(req.url ?? '/');
+  const { path, query } = splitTarget(target);
   if (query !== '') env.Http_Query = query;
   if (path !== '') env.Http_Path = decodePath(path);
   if (options.classic && host !== undefined && host !== '') env.Http_Host = host;
@@ -185,7 +185,7 @@ const PLAIN_HEADER_NAME = /^[A-Za-z0-9-]+$/;
  * CONTENT_LENGTH is set only when the body length is known (a Content-Length header, or a body the
  * mode has read whole) and non-zero; repeated headers are joined with ", " ("; " for Cookie).
  */
-export function rfc3875Variables(req: IncomingMessage, options: Rfc3875Options): Record<string, string> {
+export function rfc3875Variables(req: IncomingMessage, options: Rfc3875Options, target = req.url ?? '/'): Record<string, string> {
   const env: Record<string, string> = {};
   const raw = req.rawHeaders;
   let contentLength: string | undefined;
@@ -206,7 +206,6 @@ export function rfc3875Variables(req: IncomingMessage, options: Rfc3875Options):
     const previous = env[key];
     env[key] = previous === undefined ? value : `${previous}${lower === 'cookie' ? '; ' : ', '}${value}`;
   }
-  const target = req.url ?? '/';
   const { path, query } = splitTarget(target);
   env.GATEWAY_INTERFACE = 'CGI/1.1';
   env.SERVER_SOFTWARE = options.serverSoftware;

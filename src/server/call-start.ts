@@ -2,14 +2,14 @@
 import type { Readable } from 'node:stream';
 import type { RequestGuard } from '../auth/request-guard.js';
 import { WatchdogError, sendError } from '../errors.js';
-import type { FunctionCall, ModeRunner } from '../modes/mode.js';
+import type { ModeRunner } from '../modes/mode.js';
 import { RequestCall, RequestUpgradeCall } from './request-call.js';
 
 /** Returns startCall(call): refuses it (413, 401...) or hands it to the mode, through the guard when there is one. */
-export function createCallStarter(mode: ModeRunner, guard: RequestGuard | undefined): (call: FunctionCall) => void {
+export function createCallStarter(mode: ModeRunner, guard: RequestGuard | undefined): (call: RequestCall) => void {
   const upgrade = mode.handleUpgrade?.bind(mode);
 
-  function startCall(call: FunctionCall): void {
+  function startCall(call: RequestCall): void {
     const socket = call.req.socket;
     if (socket.destroyed || socket.writableEnded) {
       call.logStatus = 400; // clientError already answered (or cut) this connection
@@ -30,7 +30,7 @@ export function createCallStarter(mode: ModeRunner, guard: RequestGuard | undefi
   }
 
   /** Answers a call the watchdog refuses (401, 413...) and discards its unread body. */
-  function refuseCall(call: FunctionCall, err: WatchdogError): void {
+  function refuseCall(call: RequestCall, err: WatchdogError): void {
     // An oversized body is not drained: close the connection after the 413.
     if (err.status === 413) call.res.setHeader('Connection', 'close');
     sendError(call.res, err);
@@ -40,19 +40,19 @@ export function createCallStarter(mode: ModeRunner, guard: RequestGuard | undefi
   }
 
   /** `100 Continue` for a client that asked for it (Expect: 100-continue), once, right before its body is needed. */
-  function sendContinue(call: FunctionCall): void {
-    if (!(call instanceof RequestCall) || !call.expectsContinue) return;
+  function sendContinue(call: RequestCall): void {
+    if (!call.expectsContinue) return;
     call.expectsContinue = false;
     if (!call.res.headersSent && !call.res.destroyed) call.res.writeContinue();
   }
 
-  function serve(call: FunctionCall): void {
+  function serve(call: RequestCall): void {
     sendContinue(call);
     if (call instanceof RequestUpgradeCall) (upgrade as NonNullable<typeof upgrade>)(call);
     else mode.handle(call);
   }
 
-  function runGuarded(check: RequestGuard, call: FunctionCall): void {
+  function runGuarded(check: RequestGuard, call: RequestCall): void {
     let verdict: ReturnType<RequestGuard>;
     try {
       verdict = check(call.req, call.body, () => sendContinue(call));
@@ -64,7 +64,7 @@ export function createCallStarter(mode: ModeRunner, guard: RequestGuard | undefi
         refuseCall(call, v);
         return;
       }
-      (call as { body: Readable }).body = v;
+      call.body = v;
       if (!call.res.destroyed) serve(call);
     };
     if (verdict instanceof Promise) {

@@ -70,6 +70,12 @@ export function hasEncodedSlashDotSegment(path: string): boolean {
 
 const ABSOLUTE_FORM = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/[^/?#]*/;
 
+/** The target a request routes by: its origin-form path and query (absolute-form turned into it, as in Go); `*` as is. */
+export function requestTarget(url: string | undefined): string {
+  if (url === undefined) return '/';
+  return url.charCodeAt(0) !== 47 && url !== '*' ? originForm(url) : url;
+}
+
 /** Turns an absolute-form request target (`http://host/p?q`, as sent to proxies) into `/p?q`; anything else is returned as is. */
 export function originForm(target: string): string {
   const m = ABSOLUTE_FORM.exec(target);

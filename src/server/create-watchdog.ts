@@ -1,17 +1,17 @@
-// createWatchdog(config, deps): the request path (routing, limiter, body rules, the call), readiness and shutdown.
+// createWatchdog(config, deps): the request path (routing, limits, body rules, the call and its end), readiness and shutdown.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { Readable } from 'node:stream';
 import { performance } from 'node:perf_hooks';
 import type { WatchdogConfig } from '../config/load-config.js';
 import { formatDuration } from '../config/duration.js';
-import { INTERNAL_HEADER, WatchdogError, bodyTooLarge, prebuiltAnswer, sendError } from '../errors.js';
+import { INTERNAL_HEADER, WatchdogError, prebuiltAnswer, sendError } from '../errors.js';
 import { createAccessLog } from './access-log.js';
 import { createCallStarter } from './call-start.js';
-import { bodyLimitOf, createBodyLimit } from './body-limit.js';
-import { hasEncodedNul, hasEncodedSlashDotSegment, isUncleanPath, originForm } from './clean-path.js';
+import { bodyLimitOf } from './body-limit.js';
+import { checkBody, closesConnection } from './body-rules.js';
+import { hasEncodedNul, hasEncodedSlashDotSegment, isUncleanPath, originForm, requestTarget } from './clean-path.js';
 import { DeadlineQueue } from '../deadline-queue.js';
 import { heldBack, onTurn } from '../internals.js';
-import { createDrain } from './drain.js';
+import { createDrain, type Answer } from './drain.js';
 import { createInternalRoutes, HEALTH, READY } from './internal-routes.js';
 import { createLimiter, type LimiterRefusal } from './limiter.js';
 import { createLockFile } from './lock-file.js';
@@ -58,7 +58,7 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
       ServerResponse: WatchdogResponse,
       ...mode.httpClasses,
     },
-    onRequest,
+    routeInternal,
   );
   const drain = createDrain(server);
   const accessLog = createAccessLog(logger);
@@ -77,16 +77,21 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
   // is read, so a refused request gets its 401/413/429 without uploading a body first (call-start.ts).
   server.on('checkContinue', (req: IncomingMessage, res: ServerResponse) => {
     expecting.add(req);
-    onRequest(req, res);
+    routeInternal(req, res);
   });
   // Upgrade (WebSocket) requests take the request path too, in a mode that tunnels them (request-call.ts).
-  if (mode.handleUpgrade !== undefined) acceptUpgrades(server, onRequest);
+  if (mode.handleUpgrade !== undefined) acceptUpgrades(server, routeInternal);
 
-  function onRequest(req: IncomingMessage, res: ServerResponse, upgrading?: Upgrading): void {
+  // The request path, one named step after the other: routeInternal -> admit (max_inflight, max_queue) ->
+  // openCall -> checkBody (body-rules.ts) -> startCall (the guard, then the mode; call-start.ts) -> endCall.
+  // No step writes to the request: the routed target travels as call.target (request-call.ts).
+
+  /** Step 1: the internal routes (/_/health, /_/ready, OPTIONS *, the readiness probe) and unclean paths; any other request is a function call. */
+  function routeInternal(req: IncomingMessage, res: ServerResponse, upgrading?: Upgrading): void {
     if (routes.isProbe(req)) return runProbe(req, res);
-    let url = req.url ?? '/';
+    const raw = req.url ?? '/';
     // Absolute-form targets (http://host/p, as sent to proxies) route by their path, as in Go.
-    if (url.charCodeAt(0) !== 47 && url !== '*') url = req.url = originForm(url);
+    const url = raw.charCodeAt(0) !== 47 && raw !== '*' ? originForm(raw) : raw;
     // Fast path: exact compares for the internal routes.
     if (url === HEALTH) return routes.health(req, res);
     if (url === READY) return routes.ready(req, res);
@@ -100,24 +105,25 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
     if (isUncleanPath(path)) return routes.redirectClean(req, res, path, q === -1 ? '' : url.slice(q));
     if (hasEncodedSlashDotSegment(path)) return sendError(res, DOT_SEGMENT_PATH);
     if (hasEncodedNul(path)) return sendError(res, NUL_PATH);
-    handleFunction(req, res, upgrading);
+    admit(req, res, upgrading);
   }
 
-  function handleFunction(req: IncomingMessage, res: ServerResponse, upgrading?: Upgrading): void {
+  /** Step 2, the limits: a slot under max_inflight now, or a wait in the queue, or the 429. */
+  function admit(req: IncomingMessage, res: ServerResponse, upgrading?: Upgrading): void {
     // A pipelined request runs once the answers before it on its connection are done, as in Go, which reads
     // the next request only then: one behind a refusal that closes the connection (501, 413, Node's 400
     // without Host) never runs at all.
     if (heldBack(res)) {
       onTurn(res, () => {
         if (req.socket.destroyed || req.socket.writableEnded) return;
-        handleFunction(req, res, upgrading);
+        admit(req, res, upgrading);
       });
       return;
     }
     const startedAt = performance.now();
     if (drain.draining) res.setHeader('Connection', 'close');
     metrics.requestStarted();
-    if (limiter.tryEnter()) runFunction(req, res, startedAt, upgrading, startedAt);
+    if (limiter.tryEnter()) openCall(req, res, startedAt, upgrading, startedAt);
     else waitForSlot(req, res, startedAt, upgrading);
   }
 
@@ -140,7 +146,7 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
     const leave = limiter.wait(
       () => {
         waiting = false;
-        runFunction(req, res, startedAt, upgrading, performance.now());
+        openCall(req, res, startedAt, upgrading, performance.now());
       },
       (reason) => {
         waiting = false;
@@ -154,7 +160,7 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
       leave();
       // No status was sent: recorded as nginx's 499 "client closed request" (or the raw 400/408 that ended the socket).
       metrics.requestFinished(req.method, rawAnswerStatus(req.socket) ?? CLIENT_CLOSED, (performance.now() - startedAt) / 1000);
-      if (logger.debugEnabled) logger.debug('client left while queued', { method: req.method, url: req.url });
+      if (logger.debugEnabled) logger.debug('client left while queued', { method: req.method, url: requestTarget(req.url) });
     });
   }
 
@@ -168,8 +174,11 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
     if (!res.destroyed) res.writeHead(limited.status, limited.headers).end(limited.body);
   }
 
-  /** Runs the call now (`now` is performance.now(), or the arrival time when it did not wait for a slot). */
-  function runFunction(req: IncomingMessage, res: ServerResponse, startedAt: number, upgrading: Upgrading | undefined, now: number): void {
+  /**
+   * Step 3: the call holds a slot; it is made, its end (endCall) is hooked to the response's close, the body
+   * rules are applied, then startCall runs it. `now` is performance.now(), or the arrival time when it did not wait.
+   */
+  function openCall(req: IncomingMessage, res: ServerResponse, startedAt: number, upgrading: Upgrading | undefined, now: number): void {
     const answer = drain.answerStarted(res);
     const timeoutMs = effectiveTimeoutMs(config.execTimeoutMs, req.headers['x-timeout']);
     const call = upgrading === undefined ? new RequestCall(req, res, timeoutMs, startedAt) : new RequestUpgradeCall(req, res, timeoutMs, startedAt, upgrading, () => finish(true));
@@ -178,70 +187,47 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
     let finished = false;
     // 'close' fires once per response: `on` spares the wrapper `once` would allocate.
     res.on('close', finish);
-    /** The answer is over: the response closed, or (`tunnelOpened` true) an Upgrade's tunnel opened (logged as 101). */
+    /** The answer is over: the response closed, or (`tunnelOpened` true) an Upgrade's tunnel opened. */
     function finish(tunnelOpened?: unknown): void {
       if (finished) return;
       finished = true;
-      const tunnel = tunnelOpened === true;
       writeDeadline?.cancel();
-      const cut = !tunnel && !res.writableFinished;
-      if (cut) call.cutOff();
-      call.onClose?.responseClosed();
-      if (tunnel) call.logStatus = 101;
-      // A request the parser refused mid-body (bad chunk, read_timeout) got a raw 400/408 and lost its socket.
-      // Cut otherwise without a status of the watchdog's own (a mode's failure, write_timeout's error): the
-      // client left mid-body or before the answer ended. Logged and counted as nginx's 499 "client closed request".
-      const status = rawAnswerStatus(req.socket) ?? call.logStatus ?? (cut && res.errored == null ? CLIENT_CLOSED : res.statusCode);
-      const endedAt = performance.now();
-      const seconds = (endedAt - startedAt) / 1000;
-      metrics.requestFinished(req.method, status, seconds);
-      // 413 and 401 made by the watchdog itself (not the function's own) are refusals.
-      if ((status === 413 || status === 401) && res.getHeader(INTERNAL_HEADER) !== undefined) metrics.refused(status === 413 ? 'body_too_large' : 'auth');
-      accessLog(call, status, seconds);
-      // The slot goes to the longest-waiting request, if any; then the drain hears of the end (the next call has begun).
-      limiter.release();
-      drain.answerEnded(answer, endedAt);
+      endCall(call, answer, tunnelOpened === true);
     }
 
-    const declared = req.headers['content-length'];
-    if (upgrading !== undefined) {
-      // A handshake has no body. One that carries a body is refused, so the guard never signs or
-      // checks a body other than the one forwarded (Node leaves an Upgrade request's body raw on the socket).
-      if ((declared !== undefined && declared !== '0') || req.headers['transfer-encoding'] !== undefined) {
-        sendError(res, new WatchdogError('BAD_REQUEST', 'an Upgrade request must not carry a body\n'));
-        return;
-      }
-      startCall(call);
+    const body = checkBody(call, bodyLimit, upgrading !== undefined);
+    if (body instanceof WatchdogError) {
+      if (closesConnection(body)) res.setHeader('Connection', 'close');
+      sendError(res, body);
       return;
     }
-    const coding = req.headers['transfer-encoding'];
-    if (coding !== undefined && coding.trim().toLowerCase() !== 'chunked') {
-      // Node's parser accepts `gzip, chunked` and removes only the chunking: the function would get
-      // gzip bytes it cannot tell from plain ones. Other codings are refused (RFC 9112: 501).
-      res.setHeader('Connection', 'close');
-      sendError(res, new WatchdogError('TRANSFER_CODING_UNSUPPORTED', 'unsupported Transfer-Encoding: only chunked is accepted\n'));
-      return;
-    }
-    if (bodyLimit.bytes > 0) {
-      if (declared !== undefined && Number(declared) > bodyLimit.bytes) {
-        res.setHeader('Connection', 'close');
-        sendError(res, bodyTooLarge(bodyLimit.bytes, bodyLimit.variable));
-        return;
-      }
-      if (declared === undefined && req.headers['transfer-encoding'] !== undefined) {
-        const limited = createBodyLimit(bodyLimit);
-        limited.on('error', () => {
-          // The 413 can fire before the mode listens (startCall is deferred): it stays on limited.errored.
-        });
-        req.on('error', (err) => limited.destroy(err));
-        (call as { body: Readable }).body = req.pipe(limited);
-      }
-    }
-
+    call.body = body;
     // A chunked body can fail to parse in the very read that held the headers (bad chunk size):
     // start the function only once that read is done, so a request the parser rejects never reaches it.
-    if (req.headers['transfer-encoding'] !== undefined) setImmediate(startCall, call);
+    if (upgrading === undefined && req.headers['transfer-encoding'] !== undefined) setImmediate(startCall, call);
     else startCall(call);
+  }
+
+  /** Step 5, where every function call ends (`tunnel`: an Upgrade's tunnel opened, logged as 101): log, count, free the slot. */
+  function endCall(call: RequestCall, answer: Answer, tunnel: boolean): void {
+    const { req, res } = call;
+    const cut = !tunnel && !res.writableFinished;
+    if (cut) call.cutOff();
+    call.onClose?.responseClosed();
+    if (tunnel) call.logStatus = 101;
+    // A request the parser refused mid-body (bad chunk, read_timeout) got a raw 400/408 and lost its socket.
+    // Cut otherwise without a status of the watchdog's own (a mode's failure, write_timeout's error): the
+    // client left mid-body or before the answer ended. Logged and counted as nginx's 499 "client closed request".
+    const status = rawAnswerStatus(req.socket) ?? call.logStatus ?? (cut && res.errored == null ? CLIENT_CLOSED : res.statusCode);
+    const endedAt = performance.now();
+    const seconds = (endedAt - call.startedAt) / 1000;
+    metrics.requestFinished(req.method, status, seconds);
+    // 413 and 401 made by the watchdog itself (not the function's own) are refusals.
+    if ((status === 413 || status === 401) && res.getHeader(INTERNAL_HEADER) !== undefined) metrics.refused(status === 413 ? 'body_too_large' : 'auth');
+    accessLog(call, status, seconds);
+    // The slot goes to the longest-waiting request, if any; then the drain hears of the end (the next call has begun).
+    limiter.release();
+    drain.answerEnded(answer, endedAt);
   }
 
   const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

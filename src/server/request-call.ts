@@ -6,6 +6,7 @@ import { WatchdogError } from '../errors.js';
 import type { CloseListener, FunctionCall, UpgradeCall } from '../modes/mode.js';
 import type { TraceIds } from '../log/json-lines.js';
 import { takeCallId } from '../trace/call-id.js';
+import { requestTarget } from './clean-path.js';
 import { parseTraceParent } from '../trace/traceparent.js';
 
 /** One function request as the modes see it; its AbortSignal is only built if a mode asks for it (most never do). */
@@ -17,6 +18,8 @@ export class RequestCall implements FunctionCall {
   logStatus: number | undefined;
   onClose: CloseListener | undefined = undefined;
   readonly callId: string;
+  /** The path and query the call routes by (absolute-form turned into origin-form); req.url is left as received. */
+  readonly target: string;
   trace: TraceIds | undefined;
   private controller: AbortController | undefined;
   private cut = false;
@@ -28,6 +31,7 @@ export class RequestCall implements FunctionCall {
     readonly startedAt: number,
   ) {
     this.body = req;
+    this.target = requestTarget(req.url);
     this.callId = takeCallId(req);
     this.trace = parseTraceParent(req.headers.traceparent as string | undefined);
   }

@@ -246,6 +246,14 @@ describe('Go routing behaviour', () => {
     expect(health).toMatch(/^HTTP\/1\.1 200 [^]*\r\n\r\nOK$/);
   });
 
+  it('logs an absolute-form request by its routed target, and the function reads that target', async () => {
+    const wd = await startWatchdog({ fprocess: fixture('env-dump') });
+    const fn = await rawRequest(wd.port, 'GET http://example.com/p?x=1 HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n');
+    expect(fn).toContain('Http_Path=/p\n');
+    const line = JSON.parse(await wd.logs.waitFor('"msg":"request"')) as Record<string, unknown>;
+    expect(line.url).toBe('/p?x=1');
+  });
+
   it('answers malformed requests with 4xx and keeps serving', async () => {
     const wd = await startWatchdog({ fprocess: 'cat' });
     expect(await rawRequest(wd.port, 'THIS IS NOT HTTP\r\n\r\n')).toMatch(/^HTTP\/1\.1 400 /);

@@ -95,7 +95,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     private readonly call: FunctionCall,
     remainingMs: number,
   ) {
-    this.path = upstreamPath(ctx.basePath, call.req.url ?? '/');
+    this.path = upstreamPath(ctx.basePath, call.target);
     if (remainingMs > 0) this.timer = setTimeout(onExecTimeout, remainingMs, this);
   }
 
@@ -206,12 +206,12 @@ class Exchange implements Dispatcher.DispatchHandler {
       // A reused idle connection the upstream had just closed: send the request once more on another.
       this.retried = true;
       this.abortUpstream = undefined;
-      if (ctx.logger.debugEnabled) ctx.logger.debug('upstream closed a pooled connection; retrying once', { url: call.req.url, code });
+      if (ctx.logger.debugEnabled) ctx.logger.debug('upstream closed a pooled connection; retrying once', { url: call.target, code });
       if (this.wholeBody === undefined) (this.streamed as StreamedBody).restart();
       this.dispatch();
       return;
     }
-    if (!this.responded) ctx.logger.warn(`Upstream HTTP request error: ${code ?? err.message}`, { url: call.req.url });
+    if (!this.responded) ctx.logger.warn(`Upstream HTTP request error: ${code ?? err.message}`, { url: call.target });
     if (code !== undefined && UNSENDABLE_CODES.has(code)) this.fail(new WatchdogError('BAD_REQUEST', `the request cannot be forwarded: ${err.message}\n`, { cause: err }));
     else this.fail(classifyUpstreamError(err));
   }
@@ -240,7 +240,7 @@ class Exchange implements Dispatcher.DispatchHandler {
     if (this.finished) return;
     const { call, ctx } = this;
     ctx.onExecTimeout?.();
-    ctx.logger.warn(`Upstream HTTP killed due to exec_timeout: ${formatDuration(call.timeoutMs)}`, { url: call.req.url, afterHeaders: this.responded });
+    ctx.logger.warn(`Upstream HTTP killed due to exec_timeout: ${formatDuration(call.timeoutMs)}`, { url: call.target, afterHeaders: this.responded });
     // After the headers a status can no longer be sent: fail() aborts the connection instead.
     this.fail(new WatchdogError('EXEC_TIMEOUT', `upstream did not answer within exec_timeout of ${formatDuration(call.timeoutMs)}\n`));
   }

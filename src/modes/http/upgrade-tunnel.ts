@@ -30,7 +30,7 @@ export function tunnelUpgrade(call: UpgradeCall, target: UpstreamTarget, logger:
   const { req, res } = call;
   const client = call.socket;
   const asked = protocols(req.headers.upgrade);
-  const url = req.url ?? '/';
+  const url = call.target;
   let upstreamSocket: Socket | undefined;
   let settled = false;
   let closed = false;

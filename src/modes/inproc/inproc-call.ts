@@ -79,10 +79,10 @@ export class InprocCall implements CloseListener {
     const { req, res } = this.call;
     if (!res.writableFinished && (res.closed || (req.errored as NodeJS.ErrnoException | null)?.code === 'ECONNRESET')) {
       // The client left (mid-body, or before the answer ended): what the handler met is its doing, not a bug.
-      logger.info(`The client left before the function answered ${req.method} ${req.url}: ${errorText(err)}`);
+      logger.info(`The client left before the function answered ${req.method} ${this.call.target}: ${errorText(err)}`);
       return;
     }
-    logger.error(`The function failed on ${req.method} ${req.url}: ${errorText(err)}`, { err: errorStack(err) });
+    logger.error(`The function failed on ${req.method} ${this.call.target}: ${errorText(err)}`, { err: errorStack(err) });
     if (this.settled || res.writableEnded) return;
     this.settle();
     answer(this.call, new WatchdogError('PROCESS_FAILED', 'Internal Server Error\n'));

@@ -4,13 +4,13 @@ import type { Readable } from 'node:stream';
 import { InprocRequest } from './http-classes.js';
 
 /**
- * An IncomingMessage with `req`'s request line and headers whose body is read from `body`, with
+ * An IncomingMessage with `req`'s request line (its target replaced by `url`) and headers whose body is read from `body`, with
  * backpressure. Destroying it destroys `body`, never the socket (the watchdog may still answer on it).
  */
-export function requestWithBody(req: IncomingMessage, body: Readable): InprocRequest {
+export function requestWithBody(req: IncomingMessage, body: Readable, url = req.url): InprocRequest {
   const copy = new InprocRequest(req.socket);
   copy.method = req.method;
-  copy.url = req.url;
+  copy.url = url;
   copy.httpVersion = req.httpVersion;
   copy.httpVersionMajor = req.httpVersionMajor;
   copy.httpVersionMinor = req.httpVersionMinor;
