@@ -44,6 +44,7 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
   let accepting = false; // lock written (or suppressed) and mode ready
   let shuttingDown = false;
   let fatal = false;
+  let started = 0;
 
   const isHealthy = (): boolean => accepting && !shuttingDown && !fatal && mode.isReady() && lockFile.present();
 
@@ -119,6 +120,7 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
     const startedAt = performance.now();
     if (drain.draining) res.setHeader('Connection', 'close');
     metrics.requestStarted();
+    started++;
     if (limiter.tryEnter()) runFunction(req, res, startedAt, upgrading, startedAt);
     else waitForSlot(req, res, startedAt, upgrading);
   }
@@ -258,6 +260,9 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
     },
     get queued() {
       return limiter.queued;
+    },
+    get started() {
+      return started;
     },
     get healthy() {
       return isHealthy();

@@ -31,5 +31,7 @@ export interface Watchdog {
   readonly inFlight: number;
   /** Function requests waiting for a max_inflight slot. */
   readonly queued: number;
+  /** Function requests received since the start (the idle reclaim in main.ts watches it). */
+  readonly started: number;
   readonly healthy: boolean;
 }
