@@ -267,8 +267,23 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
     get healthy() {
       return isHealthy();
     },
-    async listen() {
-      const port = await listenOn(server, config.port, 'port');
+    async listen(bound) {
+      let port: number;
+      if (bound === undefined) port = await listenOn(server, config.port, 'port');
+      else {
+        // The listener bound early (boot.ts) becomes this server's; the connections it accepted meanwhile are handed over.
+        port = await new Promise<number>((resolve, reject) => {
+          server.once('error', reject);
+          server.listen(bound.server, () => {
+            server.off('error', reject);
+            resolve((server.address() as { port: number }).port);
+          });
+        });
+        for (const socket of bound.pending.splice(0)) {
+          server.emit('connection', socket);
+          socket.resume();
+        }
+      }
       boundPort = port;
       // accept() failing (EMFILE: no fd left) is Node's server 'error': libuv has already closed the pending
       // connections; log it and keep listening (without a listener it would be thrown as uncaught).
