@@ -1,5 +1,5 @@
 // The benchmark suite: runs the scenarios, prints one table and writes it as JSON.
-// Usage: npm run bench [-- <scenario>...]  (scenarios: http, http-stream, inproc, fork, stream-big, startup) [--duration <s>] [--out <file>] [--startup-runs <n>] [--stream-mib <n>] [--spawn-fallback]
+// Usage: npm run bench [-- <scenario>...]  (scenarios: http, http-stream, inproc, fork, stream-big, startup, rss-after-load) [--duration <s>] [--out <file>] [--startup-runs <n>] [--stream-mib <n>] [--spawn-fallback]
 // Env: BENCH_DURATION (seconds per scenario, default 20), REF_WATCHDOG (another watchdog binary to compare with).
 import console from 'node:console';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -11,10 +11,11 @@ import { ROOT, killAll, ourWatchdog } from './lib/processes.mjs';
 import { fork } from './scenarios/fork.mjs';
 import { http, httpStream } from './scenarios/http.mjs';
 import { inproc } from './scenarios/inproc.mjs';
+import { rssAfterLoad } from './scenarios/rss-after-load.mjs';
 import { startup } from './scenarios/startup.mjs';
 import { streamBig } from './scenarios/stream-big.mjs';
 
-const SCENARIOS = [http, httpStream, inproc, fork, streamBig, startup];
+const SCENARIOS = [http, httpStream, inproc, fork, streamBig, startup, rssAfterLoad];
 
 function usage(message) {
   console.error(`${message}\nusage: npm run bench -- [${SCENARIOS.map((s) => s.name).join('|')}]... [--duration <s>] [--out <file>] [--startup-runs <n>] [--stream-mib <n>] [--spawn-fallback]`);
@@ -119,7 +120,7 @@ function addRatios(scenario, list) {
   }
 }
 
-const UNITS = { reqPerSec: 'req/s', mbPerSec: 'MB/s', startupMs: 'ms' };
+const UNITS = { reqPerSec: 'req/s', mbPerSec: 'MB/s', startupMs: 'ms', settledRssMb: 'MB settled' };
 const fmt = (n, digits = 0) => (n === undefined || Number.isNaN(n) ? '' : n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits }));
 const cpuColumn = rows.some((r) => r.cpuUsPerReq !== undefined);
 const withCpu = rows.some((r) => r.cpuMs !== undefined);

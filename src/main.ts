@@ -11,6 +11,7 @@ import { SPAWN_ADDON, type SpawnAddon } from './process/native-spawn.js';
 import { createReaper, REAPER_ADDON, type ReaperAddon } from './process/reaper.js';
 import { createStreamReclaim } from './process/stream-reclaim.js';
 import { bootWatchdog, resolveFunctionProgram, StartupError, type Booted } from './server/boot.js';
+import type { Watchdog } from './server/watchdog-api.js';
 import { callScope } from './trace/call-scope.js';
 import { GIT_SHA, VERSION, versionLine } from './version.js';
 
@@ -116,6 +117,7 @@ interface Addons {
 async function run(config: WatchdogConfig, env: Record<string, string>, logger: Logger, exit: (code: number) => never, addons: Addons): Promise<void> {
   let booted: Booted | undefined;
   let fatal = false;
+  const gc = lazyGc(logger);
   let signals = 0;
   // An upstream exit waiting for the exit window to close: a signal within it makes it a shutdown.
   let exitInWindow: { message: string; timer: NodeJS.Timeout } | undefined;
@@ -172,7 +174,7 @@ async function run(config: WatchdogConfig, env: Record<string, string>, logger: 
   process.on('SIGINT', onSignal);
 
   try {
-    booted = await bootWatchdog({ config, logger, env, cwd: process.cwd(), onFatal, reclaim: createStreamReclaim(youngGenerationGc(logger)), ...(addons.spawn ? { spawnAddon: addons.spawn } : {}) });
+    booted = await bootWatchdog({ config, logger, env, cwd: process.cwd(), onFatal, reclaim: createStreamReclaim(youngGenerationGc(gc)), ...(addons.spawn ? { spawnAddon: addons.spawn } : {}) });
   } catch (err) {
     logger.error(err instanceof StartupError ? err.message : `start-up failed: ${String((err as Error).stack ?? err)}`);
     exit(err instanceof StartupError ? err.exitCode : 1);
@@ -199,6 +201,7 @@ async function run(config: WatchdogConfig, env: Record<string, string>, logger: 
   try {
     const ready = await booted.watchdog.markReadyWhenReady();
     if (!ready && !fatal && signals === 0 && exitInWindow === undefined) logger.error('the function never became ready');
+    if (ready) startIdleReclaim(booted.watchdog, gc);
     // prom-client (about 5 MB resident) is loaded by the first scrape (src/metrics/metrics.ts), not at
     // start nor by requests: a replica nobody scrapes stays at Node's floor.
   } catch (err) {
@@ -208,27 +211,64 @@ async function run(config: WatchdogConfig, env: Record<string, string>, logger: 
   }
 }
 
-/**
- * V8's young-generation collection, for the stream reclaim (src/process/stream-reclaim.ts). gc() is
- * exposed at run time, and node:v8 and node:vm are loaded only when a stream first needs it.
- */
-function youngGenerationGc(logger: Logger): () => void {
-  let gc: ((options: { type: 'minor' }) => void) | undefined;
+/** V8's gc(), once exposed; the first call starts exposing it (node:v8 and node:vm load only then) and returns undefined. */
+type Gc = (options: { type: 'minor' | 'major'; flavor?: 'regular' | 'last-resort' }) => void;
+
+function lazyGc(logger: Logger): () => Gc | undefined {
+  let gc: Gc | undefined;
   let loading = false;
   return () => {
-    if (gc !== undefined) {
-      gc({ type: 'minor' });
-      return;
-    }
-    if (loading) return;
+    if (gc !== undefined || loading) return gc;
     loading = true;
     Promise.all([import('node:v8'), import('node:vm')])
       .then(([v8, vm]) => {
         v8.setFlagsFromString('--expose-gc');
-        gc = vm.runInNewContext('gc') as typeof gc;
+        gc = vm.runInNewContext('gc') as Gc;
       })
-      .catch((err: unknown) => logger.warn(`cannot collect the chunks of long streams early: ${String(err)}`));
+      .catch((err: unknown) => logger.warn(`cannot collect garbage early: ${String(err)}`));
+    return undefined;
   };
+}
+
+/** V8's young-generation collection, for the stream reclaim (src/process/stream-reclaim.ts). */
+function youngGenerationGc(gc: () => Gc | undefined): () => void {
+  return () => gc()?.({ type: 'minor' });
+}
+
+/** How often the idle reclaim looks at the request count: a load is over 0.5 to 1 s after its last request. */
+const IDLE_TICK_MS = 500;
+
+/** The RSS grown since the last idle collection (or the start) that makes the next one worth its 5-40 ms. */
+const IDLE_RECLAIM_BYTES = 4 << 20;
+
+/**
+ * Gives back what a load grew, once it is over (docs/performance.md, "Memory after a load"). Under
+ * load V8 grows its young generation to 2 x 16 MiB semi-spaces and keeps them: neither its own full
+ * collections nor gc() shrink them, only a memory-reducing one, which V8 starts on idle notifications
+ * that Node never sends. So one timer (not a per-request cost) looks every IDLE_TICK_MS: when no
+ * request started during the last tick, none is in flight and RSS grew by IDLE_RECLAIM_BYTES, it
+ * runs V8's last-resort collection, which shrinks the young generation back to 1 MiB and frees the
+ * pooled pages: RSS returns to within a few MB of idle.
+ */
+function startIdleReclaim(watchdog: Watchdog, gc: () => Gc | undefined): void {
+  let seen = watchdog.started;
+  let floor = process.memoryUsage.rss();
+  setInterval(() => {
+    const started = watchdog.started;
+    if (started !== seen) {
+      seen = started;
+      gc(); // exposes gc() during the load, so the collection is ready when it ends
+      return;
+    }
+    if (watchdog.inFlight > 0 || watchdog.queued > 0) return;
+    const rss = process.memoryUsage.rss();
+    floor = Math.min(floor, rss);
+    if (rss < floor + IDLE_RECLAIM_BYTES) return;
+    const collect = gc();
+    if (collect === undefined) return;
+    collect({ type: 'major', flavor: 'last-resort' });
+    floor = process.memoryUsage.rss();
+  }, IDLE_TICK_MS).unref();
 }
 
 /**

@@ -13,6 +13,9 @@ import { createSpawner, type Spawner } from '../process/spawner.js';
 import { resolveModuleFile, resolveProgram } from '../process/resolve-program.js';
 import type { RequestGuard } from '../auth/request-guard.js';
 import { createWatchdog, type Watchdog } from './create-watchdog.js';
+import { createServer as createNetServer } from 'node:net';
+import { listenOn } from './metrics-server.js';
+import type { EarlyListener } from './watchdog-api.js';
 
 export class StartupError extends Error {
   readonly exitCode: number;
@@ -70,12 +73,33 @@ export function resolveFunctionProgram(config: WatchdogConfig, env: Record<strin
   return found.path;
 }
 
-/** Starts everything and binds the ports; the lock file is written once the mode is ready. */
+/** Binds the main port first, then starts everything else; the lock file is written once the mode is ready. */
 export async function bootWatchdog(options: BootOptions): Promise<Booted> {
-  const { config, logger } = options;
+  const { config } = options;
   const programPath = resolveFunctionProgram(config, options.env, options.cwd);
   const secretProblem = checkSecrets(config);
   if (secretProblem !== undefined) throw new StartupError(secretProblem, 2);
+  // The port is bound now, before the mode and its function load: a cold start is reachable as soon
+  // as the config is known (faasd counts a replica available once its task runs). Connections wait,
+  // paused, until the server below takes them; /_/health and /_/ready then say 503 until ready.
+  const early: EarlyListener = { server: createNetServer({ pauseOnConnect: true }), pending: [] };
+  early.server.on('connection', (socket) => early.pending.push(socket));
+  try {
+    await listenOn(early.server, config.port, 'port');
+  } catch (err) {
+    throw new StartupError((err as Error).message, 1);
+  }
+  try {
+    return await bootListening(options, programPath, early);
+  } catch (err) {
+    if (early.server.listening) early.server.close();
+    for (const socket of early.pending) socket.destroy();
+    throw err;
+  }
+}
+
+async function bootListening(options: BootOptions, programPath: string | undefined, early: EarlyListener): Promise<Booted> {
+  const { config, logger } = options;
   const metrics = options.metrics ?? createMetrics({ defaultMetrics: true });
   const env = { ...options.env, secret_mount_path: config.secretMountPath };
   const factory = await loadMode(config.mode);
@@ -116,7 +140,7 @@ export async function bootWatchdog(options: BootOptions): Promise<Booted> {
   const watchdog = createWatchdog(config, { logger, metrics, mode, ...(guard ? { guard } : {}) });
   let ports: { port: number; metricsPort: number | undefined };
   try {
-    ports = await watchdog.listen();
+    ports = await watchdog.listen(early);
   } catch (err) {
     await watchdog.abort();
     throw new StartupError((err as Error).message, 1);

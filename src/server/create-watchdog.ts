@@ -43,6 +43,7 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
   let accepting = false; // lock written (or suppressed) and mode ready
   let shuttingDown = false;
   let fatal = false;
+  let started = 0;
 
   const isHealthy = (): boolean => accepting && !shuttingDown && !fatal && mode.isReady() && lockFile.present();
 
@@ -123,6 +124,7 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
     const startedAt = performance.now();
     if (drain.draining) res.setHeader('Connection', 'close');
     metrics.requestStarted();
+    started++;
     if (limiter.tryEnter()) openCall(req, res, startedAt, upgrading, startedAt);
     else waitForSlot(req, res, startedAt, upgrading);
   }
@@ -243,11 +245,29 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
     get queued() {
       return limiter.queued;
     },
+    get started() {
+      return started;
+    },
     get healthy() {
       return isHealthy();
     },
-    async listen() {
-      const port = await listenOn(server, config.port, 'port');
+    async listen(bound) {
+      let port: number;
+      if (bound === undefined) port = await listenOn(server, config.port, 'port');
+      else {
+        // The listener bound early (boot.ts) becomes this server's; the connections it accepted meanwhile are handed over.
+        port = await new Promise<number>((resolve, reject) => {
+          server.once('error', reject);
+          server.listen(bound.server, () => {
+            server.off('error', reject);
+            resolve((server.address() as { port: number }).port);
+          });
+        });
+        for (const socket of bound.pending.splice(0)) {
+          server.emit('connection', socket);
+          socket.resume();
+        }
+      }
       boundPort = port;
       // accept() failing (EMFILE: no fd left) is Node's server 'error': libuv has already closed the pending
       // connections; log it and keep listening (without a listener it would be thrown as uncaught).

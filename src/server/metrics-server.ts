@@ -1,6 +1,6 @@
 // The Prometheus endpoint on metrics_port, and binding a server to its port with a message that names the fix.
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Server as NetServer } from 'node:net';
 import type { Logger } from '../log/logger.js';
 import type { Metrics } from '../metrics/metrics.js';
 
@@ -25,7 +25,7 @@ export function createMetricsServer(metrics: Metrics, logger: Logger): Server {
 }
 
 /** Listens on `port`; a port in use rejects with what to do about it. */
-export function listenOn(s: Server, port: number, what: string): Promise<number> {
+export function listenOn(s: NetServer, port: number, what: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const onError = (err: NodeJS.ErrnoException): void => {
       reject(new Error(err.code === 'EADDRINUSE' ? `${what} ${port} is already in use: stop whatever listens there or set ${what === 'port' ? 'port' : 'metrics_port'} to another port` : `cannot listen on ${what} ${port}: ${err.message}`));

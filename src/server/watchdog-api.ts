@@ -16,8 +16,11 @@ export interface WatchdogDeps {
 export interface Watchdog {
   readonly server: Server;
   readonly metricsServer: Server | undefined;
-  /** Binds both ports; rejects with a clear message if a port is taken. */
-  listen(): Promise<{ port: number; metricsPort: number | undefined }>;
+  /**
+   * Binds both ports; rejects with a clear message if a port is taken. With `bound` (boot.ts: the port
+   * bound early, its connections paused), the server takes over that listener and the connections it held.
+   */
+  listen(bound?: EarlyListener): Promise<{ port: number; metricsPort: number | undefined }>;
   /** Writes the lock file once the mode is ready (waits for it). Resolves false if it never got ready. */
   markReadyWhenReady(maxWaitMs?: number): Promise<boolean>;
   /** The contract's graceful shutdown. Resolves when everything is stopped. */
@@ -31,5 +34,13 @@ export interface Watchdog {
   readonly inFlight: number;
   /** Function requests waiting for a max_inflight slot. */
   readonly queued: number;
+  /** Function requests received since the start (the idle reclaim in main.ts watches it). */
+  readonly started: number;
   readonly healthy: boolean;
+}
+
+/** The main port bound before the mode is loaded: the listener, and the connections accepted (paused) meanwhile. */
+export interface EarlyListener {
+  server: import('node:net').Server;
+  pending: import('node:net').Socket[];
 }
