@@ -12,7 +12,16 @@ import process from 'node:process';
 const dir = mkdtempSync(join(tmpdir(), 'fwd-auth-bench-'));
 try {
   const out = join(dir, 'guard.mjs');
-  await build({ entryPoints: ['src/auth/create-auth-guard.ts'], outfile: out, bundle: true, platform: 'node', format: 'esm', target: 'node20', logLevel: 'error', packages: 'external' });
+  await build({
+    entryPoints: ['src/auth/create-auth-guard.ts'],
+    outfile: out,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    logLevel: 'error',
+    packages: 'external',
+  });
   const { createAuthGuard } = await import(pathToFileURL(out).href);
 
   // A Kubernetes-style mount: api-key -> ..data/api-key, ..data -> ..<timestamp>/
@@ -23,7 +32,14 @@ try {
   symlinkSync('..data/api-key', join(mount, 'api-key'));
 
   const logger = { debug() {}, info() {}, warn() {}, error() {}, functionLine() {}, debugEnabled: false };
-  const config = { secretMountPath: mount, authApiKeySecret: 'api-key', authApiKeyHeader: 'x-api-key', authHmacSecret: undefined, authHmacHeader: 'x-hub-signature-256', maxBodyBytes: 0 };
+  const config = {
+    secretMountPath: mount,
+    authApiKeySecret: 'api-key',
+    authApiKeyHeader: 'x-api-key',
+    authHmacSecret: undefined,
+    authHmacHeader: 'x-hub-signature-256',
+    maxBodyBytes: 0,
+  };
   const body = new PassThrough();
   const N = 200_000;
 
@@ -43,7 +59,9 @@ try {
   time('no guard (header object copy only)', baseline, { 'x-api-key': 'bench-key' });
   time('API key ok, secret cached (recheck 250ms)', createAuthGuard(config, { logger }), { 'x-api-key': 'bench-key' });
   time('API key wrong, secret cached', createAuthGuard(config, { logger }), { 'x-api-key': 'bench-kez' });
-  time('API key ok, stat on every request', createAuthGuard(config, { logger, recheckMs: 0 }), { 'x-api-key': 'bench-key' });
+  time('API key ok, stat on every request', createAuthGuard(config, { logger, recheckMs: 0 }), {
+    'x-api-key': 'bench-key',
+  });
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

@@ -20,8 +20,18 @@ const CGI_BODY = `Status: 200 OK\r\nContent-Type: text/plain\r\nX-A: 1\r\n\r\n${
 const targets = [
   { name: 'streaming', mode: 'streaming', env: {}, body: PLAIN_BODY },
   { name: 'streaming cgi_response', mode: 'streaming', env: { cgi_response: 'true' }, body: CGI_BODY },
-  { name: 'streaming cgi_response + rfc3875', mode: 'streaming', env: { cgi_response: 'true', cgi_env: 'rfc3875' }, body: CGI_BODY },
-  { name: 'streaming max_inflight=64 max_queue=64', mode: 'streaming', env: { max_inflight: '64', max_queue: '64' }, body: PLAIN_BODY },
+  {
+    name: 'streaming cgi_response + rfc3875',
+    mode: 'streaming',
+    env: { cgi_response: 'true', cgi_env: 'rfc3875' },
+    body: CGI_BODY,
+  },
+  {
+    name: 'streaming max_inflight=64 max_queue=64',
+    mode: 'streaming',
+    env: { max_inflight: '64', max_queue: '64' },
+    body: PLAIN_BODY,
+  },
   { name: 'serializing', mode: 'serializing', env: {}, body: PLAIN_BODY },
   { name: 'serializing cgi_response', mode: 'serializing', env: { cgi_response: 'true' }, body: CGI_BODY },
 ];
@@ -32,12 +42,22 @@ process.on('SIGINT', () => {
 });
 
 try {
-  for (const t of targets) t.proc = await startWatchdog(t.name, exe, { mode: t.mode, fprocess: 'cat', log_format: 'text', ...t.env });
+  for (const t of targets)
+    t.proc = await startWatchdog(t.name, exe, { mode: t.mode, fprocess: 'cat', log_format: 'text', ...t.env });
   const results = await alternate(targets, rounds, (t) =>
-    hammer(t.proc.port, seconds, { connections: CONNECTIONS, method: 'POST', body: t.body, headers: { 'content-type': 'text/plain' } }),
+    hammer(t.proc.port, seconds, {
+      connections: CONNECTIONS,
+      method: 'POST',
+      body: t.body,
+      headers: { 'content-type': 'text/plain' },
+    }),
   );
-  console.log(`${exe.label}; ${rounds} rounds x ${seconds}s per target, ${CONNECTIONS} connections, 1 KiB bodies, fprocess=cat`);
-  console.log(`${'target'.padEnd(40)} ${'req/s'.padStart(8)} ${'p50 ms'.padStart(7)} ${'p99 ms'.padStart(7)} ${'errors'.padStart(7)}  ratio`);
+  console.log(
+    `${exe.label}; ${rounds} rounds x ${seconds}s per target, ${CONNECTIONS} connections, 1 KiB bodies, fprocess=cat`,
+  );
+  console.log(
+    `${'target'.padEnd(40)} ${'req/s'.padStart(8)} ${'p50 ms'.padStart(7)} ${'p99 ms'.padStart(7)} ${'errors'.padStart(7)}  ratio`,
+  );
   const rate = new Map();
   for (const t of targets) rate.set(t.name, combineRates(results.get(t)));
   for (const t of targets) {
@@ -48,7 +68,9 @@ try {
       continue;
     }
     const ratio = base?.reqPerSec ? (r.reqPerSec / base.reqPerSec).toFixed(3) : '-';
-    console.log(`${t.name.padEnd(40)} ${r.reqPerSec.toFixed(0).padStart(8)} ${r.p50Ms.toFixed(1).padStart(7)} ${r.p99Ms.toFixed(1).padStart(7)} ${String(r.errors).padStart(7)}  ${ratio}`);
+    console.log(
+      `${t.name.padEnd(40)} ${r.reqPerSec.toFixed(0).padStart(8)} ${r.p50Ms.toFixed(1).padStart(7)} ${r.p99Ms.toFixed(1).padStart(7)} ${String(r.errors).padStart(7)}  ${ratio}`,
+    );
   }
 } finally {
   for (const t of targets) await t.proc?.stop();

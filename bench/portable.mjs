@@ -14,8 +14,12 @@ import { alternate, median } from './lib/alternate.mjs';
 import { ROOT, freePort, killAll, memoryMb, startProcess, waitFor200 } from './lib/processes.mjs';
 
 const rounds = Number(process.argv[2] ?? 15);
-const targets = { 'single file': join(ROOT, 'dist', 'fwatchdog'), portable: join(ROOT, 'dist', 'portable', 'fwatchdog') };
-for (const file of Object.values(targets)) if (!existsSync(file)) throw new Error(`${file} is missing: run npm run build:binary`);
+const targets = {
+  'single file': join(ROOT, 'dist', 'fwatchdog'),
+  portable: join(ROOT, 'dist', 'portable', 'fwatchdog'),
+};
+for (const file of Object.values(targets))
+  if (!existsSync(file)) throw new Error(`${file} is missing: run npm run build:binary`);
 
 /** Every file under `path` (a file or a folder), hard links counted once. */
 function files(path) {
@@ -43,7 +47,13 @@ process.on('SIGINT', () => {
 const names = Object.keys(targets);
 const results = await alternate(names, rounds, async (name) => {
   const port = await freePort();
-  const proc = startProcess(name, targets[name], [], { port: String(port), metrics_port: '0', healthcheck_interval: '1ms', mode: 'streaming', fprocess: 'cat' });
+  const proc = startProcess(name, targets[name], [], {
+    port: String(port),
+    metrics_port: '0',
+    healthcheck_interval: '1ms',
+    mode: 'streaming',
+    fprocess: 'cat',
+  });
   let ms;
   let cpuMs;
   let mem;
@@ -68,7 +78,9 @@ const results = await alternate(names, rounds, async (name) => {
 });
 
 const size = { 'single file': sizes(targets['single file']), portable: sizes(join(ROOT, 'dist', 'portable')) };
-console.log(`${'target'.padEnd(12)} ${'start-to-ready'.padStart(15)} ${'CPU to ready'.padStart(13)} ${'--run-healthcheck'.padStart(18)} ${'RSS'.padStart(9)} ${'anon'.padStart(9)} ${'size'.padStart(9)} ${'gzipped'.padStart(9)}`);
+console.log(
+  `${'target'.padEnd(12)} ${'start-to-ready'.padStart(15)} ${'CPU to ready'.padStart(13)} ${'--run-healthcheck'.padStart(18)} ${'RSS'.padStart(9)} ${'anon'.padStart(9)} ${'size'.padStart(9)} ${'gzipped'.padStart(9)}`,
+);
 for (const name of names) {
   const ok = results.get(name).filter((r) => r.error === undefined);
   if (ok.length === 0) {
@@ -80,4 +92,6 @@ for (const name of names) {
     `${name.padEnd(12)} ${`${m('ms').toFixed(1)} ms`.padStart(15)} ${`${m('cpuMs').toFixed(0)} ms`.padStart(13)} ${`${m('healthMs').toFixed(1)} ms`.padStart(18)} ${`${m('rssMb').toFixed(1)} MB`.padStart(9)} ${`${m('anonMb').toFixed(1)} MB`.padStart(9)} ${`${size[name].mb.toFixed(1)} MB`.padStart(9)} ${`${size[name].gzMb.toFixed(1)} MB`.padStart(9)}`,
   );
 }
-console.log(`medians of ${rounds} alternating rounds; size of the portable folder counts fwatchdog-bin (the same bytes as the single file) once`);
+console.log(
+  `medians of ${rounds} alternating rounds; size of the portable folder counts fwatchdog-bin (the same bytes as the single file) once`,
+);

@@ -32,9 +32,13 @@ let logDir = tmpdir();
 function start(args, env, label) {
   // stderr goes to a file, not through this process: autocannon runs here and must not pay for the watchdog's access log.
   const logFile = join(logDir, `${children.length}.log`);
-  const child = spawn(process.execPath, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', openSync(logFile, 'w')] });
+  const child = spawn(process.execPath, args, {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'ignore', openSync(logFile, 'w')],
+  });
   child.on('exit', (code) => {
-    if (code !== null && code !== 0 && !child.stopping) process.stderr.write(`${label} exited ${code}:\n${readFileSync(logFile, 'utf8').slice(-4096)}\n`);
+    if (code !== null && code !== 0 && !child.stopping)
+      process.stderr.write(`${label} exited ${code}:\n${readFileSync(logFile, 'utf8').slice(-4096)}\n`);
   });
   children.push(child);
   return child;
@@ -120,7 +124,15 @@ createServer((req, res) => {
 }).listen(Number(process.env.PORT), '127.0.0.1');`,
   );
   const out = join(dir, 'lean.cjs');
-  await build({ entryPoints: [entry], outfile: out, bundle: true, platform: 'node', format: 'cjs', target: 'node20', logLevel: 'warning' });
+  await build({
+    entryPoints: [entry],
+    outfile: out,
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    logLevel: 'warning',
+  });
   return out;
 }
 
@@ -170,16 +182,35 @@ async function main() {
     const nodePort = await freePort();
     const nodeProc = start(['-e', NODE_HTTP_PROXY], { PORT: String(nodePort), TARGET: target }, 'node:http proxy');
     const hpPort = await freePort();
-    const hpProc = start(['-e', HTTP_PROXY], { PORT: String(hpPort), TARGET: target, NODE_PATH: join(ROOT, 'node_modules') }, 'http-proxy');
+    const hpProc = start(
+      ['-e', HTTP_PROXY],
+      { PORT: String(hpPort), TARGET: target, NODE_PATH: join(ROOT, 'node_modules') },
+      'http-proxy',
+    );
 
     // The whole watchdog in http mode, with its own upstream process of the same code.
     const watchdogs = [['fwatchdog mode=http (dist/fwatchdog.cjs)', join(ROOT, 'dist/fwatchdog.cjs')]];
-    if (process.env.FWATCHDOG_COMPARE) watchdogs.push([`fwatchdog mode=http (${process.env.FWATCHDOG_COMPARE})`, process.env.FWATCHDOG_COMPARE]);
+    if (process.env.FWATCHDOG_COMPARE)
+      watchdogs.push([`fwatchdog mode=http (${process.env.FWATCHDOG_COMPARE})`, process.env.FWATCHDOG_COMPARE]);
     const wdTargets = [];
     for (const [name, file] of watchdogs) {
       const wdUpstreamPort = await freePort();
       const wdPort = await freePort();
-      const wdProc = start([file], { mode: 'http', fprocess: `${process.execPath} ${upstreamFile}`, PORT: String(wdUpstreamPort), upstream_url: `http://127.0.0.1:${wdUpstreamPort}`, port: String(wdPort), metrics_port: '0', TMPDIR: dir, log_format: 'text', healthcheck_interval: '0' }, name);
+      const wdProc = start(
+        [file],
+        {
+          mode: 'http',
+          fprocess: `${process.execPath} ${upstreamFile}`,
+          PORT: String(wdUpstreamPort),
+          upstream_url: `http://127.0.0.1:${wdUpstreamPort}`,
+          port: String(wdPort),
+          metrics_port: '0',
+          TMPDIR: dir,
+          log_format: 'text',
+          healthcheck_interval: '0',
+        },
+        name,
+      );
       wdProc.isWatchdog = true;
       await Promise.all([waitListening(wdPort), waitListening(wdUpstreamPort)]);
       wdTargets.push([name, `http://127.0.0.1:${wdPort}/`, wdProc.pid]);
@@ -205,14 +236,22 @@ async function main() {
       }
     }
     const mean = (xs) => Math.round(xs.reduce((a, b) => a + b, 0) / xs.length);
-    process.stdout.write(`\n${CONNECTIONS} connections, ${SECONDS}s per run, ${ROUNDS} interleaved rounds (mean; req/s per round in brackets), node ${process.version}, ${new Date().toISOString()}\n`);
-    process.stdout.write('CPU µs/req: CPU time of that target process alone (the watchdog, not its upstream) per request answered.\n\n');
-    process.stdout.write('| request | target | req/s | × bare | p50 ms | p99 ms | CPU µs/req | errors |\n|---|---|---:|---:|---:|---:|---:|---:|\n');
+    process.stdout.write(
+      `\n${CONNECTIONS} connections, ${SECONDS}s per run, ${ROUNDS} interleaved rounds (mean; req/s per round in brackets), node ${process.version}, ${new Date().toISOString()}\n`,
+    );
+    process.stdout.write(
+      'CPU µs/req: CPU time of that target process alone (the watchdog, not its upstream) per request answered.\n\n',
+    );
+    process.stdout.write(
+      '| request | target | req/s | × bare | p50 ms | p99 ms | CPU µs/req | errors |\n|---|---|---:|---:|---:|---:|---:|---:|\n',
+    );
     for (const [key, runs] of results) {
       const [method, name] = key.split('\t');
       const rps = runs.map((r) => r.rps);
       const bare = mean(results.get(`${method}\t${targets[0][0]}`).map((r) => r.rps));
-      process.stdout.write(`| ${method === 'GET' ? 'GET' : 'POST 1 KiB'} | ${name} | ${mean(rps)} (${rps.join(', ')}) | ${(mean(rps) / bare).toFixed(2)} | ${mean(runs.map((r) => r.p50))} | ${mean(runs.map((r) => r.p99))} | ${(runs.reduce((a, r) => a + r.cpuUs, 0) / runs.length).toFixed(1)} | ${runs.reduce((a, r) => a + r.errors, 0)} |\n`);
+      process.stdout.write(
+        `| ${method === 'GET' ? 'GET' : 'POST 1 KiB'} | ${name} | ${mean(rps)} (${rps.join(', ')}) | ${(mean(rps) / bare).toFixed(2)} | ${mean(runs.map((r) => r.p50))} | ${mean(runs.map((r) => r.p99))} | ${(runs.reduce((a, r) => a + r.cpuUs, 0) / runs.length).toFixed(1)} | ${runs.reduce((a, r) => a + r.errors, 0)} |\n`,
+      );
     }
   } finally {
     await stopAll();

@@ -18,7 +18,9 @@ import { streamBig } from './scenarios/stream-big.mjs';
 const SCENARIOS = [http, httpStream, inproc, fork, streamBig, startup, rssAfterLoad];
 
 function usage(message) {
-  console.error(`${message}\nusage: npm run bench -- [${SCENARIOS.map((s) => s.name).join('|')}]... [--duration <s>] [--out <file>] [--startup-runs <n>] [--stream-mib <n>] [--spawn-fallback]`);
+  console.error(
+    `${message}\nusage: npm run bench -- [${SCENARIOS.map((s) => s.name).join('|')}]... [--duration <s>] [--out <file>] [--startup-runs <n>] [--stream-mib <n>] [--spawn-fallback]`,
+  );
   process.exit(2);
 }
 
@@ -32,13 +34,25 @@ let parsed;
 try {
   parsed = parseArgs({
     allowPositionals: true,
-    options: { duration: { type: 'string' }, out: { type: 'string' }, 'startup-runs': { type: 'string' }, 'stream-mib': { type: 'string' }, 'spawn-fallback': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    options: {
+      duration: { type: 'string' },
+      out: { type: 'string' },
+      'startup-runs': { type: 'string' },
+      'stream-mib': { type: 'string' },
+      'spawn-fallback': { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
   });
 } catch (err) {
   usage(err.message);
 }
 if (parsed.values.help) usage('fwatchdog benchmark suite');
-const chosen = parsed.positionals.length === 0 ? SCENARIOS : parsed.positionals.map((name) => SCENARIOS.find((s) => s.name === name) ?? usage(`unknown scenario ${JSON.stringify(name)}`));
+const chosen =
+  parsed.positionals.length === 0
+    ? SCENARIOS
+    : parsed.positionals.map(
+        (name) => SCENARIOS.find((s) => s.name === name) ?? usage(`unknown scenario ${JSON.stringify(name)}`),
+      );
 const durationS = positiveNumber(parsed.values.duration ?? process.env.BENCH_DURATION ?? '20', '--duration');
 const outFile = resolve(parsed.values.out ?? join(ROOT, 'bench', 'results', 'latest.json'));
 const startupRuns = Math.round(positiveNumber(parsed.values['startup-runs'] ?? '10', '--startup-runs'));
@@ -82,7 +96,9 @@ const machine = {
   node: process.version,
   loadAverageAtStart: loadavg().map((n) => Math.round(n * 100) / 100),
 };
-console.log(`fwatchdog bench: ${exe.label}${ref ? `, reference ${ref.label}` : ''}; ${machine.cpus} x ${machine.cpuModel}, load ${machine.loadAverageAtStart.join(' ')}; ${durationS} s per scenario`);
+console.log(
+  `fwatchdog bench: ${exe.label}${ref ? `, reference ${ref.label}` : ''}; ${machine.cpus} x ${machine.cpuModel}, load ${machine.loadAverageAtStart.join(' ')}; ${durationS} s per scenario`,
+);
 
 const rows = [];
 let failed = false;
@@ -93,7 +109,14 @@ for (const scenario of chosen) {
   try {
     scenarioRows = await scenario.run(ctx);
   } catch (err) {
-    scenarioRows = [{ scenario: scenario.name, case: '-', target: 'fwatchdog', error: err instanceof Error ? err.message : String(err) }];
+    scenarioRows = [
+      {
+        scenario: scenario.name,
+        case: '-',
+        target: 'fwatchdog',
+        error: err instanceof Error ? err.message : String(err),
+      },
+    ];
   } finally {
     killAll();
   }
@@ -110,29 +133,63 @@ function addRatios(scenario, list) {
   for (const r of list) {
     r.metric = key;
     if (r[key] === undefined) continue;
-    const base = scenario.name === 'startup' ? list.find((b) => b.target === 'baseline' && b.baseKey === r.baseKey && b[key] !== undefined) : byCase('baseline', r.case);
+    const base =
+      scenario.name === 'startup'
+        ? list.find((b) => b.target === 'baseline' && b.baseKey === r.baseKey && b[key] !== undefined)
+        : byCase('baseline', r.case);
     // A scenario may give its own ratio (inproc: the median of its paired rounds).
     if (base && r.target !== 'baseline' && r.ratio === undefined) r.ratio = r[key] / base[key];
     if (r.target === 'fwatchdog') {
-      const refRow = scenario.name === 'startup' ? list.find((b) => b.target === 'ref' && b[key] !== undefined) : byCase('ref', r.case);
+      const refRow =
+        scenario.name === 'startup'
+          ? list.find((b) => b.target === 'ref' && b[key] !== undefined)
+          : byCase('ref', r.case);
       if (refRow) r.refRatio = r[key] / refRow[key];
     }
   }
 }
 
 const UNITS = { reqPerSec: 'req/s', mbPerSec: 'MB/s', startupMs: 'ms', settledRssMb: 'MB settled' };
-const fmt = (n, digits = 0) => (n === undefined || Number.isNaN(n) ? '' : n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits }));
+const fmt = (n, digits = 0) =>
+  n === undefined || Number.isNaN(n)
+    ? ''
+    : n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 const cpuColumn = rows.some((r) => r.cpuUsPerReq !== undefined);
 const withCpu = rows.some((r) => r.cpuMs !== undefined);
-const table = [['scenario', 'case', 'target', 'result', ...(withCpu ? ['CPU ms'] : []), 'p50 ms', 'p99 ms', ...(cpuColumn ? ['CPU µs/req'] : []), 'errors', 'RSS MB', 'x baseline', 'x ref']];
+const table = [
+  [
+    'scenario',
+    'case',
+    'target',
+    'result',
+    ...(withCpu ? ['CPU ms'] : []),
+    'p50 ms',
+    'p99 ms',
+    ...(cpuColumn ? ['CPU µs/req'] : []),
+    'errors',
+    'RSS MB',
+    'x baseline',
+    'x ref',
+  ],
+];
 for (const r of rows) {
   const value = r[r.metric];
-  const rss = r.peakRssMb !== undefined ? `${fmt(r.peakRssMb)} peak${r.idleRssMb !== undefined ? ` (${fmt(r.idleRssMb)} idle${r.warmRssMb !== undefined ? `, ${fmt(r.warmRssMb)} after 1 request` : ''})` : ''}${r.processes > 1 ? `, ${r.processes} procs` : ''}` : r.rssMb !== undefined ? `${fmt(r.rssMb)} idle${r.anonMb !== undefined ? ` (${fmt(r.anonMb)} anon)` : ''}` : '';
+  const rss =
+    r.peakRssMb !== undefined
+      ? `${fmt(r.peakRssMb)} peak${r.idleRssMb !== undefined ? ` (${fmt(r.idleRssMb)} idle${r.warmRssMb !== undefined ? `, ${fmt(r.warmRssMb)} after 1 request` : ''})` : ''}${r.processes > 1 ? `, ${r.processes} procs` : ''}`
+      : r.rssMb !== undefined
+        ? `${fmt(r.rssMb)} idle${r.anonMb !== undefined ? ` (${fmt(r.anonMb)} anon)` : ''}`
+        : '';
   table.push([
     r.scenario,
     r.case,
     r.label ?? r.target,
-    r.error !== undefined && value === undefined ? `FAILED: ${r.error.split('\n')[0].replace(/ before answering.*$/, '').slice(0, 60)}` : `${fmt(value, r.metric === 'startupMs' ? 1 : 0)} ${UNITS[r.metric] ?? ''}`,
+    r.error !== undefined && value === undefined
+      ? `FAILED: ${r.error
+          .split('\n')[0]
+          .replace(/ before answering.*$/, '')
+          .slice(0, 60)}`
+      : `${fmt(value, r.metric === 'startupMs' ? 1 : 0)} ${UNITS[r.metric] ?? ''}`,
     ...(withCpu ? [fmt(r.cpuMs, 1)] : []),
     fmt(r.p50Ms, 1),
     fmt(r.p99Ms, 1),
@@ -150,9 +207,17 @@ console.log(line(table[0]));
 console.log(`|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`);
 for (const row of table.slice(1)) console.log(line(row));
 console.log('');
-console.log('x baseline / x ref: this row\'s result divided by the baseline\'s (or the reference\'s) in the same run; for startup ms, lower is better.');
-if (rows.some((r) => r.pairedRounds !== undefined)) console.log('inproc: x baseline is the median of the rounds\' ratios (each round measures both targets back to back), and p50/p99 are the medians of the rounds\' figures.');
-if (withCpu) console.log('CPU ms: CPU time (user + system, all threads) the process had used when it first answered 200; steadier than wall time on a loaded machine.');
+console.log(
+  "x baseline / x ref: this row's result divided by the baseline's (or the reference's) in the same run; for startup ms, lower is better.",
+);
+if (rows.some((r) => r.pairedRounds !== undefined))
+  console.log(
+    "inproc: x baseline is the median of the rounds' ratios (each round measures both targets back to back), and p50/p99 are the medians of the rounds' figures.",
+  );
+if (withCpu)
+  console.log(
+    'CPU ms: CPU time (user + system, all threads) the process had used when it first answered 200; steadier than wall time on a loaded machine.',
+  );
 const spawnPath = rows.find((r) => r.spawnPath !== undefined)?.spawnPath;
 if (spawnPath) console.log(`fork modes: fwatchdog started functions with ${spawnPath}`);
 

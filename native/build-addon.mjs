@@ -18,9 +18,16 @@ export function buildAddon(dir, cross) {
   const args = ['rebuild', '--silent'];
   if (cross) {
     work = mkdtempSync(join(tmpdir(), `fwatchdog-addon-${basename(dir)}-${cross.arch}-`));
-    for (const file of readdirSync(dir)) if (file !== 'build' && !file.startsWith('build-')) cpSync(join(dir, file), join(work, file), { recursive: true });
+    for (const file of readdirSync(dir))
+      if (file !== 'build' && !file.startsWith('build-'))
+        cpSync(join(dir, file), join(work, file), { recursive: true });
     args.push(`--arch=${cross.arch}`, `--nodedir=${cross.nodedir}`);
-    Object.assign(env, { CC: `${cross.gnu}-gcc`, CXX: `${cross.gnu}-g++`, LINK: `${cross.gnu}-g++`, AR: `${cross.gnu}-ar` });
+    Object.assign(env, {
+      CC: `${cross.gnu}-gcc`,
+      CXX: `${cross.gnu}-g++`,
+      LINK: `${cross.gnu}-g++`,
+      AR: `${cross.gnu}-ar`,
+    });
     delete env.npm_config_nodedir;
   } else if (!process.env.npm_config_nodedir && existsSync(join(prefix, 'include', 'node', 'node_api.h'))) {
     // Headers installed with node (distro or tarball layout): use them instead of fetching a tarball.
@@ -36,7 +43,8 @@ export function buildAddon(dir, cross) {
       rmSync(cross.out, { recursive: true, force: true });
       mkdirSync(cross.out, { recursive: true });
       const release = join(work, 'build', 'Release');
-      for (const file of readdirSync(release)) if (file.endsWith('.node')) copyFileSync(join(release, file), join(cross.out, file));
+      for (const file of readdirSync(release))
+        if (file.endsWith('.node')) copyFileSync(join(release, file), join(cross.out, file));
     }
     return undefined;
   } catch (err) {

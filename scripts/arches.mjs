@@ -41,7 +41,9 @@ export function archesFromArgs(argv) {
       if (name === 'all') wanted.push(...Object.keys(ARCHES));
       else if (name === 'host') wanted.push(HOST);
       else {
-        const arch = Object.values(ARCHES).find((a) => a.node === name || a.platform === name || (name === 'aarch64' && a.node === 'arm64'));
+        const arch = Object.values(ARCHES).find(
+          (a) => a.node === name || a.platform === name || (name === 'aarch64' && a.node === 'arm64'),
+        );
         if (!arch) throw new Error(`--arch ${name}: not one of x64 (amd64), arm64 (aarch64), all, host`);
         wanted.push(arch.node);
       }

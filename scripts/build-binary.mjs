@@ -14,7 +14,19 @@
 // rule), the addons are cross-compiled (gcc-<triplet>), and the cross strip is used.
 // FWATCHDOG_SEA_CODE_CACHE=0 leaves every code cache out (for measuring what the cache buys).
 import { execFileSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, linkSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  linkSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
@@ -51,9 +63,15 @@ function officialNodeDir(arch) {
     // The package says cpu: <arch>; npm refuses it on another architecture unless forced (EBADPLATFORM).
     const force = arch === HOST ? [] : ['--force'];
     try {
-      execFileSync('npm', ['ci', '--prefix', prefix, '--no-audit', '--no-fund', ...force], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
+      execFileSync('npm', ['ci', '--prefix', prefix, '--no-audit', '--no-fund', ...force], {
+        cwd: root,
+        stdio: ['ignore', 'ignore', 'inherit'],
+      });
     } catch (err) {
-      throw new Error(`cannot install node-linux-${arch} into ${prefix}; to embed another node (host architecture), set FWATCHDOG_SEA_NODE=/path/to/node`, { cause: err });
+      throw new Error(
+        `cannot install node-linux-${arch} into ${prefix}; to embed another node (host architecture), set FWATCHDOG_SEA_NODE=/path/to/node`,
+        { cause: err },
+      );
     }
   }
   return dir;
@@ -61,13 +79,16 @@ function officialNodeDir(arch) {
 
 /** The node binary to embed for `arch`, and why it was picked. */
 function pickNode(arch) {
-  if (arch === HOST && process.env.FWATCHDOG_SEA_NODE) return { path: process.env.FWATCHDOG_SEA_NODE, why: '$FWATCHDOG_SEA_NODE' };
+  if (arch === HOST && process.env.FWATCHDOG_SEA_NODE)
+    return { path: process.env.FWATCHDOG_SEA_NODE, why: '$FWATCHDOG_SEA_NODE' };
   if (process.platform === 'linux' && isGlibc()) {
     const dir = officialNodeDir(arch);
     return { path: join(dir, 'bin', 'node'), dir, why: `node-linux-${arch} in scripts/sea-node` };
   }
   if (arch === HOST) return { path: process.execPath, why: 'the node running this script' };
-  throw new Error(`building for ${arch} needs a glibc Linux build machine (it embeds node-linux-${arch}); this one is ${process.platform} ${HOST} without glibc`);
+  throw new Error(
+    `building for ${arch} needs a glibc Linux build machine (it embeds node-linux-${arch}); this one is ${process.platform} ${HOST} without glibc`,
+  );
 }
 
 /** Runs a build step, printing its output only when it fails. */
@@ -108,17 +129,24 @@ function newest(dir) {
 /** The built addons for `arch`: file name -> path. The host's come from native/NAME/build/Release (npm ci builds them), others are cross-compiled into native/NAME/build-<arch>/. */
 function addonsFor(arch, node) {
   const found = {};
-  for (const entry of existsSync(join(root, 'native')) ? readdirSync(join(root, 'native'), { withFileTypes: true }) : []) {
+  for (const entry of existsSync(join(root, 'native'))
+    ? readdirSync(join(root, 'native'), { withFileTypes: true })
+    : []) {
     if (!entry.isDirectory()) continue;
     const name = entry.name;
     const dir = join(root, 'native', name);
     let release = join(dir, 'build', 'Release');
     if (arch !== HOST) {
       release = join(dir, `build-${arch}`, 'Release');
-      const built = existsSync(release) ? Math.min(...readdirSync(release).map((f) => statSync(join(release, f)).mtimeMs), Infinity) : 0;
+      const built = existsSync(release)
+        ? Math.min(...readdirSync(release).map((f) => statSync(join(release, f)).mtimeMs), Infinity)
+        : 0;
       if (built === 0 || built === Infinity || built < newest(dir)) {
         const failure = buildAddon(dir, { arch, gnu: ARCHES[arch].gnu, nodedir: node.dir, out: release });
-        if (failure !== undefined) throw new Error(`native/${name}: cross-compiling for ${arch} failed (${failure}); it needs python3, make and ${ARCHES[arch].gnu}-gcc/g++ (apt-get install gcc-${ARCHES[arch].gnu} g++-${ARCHES[arch].gnu})`);
+        if (failure !== undefined)
+          throw new Error(
+            `native/${name}: cross-compiling for ${arch} failed (${failure}); it needs python3, make and ${ARCHES[arch].gnu}-gcc/g++ (apt-get install gcc-${ARCHES[arch].gnu} g++-${ARCHES[arch].gnu})`,
+          );
       }
     }
     if (!existsSync(release)) {
@@ -175,14 +203,18 @@ function buildFor(arch) {
   const binary = join(out, 'fwatchdog');
 
   const node = pickNode(arch);
-  const nodeVersion = arch === HOST ? execFileSync(node.path, ['--version'], { encoding: 'utf8' }).trim() : foreignNodeVersion(node.path, arch);
+  const nodeVersion =
+    arch === HOST
+      ? execFileSync(node.path, ['--version'], { encoding: 'utf8' }).trim()
+      : foreignNodeVersion(node.path, arch);
   console.log(`fwatchdog binary (${arch}): embedding node ${nodeVersion} (${node.why}: ${node.path})`);
 
   // Every built native addon (N-API, so any Node ABI) rides along as an asset named after its file, e.g.
   // reaper.node; the watchdog extracts it when it needs it.
   const assets = addonsFor(arch, node);
   const chunkFiles = CHUNKS.map(({ name }) => [join(dist, 'chunks', `${name}.cjs`), join(out, `chunk-${name}.cache`)]);
-  for (const [source] of chunkFiles) if (!existsSync(source)) throw new Error(`${source} is missing: run npm run build first`);
+  for (const [source] of chunkFiles)
+    if (!existsSync(source)) throw new Error(`${source} is missing: run npm run build first`);
   if (codeCache) quiet(node.path, ['-e', cacheMaker, JSON.stringify(chunkFiles)]);
   for (const [{ name }, [source, cache]] of CHUNKS.map((c, i) => [c, chunkFiles[i]])) {
     assets[`chunks/${name}.cjs`] = source;
@@ -192,11 +224,18 @@ function buildFor(arch) {
   // Each addon's content id (FNV-1a, as src/process/addon-file.ts computes it), so a start need not hash
   // the bytes to find the file an earlier start extracted (3 ms for spawn.node's 27 KB).
   const addonIds = {};
-  for (const [file, path] of Object.entries(assets)) if (file.endsWith('.node')) addonIds[file] = fnv1a(readFileSync(path));
+  for (const [file, path] of Object.entries(assets))
+    if (file.endsWith('.node')) addonIds[file] = fnv1a(readFileSync(path));
   const addonIdsPath = join(out, 'addon-ids.json');
   writeFileSync(addonIdsPath, `${JSON.stringify(addonIds)}\n`);
   assets['addon-ids.json'] = addonIdsPath;
-  const seaConfig = { main: bundle, output: blob, disableExperimentalSEAWarning: true, useCodeCache: codeCache, assets };
+  const seaConfig = {
+    main: bundle,
+    output: blob,
+    disableExperimentalSEAWarning: true,
+    useCodeCache: codeCache,
+    assets,
+  };
   writeFileSync(seaConfigPath, `${JSON.stringify(seaConfig, null, 2)}\n`);
   quiet(node.path, ['--experimental-sea-config', seaConfigPath]);
 
@@ -208,11 +247,20 @@ function buildFor(arch) {
     execFileSync(strip, [tmpBinary], { stdio: 'ignore' });
   } catch (err) {
     // No binutils in this build environment (e.g. an Alpine stage): the binary still works, it is only bigger.
-    console.warn(`fwatchdog binary (${arch}): ${strip} failed (${err.code ?? err.status}); keeping the unstripped binary`);
+    console.warn(
+      `fwatchdog binary (${arch}): ${strip} failed (${err.code ?? err.status}); keeping the unstripped binary`,
+    );
   }
 
   // postject prints harmless `.note.100` warnings (LIEF): its output is shown only if it fails.
-  quiet(process.execPath, [require.resolve('postject/dist/cli.js'), tmpBinary, 'NODE_SEA_BLOB', blob, '--sentinel-fuse', SENTINEL_FUSE]);
+  quiet(process.execPath, [
+    require.resolve('postject/dist/cli.js'),
+    tmpBinary,
+    'NODE_SEA_BLOB',
+    blob,
+    '--sentinel-fuse',
+    SENTINEL_FUSE,
+  ]);
   // Copied, not renamed: the file postject wrote sits in the page cache in large folios, and every run
   // of it then counts ~13 MB more file-backed RSS than the same bytes read from disk or an image layer.
   // The copy is then renamed into place, so a binary that is running is replaced, not written to.
@@ -226,7 +274,9 @@ function buildFor(arch) {
 
   const version = execFileSync(binary, ['--version'], { encoding: 'utf8', env: {} }).trim();
   const secs = ((performance.now() - t0) / 1000).toFixed(1);
-  console.log(`fwatchdog binary (${arch}): ${binary} (${(statSync(binary).size / 1e6).toFixed(1)} MB, ${secs} s, code cache ${codeCache ? 'on' : 'off'}, assets: ${Object.keys(assets).join(', ')}): ${version}`);
+  console.log(
+    `fwatchdog binary (${arch}): ${binary} (${(statSync(binary).size / 1e6).toFixed(1)} MB, ${secs} s, code cache ${codeCache ? 'on' : 'off'}, assets: ${Object.keys(assets).join(', ')}): ${version}`,
+  );
 }
 
 if (!existsSync(bundle)) throw new Error(`${bundle} is missing: run npm run build first`);
@@ -236,4 +286,7 @@ for (const arch of arches) {
   buildFor(arch);
   execFileSync(process.execPath, [join(root, 'scripts', 'build-portable.mjs'), '--arch', arch], { stdio: 'inherit' });
 }
-if (arches.length > 1) console.log(`fwatchdog binary: ${arches.join(' and ')} built in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+if (arches.length > 1)
+  console.log(
+    `fwatchdog binary: ${arches.join(' and ')} built in ${((performance.now() - started) / 1000).toFixed(1)} s`,
+  );

@@ -50,7 +50,9 @@ for (const arch of arches) {
   ids.set(arch, readFileSync(join(dir, 'build-id'), 'utf8').trim());
 }
 if (new Set(ids.values()).size > 1) {
-  fail(`the architectures' binaries come from different builds (${[...ids].map(([a, id]) => `${a} ${id}`).join(', ')}): run npm run build:binary -- --arch all`);
+  fail(
+    `the architectures' binaries come from different builds (${[...ids].map(([a, id]) => `${a} ${id}`).join(', ')}): run npm run build:binary -- --arch all`,
+  );
 }
 
 const tool = process.env.FWATCHDOG_BUILDER ?? (installed('podman') ? 'podman' : 'docker');
@@ -67,7 +69,17 @@ const images = [];
 for (const arch of arches) {
   const platform = `linux/${ARCHES[arch].platform}`;
   const archTag = `${tag}-${ARCHES[arch].platform}`;
-  const args = ['build', '--platform', platform, '-f', join(root, 'Dockerfile.watchdog'), '-t', archTag, '--build-arg', `VERSION=${version}`];
+  const args = [
+    'build',
+    '--platform',
+    platform,
+    '-f',
+    join(root, 'Dockerfile.watchdog'),
+    '-t',
+    archTag,
+    '--build-arg',
+    `VERSION=${version}`,
+  ];
   // podman: keep the Docker format (HEALTHCHECK, if a derived image sets one) and skip the layer cache, which
   // reuses a LABEL step built with other --build-arg values.
   if (tool === 'podman') args.push('--format', 'docker', '--no-cache');
@@ -79,7 +91,9 @@ for (const arch of arches) {
 }
 
 if (tool !== 'podman') {
-  console.log(`fwatchdog image: built ${images.join(', ')} (a manifest list needs podman, or docker buildx with a registry: see the README)`);
+  console.log(
+    `fwatchdog image: built ${images.join(', ')} (a manifest list needs podman, or docker buildx with a registry: see the README)`,
+  );
   process.exit(0);
 }
 // A manifest list per name, replaced if it exists (an image of that name, from an older build, is removed too).
@@ -89,4 +103,6 @@ for (const list of lists) {
   run('podman', ['manifest', 'create', list]);
   for (const image of images) run('podman', ['manifest', 'add', list, `containers-storage:${image}`]);
 }
-console.log(`fwatchdog image: ${lists.join(' and ')}: manifest lists of ${arches.map((a) => `linux/${ARCHES[a].platform}`).join(' and ')} (${images.join(', ')})`);
+console.log(
+  `fwatchdog image: ${lists.join(' and ')}: manifest lists of ${arches.map((a) => `linux/${ARCHES[a].platform}`).join(' and ')} (${images.join(', ')})`,
+);

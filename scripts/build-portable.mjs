@@ -18,7 +18,19 @@
 // The launcher execs `lib/<loader> --inhibit-cache --library-path lib --argv0 ARGV0 fwatchdog-bin ARGS`,
 // so the libraries apply to the watchdog only, never to the functions it starts.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, linkSync, mkdirSync, readdirSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  linkSync,
+  mkdirSync,
+  readdirSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ARCHES, HOST, archDist, archesFromArgs, toolFor } from './arches.mjs';
@@ -56,7 +68,10 @@ function sharedLibraries(file, arch) {
   if (arch === HOST) listing = run('ldd', [file]);
   else {
     const foreign = ARCHES[arch].loader;
-    if (!existsSync(foreign)) fail(`${foreign} is missing: the ${arch} portable folder takes its loader and libraries from Debian's ${arch} packages (dpkg --add-architecture ${arch} && apt-get update && apt-get install libc6:${arch} libstdc++6:${arch})`);
+    if (!existsSync(foreign))
+      fail(
+        `${foreign} is missing: the ${arch} portable folder takes its loader and libraries from Debian's ${arch} packages (dpkg --add-architecture ${arch} && apt-get update && apt-get install libc6:${arch} libstdc++6:${arch})`,
+      );
     listing = run(foreign, ['--list', file]);
     loader = foreign;
   }
@@ -84,7 +99,10 @@ function linkOrCopy(from, to) {
 if (process.platform !== 'linux') fail('the portable folder is built on Linux only');
 if (!existsSync(launcherSource)) fail(`${launcherSource} is missing`);
 const glibc = process.report?.getReport?.().header?.glibcVersionRuntime;
-if (!glibc) fail('this machine has no glibc: build the portable folder on a glibc system (e.g. Debian), where dist/fwatchdog was built');
+if (!glibc)
+  fail(
+    'this machine has no glibc: build the portable folder on a glibc system (e.g. Debian), where dist/fwatchdog was built',
+  );
 
 /** The compiler (and its leading arguments) for the static launcher of `arch`. */
 function launcherCompiler(arch) {
@@ -113,7 +131,8 @@ function buildPortable(arch) {
   const out = join(archDist(root, arch), 'portable');
   const tmp = join(archDist(root, arch), 'portable.tmp');
   const image = join(archDist(root, arch), 'image');
-  if (!existsSync(binary)) fail(`${binary} is missing: run npm run build:binary${arch === HOST ? '' : ` -- --arch ${arch}`} first`);
+  if (!existsSync(binary))
+    fail(`${binary} is missing: run npm run build:binary${arch === HOST ? '' : ` -- --arch ${arch}`} first`);
 
   // The libraries of the binary and of every addon it carries (addons are dlopen()ed from its assets).
   const { libs, loader } = sharedLibraries(binary, arch);
@@ -134,9 +153,22 @@ function buildPortable(arch) {
   const [cc, ...ccArgs] = launcherCompiler(arch);
   const launcher = join(tmp, 'fwatchdog');
   try {
-    run(cc, [...ccArgs, '-static', '-Os', '-s', '-Wall', '-Wextra', `-DLOADER="${basename(loader)}"`, '-o', launcher, launcherSource]);
+    run(cc, [
+      ...ccArgs,
+      '-static',
+      '-Os',
+      '-s',
+      '-Wall',
+      '-Wextra',
+      `-DLOADER="${basename(loader)}"`,
+      '-o',
+      launcher,
+      launcherSource,
+    ]);
   } catch (err) {
-    fail(`cannot build the static launcher with ${cc} (install musl-tools, or libc6-dev for gcc -static; for another architecture gcc-<triplet> and musl-dev:<arch>): ${err.message}`);
+    fail(
+      `cannot build the static launcher with ${cc} (install musl-tools, or libc6-dev for gcc -static; for another architecture gcc-<triplet> and musl-dev:<arch>): ${err.message}`,
+    );
   }
 
   // The loader and libraries, under the names the binary asks for (copies of the files, not of symlinks).

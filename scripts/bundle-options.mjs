@@ -31,7 +31,9 @@ const chunkImports = {
   name: 'chunk-imports',
   setup(b) {
     const bySpecifier = new Map(CHUNKS.map((c) => [c.specifier, c.name]));
-    b.onResolve({ filter: /^[^./]/ }, (args) => (bySpecifier.has(args.path) ? { path: args.path, namespace: 'fwatchdog-chunk' } : undefined));
+    b.onResolve({ filter: /^[^./]/ }, (args) =>
+      bySpecifier.has(args.path) ? { path: args.path, namespace: 'fwatchdog-chunk' } : undefined,
+    );
     b.onLoad({ filter: /.*/, namespace: 'fwatchdog-chunk' }, (args) => ({
       contents: `module.exports = require('./src/load-chunk.ts').loadChunk(${JSON.stringify(bySpecifier.get(args.path))});\n`,
       loader: 'js',
@@ -50,15 +52,25 @@ const chunkImports = {
 const undiciLean = {
   name: 'undici-lean',
   setup(b) {
-    b.onResolve({ filter: /^\.\/client-h2\.js$/ }, (args) => (/[\\/]dispatcher[\\/]client\.js$/.test(args.importer) ? { path: args.path, namespace: 'lazy-client-h2', pluginData: { dir: args.resolveDir } } : undefined));
+    b.onResolve({ filter: /^\.\/client-h2\.js$/ }, (args) =>
+      /[\\/]dispatcher[\\/]client\.js$/.test(args.importer)
+        ? { path: args.path, namespace: 'lazy-client-h2', pluginData: { dir: args.resolveDir } }
+        : undefined,
+    );
     b.onLoad({ filter: /.*/, namespace: 'lazy-client-h2' }, (args) => ({
-      contents: "let real;\nmodule.exports = function connectH2(client, socket) {\n  real ??= require('./client-h2.js');\n  return real(client, socket);\n};\n",
+      contents:
+        "let real;\nmodule.exports = function connectH2(client, socket) {\n  real ??= require('./client-h2.js');\n  return real(client, socket);\n};\n",
       resolveDir: args.pluginData.dir,
       loader: 'js',
     }));
-    b.onResolve({ filter: /^node:assert$/ }, (args) => (/[\\/]node_modules[\\/]undici[\\/]/.test(args.importer) ? { path: 'assert', namespace: 'plain-assert' } : undefined));
+    b.onResolve({ filter: /^node:assert$/ }, (args) =>
+      /[\\/]node_modules[\\/]undici[\\/]/.test(args.importer)
+        ? { path: 'assert', namespace: 'plain-assert' }
+        : undefined,
+    );
     b.onLoad({ filter: /.*/, namespace: 'plain-assert' }, () => ({
-      contents: "'use strict';\nfunction assert(value, message) {\n  if (value) return;\n  const err = new Error(typeof message === 'string' ? message : 'assertion failed');\n  err.code = 'ERR_ASSERTION';\n  throw err;\n}\nassert.ok = assert;\nmodule.exports = assert;\n",
+      contents:
+        "'use strict';\nfunction assert(value, message) {\n  if (value) return;\n  const err = new Error(typeof message === 'string' ? message : 'assertion failed');\n  err.code = 'ERR_ASSERTION';\n  throw err;\n}\nassert.ok = assert;\nmodule.exports = assert;\n",
       loader: 'js',
     }));
   },
@@ -71,7 +83,12 @@ const CHUNK_PLUGINS = { 'undici-pool': [undiciLean] };
 export function chunkOptions({ name, specifier }) {
   return {
     plugins: CHUNK_PLUGINS[name] ?? [],
-    stdin: { contents: `module.exports = require(${JSON.stringify(specifier)});\n`, resolveDir: ROOT, loader: 'js', sourcefile: `chunk-${name}.cjs` },
+    stdin: {
+      contents: `module.exports = require(${JSON.stringify(specifier)});\n`,
+      resolveDir: ROOT,
+      loader: 'js',
+      sourcefile: `chunk-${name}.cjs`,
+    },
     outfile: `dist/chunks/${name}.cjs`,
     bundle: true,
     platform: 'node',
@@ -89,7 +106,9 @@ export function bundleOptions({ outfile = 'dist/fwatchdog.cjs', plugins = [] } =
   const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
   let sha = 'unknown';
   try {
-    sha = execSync('git rev-parse --short HEAD', { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+    sha = execSync('git rev-parse --short HEAD', { stdio: ['ignore', 'pipe', 'ignore'] })
+      .toString()
+      .trim();
   } catch {
     // Not a git checkout (e.g. a source tarball): the SHA stays "unknown".
   }
@@ -103,7 +122,11 @@ export function bundleOptions({ outfile = 'dist/fwatchdog.cjs', plugins = [] } =
     minifySyntax: true,
     legalComments: 'none',
     banner: { js: '#!/usr/bin/env node' },
-    define: { __FWATCHDOG_VERSION__: JSON.stringify(pkg.version), __FWATCHDOG_SHA__: JSON.stringify(sha), __FWATCHDOG_CHUNK_WRAP__: JSON.stringify(CHUNK_WRAP) },
+    define: {
+      __FWATCHDOG_VERSION__: JSON.stringify(pkg.version),
+      __FWATCHDOG_SHA__: JSON.stringify(sha),
+      __FWATCHDOG_CHUNK_WRAP__: JSON.stringify(CHUNK_WRAP),
+    },
     plugins: [chunkImports, ...plugins],
     logLevel: 'warning',
   };

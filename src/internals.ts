@@ -54,7 +54,13 @@ export interface CustomMetric {
   readonly help: string;
   readonly type: 'counter' | 'gauge' | 'histogram' | 'summary';
   readonly aggregator: string;
-  get(): Promise<{ name: string; help: string; type: string; aggregator: string; values: Array<{ labels: Record<string, string | number>; value: number; metricName?: string }> }>;
+  get(): Promise<{
+    name: string;
+    help: string;
+    type: string;
+    aggregator: string;
+    values: Array<{ labels: Record<string, string | number>; value: number; metricName?: string }>;
+  }>;
   reset(): void;
 }
 
@@ -72,4 +78,3 @@ export function editHeaderBlock(res: ServerResponse, edit: (head: string) => str
   const self = res as unknown as { _header: string | null };
   if (typeof self._header === 'string') self._header = edit(self._header);
 }
-

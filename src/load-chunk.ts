@@ -42,8 +42,15 @@ export function loadChunk(name: string): unknown {
   // eslint-disable-next-line @typescript-eslint/no-require-imports -- loaded only when a chunk is
   const { Script } = require('node:vm') as typeof import('node:vm');
   const [head, tail] = __FWATCHDOG_CHUNK_WRAP__;
-  const script = new Script(`${head}${source}${tail}`, { filename: `fwatchdog/chunks/${name}.cjs`, ...(cachedData ? { cachedData } : {}) });
+  const script = new Script(`${head}${source}${tail}`, {
+    filename: `fwatchdog/chunks/${name}.cjs`,
+    ...(cachedData ? { cachedData } : {}),
+  });
   const module = { exports: {} as unknown };
-  (script.runInThisContext() as (e: unknown, r: NodeJS.Require, m: { exports: unknown }) => void)(module.exports, require, module);
+  (script.runInThisContext() as (e: unknown, r: NodeJS.Require, m: { exports: unknown }) => void)(
+    module.exports,
+    require,
+    module,
+  );
   return module.exports;
 }

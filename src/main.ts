@@ -51,7 +51,9 @@ async function main(): Promise<void> {
   const env = ownEnv();
   const loaded = loadConfig(env);
   if (!loaded.ok) {
-    process.stderr.write(`fwatchdog: the configuration has ${loaded.problems.length} problem(s):\n${loaded.problems.map((p) => `  - ${p}\n`).join('')}See fwatchdog --help for every variable.\n`);
+    process.stderr.write(
+      `fwatchdog: the configuration has ${loaded.problems.length} problem(s):\n${loaded.problems.map((p) => `  - ${p}\n`).join('')}See fwatchdog --help for every variable.\n`,
+    );
     process.exit(2);
   }
   const config = loaded.config;
@@ -80,9 +82,22 @@ async function main(): Promise<void> {
     flushLogs();
     process.exit(code);
   };
-  const logger = createLogger({ format: config.logFormat, prefixLogs: config.prefixLogs, err: errDest, out: outDest, debug: config.writeDebug || config.debugHeaders, textCallIds: config.logCallId });
+  const logger = createLogger({
+    format: config.logFormat,
+    prefixLogs: config.prefixLogs,
+    err: errDest,
+    out: outDest,
+    debug: config.writeDebug || config.debugHeaders,
+    textCallIds: config.logCallId,
+  });
   logger.info(`Version: ${VERSION}\tSHA: ${GIT_SHA}`);
-  const addonInput: AddonLoadInput = { dlopen: (m, f) => process.dlopen(m, f), execPath: process.execPath, scriptPath: process.argv[1], tmpDir: config.tmpDir, uid: process.getuid?.() };
+  const addonInput: AddonLoadInput = {
+    dlopen: (m, f) => process.dlopen(m, f),
+    execPath: process.execPath,
+    scriptPath: process.argv[1],
+    tmpDir: config.tmpDir,
+    uid: process.getuid?.(),
+  };
   // Both addons load once the watchdog is ready (in run()): the first /_/ready does not wait for them.
   const addons: Addons = {
     reaper: process.pid === 1 ? () => loadReaper(logger, addonInput) : undefined,
@@ -114,7 +129,13 @@ interface Addons {
   reaper: (() => ReaperAddon | undefined) | undefined;
 }
 
-async function run(config: WatchdogConfig, env: Record<string, string>, logger: Logger, exit: (code: number) => never, addons: Addons): Promise<void> {
+async function run(
+  config: WatchdogConfig,
+  env: Record<string, string>,
+  logger: Logger,
+  exit: (code: number) => never,
+  addons: Addons,
+): Promise<void> {
   let booted: Booted | undefined;
   let fatal = false;
   const gc = lazyGc(logger);
@@ -150,7 +171,9 @@ async function run(config: WatchdogConfig, env: Record<string, string>, logger: 
   const onBug = (what: string, err: unknown): void => {
     logger.error(`${what}: ${String(err)}`, { err: (err as Error | undefined)?.stack ?? String(err) });
     bugExit ??= setTimeout(exit, BUG_EXIT_MS, 1); // whatever the stop waits for, in a state nobody can trust
-    onFatal(`the process is in an unknown state after an ${what}: unhealthy now, exiting once the requests in flight are answered (at most ${FATAL_ANSWER_MS} ms)`);
+    onFatal(
+      `the process is in an unknown state after an ${what}: unhealthy now, exiting once the requests in flight are answered (at most ${FATAL_ANSWER_MS} ms)`,
+    );
   };
   process.on('uncaughtException', (err) => onBug('uncaught exception', err));
   // As Node's default since 15 (--unhandled-rejections=throw), which an explicit listener does not depend on.
@@ -174,7 +197,15 @@ async function run(config: WatchdogConfig, env: Record<string, string>, logger: 
   process.on('SIGINT', onSignal);
 
   try {
-    booted = await bootWatchdog({ config, logger, env, cwd: process.cwd(), onFatal, reclaim: createStreamReclaim(youngGenerationGc(gc)), ...(addons.spawn ? { spawnAddon: addons.spawn } : {}) });
+    booted = await bootWatchdog({
+      config,
+      logger,
+      env,
+      cwd: process.cwd(),
+      onFatal,
+      reclaim: createStreamReclaim(youngGenerationGc(gc)),
+      ...(addons.spawn ? { spawnAddon: addons.spawn } : {}),
+    });
   } catch (err) {
     logger.error(err instanceof StartupError ? err.message : `start-up failed: ${String((err as Error).stack ?? err)}`);
     exit(err instanceof StartupError ? err.exitCode : 1);
@@ -200,12 +231,15 @@ async function run(config: WatchdogConfig, env: Record<string, string>, logger: 
   }, AFTER_READY_MS);
   try {
     const ready = await booted.watchdog.markReadyWhenReady();
-    if (!ready && !fatal && signals === 0 && exitInWindow === undefined) logger.error('the function never became ready');
+    if (!ready && !fatal && signals === 0 && exitInWindow === undefined)
+      logger.error('the function never became ready');
     if (ready) startIdleReclaim(booted.watchdog, gc);
     // prom-client (about 5 MB resident) is loaded by the first scrape (src/metrics/metrics.ts), not at
     // start nor by requests: a replica nobody scrapes stays at Node's floor.
   } catch (err) {
-    logger.error(`cannot write the lock file ${config.lockFilePath}: ${(err as Error).message}; set TMPDIR to a writable folder or suppress_lock=true`);
+    logger.error(
+      `cannot write the lock file ${config.lockFilePath}: ${(err as Error).message}; set TMPDIR to a writable folder or suppress_lock=true`,
+    );
     await booted.watchdog.abort();
     exit(1);
   }
@@ -300,9 +334,15 @@ function loadSpawner(logger: Logger, input: AddonLoadInput): SpawnAddon | undefi
  */
 function routeFunctionOutput(logger: Logger, maxLineBytes: number): () => void {
   const splitters = (['stdout', 'stderr'] as const).map((name) => {
-    const splitter = createLineSplitter(maxLineBytes, (line) => logger.functionLine(name, line, callScope.getStore()?.callId));
+    const splitter = createLineSplitter(maxLineBytes, (line) =>
+      logger.functionLine(name, line, callScope.getStore()?.callId),
+    );
     const stream = process[name];
-    stream.write = ((chunk: string | Uint8Array, encoding?: BufferEncoding | ((err?: Error | null) => void), callback?: (err?: Error | null) => void): boolean => {
+    stream.write = ((
+      chunk: string | Uint8Array,
+      encoding?: BufferEncoding | ((err?: Error | null) => void),
+      callback?: (err?: Error | null) => void,
+    ): boolean => {
       splitter.write(chunk, typeof encoding === 'string' ? encoding : undefined);
       const done = typeof encoding === 'function' ? encoding : callback;
       if (done !== undefined) process.nextTick(done);
@@ -319,7 +359,9 @@ function routeFunctionOutput(logger: Logger, maxLineBytes: number): () => void {
 function loadReaper(logger: Logger, input: AddonLoadInput): ReaperAddon | undefined {
   const load = loadAddon(REAPER_ADDON, input);
   if (!load.ok) {
-    logger.warn(`running as PID 1 without the zombie reaper (${load.reason}; looked for ${load.tried.join(', ')}): orphaned processes will stay zombies. Put ${REAPER_ADDON.file} next to the binary or run under an init such as tini`);
+    logger.warn(
+      `running as PID 1 without the zombie reaper (${load.reason}; looked for ${load.tried.join(', ')}): orphaned processes will stay zombies. Put ${REAPER_ADDON.file} next to the binary or run under an init such as tini`,
+    );
     return undefined;
   }
   logger.info(`Reaping orphaned processes as PID 1 (${load.from})`);

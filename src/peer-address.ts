@@ -8,7 +8,12 @@ const MAPPED = '::ffff:';
  * IPv4-mapped form (RFC 4291 section 2.5.5.2) is unmapped; any other IPv6 address is kept as it is.
  */
 export function unmapIpv4(address: string | undefined): string | undefined {
-  if (address === undefined || address.length <= MAPPED.length || address.slice(0, MAPPED.length).toLowerCase() !== MAPPED) return address;
+  if (
+    address === undefined ||
+    address.length <= MAPPED.length ||
+    address.slice(0, MAPPED.length).toLowerCase() !== MAPPED
+  )
+    return address;
   const v4 = address.slice(MAPPED.length);
   return isIPv4(v4) ? v4 : address;
 }

@@ -34,7 +34,11 @@ interface Report {
 /** Runs `node bench/run.mjs <args>` to completion; resolves its exit code and output. */
 function runBench(args: string[]): Promise<{ code: number | null; output: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [join(ROOT, 'bench', 'run.mjs'), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const child = spawn(process.execPath, [join(ROOT, 'bench', 'run.mjs'), ...args], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    });
     onTestFinished(() => {
       try {
         process.kill(-(child.pid as number), 'SIGKILL');
@@ -52,7 +56,11 @@ function runBench(args: string[]): Promise<{ code: number | null; output: string
 
 async function smoke(scenario: string, extra: string[] = []): Promise<Row[]> {
   const out = join(makeTmpDir('fwd-bench-smoke-'), 'result.json');
-  const { code, output } = await withTimeout(runBench([scenario, '--duration', '1', '--out', out, ...extra]), 50_000, `bench ${scenario}`);
+  const { code, output } = await withTimeout(
+    runBench([scenario, '--duration', '1', '--out', out, ...extra]),
+    50_000,
+    `bench ${scenario}`,
+  );
   expect(existsSync(out), output).toBe(true);
   const report = JSON.parse(readFileSync(out, 'utf8')) as Report;
   expect(report.machine.cpus).toBeGreaterThan(0);
@@ -64,7 +72,10 @@ async function smoke(scenario: string, extra: string[] = []): Promise<Row[]> {
   for (const row of rows) {
     expect(row.error, `${row.target} ${row.case}: ${row.error}\n${output}`).toBeUndefined();
     const value = row[row.metric as 'reqPerSec' | 'mbPerSec' | 'startupMs'];
-    expect(typeof value === 'number' && Number.isFinite(value) && value > 0, `${row.target} ${row.case} ${row.metric}=${String(value)}`).toBe(true);
+    expect(
+      typeof value === 'number' && Number.isFinite(value) && value > 0,
+      `${row.target} ${row.case} ${row.metric}=${String(value)}`,
+    ).toBe(true);
     if (row.target === 'fwatchdog') expect(row.ratio).toBeGreaterThan(0);
   }
   expect(code, output).toBe(0);
@@ -74,7 +85,11 @@ async function smoke(scenario: string, extra: string[] = []): Promise<Row[]> {
 describe('bench suite smoke', { timeout: 60_000 }, () => {
   it('fork reports req/s, p50 and p99 for classic, streaming and serializing beside the plain spawn baseline', async () => {
     const rows = await smoke('fork');
-    expect(rows.filter((r) => r.target === 'fwatchdog').map((r) => r.case.split(' ')[0])).toEqual(['classic', 'streaming', 'serializing']);
+    expect(rows.filter((r) => r.target === 'fwatchdog').map((r) => r.case.split(' ')[0])).toEqual([
+      'classic',
+      'streaming',
+      'serializing',
+    ]);
     for (const r of rows) {
       expect(r.errors).toBe(0);
       expect(r.p99Ms).toBeGreaterThanOrEqual(r.p50Ms as number);
@@ -94,7 +109,11 @@ describe('bench suite smoke', { timeout: 60_000 }, () => {
     const rows = await smoke('startup', ['--startup-runs', '2']);
     expect(rows.some((r) => r.target === 'baseline')).toBe(true);
     expect(rows.some((r) => r.case.startsWith('node dist/fwatchdog.cjs'))).toBe(true);
-    for (const mode of ['streaming', 'serializing', 'classic', 'http', 'static', 'inproc']) expect(rows.some((r) => r.target === 'fwatchdog' && r.case.includes(`mode=${mode}`)), mode).toBe(true);
+    for (const mode of ['streaming', 'serializing', 'classic', 'http', 'static', 'inproc'])
+      expect(
+        rows.some((r) => r.target === 'fwatchdog' && r.case.includes(`mode=${mode}`)),
+        mode,
+      ).toBe(true);
     for (const r of rows) {
       expect(r.rssMb).toBeGreaterThan(0);
       expect(r.cpuMs).toBeGreaterThan(0);

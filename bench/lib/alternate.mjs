@@ -34,7 +34,15 @@ export function combineRates(segments) {
   const seconds = ok.reduce((a, s) => a + s.seconds, 0);
   const requests = ok.reduce((a, s) => a + s.requests, 0);
   const mean = (k) => ok.reduce((a, s) => a + s[k], 0) / ok.length;
-  return { reqPerSec: requests / seconds, p50Ms: mean('p50Ms'), p99Ms: mean('p99Ms'), errors: ok.reduce((a, s) => a + s.errors, 0), requests, seconds, ...(error ? { error } : {}) };
+  return {
+    reqPerSec: requests / seconds,
+    p50Ms: mean('p50Ms'),
+    p99Ms: mean('p99Ms'),
+    errors: ok.reduce((a, s) => a + s.errors, 0),
+    requests,
+    seconds,
+    ...(error ? { error } : {}),
+  };
 }
 
 /** The median of a list of numbers. */

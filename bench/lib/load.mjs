@@ -57,18 +57,29 @@ function bytesStream(totalBytes, chunkBytes = 1 << 20) {
 export function transfer(port, { method = 'GET', path = '/', uploadBytes = 0 }) {
   return new Promise((resolveTransfer, reject) => {
     const started = performance.now();
-    const req = request({ host: '127.0.0.1', port, path, method, agent: false, headers: uploadBytes > 0 ? { 'Content-Type': 'application/octet-stream', 'Content-Length': String(uploadBytes) } : {} }, (res) => {
-      let bytes = 0;
-      res.on('data', (c) => {
-        bytes += c.length;
-      });
-      res.on('error', reject);
-      res.on('end', () => {
-        const seconds = (performance.now() - started) / 1000;
-        const moved = Math.max(bytes, uploadBytes);
-        resolveTransfer({ status: res.statusCode ?? 0, bytes, seconds, mbPerSec: moved / (1 << 20) / seconds });
-      });
-    });
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        path,
+        method,
+        agent: false,
+        headers:
+          uploadBytes > 0 ? { 'Content-Type': 'application/octet-stream', 'Content-Length': String(uploadBytes) } : {},
+      },
+      (res) => {
+        let bytes = 0;
+        res.on('data', (c) => {
+          bytes += c.length;
+        });
+        res.on('error', reject);
+        res.on('end', () => {
+          const seconds = (performance.now() - started) / 1000;
+          const moved = Math.max(bytes, uploadBytes);
+          resolveTransfer({ status: res.statusCode ?? 0, bytes, seconds, mbPerSec: moved / (1 << 20) / seconds });
+        });
+      },
+    );
     req.on('error', reject);
     if (uploadBytes > 0) bytesStream(uploadBytes).pipe(req);
     else req.end();

@@ -20,10 +20,17 @@ const running = new Set();
  */
 export function ourWatchdog() {
   const binary = join(ROOT, 'dist', 'fwatchdog');
-  const viaNode = { label: `node dist/fwatchdog.cjs (node ${process.version})`, command: process.execPath, args: [join(ROOT, 'dist', 'fwatchdog.cjs')] };
+  const viaNode = {
+    label: `node dist/fwatchdog.cjs (node ${process.version})`,
+    command: process.execPath,
+    args: [join(ROOT, 'dist', 'fwatchdog.cjs')],
+  };
   if (!existsSync(binary)) return viaNode;
   if (statSync(binary).mtimeMs < newestMtimeMs(join(ROOT, 'src'))) {
-    return { ...viaNode, label: `${viaNode.label}; dist/fwatchdog is older than src/, run npm run build:binary to measure it` };
+    return {
+      ...viaNode,
+      label: `${viaNode.label}; dist/fwatchdog is older than src/, run npm run build:binary to measure it`,
+    };
   }
   return { label: 'dist/fwatchdog (single-file binary)', command: binary, args: [] };
 }
@@ -80,9 +87,11 @@ export function probe(port, path) {
 export async function waitFor200(proc, port, path, maxMs = 10_000, everyMs = 2) {
   const deadline = Date.now() + maxMs;
   for (;;) {
-    if (proc.exited) throw new Error(`${proc.name} exited (${proc.exitText}) before answering ${path}:\n${proc.logTail()}`);
+    if (proc.exited)
+      throw new Error(`${proc.name} exited (${proc.exitText}) before answering ${path}:\n${proc.logTail()}`);
     if ((await probe(port, path)) === 200) return;
-    if (Date.now() > deadline) throw new Error(`${proc.name} did not answer 200 on ${path} within ${maxMs} ms:\n${proc.logTail()}`);
+    if (Date.now() > deadline)
+      throw new Error(`${proc.name} did not answer 200 on ${path} within ${maxMs} ms:\n${proc.logTail()}`);
     await sleep(everyMs);
   }
 }
@@ -196,7 +205,12 @@ export function memoryMb(pid) {
 export async function startWatchdog(name, exe, env, readyPath = '/_/health') {
   const port = await freePort();
   // metrics_port only exists in fwatchdog; the Go originals always bind 8081 and ignore it.
-  const proc = startProcess(name, exe.command, exe.args, { port: String(port), metrics_port: '0', healthcheck_interval: '1ms', ...env });
+  const proc = startProcess(name, exe.command, exe.args, {
+    port: String(port),
+    metrics_port: '0',
+    healthcheck_interval: '1ms',
+    ...env,
+  });
   try {
     await waitFor200(proc, port, readyPath);
   } catch (err) {
@@ -210,7 +224,12 @@ export async function startWatchdog(name, exe, env, readyPath = '/_/health') {
 /** The plain Node fork baseline (bench/servers/node-spawn.mjs running `cat`), ready to serve. */
 export async function startForkBaseline() {
   const port = await freePort();
-  const proc = startProcess('node-spawn baseline', process.execPath, [join(ROOT, 'bench', 'servers', 'node-spawn.mjs'), String(port), 'cat'], {});
+  const proc = startProcess(
+    'node-spawn baseline',
+    process.execPath,
+    [join(ROOT, 'bench', 'servers', 'node-spawn.mjs'), String(port), 'cat'],
+    {},
+  );
   try {
     await waitFor200(proc, port, '/');
   } catch (err) {

@@ -20,7 +20,12 @@ export const fork = {
     const rounds = ctx.rounds;
     let spawnPath;
     for (const mode of MODES) {
-      const targets = ['baseline', 'fwatchdog', ...(ctx.spawnFallback ? ['fwatchdog (child_process)'] : []), ...(ctx.ref ? ['ref'] : [])];
+      const targets = [
+        'baseline',
+        'fwatchdog',
+        ...(ctx.spawnFallback ? ['fwatchdog (child_process)'] : []),
+        ...(ctx.ref ? ['ref'] : []),
+      ];
       const segS = ctx.segmentSeconds(MODES.length * targets.length * rounds);
       const started = new Map();
       const idle = new Map();
@@ -33,12 +38,22 @@ export const fork = {
         const proc = started.get(target);
         // Which way fwatchdog starts functions (posix_spawn addon or child_process), from its start-up log.
         if (target === 'fwatchdog') spawnPath ??= /Starting functions with ([^"\n]*)/.exec(proc.logHead())?.[1];
-        if (round === 0 && ctx.warmupSeconds() > 0) await hammer(proc.port, ctx.warmupSeconds(), { connections: CONNECTIONS, method: 'POST', body: BODY });
+        if (round === 0 && ctx.warmupSeconds() > 0)
+          await hammer(proc.port, ctx.warmupSeconds(), { connections: CONNECTIONS, method: 'POST', body: BODY });
         return hammer(proc.port, segS, { connections: CONNECTIONS, method: 'POST', body: BODY });
       });
       const peak = new Map([...started].map(([target, p]) => [target, memoryMb(p.pid)?.peakRssMb]));
       await Promise.all([...started.values()].map((p) => p.stop()));
-      for (const target of targets) rows.push({ scenario: 'fork', case: `${mode} cat POST 5 B, ${CONNECTIONS} conns`, target, ...combineRates(results.get(target)), peakRssMb: peak.get(target), idleRssMb: idle.get(target), ...(target === 'fwatchdog' && spawnPath ? { spawnPath } : {}) });
+      for (const target of targets)
+        rows.push({
+          scenario: 'fork',
+          case: `${mode} cat POST 5 B, ${CONNECTIONS} conns`,
+          target,
+          ...combineRates(results.get(target)),
+          peakRssMb: peak.get(target),
+          idleRssMb: idle.get(target),
+          ...(target === 'fwatchdog' && spawnPath ? { spawnPath } : {}),
+        });
     }
     return rows;
   },
@@ -49,7 +64,11 @@ async function start(target, ctx, env) {
   if (target === 'fwatchdog (child_process)') {
     // The bundle with the spawn addon made unloadable: the path taken where it was not built.
     const exe = bundleWatchdog();
-    return startWatchdog(target, { ...exe, args: ['--import', pathToFileURL(join(ROOT, 'bench', 'lib', 'no-spawn-addon.mjs')).href, ...exe.args] }, env);
+    return startWatchdog(
+      target,
+      { ...exe, args: ['--import', pathToFileURL(join(ROOT, 'bench', 'lib', 'no-spawn-addon.mjs')).href, ...exe.args] },
+      env,
+    );
   }
   return startWatchdog(target, target === 'ref' ? ctx.ref : ctx.exe, env);
 }

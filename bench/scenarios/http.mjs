@@ -13,7 +13,12 @@ import { ROOT, freePort, memoryMb, startWatchdog, waitFor200 } from '../lib/proc
 const CONNECTIONS = 50;
 const CASES = [
   { name: `GET, ${CONNECTIONS} conns`, method: 'GET' },
-  { name: `POST 1 KiB, ${CONNECTIONS} conns`, method: 'POST', body: Buffer.alloc(1024, 'x'), headers: { 'Content-Type': 'application/octet-stream' } },
+  {
+    name: `POST 1 KiB, ${CONNECTIONS} conns`,
+    method: 'POST',
+    body: Buffer.alloc(1024, 'x'),
+    headers: { 'Content-Type': 'application/octet-stream' },
+  },
 ];
 
 /** Starts a watchdog in http mode with its own upstream; `proc.upstreamPort` is that upstream. */
@@ -33,7 +38,10 @@ async function startHttpWatchdog(name, exe) {
   await waitFor200(proc, upstreamPort, '/');
   proc.upstreamPort = upstreamPort;
   proc.upstreamPid = childPids(proc.pid)[0];
-  proc.idle = { fwatchdog: memoryMb(proc.pid)?.rssMb, baseline: proc.upstreamPid === undefined ? undefined : memoryMb(proc.upstreamPid)?.rssMb };
+  proc.idle = {
+    fwatchdog: memoryMb(proc.pid)?.rssMb,
+    baseline: proc.upstreamPid === undefined ? undefined : memoryMb(proc.upstreamPid)?.rssMb,
+  };
   return proc;
 }
 
@@ -96,7 +104,8 @@ export const http = {
           if (round === 0 && ctx.warmupSeconds() > 0) await hammer(port, ctx.warmupSeconds(), opts);
           return hammer(port, segS, opts);
         });
-        for (const target of targets) rows.push({ scenario: 'http', case: c.name, target, ...combineRates(results.get(target)) });
+        for (const target of targets)
+          rows.push({ scenario: 'http', case: c.name, target, ...combineRates(results.get(target)) });
       }
       // The peaks at the end: after both cases.
       for (const r of rows) if (r.case === CASES[CASES.length - 1].name) Object.assign(r, rssOf(procs, r.target));
@@ -132,7 +141,13 @@ export const httpStream = {
         } while (performance.now() < until);
         return { bytes, seconds, errors };
       });
-      return targets.map((target) => ({ scenario: 'http-stream', case: 'GET 64 MiB response', target, ...combineTransfers(results.get(target)), ...rssOf(procs, target) }));
+      return targets.map((target) => ({
+        scenario: 'http-stream',
+        case: 'GET 64 MiB response',
+        target,
+        ...combineTransfers(results.get(target)),
+        ...rssOf(procs, target),
+      }));
     } finally {
       await stopAll(procs);
     }
@@ -146,5 +161,11 @@ export function combineTransfers(segments) {
   if (ok.length === 0) return { error: error ?? 'no measurement' };
   const bytes = ok.reduce((a, s) => a + s.bytes, 0);
   const seconds = ok.reduce((a, s) => a + s.seconds, 0);
-  return { mbPerSec: bytes / (1 << 20) / seconds, errors: ok.reduce((a, s) => a + s.errors, 0), bytes, seconds, ...(error ? { error } : {}) };
+  return {
+    mbPerSec: bytes / (1 << 20) / seconds,
+    errors: ok.reduce((a, s) => a + s.errors, 0),
+    bytes,
+    seconds,
+    ...(error ? { error } : {}),
+  };
 }

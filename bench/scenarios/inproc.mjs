@@ -85,12 +85,29 @@ async function startAll(ctx) {
   try {
     // The handler pair.
     const barePort = await freePort();
-    procs.bare = startProcess('bare node:http', SEA_NODE, [join(ROOT, 'bench', 'servers', 'bare-server.mjs'), String(barePort), HANDLER], {});
+    procs.bare = startProcess(
+      'bare node:http',
+      SEA_NODE,
+      [join(ROOT, 'bench', 'servers', 'bare-server.mjs'), String(barePort), HANDLER],
+      {},
+    );
     procs.bare.port = barePort;
     await waitFor200(procs.bare, barePort, '/');
-    procs.inproc = await startWatchdog('fwatchdog inproc', exe, { mode: 'inproc', fprocess: HANDLER, exec_timeout: '60s', read_timeout: '60s', write_timeout: '60s' });
+    procs.inproc = await startWatchdog('fwatchdog inproc', exe, {
+      mode: 'inproc',
+      fprocess: HANDLER,
+      exec_timeout: '60s',
+      read_timeout: '60s',
+      write_timeout: '60s',
+    });
     // The template pair: node-http in-process, node-http-server behind mode=http on the same Node.
-    procs.template = await startWatchdog('node-http inproc', exe, { mode: 'inproc', fprocess: join(ROOT, 'templates', 'node-http', 'index.ts'), exec_timeout: '60s', read_timeout: '60s', write_timeout: '60s' });
+    procs.template = await startWatchdog('node-http inproc', exe, {
+      mode: 'inproc',
+      fprocess: join(ROOT, 'templates', 'node-http', 'index.ts'),
+      exec_timeout: '60s',
+      read_timeout: '60s',
+      write_timeout: '60s',
+    });
     const upstreamPort = await freePort();
     procs.templateHttp = await startWatchdog('node-http-server http', exe, {
       mode: 'http',
@@ -117,14 +134,18 @@ export const inproc = {
   name: 'inproc',
   metric: 'reqPerSec',
   async run(ctx) {
-    if (!existsSync(SEA_NODE)) throw new Error(`${SEA_NODE} is missing: run npm run build:binary (it installs scripts/sea-node)`);
+    if (!existsSync(SEA_NODE))
+      throw new Error(`${SEA_NODE} is missing: run npm run build:binary (it installs scripts/sea-node)`);
     const roundsOf = (c) => (ctx.rounds > 1 ? PAIRED_ROUNDS[c.pair] : 1);
     const segS = ctx.segmentSeconds(CASES.reduce((n, c) => n + 2 * roundsOf(c), 0));
     const { procs, exe, stopAll } = await startAll(ctx);
     const rows = [];
     try {
       for (const c of CASES) {
-        const proc = { handler: { baseline: procs.bare, fwatchdog: procs.inproc }, template: { baseline: procs.templateHttp, fwatchdog: procs.template } }[c.pair];
+        const proc = {
+          handler: { baseline: procs.bare, fwatchdog: procs.inproc },
+          template: { baseline: procs.templateHttp, fwatchdog: procs.template },
+        }[c.pair];
         const opts = { connections: CONNECTIONS, ...c.load };
         const results = await alternate(['baseline', 'fwatchdog'], roundsOf(c), async (target, round) => {
           const { port, pid } = proc[target];
@@ -138,13 +159,24 @@ export const inproc = {
           const all = results.get(target);
           const segments = all.filter((r) => r.error === undefined);
           const requests = segments.reduce((a, r) => a + r.requests, 0);
-          const cpuUsPerReq = requests > 0 ? (segments.reduce((a, r) => a + r.cpuSeconds, 0) * 1e6) / requests : undefined;
-          const row = { scenario: 'inproc', case: c.name, target, label: LABELS[c.pair][target], ...combineRates(all), cpuUsPerReq, ...peakRss(proc[target].pid) };
+          const cpuUsPerReq =
+            requests > 0 ? (segments.reduce((a, r) => a + r.cpuSeconds, 0) * 1e6) / requests : undefined;
+          const row = {
+            scenario: 'inproc',
+            case: c.name,
+            target,
+            label: LABELS[c.pair][target],
+            ...combineRates(all),
+            cpuUsPerReq,
+            ...peakRss(proc[target].pid),
+          };
           if (segments.length > 0) {
             row.pairedRounds = segments.length;
             row.p50Ms = median(segments.map((r) => r.p50Ms));
             row.p99Ms = median(segments.map((r) => r.p99Ms));
-            const ratios = all.flatMap((r, i) => (r.error === undefined && base[i]?.error === undefined ? [r.reqPerSec / base[i].reqPerSec] : []));
+            const ratios = all.flatMap((r, i) =>
+              r.error === undefined && base[i]?.error === undefined ? [r.reqPerSec / base[i].reqPerSec] : [],
+            );
             if (target === 'fwatchdog' && ratios.length > 0) row.ratio = median(ratios);
           }
           rows.push(row);

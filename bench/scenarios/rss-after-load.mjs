@@ -27,13 +27,21 @@ export const rssAfterLoad = {
       streaming: { mode: 'streaming', fprocess: 'cat' },
       serializing: { mode: 'serializing', fprocess: 'cat' },
       classic: { mode: 'classic', fprocess: 'cat' },
-      http: { mode: 'http', fprocess: `${process.execPath} ${join(ROOT, 'bench', 'servers', 'upstream.mjs')} ${upstreamPort}`, upstream_url: `http://127.0.0.1:${upstreamPort}` },
+      http: {
+        mode: 'http',
+        fprocess: `${process.execPath} ${join(ROOT, 'bench', 'servers', 'upstream.mjs')} ${upstreamPort}`,
+        upstream_url: `http://127.0.0.1:${upstreamPort}`,
+      },
       static: { mode: 'static', static_path: dir },
       inproc: { mode: 'inproc', fprocess: join(ROOT, 'bench', 'servers', 'inproc-handler.mjs') },
     };
     const rows = [];
     for (const [name, env] of Object.entries(modes)) {
-      const row = { scenario: 'rss-after-load', case: `mode=${name}, POST for ${LOAD_S} s at ${CONNECTIONS} conns`, target: 'fwatchdog' };
+      const row = {
+        scenario: 'rss-after-load',
+        case: `mode=${name}, POST for ${LOAD_S} s at ${CONNECTIONS} conns`,
+        target: 'fwatchdog',
+      };
       let proc;
       try {
         proc = await startWatchdog(`fwatchdog ${name}`, ctx.exe, env);

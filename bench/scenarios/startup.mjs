@@ -51,8 +51,19 @@ function forkedAtMs(proc) {
 
 /** An http upstream that starts in a few ms (busybox httpd), so http mode's figure is the watchdog's. */
 function fastUpstream(dir) {
-  for (const bin of ['/usr/bin/busybox', '/bin/busybox']) if (existsSync(bin)) return { command: bin, args: (port) => ['httpd', '-f', '-p', `127.0.0.1:${port}`, '-h', dir], label: 'busybox httpd' };
-  return { command: embeddedNode(), args: () => [join(ROOT, 'bench', 'servers', 'bare-http.cjs')], label: 'bare node:http', portEnv: true };
+  for (const bin of ['/usr/bin/busybox', '/bin/busybox'])
+    if (existsSync(bin))
+      return {
+        command: bin,
+        args: (port) => ['httpd', '-f', '-p', `127.0.0.1:${port}`, '-h', dir],
+        label: 'busybox httpd',
+      };
+  return {
+    command: embeddedNode(),
+    args: () => [join(ROOT, 'bench', 'servers', 'bare-http.cjs')],
+    label: 'bare node:http',
+    portEnv: true,
+  };
 }
 
 /** scripts/sea-node's Node when installed (npm run build:binary does), else the node running the suite. */
@@ -85,12 +96,42 @@ export const startup = {
     const baseKeyOf = (name) => (name === 'inproc' ? 'import' : undefined);
     const targets = {
       // inproc's floor: the same server once it has imported the function module (Node's ESM loader).
-      'baseline import': { exe: { command: node, args: [join(ROOT, 'bench', 'servers', 'bare-import.cjs')] }, bare: true, baseKey: 'import', env: { HANDLER: join(dir, 'handler.cjs') }, caseName: 'the same server after import() of the inproc handler' },
-      baseline: { exe: { command: node, args: [join(ROOT, 'bench', 'servers', 'bare-http.cjs')] }, bare: true, caseName: `bare node:http server (${node === SEA_NODE ? 'scripts/sea-node Node' : `this node ${process.version}`})${upstream.portEnv ? ', = http mode\'s upstream alone' : ''}` },
-      ...Object.fromEntries(Object.entries(modes).map(([name, env]) => [`fwatchdog ${name}`, { exe: wd, env, baseKey: baseKeyOf(name), caseName: `${binary ? 'dist/fwatchdog' : 'node dist/fwatchdog.cjs'} mode=${name}` }])),
+      'baseline import': {
+        exe: { command: node, args: [join(ROOT, 'bench', 'servers', 'bare-import.cjs')] },
+        bare: true,
+        baseKey: 'import',
+        env: { HANDLER: join(dir, 'handler.cjs') },
+        caseName: 'the same server after import() of the inproc handler',
+      },
+      baseline: {
+        exe: { command: node, args: [join(ROOT, 'bench', 'servers', 'bare-http.cjs')] },
+        bare: true,
+        caseName: `bare node:http server (${node === SEA_NODE ? 'scripts/sea-node Node' : `this node ${process.version}`})${upstream.portEnv ? ", = http mode's upstream alone" : ''}`,
+      },
+      ...Object.fromEntries(
+        Object.entries(modes).map(([name, env]) => [
+          `fwatchdog ${name}`,
+          {
+            exe: wd,
+            env,
+            baseKey: baseKeyOf(name),
+            caseName: `${binary ? 'dist/fwatchdog' : 'node dist/fwatchdog.cjs'} mode=${name}`,
+          },
+        ]),
+      ),
       // The bundle on the machine's node as well (streaming), when the binary is what the suite measures.
-      ...(binary ? { 'fwatchdog (node)': { exe: bundleWatchdog(), env: modes.streaming, caseName: `node dist/fwatchdog.cjs (node ${process.version}) mode=streaming` } } : {}),
-      ...(ctx.ref ? { ref: { exe: ctx.ref, env: { ...modes.streaming }, caseName: 'reference binary mode=streaming' } } : {}),
+      ...(binary
+        ? {
+            'fwatchdog (node)': {
+              exe: bundleWatchdog(),
+              env: modes.streaming,
+              caseName: `node dist/fwatchdog.cjs (node ${process.version}) mode=streaming`,
+            },
+          }
+        : {}),
+      ...(ctx.ref
+        ? { ref: { exe: ctx.ref, env: { ...modes.streaming }, caseName: 'reference binary mode=streaming' } }
+        : {}),
     };
     const names = Object.keys(targets);
     const results = await alternate(names, ctx.startupRuns, async (name) => {

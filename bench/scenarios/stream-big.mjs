@@ -21,7 +21,13 @@ export const streamBig = {
     const uploadBytes = ctx.streamMib << 20;
     const targets = ['cat pipe', 'baseline', 'fwatchdog', ...(ctx.ref ? ['ref'] : [])];
     const rounds = ctx.rounds;
-    const env = { mode: 'streaming', fprocess: 'cat', exec_timeout: '120s', read_timeout: '120s', write_timeout: '120s' };
+    const env = {
+      mode: 'streaming',
+      fprocess: 'cat',
+      exec_timeout: '120s',
+      read_timeout: '120s',
+      write_timeout: '120s',
+    };
     const procs = new Map();
     try {
       const idle = new Map();
@@ -44,9 +50,23 @@ export const streamBig = {
         return { bytes: uploadBytes, seconds: r.seconds, errors: r.status === 200 && r.bytes === uploadBytes ? 0 : 1 };
       });
       return targets.map((target) => {
-        if (target === 'cat pipe') return { scenario: 'stream-big', case: `${ctx.streamMib} MiB through a bare cat pipe (no HTTP)`, target: 'cat pipe', ...combineTransfers(results.get(target)) };
+        if (target === 'cat pipe')
+          return {
+            scenario: 'stream-big',
+            case: `${ctx.streamMib} MiB through a bare cat pipe (no HTTP)`,
+            target: 'cat pipe',
+            ...combineTransfers(results.get(target)),
+          };
         const mem = procs.has(target) ? memoryMb(procs.get(target).pid) : undefined;
-        return { scenario: 'stream-big', case: `POST ${ctx.streamMib} MiB through cat`, target, ...combineTransfers(results.get(target)), peakRssMb: mem?.peakRssMb, idleRssMb: idle.get(target), warmRssMb: warm.get(target) };
+        return {
+          scenario: 'stream-big',
+          case: `POST ${ctx.streamMib} MiB through cat`,
+          target,
+          ...combineTransfers(results.get(target)),
+          peakRssMb: mem?.peakRssMb,
+          idleRssMb: idle.get(target),
+          warmRssMb: warm.get(target),
+        };
       });
     } finally {
       await Promise.all([...procs.values()].map((p) => p.stop()));

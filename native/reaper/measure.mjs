@@ -19,4 +19,11 @@ const kids = Array.from({ length: 50 }, () => spawn('sleep', ['5'], { stdio: 'ig
 await new Promise((r) => setTimeout(r, 200));
 const busy = scanCostUs(5_000);
 for (const k of kids) k.kill('SIGKILL');
-console.log(JSON.stringify({ node: process.version, loadMs: +loadMs.toFixed(2), scanUsNoChildren: +idle.toFixed(1), scanUs50Children: +busy.toFixed(1) }));
+console.log(
+  JSON.stringify({
+    node: process.version,
+    loadMs: +loadMs.toFixed(2),
+    scanUsNoChildren: +idle.toFixed(1),
+    scanUs50Children: +busy.toFixed(1),
+  }),
+);

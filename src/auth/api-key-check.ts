@@ -16,9 +16,15 @@ const BEARER = /^bearer[ \t]+/i;
 
 /** Builds the check for `headerName` (lower-case) against the digest kept by `secret`. */
 export function createApiKeyCheck(secret: SecretFile<Buffer>, headerName: string): ApiKeyCheck {
-  const missing = new WatchdogError('UNAUTHORIZED', `missing API key: send it in the ${headerName} header or as Authorization: Bearer <key>\n`);
+  const missing = new WatchdogError(
+    'UNAUTHORIZED',
+    `missing API key: send it in the ${headerName} header or as Authorization: Bearer <key>\n`,
+  );
   const invalid = new WatchdogError('UNAUTHORIZED', 'invalid API key\n');
-  const unavailable = new WatchdogError('NOT_READY', 'authentication is not available: the API key secret cannot be read\n');
+  const unavailable = new WatchdogError(
+    'NOT_READY',
+    'authentication is not available: the API key secret cannot be read\n',
+  );
 
   return (req) => {
     let given = req.headers[headerName];
@@ -64,6 +70,7 @@ function removeCredentials(req: IncomingMessage, headerName: string, digest: Buf
 }
 
 function firstAuthorization(raw: readonly string[]): string | undefined {
-  for (let i = 0; i + 1 < raw.length; i += 2) if ((raw[i] as string).toLowerCase() === 'authorization') return raw[i + 1];
+  for (let i = 0; i + 1 < raw.length; i += 2)
+    if ((raw[i] as string).toLowerCase() === 'authorization') return raw[i + 1];
   return undefined;
 }

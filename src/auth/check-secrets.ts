@@ -4,7 +4,9 @@ import type { WatchdogConfig } from '../config/load-config.js';
 import { readSecret } from './secret-file.js';
 
 /** Returns one message naming every missing, unreadable or (for auth) empty secret, or undefined when all are fine. */
-export function checkSecrets(config: Pick<WatchdogConfig, 'secretMountPath' | 'secrets' | 'authApiKeySecret' | 'authHmacSecret'>): string | undefined {
+export function checkSecrets(
+  config: Pick<WatchdogConfig, 'secretMountPath' | 'secrets' | 'authApiKeySecret' | 'authHmacSecret'>,
+): string | undefined {
   const auth = new Set<string>();
   if (config.authApiKeySecret !== undefined) auth.add(config.authApiKeySecret);
   if (config.authHmacSecret !== undefined) auth.add(config.authHmacSecret);
@@ -22,6 +24,6 @@ export function checkSecrets(config: Pick<WatchdogConfig, 'secretMountPath' | 's
   if (problems.length === 0) return undefined;
   return (
     `${problems.length} secret(s) missing or unusable in secret_mount_path=${config.secretMountPath}: ${problems.join(', ')}; ` +
-    'create them (e.g. faas-cli secret create NAME) and list them under the function\'s secrets, or set secret_mount_path to the folder that holds them'
+    "create them (e.g. faas-cli secret create NAME) and list them under the function's secrets, or set secret_mount_path to the folder that holds them"
   );
 }

@@ -13,23 +13,39 @@ export interface AuthGuardOptions {
   recheckMs?: number;
 }
 
-type AuthConfig = Pick<WatchdogConfig, 'secretMountPath' | 'authApiKeySecret' | 'authApiKeyHeader' | 'authHmacSecret' | 'authHmacHeader' | 'maxBodyBytes'>;
+type AuthConfig = Pick<
+  WatchdogConfig,
+  'secretMountPath' | 'authApiKeySecret' | 'authApiKeyHeader' | 'authHmacSecret' | 'authHmacHeader' | 'maxBodyBytes'
+>;
 
 /** Returns the guard, or undefined when no auth_* secret is set (no per-request cost at all). */
 export function createAuthGuard(config: AuthConfig, options: AuthGuardOptions): RequestGuard | undefined {
   const { logger } = options;
   const common = { logger, ...(options.recheckMs === undefined ? {} : { recheckMs: options.recheckMs }) };
   // Each secret is read once here, at start-up, and then only when its file changes.
-  const keyFile = config.authApiKeySecret === undefined ? undefined : createSecretFile(config.secretMountPath, config.authApiKeySecret, { ...common, derive: keyDigest });
+  const keyFile =
+    config.authApiKeySecret === undefined
+      ? undefined
+      : createSecretFile(config.secretMountPath, config.authApiKeySecret, { ...common, derive: keyDigest });
   keyFile?.current();
   const apiKey = keyFile === undefined ? undefined : createApiKeyCheck(keyFile, config.authApiKeyHeader);
   const signedBodyMaxBytes = config.maxBodyBytes > 0 ? config.maxBodyBytes : SIGNED_BODY_DEFAULT_MAX_BYTES;
-  const hmacFile = config.authHmacSecret === undefined ? undefined : createSecretFile(config.secretMountPath, config.authHmacSecret, { ...common, derive: hmacKey });
+  const hmacFile =
+    config.authHmacSecret === undefined
+      ? undefined
+      : createSecretFile(config.secretMountPath, config.authHmacSecret, { ...common, derive: hmacKey });
   hmacFile?.current();
-  const hmac = hmacFile === undefined ? undefined : createHmacCheck(hmacFile, config.authHmacHeader, signedBodyMaxBytes);
+  const hmac =
+    hmacFile === undefined ? undefined : createHmacCheck(hmacFile, config.authHmacHeader, signedBodyMaxBytes);
 
-  if (apiKey !== undefined) logger.info(`Auth: API key required in header ${config.authApiKeyHeader} (or Authorization: Bearer), secret "${config.authApiKeySecret}"`);
-  if (hmac !== undefined) logger.info(`Auth: body signature required in header ${config.authHmacHeader} (sha256=<hex>), secret "${config.authHmacSecret}", signed bodies up to ${signedBodyMaxBytes} bytes`);
+  if (apiKey !== undefined)
+    logger.info(
+      `Auth: API key required in header ${config.authApiKeyHeader} (or Authorization: Bearer), secret "${config.authApiKeySecret}"`,
+    );
+  if (hmac !== undefined)
+    logger.info(
+      `Auth: body signature required in header ${config.authHmacHeader} (sha256=<hex>), secret "${config.authHmacSecret}", signed bodies up to ${signedBodyMaxBytes} bytes`,
+    );
 
   if (apiKey !== undefined && hmac !== undefined) {
     return (req, body, beforeBody) => {

@@ -16,13 +16,23 @@ export function hmacKey(secret: Buffer): KeyObject {
 }
 
 /** Verifies one request; resolves with a replayable copy of the verified body, or the error to answer. */
-export type HmacCheck = (req: IncomingMessage, body: Readable, beforeBody?: () => void) => Promise<Readable | WatchdogError> | WatchdogError;
+export type HmacCheck = (
+  req: IncomingMessage,
+  body: Readable,
+  beforeBody?: () => void,
+) => Promise<Readable | WatchdogError> | WatchdogError;
 
 /** Builds the check for `headerName` (lower-case); holds at most `maxBodyBytes` of a body in memory. */
 export function createHmacCheck(secret: SecretFile<KeyObject>, headerName: string, maxBodyBytes: number): HmacCheck {
-  const missing = new WatchdogError('UNAUTHORIZED', `missing body signature: send ${headerName}: sha256=<hex HMAC-SHA256 of the body>\n`);
+  const missing = new WatchdogError(
+    'UNAUTHORIZED',
+    `missing body signature: send ${headerName}: sha256=<hex HMAC-SHA256 of the body>\n`,
+  );
   const invalid = new WatchdogError('UNAUTHORIZED', 'invalid body signature\n');
-  const unavailable = new WatchdogError('NOT_READY', 'authentication is not available: the HMAC secret cannot be read\n');
+  const unavailable = new WatchdogError(
+    'NOT_READY',
+    'authentication is not available: the HMAC secret cannot be read\n',
+  );
   const tooLarge = bodyTooLarge(maxBodyBytes);
 
   return (req, body, beforeBody) => {
@@ -42,7 +52,14 @@ export function createHmacCheck(secret: SecretFile<KeyObject>, headerName: strin
   };
 }
 
-function verifyBody(body: Readable, key: KeyObject, expected: Buffer, maxBodyBytes: number, invalid: WatchdogError, tooLarge: WatchdogError): Promise<Readable | WatchdogError> {
+function verifyBody(
+  body: Readable,
+  key: KeyObject,
+  expected: Buffer,
+  maxBodyBytes: number,
+  invalid: WatchdogError,
+  tooLarge: WatchdogError,
+): Promise<Readable | WatchdogError> {
   return new Promise((resolve) => {
     const hmac = createHmac('sha256', key);
     const chunks: Buffer[] = [];
@@ -74,7 +91,11 @@ function verifyBody(body: Readable, key: KeyObject, expected: Buffer, maxBodyByt
       else settle(invalid);
     };
     const onError = (err: Error): void => {
-      settle(err instanceof WatchdogError ? err : new WatchdogError('BODY_READ_FAILED', 'the request body could not be read\n', { cause: err }));
+      settle(
+        err instanceof WatchdogError
+          ? err
+          : new WatchdogError('BODY_READ_FAILED', 'the request body could not be read\n', { cause: err }),
+      );
     };
     const onClose = (): void => {
       // The client went away before the body ended: nothing will reach the function.

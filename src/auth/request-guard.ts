@@ -8,4 +8,8 @@ import type { WatchdogError } from '../errors.js';
  * A guard that reads the body calls `beforeBody()` first: a client that sent `Expect: 100-continue`
  * gets its `100 Continue` only then, so a request refused on its headers never uploads its body.
  */
-export type RequestGuard = (req: IncomingMessage, body: Readable, beforeBody: () => void) => Promise<Readable | WatchdogError> | Readable | WatchdogError;
+export type RequestGuard = (
+  req: IncomingMessage,
+  body: Readable,
+  beforeBody: () => void,
+) => Promise<Readable | WatchdogError> | Readable | WatchdogError;

@@ -8,7 +8,12 @@ import type { Logger } from '../log/logger.js';
 export const SECRET_RECHECK_MS = 250;
 
 /** Why a secret has no usable value right now. */
-export type SecretProblem = 'not found' | 'not readable (permission denied)' | 'is a directory' | 'is empty' | 'cannot be read';
+export type SecretProblem =
+  | 'not found'
+  | 'not readable (permission denied)'
+  | 'is a directory'
+  | 'is empty'
+  | 'cannot be read';
 
 /** A watched secret: its name, its path and the value derived from its current content. */
 export interface SecretFile<T> {

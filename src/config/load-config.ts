@@ -70,7 +70,8 @@ function setNames(env: Record<string, string | undefined>, v: Variable): string[
 export function loadConfig(rawEnv: Env): ConfigResult {
   // process.env holds only strings; anything else in a map built by hand is a caller's mistake, named here.
   const notText = Object.keys(rawEnv).filter((k) => rawEnv[k] !== undefined && typeof rawEnv[k] !== 'string');
-  if (notText.length > 0) return { ok: false, problems: notText.map((k) => `${k} is not a string (${typeof rawEnv[k]})`) };
+  if (notText.length > 0)
+    return { ok: false, problems: notText.map((k) => `${k} is not a string (${typeof rawEnv[k]})`) };
   const env = rawEnv;
   const problems: string[] = [];
   const config: Record<string, unknown> = {};

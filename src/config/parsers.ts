@@ -30,10 +30,15 @@ export const duration: Parser<number> = {
   parse(value, name) {
     const ms = parseDurationMs(value);
     // Node fires a longer timer after 1 ms: a timeout that long would end every call at once.
-    if (ms !== undefined && ms > MAX_TIMER_MS) return new Invalid(`${name}=${show(value)} is longer than ${formatDuration(MAX_TIMER_MS)}, the longest a timer can wait: use a shorter duration`);
+    if (ms !== undefined && ms > MAX_TIMER_MS)
+      return new Invalid(
+        `${name}=${show(value)} is longer than ${formatDuration(MAX_TIMER_MS)}, the longest a timer can wait: use a shorter duration`,
+      );
     if (ms !== undefined) return ms;
     const hint = /^["'].*["']$/.test(value) ? ' (remove the quotes)' : '';
-    return new Invalid(`${name}=${show(value)} is not a duration${hint}: use whole seconds (30) or a Go duration such as 1m30s, 1.5s, 500ms; negative values are not allowed`);
+    return new Invalid(
+      `${name}=${show(value)} is not a duration${hint}: use whole seconds (30) or a Go duration such as 1m30s, 1.5s, 500ms; negative values are not allowed`,
+    );
   },
   print: formatDuration,
 };
@@ -86,7 +91,8 @@ export const folder: Parser<string> = { allowed: 'a folder path', parse: stripTr
 /** A URL path such as /ready. */
 export const urlPath: Parser<string> = {
   allowed: 'a path starting with /',
-  parse: (value, name) => (value.startsWith('/') ? value : new Invalid(`${name}=${show(value)} must start with "/", e.g. /ready`)),
+  parse: (value, name) =>
+    value.startsWith('/') ? value : new Invalid(`${name}=${show(value)} must start with "/", e.g. /ready`),
   print: (v) => v,
 };
 
@@ -96,7 +102,8 @@ export const commandLine: Parser<string> = {
   parse(value, name) {
     const split = splitCommandLine(value);
     if (!split.ok) return new Invalid(`${name}=${show(value)} cannot be split into words: ${split.reason}`);
-    if (split.argv.length === 0) return new Invalid(`${name} is blank: give the function's command, e.g. fprocess="node index.js"`);
+    if (split.argv.length === 0)
+      return new Invalid(`${name} is blank: give the function's command, e.g. fprocess="node index.js"`);
     return value;
   },
   print: (v) => v,
@@ -113,7 +120,10 @@ export const secretName: Parser<string> = {
 export const secretNames: Parser<string[]> = {
   allowed: 'comma-separated file names inside secret_mount_path',
   parse(value) {
-    const names = value.split(',').map((s) => s.trim()).filter((s) => s !== '');
+    const names = value
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== '');
     const bad = names.find((n) => !isFileName(n));
     return bad === undefined ? names : new Invalid(secretProblem(bad));
   },
@@ -126,7 +136,10 @@ export const lineLimit: Parser<number> = {
   parse(value, name) {
     const n = int('a size in bytes', -Number.MAX_SAFE_INTEGER).parse(value, name);
     if (n instanceof Invalid) return n;
-    if (n === 0) return new Invalid(`${name}="0" is not valid: use a size in bytes (default 65536), or a negative number for no limit`);
+    if (n === 0)
+      return new Invalid(
+        `${name}="0" is not valid: use a size in bytes (default 65536), or a negative number for no limit`,
+      );
     return n < 0 ? Infinity : n;
   },
   print: (v) => (Number.isFinite(v) ? v : -1),
@@ -141,11 +154,15 @@ export const upstreamUrl: Parser<URL | undefined> = {
       url = new URL(value);
     } catch {
       // URL throws on anything unparsable; the problem says what to write instead.
-      return new Invalid(`${name}=${show(value)} is not a URL: write it as http://host:port, e.g. http://127.0.0.1:5000`);
+      return new Invalid(
+        `${name}=${show(value)} is not a URL: write it as http://host:port, e.g. http://127.0.0.1:5000`,
+      );
     }
-    if (url.protocol !== 'http:') return new Invalid(`${name}=${show(value)} must use http:// (got ${url.protocol}), e.g. http://127.0.0.1:5000`);
+    if (url.protocol !== 'http:')
+      return new Invalid(`${name}=${show(value)} must use http:// (got ${url.protocol}), e.g. http://127.0.0.1:5000`);
     if (url.hostname === '') return new Invalid(`${name}=${show(value)} has no host, e.g. http://127.0.0.1:5000`);
-    if (url.search !== '' || url.hash !== '') return new Invalid(`${name}=${show(value)} must not carry a query or fragment`);
+    if (url.search !== '' || url.hash !== '')
+      return new Invalid(`${name}=${show(value)} must not carry a query or fragment`);
     return url;
   },
   print: (v) => v?.href,

@@ -6,7 +6,23 @@
 // docs/configuration.md with the table). Adding a mode = one row in MODE_TABLE
 // and its loader in src/modes/load-mode.ts.
 import type { WatchdogConfig } from './load-config.js';
-import { bool, commandLine, duration, folder, headerName, int, lineLimit, oneOf, secretName, secretNames, show, text, upstreamUrl, urlPath, type Parser } from './parsers.js';
+import {
+  bool,
+  commandLine,
+  duration,
+  folder,
+  headerName,
+  int,
+  lineLimit,
+  oneOf,
+  secretName,
+  secretNames,
+  show,
+  text,
+  upstreamUrl,
+  urlPath,
+  type Parser,
+} from './parsers.js';
 
 export interface ModeInfo {
   /** Starts a process per request: the spawner is set up at start-up (main.ts). */
@@ -19,12 +35,32 @@ export interface ModeInfo {
 
 /** Every mode, in the order --help lists them. */
 export const MODE_TABLE = {
-  streaming: { program: 'command', forks: true, summary: 'a process per request; its stdout is streamed to the client as it comes' },
-  serializing: { program: 'command', forks: true, summary: 'a process per request; the whole body in, the whole output back' },
-  http: { program: 'command', forks: false, summary: 'one long-running upstream HTTP server; requests are proxied to it' },
+  streaming: {
+    program: 'command',
+    forks: true,
+    summary: 'a process per request; its stdout is streamed to the client as it comes',
+  },
+  serializing: {
+    program: 'command',
+    forks: true,
+    summary: 'a process per request; the whole body in, the whole output back',
+  },
+  http: {
+    program: 'command',
+    forks: false,
+    summary: 'one long-running upstream HTTP server; requests are proxied to it',
+  },
   static: { program: 'none', forks: false, summary: 'serves the files of static_path' },
-  classic: { program: 'command', forks: true, summary: "the classic watchdog's fork per request, buffered, with its CGI variables" },
-  inproc: { program: 'module', forks: false, summary: 'a JavaScript/TypeScript module loaded into the watchdog itself (docs/inproc.md)' },
+  classic: {
+    program: 'command',
+    forks: true,
+    summary: "the classic watchdog's fork per request, buffered, with its CGI variables",
+  },
+  inproc: {
+    program: 'module',
+    forks: false,
+    summary: 'a JavaScript/TypeScript module loaded into the watchdog itself (docs/inproc.md)',
+  },
 } as const satisfies Record<string, ModeInfo>;
 
 export type Mode = keyof typeof MODE_TABLE;
@@ -84,24 +120,50 @@ export const VARIABLES: readonly Variable[] = [
     default: '',
     defaultText: '(required except in static mode)',
     help: 'the function command; split like shell words (quotes, backslashes), never run through a shell. inproc: the JavaScript/TypeScript module file to load (docs/inproc.md)',
-    required: (mode) => ({ none: undefined, module: 'the function\'s module file, e.g. fprocess="index.mjs"', command: 'the function\'s command, e.g. fprocess="cat"' })[MODE_TABLE[mode].program],
+    required: (mode) =>
+      ({
+        none: undefined,
+        module: 'the function\'s module file, e.g. fprocess="index.mjs"',
+        command: 'the function\'s command, e.g. fprocess="cat"',
+      })[MODE_TABLE[mode].program],
     check: (value, c, setAs) => {
       const words = c.argv.length;
       if (c.mode !== 'inproc' || words <= 1) return undefined;
       return `${setAs}=${show(value)} has ${words} words: in inproc mode fprocess is the module file alone, e.g. fprocess="index.mjs" (no "node", no arguments)`;
     },
   }),
-  row({ name: 'port', key: 'port', parse: int('a TCP port', 0, MAX_PORT), default: 8080, help: 'HTTP port (0 = any free port)' }),
+  row({
+    name: 'port',
+    key: 'port',
+    parse: int('a TCP port', 0, MAX_PORT),
+    default: 8080,
+    help: 'HTTP port (0 = any free port)',
+  }),
   row({
     name: 'metrics_port',
     key: 'metricsPort',
     parse: int('a TCP port', 0, MAX_PORT),
     default: 8081,
     help: 'Prometheus /metrics port (0 = metrics server off)',
-    check: (value, c) => (value !== 0 && value === c.port ? `port and metrics_port are both ${value}: give metrics_port another port, or 0 to turn the metrics server off` : undefined),
+    check: (value, c) =>
+      value !== 0 && value === c.port
+        ? `port and metrics_port are both ${value}: give metrics_port another port, or 0 to turn the metrics server off`
+        : undefined,
   }),
-  row({ name: 'read_timeout', key: 'readTimeoutMs', parse: duration, default: 30_000, help: 'max time to read a whole request, headers and body (0 = no limit)' }),
-  row({ name: 'write_timeout', key: 'writeTimeoutMs', parse: duration, default: 30_000, help: 'max time to write a response once the request is read (0 = no limit); also bounds the shutdown drain' }),
+  row({
+    name: 'read_timeout',
+    key: 'readTimeoutMs',
+    parse: duration,
+    default: 30_000,
+    help: 'max time to read a whole request, headers and body (0 = no limit)',
+  }),
+  row({
+    name: 'write_timeout',
+    key: 'writeTimeoutMs',
+    parse: duration,
+    default: 30_000,
+    help: 'max time to write a response once the request is read (0 = no limit); also bounds the shutdown drain',
+  }),
   row({
     name: 'exec_timeout',
     key: 'execTimeoutMs',
@@ -130,7 +192,15 @@ export const VARIABLES: readonly Variable[] = [
     readIn: ['http'],
     required: (mode) => (mode === 'http' ? 'where the function listens, e.g. http://127.0.0.1:5000' : undefined),
   }),
-  row({ name: 'http_buffer_req_body', aliases: ['buffer_http'], key: 'bufferHttpBody', parse: bool, default: false, help: 'read the whole request body, then send it upstream with Content-Length (for WSGI servers)', modes: ['http'] }),
+  row({
+    name: 'http_buffer_req_body',
+    aliases: ['buffer_http'],
+    key: 'bufferHttpBody',
+    parse: bool,
+    default: false,
+    help: 'read the whole request body, then send it upstream with Content-Length (for WSGI servers)',
+    modes: ['http'],
+  }),
   row({
     name: 'content_type',
     key: 'contentType',
@@ -140,9 +210,29 @@ export const VARIABLES: readonly Variable[] = [
     help: 'response Content-Type',
     modes: FORK_MODES,
   }),
-  row({ name: 'static_path', key: 'staticPath', parse: text, default: '/home/app/public', help: 'folder served in static mode', modes: ['static'] }),
-  row({ name: 'suppress_lock', key: 'suppressLock', parse: bool, default: false, help: 'do not write the lock file (health endpoints still report the real state)' }),
-  row({ name: 'max_inflight', key: 'maxInflight', parse: int('a request count', 0), default: 0, defaultText: '0 (unlimited)', help: 'concurrent function requests; more wait in the queue (max_queue) or get 429 at once' }),
+  row({
+    name: 'static_path',
+    key: 'staticPath',
+    parse: text,
+    default: '/home/app/public',
+    help: 'folder served in static mode',
+    modes: ['static'],
+  }),
+  row({
+    name: 'suppress_lock',
+    key: 'suppressLock',
+    parse: bool,
+    default: false,
+    help: 'do not write the lock file (health endpoints still report the real state)',
+  }),
+  row({
+    name: 'max_inflight',
+    key: 'maxInflight',
+    parse: int('a request count', 0),
+    default: 0,
+    defaultText: '0 (unlimited)',
+    help: 'concurrent function requests; more wait in the queue (max_queue) or get 429 at once',
+  }),
   row({
     name: 'max_queue',
     key: 'maxQueue',
@@ -151,23 +241,73 @@ export const VARIABLES: readonly Variable[] = [
     defaultText: '0 (no queue)',
     help: 'with max_inflight reached, how many requests may wait for a slot, in arrival order; more get 429 at once (docs/queue.md)',
     check: (value, c) =>
-      value > 0 && c.maxInflight === 0 ? `max_queue=${show(String(value))} needs max_inflight: requests only wait when max_inflight are running; set max_inflight to a number above 0, or remove max_queue` : undefined,
+      value > 0 && c.maxInflight === 0
+        ? `max_queue=${show(String(value))} needs max_inflight: requests only wait when max_inflight are running; set max_inflight to a number above 0, or remove max_queue`
+        : undefined,
   }),
-  row({ name: 'queue_timeout', key: 'queueTimeoutMs', parse: duration, default: 10_000, help: 'longest wait in the queue before a 429 (0 = until a slot frees or the client leaves)' }),
-  row({ name: 'prefix_logs', key: 'prefixLogs', parse: bool, default: true, help: 'prefix function output lines with time and stream name; false passes lines through untouched' }),
-  row({ name: 'log_buffer_size', key: 'logBufferSize', parse: lineLimit, default: 65536, help: 'longest function log line in bytes; longer lines are cut with a marker (negative = no limit)' }),
-  row({ name: 'ready_path', key: 'readyPath', parse: urlPath, default: undefined, defaultText: '(none)', help: 'path the function serves to say it is ready; /_/ready asks it' }),
+  row({
+    name: 'queue_timeout',
+    key: 'queueTimeoutMs',
+    parse: duration,
+    default: 10_000,
+    help: 'longest wait in the queue before a 429 (0 = until a slot frees or the client leaves)',
+  }),
+  row({
+    name: 'prefix_logs',
+    key: 'prefixLogs',
+    parse: bool,
+    default: true,
+    help: 'prefix function output lines with time and stream name; false passes lines through untouched',
+  }),
+  row({
+    name: 'log_buffer_size',
+    key: 'logBufferSize',
+    parse: lineLimit,
+    default: 65536,
+    help: 'longest function log line in bytes; longer lines are cut with a marker (negative = no limit)',
+  }),
+  row({
+    name: 'ready_path',
+    key: 'readyPath',
+    parse: urlPath,
+    default: undefined,
+    defaultText: '(none)',
+    help: 'path the function serves to say it is ready; /_/ready asks it',
+  }),
   row({
     name: 'ready_timeout',
     key: 'readyTimeoutMs',
     parse: duration,
     default: 5000,
     help: 'with ready_path, how long /_/ready waits for the function to answer before it says 503 (exec_timeout bounds it too, when shorter)',
-    check: (value) => (value <= 0 ? `ready_timeout=${show(String(value))} must be above 0, e.g. 5s: a probe the function never answers would hang every /_/ready` : undefined),
+    check: (value) =>
+      value <= 0
+        ? `ready_timeout=${show(String(value))} must be above 0, e.g. 5s: a probe the function never answers would hang every /_/ready`
+        : undefined,
   }),
-  row({ name: 'log_callid', aliases: ['log_call_id'], key: 'logCallId', parse: bool, default: false, help: 'text logs: call ids (and trace ids) on the access line and function output lines; JSON logs always carry them' }),
-  row({ name: 'log_format', key: 'logFormat', parse: oneOf(LOG_FORMATS), default: 'json', help: `watchdog log lines as ${LOG_FORMATS.join(' or ')}` }),
-  row({ name: 'max_body_bytes', key: 'maxBodyBytes', parse: int('a size in bytes', 0), default: 0, defaultText: '0 (unlimited)', help: 'largest accepted request body; larger ones get 413' }),
+  row({
+    name: 'log_callid',
+    aliases: ['log_call_id'],
+    key: 'logCallId',
+    parse: bool,
+    default: false,
+    help: 'text logs: call ids (and trace ids) on the access line and function output lines; JSON logs always carry them',
+  }),
+  row({
+    name: 'log_format',
+    key: 'logFormat',
+    parse: oneOf(LOG_FORMATS),
+    default: 'json',
+    help: `watchdog log lines as ${LOG_FORMATS.join(' or ')}`,
+  }),
+  row({
+    name: 'max_body_bytes',
+    key: 'maxBodyBytes',
+    parse: int('a size in bytes', 0),
+    default: 0,
+    defaultText: '0 (unlimited)',
+    help: 'largest accepted request body; larger ones get 413',
+  }),
   row({
     name: 'max_buffered_body_bytes',
     key: 'maxBufferedBodyBytes',
@@ -177,7 +317,14 @@ export const VARIABLES: readonly Variable[] = [
     help: 'largest request body a buffering mode reads into memory (serializing, classic, http with http_buffer_req_body); larger ones get 413; a lower max_body_bytes wins (0 = unlimited)',
     modes: ['serializing', 'classic', 'http'],
   }),
-  row({ name: 'cgi_response', key: 'cgiResponse', parse: bool, default: false, help: 'stdout starts with a CGI header block (Status:, Content-Type:, other headers, an empty line), then the body (docs/cgi.md)', modes: FORK_MODES }),
+  row({
+    name: 'cgi_response',
+    key: 'cgiResponse',
+    parse: bool,
+    default: false,
+    help: 'stdout starts with a CGI header block (Status:, Content-Type:, other headers, an empty line), then the body (docs/cgi.md)',
+    modes: FORK_MODES,
+  }),
   row({
     name: 'cgi_env',
     key: 'cgiEnv',
@@ -195,8 +342,22 @@ export const VARIABLES: readonly Variable[] = [
     help: 'most function output a buffering mode holds; over it the process group is stopped and the call answered 500 (0 = unlimited)',
     modes: ['serializing', 'classic'],
   }),
-  row({ name: 'cgi_headers', key: 'cgiHeaders', parse: bool, default: true, help: 'pass request headers to the process as Http_* variables', modes: ['classic'] }),
-  row({ name: 'marshal_request', key: 'marshalRequest', parse: bool, default: false, help: 'send the request as JSON {header, body.raw (base64)} on stdin', modes: ['classic'] }),
+  row({
+    name: 'cgi_headers',
+    key: 'cgiHeaders',
+    parse: bool,
+    default: true,
+    help: 'pass request headers to the process as Http_* variables',
+    modes: ['classic'],
+  }),
+  row({
+    name: 'marshal_request',
+    key: 'marshalRequest',
+    parse: bool,
+    default: false,
+    help: 'send the request as JSON {header, body.raw (base64)} on stdin',
+    modes: ['classic'],
+  }),
   row({
     name: 'combine_output',
     key: 'combineOutput',
@@ -211,12 +372,53 @@ export const VARIABLES: readonly Variable[] = [
         ? 'combine_output=true cannot be used with cgi_response=true: stderr would be mixed into the CGI header block; remove combine_output (it defaults to false with cgi_response)'
         : undefined,
   }),
-  row({ name: 'write_debug', key: 'writeDebug', parse: bool, default: false, help: 'log each response body and extra request details', modes: ['classic'] }),
-  row({ name: 'debug_headers', key: 'debugHeaders', parse: bool, default: false, help: 'log request and response headers', modes: ['classic'] }),
-  row({ name: 'secret_mount_path', key: 'secretMountPath', parse: folder, default: '/var/openfaas/secrets', help: 'folder holding one file per secret; exported to the function' }),
-  row({ name: 'secrets', key: 'secrets', parse: secretNames, default: [], defaultText: '(none)', help: 'comma-separated secret names that must exist at start-up' }),
-  row({ name: 'auth_api_key_secret', key: 'authApiKeySecret', parse: secretName, default: undefined, defaultText: '(off)', help: 'name of a secret whose value every function request must carry' }),
-  row({ name: 'auth_api_key_header', key: 'authApiKeyHeader', parse: headerName, default: 'x-api-key', defaultText: 'X-Api-Key', help: 'header carrying the API key (Authorization: Bearer <key> is also accepted)' }),
+  row({
+    name: 'write_debug',
+    key: 'writeDebug',
+    parse: bool,
+    default: false,
+    help: 'log each response body and extra request details',
+    modes: ['classic'],
+  }),
+  row({
+    name: 'debug_headers',
+    key: 'debugHeaders',
+    parse: bool,
+    default: false,
+    help: 'log request and response headers',
+    modes: ['classic'],
+  }),
+  row({
+    name: 'secret_mount_path',
+    key: 'secretMountPath',
+    parse: folder,
+    default: '/var/openfaas/secrets',
+    help: 'folder holding one file per secret; exported to the function',
+  }),
+  row({
+    name: 'secrets',
+    key: 'secrets',
+    parse: secretNames,
+    default: [],
+    defaultText: '(none)',
+    help: 'comma-separated secret names that must exist at start-up',
+  }),
+  row({
+    name: 'auth_api_key_secret',
+    key: 'authApiKeySecret',
+    parse: secretName,
+    default: undefined,
+    defaultText: '(off)',
+    help: 'name of a secret whose value every function request must carry',
+  }),
+  row({
+    name: 'auth_api_key_header',
+    key: 'authApiKeyHeader',
+    parse: headerName,
+    default: 'x-api-key',
+    defaultText: 'X-Api-Key',
+    help: 'header carrying the API key (Authorization: Bearer <key> is also accepted)',
+  }),
   row({
     name: 'auth_hmac_secret',
     key: 'authHmacSecret',
@@ -225,13 +427,23 @@ export const VARIABLES: readonly Variable[] = [
     defaultText: '(off)',
     help: 'name of a secret used to verify an HMAC-SHA256 signature of the request body (bodies up to max_body_bytes, or 64 MiB when unlimited, are held until verified)',
   }),
-  row({ name: 'auth_hmac_header', key: 'authHmacHeader', parse: headerName, default: 'x-hub-signature-256', defaultText: 'X-Hub-Signature-256', help: 'header carrying the body signature as sha256=<hex>' }),
+  row({
+    name: 'auth_hmac_header',
+    key: 'authHmacHeader',
+    parse: headerName,
+    default: 'x-hub-signature-256',
+    defaultText: 'X-Hub-Signature-256',
+    help: 'header carrying the body signature as sha256=<hex>',
+  }),
   {
     name: 'jwt_auth',
     parse: bool,
     default: false,
     help: 'not supported (needs an OpenFaaS gateway); true is a start-up error, use auth_api_key_secret',
-    check: (value: unknown) => (value === true ? "jwt_auth=true is not supported by fwatchdog (it needs an OpenFaaS gateway's OIDC issuer); use auth_api_key_secret or auth_hmac_secret" : undefined),
+    check: (value: unknown) =>
+      value === true
+        ? "jwt_auth=true is not supported by fwatchdog (it needs an OpenFaaS gateway's OIDC issuer); use auth_api_key_secret or auth_hmac_secret"
+        : undefined,
   } as Variable,
   row({ name: 'TMPDIR', key: 'tmpDir', parse: folder, default: '/tmp', help: 'folder of the lock file .lock' }),
 ];

@@ -22,7 +22,10 @@ export interface FdSinkIo {
   now(): number;
 }
 
-const nodeIo: FdSinkIo = { writeSync: (fd, buf) => writeSync(fd, buf, 0, buf.length, null), now: () => performance.now() };
+const nodeIo: FdSinkIo = {
+  writeSync: (fd, buf) => writeSync(fd, buf, 0, buf.length, null),
+  now: () => performance.now(),
+};
 
 /** Lines that keep coming leave at most once per this many ms. */
 export const FLUSH_GAP_MS = 5;

@@ -33,7 +33,8 @@ function jsonValue(value: unknown): string | undefined {
     case 'boolean':
       return JSON.stringify(value);
     default:
-      if (value instanceof Error) return JSON.stringify({ type: value.name, message: value.message, stack: value.stack });
+      if (value instanceof Error)
+        return JSON.stringify({ type: value.name, message: value.message, stack: value.stack });
       try {
         return JSON.stringify(value) ?? undefined;
       } catch {
@@ -44,7 +45,13 @@ function jsonValue(value: unknown): string | undefined {
 }
 
 /** The line for `msg` with `fields`, at numeric `level` named `name`, ending in a newline. */
-export function jsonLine(level: number, name: string, fields: JsonFields, msg: string, now: number = Date.now()): string {
+export function jsonLine(
+  level: number,
+  name: string,
+  fields: JsonFields,
+  msg: string,
+  now: number = Date.now(),
+): string {
   let line = `{"level":${level},"levelName":"${name}","time":${now}`;
   for (const key in fields) {
     if (!Object.prototype.hasOwnProperty.call(fields, key)) continue;
@@ -77,7 +84,11 @@ const SPAN_ID_KEY = ascii(',"span_id":');
 const ACCESS_TAIL = ascii(',"msg":"request"}\n');
 
 /** The most bytes writeJsonAccessLine writes for these strings: a JSON-escaped UTF-16 unit is at most 6 bytes. */
-export function accessLineMaxBytes(method: string | undefined, url: string | undefined, callId: string | undefined): number {
+export function accessLineMaxBytes(
+  method: string | undefined,
+  url: string | undefined,
+  callId: string | undefined,
+): number {
   return 320 + 6 * ((method?.length ?? 0) + (url?.length ?? 0) + (callId?.length ?? 0));
 }
 
@@ -103,7 +114,8 @@ function writeNumber(buf: Buffer, at: number, n: number): number {
 
 /** micros / 1000 as JSON writes that number (`12.346`, `1.5`, `2`), from the integer: no fraction turned into text. */
 function writeMillis(buf: Buffer, at: number, micros: number): number {
-  if (!Number.isSafeInteger(micros) || micros < 0 || micros >= 1e12) return writeText(buf, at, String(jsonNumber(micros / 1000)));
+  if (!Number.isSafeInteger(micros) || micros < 0 || micros >= 1e12)
+    return writeText(buf, at, String(jsonNumber(micros / 1000)));
   const whole = Math.floor(micros / 1000);
   let frac = micros - whole * 1000;
   let end = writeUint(buf, at, whole);
@@ -140,7 +152,18 @@ function writeBytes(buf: Buffer, at: number, bytes: Buffer): number {
 }
 
 /** The access line written into `buf` at `at` (which has accessLineMaxBytes() of room); returns the end. */
-export function writeJsonAccessLine(buf: Buffer, at: number, method: string | undefined, url: string | undefined, status: number, bytes: number, durationMicros: number, callId: string | undefined, trace?: TraceIds, now: number = Date.now()): number {
+export function writeJsonAccessLine(
+  buf: Buffer,
+  at: number,
+  method: string | undefined,
+  url: string | undefined,
+  status: number,
+  bytes: number,
+  durationMicros: number,
+  callId: string | undefined,
+  trace?: TraceIds,
+  now: number = Date.now(),
+): number {
   let end = writeBytes(buf, at, ACCESS_HEAD);
   end = writeNumber(buf, end, now);
   if (method !== undefined) end = writeJsonString(buf, writeBytes(buf, end, METHOD_KEY), method);
@@ -157,9 +180,22 @@ export function writeJsonAccessLine(buf: Buffer, at: number, method: string | un
 }
 
 /** The access line as a string, for a line longer than a sink's buffer or a sink that takes no bytes. */
-export function jsonAccessLine(method: string | undefined, url: string | undefined, status: number, bytes: number, durationMicros: number, callId: string | undefined, trace?: TraceIds, now: number = Date.now()): string {
+export function jsonAccessLine(
+  method: string | undefined,
+  url: string | undefined,
+  status: number,
+  bytes: number,
+  durationMicros: number,
+  callId: string | undefined,
+  trace?: TraceIds,
+  now: number = Date.now(),
+): string {
   const buf = Buffer.allocUnsafe(accessLineMaxBytes(method, url, callId));
-  return buf.toString('utf8', 0, writeJsonAccessLine(buf, 0, method, url, status, bytes, durationMicros, callId, trace, now));
+  return buf.toString(
+    'utf8',
+    0,
+    writeJsonAccessLine(buf, 0, method, url, status, bytes, durationMicros, callId, trace, now),
+  );
 }
 
 /** Writes JSON lines to `sink`; debug lines only when `debug` is on. */

@@ -11,7 +11,12 @@ const CR = 13;
  * of it is skipped; reading never stops, so the writer never blocks on a full pipe.
  * A final line without a newline is emitted at the end.
  */
-export function readLines(stream: Readable, maxBytes: number, onLine: (line: string) => void, onCut?: () => void): void {
+export function readLines(
+  stream: Readable,
+  maxBytes: number,
+  onLine: (line: string) => void,
+  onCut?: () => void,
+): void {
   let pending: Buffer[] = [];
   let pendingBytes = 0;
   let skipping = false;

@@ -47,7 +47,8 @@ export function createLineSplitter(maxBytes: number, onLine: (line: string) => v
           return;
         }
         if (skipping) skipping = false;
-        else if (pending === '' && nl - start <= maxBytes / 4) emit(text.slice(start, nl)); // fast path: a short whole line
+        else if (pending === '' && nl - start <= maxBytes / 4)
+          emit(text.slice(start, nl)); // fast path: a short whole line
         else {
           add(text.slice(start, nl));
           if (skipping) skipping = false;

@@ -1,5 +1,11 @@
 // The watchdog's logger: JSON lines (pino's shape) or the originals' text lines, plus function output lines.
-import { accessLineMaxBytes, createJsonLines, jsonAccessLine, writeJsonAccessLine, type TraceIds } from './json-lines.js';
+import {
+  accessLineMaxBytes,
+  createJsonLines,
+  jsonAccessLine,
+  writeJsonAccessLine,
+  type TraceIds,
+} from './json-lines.js';
 import type { LogFormat } from '../config/variables.js';
 import { humanSize } from './human-size.js';
 
@@ -82,7 +88,8 @@ export function goLogTime(nowMs: number = Date.now()): string {
 const CONTROL = /[\x00-\x08\x0a-\x1f\x7f-\x9f]/;
 // eslint-disable-next-line no-control-regex -- as above
 const CONTROLS = /[\x00-\x08\x0a-\x1f\x7f-\x9f]/g;
-const escapeControl = (c: string): string => (c === '\n' ? '\\n' : c === '\r' ? '\\r' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+const escapeControl = (c: string): string =>
+  c === '\n' ? '\\n' : c === '\r' ? '\\r' : `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`;
 
 /** `text` with every control character but tab written as `\n`, `\r` or `\xNN`, for a text log line. */
 export function escapeControls(text: string): string {
@@ -98,10 +105,16 @@ export function createLogger(options: LoggerOptions): Logger {
     ? options.format === 'json'
       ? (stream: 'stdout' | 'stderr', line: string, callId?: string): void => {
           const id = callId === undefined ? '' : `,"callId":${JSON.stringify(callId)}`;
-          (stream === 'stdout' ? out : err).write(`{"level":30,"levelName":"info","time":${Date.now()},"stream":"${stream}"${id},"msg":${JSON.stringify(line)}}\n`);
+          (stream === 'stdout' ? out : err).write(
+            `{"level":30,"levelName":"info","time":${Date.now()},"stream":"${stream}"${id},"msg":${JSON.stringify(line)}}\n`,
+          );
         }
       : (stream: 'stdout' | 'stderr', line: string, callId?: string): void => {
-          (stream === 'stdout' ? out : err).write(textIds && callId !== undefined ? `${goLogTime()} ${stream} [${callId}]: ${line}\n` : `${goLogTime()} ${stream}: ${line}\n`);
+          (stream === 'stdout' ? out : err).write(
+            textIds && callId !== undefined
+              ? `${goLogTime()} ${stream} [${callId}]: ${line}\n`
+              : `${goLogTime()} ${stream}: ${line}\n`,
+          );
         }
     : (stream: 'stdout' | 'stderr', line: string): void => {
         (stream === 'stdout' ? out : err).write(`${line}\n`);
@@ -116,7 +129,12 @@ export function createLogger(options: LoggerOptions): Logger {
       info: (msg, fields) => p.info(fields ?? {}, msg),
       warn: (msg, fields) => p.warn(fields ?? {}, msg),
       error: (msg, fields) => p.error(fields ?? {}, msg),
-      request: isByteSink(err) ? (e) => byteAccessLine(err, e) : (e) => err.write(jsonAccessLine(e.method, e.url, e.status, e.bytes, Math.round(e.seconds * 1e6), e.callId, e.trace)),
+      request: isByteSink(err)
+        ? (e) => byteAccessLine(err, e)
+        : (e) =>
+            err.write(
+              jsonAccessLine(e.method, e.url, e.status, e.bytes, Math.round(e.seconds * 1e6), e.callId, e.trace),
+            ),
       functionLine,
     };
   }
@@ -142,7 +160,9 @@ export function createLogger(options: LoggerOptions): Logger {
     error: line,
     // The originals' access line: `POST / - 200 - ContentLength: 2B (0.0012s)`.
     request: (e) => {
-      err.write(`${goLogTime()} ${e.method} ${e.url === undefined ? e.url : escapeControls(e.url)} - ${e.status} - ContentLength: ${humanSize(e.bytes)} (${e.seconds.toFixed(4)}s)${textIds && e.callId !== undefined ? textIdsOf(e.callId, e.trace) : ''}\n`);
+      err.write(
+        `${goLogTime()} ${e.method} ${e.url === undefined ? e.url : escapeControls(e.url)} - ${e.status} - ContentLength: ${humanSize(e.bytes)} (${e.seconds.toFixed(4)}s)${textIds && e.callId !== undefined ? textIdsOf(e.callId, e.trace) : ''}\n`,
+      );
     },
     functionLine,
   };

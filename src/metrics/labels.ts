@@ -1,5 +1,16 @@
 // The originals' label values for the request instruments (client_golang's rules).
-const KNOWN_METHODS = new Set(['get', 'put', 'head', 'post', 'delete', 'connect', 'options', 'notify', 'trace', 'patch']);
+const KNOWN_METHODS = new Set([
+  'get',
+  'put',
+  'head',
+  'post',
+  'delete',
+  'connect',
+  'options',
+  'notify',
+  'trace',
+  'patch',
+]);
 
 /** client_golang's label rules: lower-case known methods, anything else `unknown`. */
 export function methodLabel(method: string | undefined): string {

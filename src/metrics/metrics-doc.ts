@@ -22,10 +22,23 @@ function rowsOf(origin: MetricRow['origin']): MetricRow[] {
 
 /** The table of the originals' metrics, and the one of fwatchdog's own. */
 export function metricTables(): Record<MetricRow['origin'], string> {
-  const original = ['| metric | type | HELP | labels |', '|---|---|---|---|', ...rowsOf('original').map((r) => `| \`${r.name}\` | ${typeCell(r)} | \`${cell(r.help)}\` | ${labelCell(r)} |`)];
-  const own = ['| metric | type | labels | HELP | meaning |', '|---|---|---|---|---|', ...rowsOf('fwatchdog').map((r) => `| \`${r.name}\` | ${typeCell(r)} | ${labelCell(r)} | \`${cell(r.help)}\` | ${cell(r.doc ?? '')} |`)];
+  const original = [
+    '| metric | type | HELP | labels |',
+    '|---|---|---|---|',
+    ...rowsOf('original').map((r) => `| \`${r.name}\` | ${typeCell(r)} | \`${cell(r.help)}\` | ${labelCell(r)} |`),
+  ];
+  const own = [
+    '| metric | type | labels | HELP | meaning |',
+    '|---|---|---|---|---|',
+    ...rowsOf('fwatchdog').map(
+      (r) => `| \`${r.name}\` | ${typeCell(r)} | ${labelCell(r)} | \`${cell(r.help)}\` | ${cell(r.doc ?? '')} |`,
+    ),
+  ];
   // An empty cell is written `| |`.
-  return { original: original.join('\n').replace(/\| {2}\|/g, '| |'), fwatchdog: own.join('\n').replace(/\| {2}\|/g, '| |') };
+  return {
+    original: original.join('\n').replace(/\| {2}\|/g, '| |'),
+    fwatchdog: own.join('\n').replace(/\| {2}\|/g, '| |'),
+  };
 }
 
 /**

@@ -124,8 +124,20 @@ export function createMetrics(options: { defaultMetrics: boolean }): Metrics {
   // In flight is a plain counter read at scrape time: prom-client's inc()/dec() hash labels on every call.
   let inFlightCount = 0;
   // The fwatchdog_* counters, plain numbers read at scrape time (counted before prom-client is loaded too).
-  const counts: Record<CountedId, number> = { execTimeouts: 0, logLinesCut: 0, upstreamExits: 0, badCgiResponses: 0, outputTooLarge: 0 };
-  const refusedCounts: Record<RefusalReason, number> = { max_inflight: 0, queue_full: 0, queue_timeout: 0, body_too_large: 0, auth: 0 };
+  const counts: Record<CountedId, number> = {
+    execTimeouts: 0,
+    logLinesCut: 0,
+    upstreamExits: 0,
+    badCgiResponses: 0,
+    outputTooLarge: 0,
+  };
+  const refusedCounts: Record<RefusalReason, number> = {
+    max_inflight: 0,
+    queue_full: 0,
+    queue_timeout: 0,
+    body_too_large: 0,
+    auth: 0,
+  };
   let limiter: LimiterState | undefined;
   let queueWait: Histogram | undefined;
   const pendingWaits: number[] = [];

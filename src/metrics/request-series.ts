@@ -81,7 +81,13 @@ class DurationHistogram implements CustomMetric {
 
   constructor(private readonly all: Map<string, Series>) {}
 
-  get(): Promise<{ name: string; help: string; type: string; aggregator: string; values: Array<{ labels: Record<string, string | number>; value: number; metricName: string }> }> {
+  get(): Promise<{
+    name: string;
+    help: string;
+    type: string;
+    aggregator: string;
+    values: Array<{ labels: Record<string, string | number>; value: number; metricName: string }>;
+  }> {
     const values: Array<{ labels: Record<string, string | number>; value: number; metricName: string }> = [];
     const bucket = `${this.name}_bucket`;
     for (const s of this.all.values()) {

@@ -47,9 +47,18 @@ export function parseCgiOutput(out: Buffer, ended: boolean): CgiParse | undefine
   for (;;) {
     const nl = out.indexOf(LF, start);
     if (nl === -1 || nl >= MAX_CGI_HEAD_BYTES) {
-      if (out.length >= MAX_CGI_HEAD_BYTES) return { kind: 'bad', reason: `no empty line ending the CGI header block within the first ${MAX_CGI_HEAD_BYTES} bytes of output` };
+      if (out.length >= MAX_CGI_HEAD_BYTES)
+        return {
+          kind: 'bad',
+          reason: `no empty line ending the CGI header block within the first ${MAX_CGI_HEAD_BYTES} bytes of output`,
+        };
       if (!ended) return undefined;
-      if (out.length === 0) return { kind: 'bad', reason: 'the function wrote nothing: a CGI response needs at least a Content-Type or Status line and an empty line' };
+      if (out.length === 0)
+        return {
+          kind: 'bad',
+          reason:
+            'the function wrote nothing: a CGI response needs at least a Content-Type or Status line and an empty line',
+        };
       return { kind: 'bad', reason: 'the output ended before the empty line that ends the CGI header block' };
     }
     const end = nl > start && out[nl - 1] === CR ? nl - 1 : nl;
@@ -63,7 +72,8 @@ export function parseCgiOutput(out: Buffer, ended: boolean): CgiParse | undefine
 }
 
 function finishHead(lines: string[], body: Buffer): CgiParse {
-  if (lines.length === 0) return { kind: 'bad', reason: 'the output starts with an empty line: the CGI header block is missing' };
+  if (lines.length === 0)
+    return { kind: 'bad', reason: 'the output starts with an empty line: the CGI header block is missing' };
   let status: number | undefined;
   let statusText: string | undefined;
   let location = false;
@@ -74,22 +84,33 @@ function finishHead(lines: string[], body: Buffer): CgiParse {
     const line = lines[i] as string;
     const colon = line.indexOf(':');
     const name = colon === -1 ? '' : line.slice(0, colon);
-    if (colon <= 0 || !TOKEN.test(name)) return { kind: 'bad', reason: `line ${i + 1} of the CGI header block is not "Name: value": ${quote(line)}` };
+    if (colon <= 0 || !TOKEN.test(name))
+      return { kind: 'bad', reason: `line ${i + 1} of the CGI header block is not "Name: value": ${quote(line)}` };
     const value = line.slice(colon + 1).trim();
-    if (!FIELD_VALUE.test(value)) return { kind: 'bad', reason: `the value of ${name} on line ${i + 1} of the CGI header block has control characters` };
+    if (!FIELD_VALUE.test(value))
+      return {
+        kind: 'bad',
+        reason: `the value of ${name} on line ${i + 1} of the CGI header block has control characters`,
+      };
     const lower = name.toLowerCase();
     if (lower === 'status') {
       if (status !== undefined) return { kind: 'bad', reason: 'the CGI header block has more than one Status line' };
       const m = STATUS_LINE.exec(value);
       const code = m ? Number(m[1]) : NaN;
-      if (!m || code < 200 || code > 599) return { kind: 'bad', reason: `Status: ${quote(value)} is not a status: use a code 200-599 and an optional reason, e.g. "Status: 201 Created"` };
+      if (!m || code < 200 || code > 599)
+        return {
+          kind: 'bad',
+          reason: `Status: ${quote(value)} is not a status: use a code 200-599 and an optional reason, e.g. "Status: 201 Created"`,
+        };
       status = code;
       statusText = m[2] === undefined || m[2] === '' ? undefined : m[2];
       continue;
     }
     if (lower === 'content-length') {
-      if (!/^[0-9]{1,15}$/.test(value)) return { kind: 'bad', reason: `Content-Length: ${quote(value)} is not a byte count` };
-      if (contentLength !== undefined && contentLength !== Number(value)) return { kind: 'bad', reason: 'the CGI header block has two different Content-Length values' };
+      if (!/^[0-9]{1,15}$/.test(value))
+        return { kind: 'bad', reason: `Content-Length: ${quote(value)} is not a byte count` };
+      if (contentLength !== undefined && contentLength !== Number(value))
+        return { kind: 'bad', reason: 'the CGI header block has two different Content-Length values' };
       contentLength = Number(value);
       continue; // the watchdog writes the framing itself
     }
@@ -155,11 +176,18 @@ export class CgiHeadReader {
  * Writes the head: the watchdog's `extra` headers, the function's headers (repeated ones kept), and
  * `contentType` when the function gave none. A status without a body (sendsBody) gets no Content-Length.
  */
-export function writeCgiHead(res: ServerResponse, head: CgiHead, extra: Record<string, string>, contentType: string | undefined): void {
+export function writeCgiHead(
+  res: ServerResponse,
+  head: CgiHead,
+  extra: Record<string, string>,
+  contentType: string | undefined,
+): void {
   const bodyless = !sendsBody(head.status);
-  for (const name of Object.keys(extra)) if (!bodyless || name.toLowerCase() !== 'content-length') res.setHeader(name, extra[name] as string);
+  for (const name of Object.keys(extra))
+    if (!bodyless || name.toLowerCase() !== 'content-length') res.setHeader(name, extra[name] as string);
   if (bodyless) res.removeHeader('Content-Length');
-  if (!head.hasContentType && contentType !== undefined && contentType !== '') res.setHeader('Content-Type', contentType);
+  if (!head.hasContentType && contentType !== undefined && contentType !== '')
+    res.setHeader('Content-Type', contentType);
   for (const [name, value] of head.headers) res.appendHeader(name, value);
   if (head.statusText !== undefined) res.writeHead(head.status, head.statusText);
   else res.writeHead(head.status);
@@ -182,8 +210,16 @@ export function answerCgiOutput(
 ): { body: Buffer; seconds: string } | undefined {
   const { req, res } = call;
   const parsed = parseCgiOutput(out, true) ?? { kind: 'bad', reason: 'no CGI header block' };
-  if (parsed.kind === 'bad' || (parsed.head.contentLength !== undefined && req.method !== 'HEAD' && parsed.head.contentLength !== parsed.body.length)) {
-    const reason = parsed.kind === 'bad' ? parsed.reason : `Content-Length: ${parsed.head.contentLength} but the body has ${parsed.body.length} bytes`;
+  if (
+    parsed.kind === 'bad' ||
+    (parsed.head.contentLength !== undefined &&
+      req.method !== 'HEAD' &&
+      parsed.head.contentLength !== parsed.body.length)
+  ) {
+    const reason =
+      parsed.kind === 'bad'
+        ? parsed.reason
+        : `Content-Length: ${parsed.head.contentLength} but the body has ${parsed.body.length} bytes`;
     deps.logger.warn(`function wrote a bad CGI response: ${reason}`, { url: call.target });
     deps.events.badCgiResponse();
     fail(badCgiResponse(reason));
@@ -194,7 +230,12 @@ export function answerCgiOutput(
   const seconds = durationSeconds(call.startedAt);
   const length = req.method === 'HEAD' && head.contentLength !== undefined ? head.contentLength : body.length;
   call.bytesOut = body.length;
-  writeCgiHead(res, head, { 'X-Duration-Seconds': seconds, 'Content-Length': String(length) }, head.hasContentType ? undefined : contentTypeOf(body));
+  writeCgiHead(
+    res,
+    head,
+    { 'X-Duration-Seconds': seconds, 'Content-Length': String(length) },
+    head.hasContentType ? undefined : contentTypeOf(body),
+  );
   res.end(body);
   return { body, seconds };
 }

@@ -9,7 +9,14 @@ import { decodePath, splitTarget } from '../process/cgi-env.js';
 import { createSocketPair } from '../process/socket-pair.js';
 import { answerCgiOutput } from './cgi-response.js';
 import { describeExit } from '../process/describe-exit.js';
-import { createForkRunner, ignorePipeErrors, forkModeRunner, outputBound, startFailure, type ForkedCall } from './fork-runner.js';
+import {
+  createForkRunner,
+  ignorePipeErrors,
+  forkModeRunner,
+  outputBound,
+  startFailure,
+  type ForkedCall,
+} from './fork-runner.js';
 import { goHeaderMap, marshalRequest } from './marshal-request.js';
 import type { FunctionCall, ModeDeps, ModeRunner } from './mode.js';
 import { durationSeconds } from './duration-seconds.js';
@@ -81,13 +88,23 @@ export function createClassicMode(deps: ModeDeps): ModeRunner {
   function succeedCgi(call: FunctionCall, out: Buffer): void {
     const { res } = call;
     // The function's Content-Type, else content_type, else what Go's net/http would sniff (never the request's).
-    const written = answerCgiOutput(call, out, deps, (body) => config.contentType ?? sniffContentType(body), (err) => {
-      call.logStatus = err.status;
-      sendError(res, err);
-    });
+    const written = answerCgiOutput(
+      call,
+      out,
+      deps,
+      (body) => config.contentType ?? sniffContentType(body),
+      (err) => {
+        call.logStatus = err.status;
+        sendError(res, err);
+      },
+    );
     if (written === undefined) return;
     logWrote(written.body, written.seconds, call.callId);
-    if (config.debugHeaders) logHeaders('out', Object.entries(res.getHeaders()).map(([name, value]) => [name, Array.isArray(value) ? value : [String(value)]]));
+    if (config.debugHeaders)
+      logHeaders(
+        'out',
+        Object.entries(res.getHeaders()).map(([name, value]) => [name, Array.isArray(value) ? value : [String(value)]]),
+      );
   }
 
   function succeed(call: FunctionCall, out: Buffer): void {
@@ -107,7 +124,11 @@ export function createClassicMode(deps: ModeDeps): ModeRunner {
     res.writeHead(200, headers);
     res.end(out);
     logWrote(out, seconds, call.callId);
-    if (config.debugHeaders) logHeaders('out', Object.entries(headers).map(([name, value]) => [name, [value]]));
+    if (config.debugHeaders)
+      logHeaders(
+        'out',
+        Object.entries(headers).map(([name, value]) => [name, [value]]),
+      );
   }
 
   /** Runs the function with `input` on its stdin (the body, or its marshal_request JSON). */
@@ -127,7 +148,11 @@ export function createClassicMode(deps: ModeDeps): ModeRunner {
       pair = combine && !nativeCombine ? await createSocketPair() : undefined;
     } catch (err) {
       // No fd left for the channel (EMFILE): the function cannot be started either.
-      const failed = startFailure({ code: null, signal: null, startError: err as Error, stoppedBy: undefined }, logger, call.target);
+      const failed = startFailure(
+        { code: null, signal: null, startError: err as Error, stoppedBy: undefined },
+        logger,
+        call.target,
+      );
       call.logStatus = failed.status;
       sendError(res, failed);
       return;
@@ -149,7 +174,10 @@ export function createClassicMode(deps: ModeDeps): ModeRunner {
         ...(pair ? { outputs: [pair.parentEnd] } : {}),
         ...(nativeCombine ? { combineOutput: true } : {}),
         onTimeout: () => {
-          logger.warn(`Killing process: ${config.fprocess}`, { after: formatDuration(call.timeoutMs), url: call.target });
+          logger.warn(`Killing process: ${config.fprocess}`, {
+            after: formatDuration(call.timeoutMs),
+            url: call.target,
+          });
           call.logStatus = 408;
           // Written once, at the timeout; the group is ended in the background.
           sendError(res, new WatchdogError('CLASSIC_TIMEOUT', TIMEOUT_BODY));
@@ -195,9 +223,11 @@ export function createClassicMode(deps: ModeDeps): ModeRunner {
     if (errBytes > 0) {
       const all = Buffer.concat(errChunks);
       if (errBytes > maxLogBytes) events.logLineCut();
-      const text = errBytes > maxLogBytes ? all.subarray(0, maxLogBytes).toString('utf8') + CUT_MARKER : all.toString('utf8');
+      const text =
+        errBytes > maxLogBytes ? all.subarray(0, maxLogBytes).toString('utf8') + CUT_MARKER : all.toString('utf8');
       // One `stderr:` line per line written: the logger escapes control characters, newlines included.
-      for (const line of outputLines(text)) logger.info(`stderr: ${line}`, idFields ? { callId: call.callId } : undefined);
+      for (const line of outputLines(text))
+        logger.info(`stderr: ${line}`, idFields ? { callId: call.callId } : undefined);
     }
     if (res.headersSent || res.destroyed || forked.timedOut || bound.over) {
       pair?.parentEnd.destroy();

@@ -3,7 +3,12 @@ import type { StdioOptions } from 'node:child_process';
 import type { Readable } from 'node:stream';
 import { cgiBaseEnv, cgiVariables, rfc3875BaseEnv, rfc3875Variables } from '../process/cgi-env.js';
 import { VERSION } from '../version.js';
-import { spawnFunction, type FunctionProcess, type ProcessOutcome, type SpawnOptions } from '../process/function-process.js';
+import {
+  spawnFunction,
+  type FunctionProcess,
+  type ProcessOutcome,
+  type SpawnOptions,
+} from '../process/function-process.js';
 import { readLines } from '../log/line-reader.js';
 import { WatchdogError } from '../errors.js';
 import type { Logger } from '../log/logger.js';
@@ -52,7 +57,12 @@ const PIPES: StdioOptions = ['pipe', 'pipe', 'pipe'];
 const CLASSIC = { classic: true };
 const OF_WATCHDOG = { classic: false };
 
-function onTimeout(state: { timedOut: boolean; proc: FunctionProcess; onTimeout?: () => void; events: ModeDeps['events'] }): void {
+function onTimeout(state: {
+  timedOut: boolean;
+  proc: FunctionProcess;
+  onTimeout?: () => void;
+  events: ModeDeps['events'];
+}): void {
   state.timedOut = true;
   state.events.execTimeout();
   state.proc.stop('timeout');
@@ -72,23 +82,46 @@ export function createForkRunner(deps: ModeDeps): ForkRunner {
   const serverSoftware = `fwatchdog/${VERSION}`;
 
   function requestEnv(call: FunctionCall, options: ForkOptions): Record<string, string> | undefined {
-    if (!rfc) return options.cgi ? cgiVariables(call.req, options.classic ? CLASSIC : OF_WATCHDOG, call.target) : undefined;
-    const meta = rfc3875Variables(call.req, options.bodyLength === undefined ? { serverSoftware } : { serverSoftware, bodyLength: options.bodyLength }, call.target);
-    return options.cgi ? Object.assign(cgiVariables(call.req, options.classic ? CLASSIC : OF_WATCHDOG, call.target), meta) : meta;
+    if (!rfc)
+      return options.cgi ? cgiVariables(call.req, options.classic ? CLASSIC : OF_WATCHDOG, call.target) : undefined;
+    const meta = rfc3875Variables(
+      call.req,
+      options.bodyLength === undefined ? { serverSoftware } : { serverSoftware, bodyLength: options.bodyLength },
+      call.target,
+    );
+    return options.cgi
+      ? Object.assign(cgiVariables(call.req, options.classic ? CLASSIC : OF_WATCHDOG, call.target), meta)
+      : meta;
   }
 
   return {
     fork(call, options) {
       const extraEnv = requestEnv(call, options);
       const spawnOptions: SpawnOptions = extraEnv
-        ? { args, env: options.cgi ? cgiBase : plainBase, extraEnv, stdio: options.stdio ?? PIPES, graceMs: KILL_GRACE_MS }
+        ? {
+            args,
+            env: options.cgi ? cgiBase : plainBase,
+            extraEnv,
+            stdio: options.stdio ?? PIPES,
+            graceMs: KILL_GRACE_MS,
+          }
         : { args, env: baseEnv, stdio: options.stdio ?? PIPES, graceMs: KILL_GRACE_MS };
       if (options.outputs) spawnOptions.outputs = options.outputs;
       if (options.combineOutput === true) spawnOptions.combineOutput = true;
       const proc = spawnFunction(deps.spawner, program, spawnOptions);
       active.add(proc);
-      if (options.logStderr && proc.child.stderr) readLines(proc.child.stderr, config.logBufferSize, (line) => logger.functionLine('stderr', line, call.callId), lineCut);
-      const state: { timedOut: boolean; proc: FunctionProcess; onTimeout?: () => void; events: ModeDeps['events'] } = { timedOut: false, proc, events: deps.events };
+      if (options.logStderr && proc.child.stderr)
+        readLines(
+          proc.child.stderr,
+          config.logBufferSize,
+          (line) => logger.functionLine('stderr', line, call.callId),
+          lineCut,
+        );
+      const state: { timedOut: boolean; proc: FunctionProcess; onTimeout?: () => void; events: ModeDeps['events'] } = {
+        timedOut: false,
+        proc,
+        events: deps.events,
+      };
       if (options.onTimeout) state.onTimeout = options.onTimeout;
       const timer = call.timeoutMs > 0 ? setTimeout(onTimeout, call.timeoutMs, state) : undefined;
       // The client went away (or write_timeout cut the answer): the response closed unfinished. This is
@@ -136,11 +169,18 @@ export function createForkRunner(deps: ModeDeps): ForkRunner {
  * headers, turned into Http_* variables, overflowed the kernel's limit on a program's environment:
  * that is the request's fault, so it is a 431. `newline`: end the body with one (serializing does not).
  */
-export function startFailure(o: ProcessOutcome, logger: Logger, url: string | undefined, newline = true): WatchdogError {
+export function startFailure(
+  o: ProcessOutcome,
+  logger: Logger,
+  url: string | undefined,
+  newline = true,
+): WatchdogError {
   const nl = newline ? '\n' : '';
   logger.warn(`function could not be started: ${describeExit(o)}`, { url });
   if ((o.startError as NodeJS.ErrnoException | undefined)?.code === 'E2BIG') {
-    return new WatchdogError('HEADERS_TOO_LARGE', `request headers too large to pass to the function${nl}`, { cause: o.startError });
+    return new WatchdogError('HEADERS_TOO_LARGE', `request headers too large to pass to the function${nl}`, {
+      cause: o.startError,
+    });
   }
   return new WatchdogError('PROCESS_START_FAILED', `the function could not be started${nl}`, { cause: o.startError });
 }
@@ -151,7 +191,12 @@ export function startFailure(o: ProcessOutcome, logger: Logger, url: string | un
  * counts it, calls `refuse` with the error to answer (never a truncated 200) and returns false from
  * then on; later chunks are read and dropped so the process can exit.
  */
-export function outputBound(deps: ModeDeps, call: FunctionCall, proc: FunctionProcess, refuse: (err: WatchdogError) => void): { add(chunk: Buffer): boolean; readonly size: number; readonly over: boolean } {
+export function outputBound(
+  deps: ModeDeps,
+  call: FunctionCall,
+  proc: FunctionProcess,
+  refuse: (err: WatchdogError) => void,
+): { add(chunk: Buffer): boolean; readonly size: number; readonly over: boolean } {
   const limit = deps.config.maxOutputBytes;
   let size = 0;
   let over = false;
@@ -162,7 +207,9 @@ export function outputBound(deps: ModeDeps, call: FunctionCall, proc: FunctionPr
       if (limit === 0 || size <= limit) return true;
       over = true;
       proc.stop('output-limit');
-      deps.logger.warn(`function output is larger than max_output_bytes (${limit} bytes): process group stopped`, { url: call.target });
+      deps.logger.warn(`function output is larger than max_output_bytes (${limit} bytes): process group stopped`, {
+        url: call.target,
+      });
       deps.events.outputTooLarge();
       refuse(new WatchdogError('PROCESS_FAILED', `function output is larger than max_output_bytes (${limit} bytes)\n`));
       return false;

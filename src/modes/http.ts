@@ -37,10 +37,22 @@ export function createHttpMode(deps: ModeDeps): HttpModeRunner {
   let proxy: Proxy | undefined;
   let loadingProxy: Promise<Proxy> | undefined;
   const loadProxy = (): Promise<Proxy> =>
-    (loadingProxy ??= import('./http/proxy-call.js').then(({ createProxy }) => (proxy = createProxy({ upstream: target, bufferBody: config.bufferHttpBody, logger, onExecTimeout: () => deps.events.execTimeout() }))));
+    (loadingProxy ??= import('./http/proxy-call.js').then(
+      ({ createProxy }) =>
+        (proxy = createProxy({
+          upstream: target,
+          bufferBody: config.bufferHttpBody,
+          logger,
+          onExecTimeout: () => deps.events.execTimeout(),
+        })),
+    ));
   function forward(call: FunctionCall, timeoutMs: number): void {
     if (proxy !== undefined) proxy.forward(call, timeoutMs);
-    else loadProxy().then((p) => p.forward(call, timeoutMs), () => call.res.destroy());
+    else
+      loadProxy().then(
+        (p) => p.forward(call, timeoutMs),
+        () => call.res.destroy(),
+      );
   }
   const upstreamText = upstreamUrl.href.replace(/\/$/, '');
 
@@ -57,8 +69,16 @@ export function createHttpMode(deps: ModeDeps): HttpModeRunner {
     probe?.cancel();
     gate.shut(how);
     const tail = upstream?.stderrTail() ?? [];
-    const lastLines = tail.length > 0 ? `; last stderr lines: ${tail.map((l) => JSON.stringify(l)).join(' | ')}` : '; it wrote nothing to stderr';
-    deps.onFatal(`Forked function has terminated: ${how}${lastLines}`, { upstreamExit: true, code: o.code, signal: o.signal, stderrTail: tail });
+    const lastLines =
+      tail.length > 0
+        ? `; last stderr lines: ${tail.map((l) => JSON.stringify(l)).join(' | ')}`
+        : '; it wrote nothing to stderr';
+    deps.onFatal(`Forked function has terminated: ${how}${lastLines}`, {
+      upstreamExit: true,
+      code: o.code,
+      signal: o.signal,
+      stderrTail: tail,
+    });
   }
 
   function onNotYet(waitedMs: number): void {
@@ -66,13 +86,18 @@ export function createHttpMode(deps: ModeDeps): HttpModeRunner {
     if (waitedMs < next) return;
     if (warnings.length > 0) warnings.shift();
     lastWarnMs = next;
-    logger.warn(`Upstream ${upstreamText} is not ${config.readyPath === undefined ? 'accepting connections' : `answering 2xx on ready_path ${config.readyPath}`} after ${formatDuration(waitedMs - (waitedMs % 1000))}: check that fprocess listens on that address; /_/health stays 503 until it does`);
+    logger.warn(
+      `Upstream ${upstreamText} is not ${config.readyPath === undefined ? 'accepting connections' : `answering 2xx on ready_path ${config.readyPath}`} after ${formatDuration(waitedMs - (waitedMs % 1000))}: check that fprocess listens on that address; /_/health stays 503 until it does`,
+    );
   }
   const warnings = [...NOT_READY_WARNINGS_MS];
   let lastWarnMs = 0;
 
   function answerDead(call: FunctionCall): void {
-    answerError(call, new WatchdogError('UPSTREAM_UNAVAILABLE', `upstream process exited: ${gate.shutReason as string}\n`));
+    answerError(
+      call,
+      new WatchdogError('UPSTREAM_UNAVAILABLE', `upstream process exited: ${gate.shutReason as string}\n`),
+    );
   }
 
   function handle(call: FunctionCall, upgrade?: (call: UpgradeCall) => void): void {
@@ -100,7 +125,13 @@ export function createHttpMode(deps: ModeDeps): HttpModeRunner {
         }
         deps.events.execTimeout();
         logger.warn(`Upstream not ready within exec_timeout: ${formatDuration(call.timeoutMs)}`, { url: call.target });
-        answerError(call, new WatchdogError('EXEC_TIMEOUT', `upstream was not ready within exec_timeout of ${formatDuration(call.timeoutMs)}\n`));
+        answerError(
+          call,
+          new WatchdogError(
+            'EXEC_TIMEOUT',
+            `upstream was not ready within exec_timeout of ${formatDuration(call.timeoutMs)}\n`,
+          ),
+        );
       },
     );
   }
@@ -119,8 +150,19 @@ export function createHttpMode(deps: ModeDeps): HttpModeRunner {
     async start() {
       logger.info(`Forking: ${config.argv[0] as string}, arguments: [${args.join(' ')}]`);
       const startedAt = Date.now();
-      upstream = startUpstreamProcess({ spawner: deps.spawner, program, args, env: deps.baseEnv, logger, logBufferSize: config.logBufferSize, graceMs: UPSTREAM_GRACE_MS, onLineCut: () => deps.events.logLineCut() });
-      upstream.done.then(onUpstreamExit, (err: unknown) => onUpstreamExit({ code: null, signal: null, startError: err as Error, stoppedBy: undefined }));
+      upstream = startUpstreamProcess({
+        spawner: deps.spawner,
+        program,
+        args,
+        env: deps.baseEnv,
+        logger,
+        logBufferSize: config.logBufferSize,
+        graceMs: UPSTREAM_GRACE_MS,
+        onLineCut: () => deps.events.logLineCut(),
+      });
+      upstream.done.then(onUpstreamExit, (err: unknown) =>
+        onUpstreamExit({ code: null, signal: null, startError: err as Error, stoppedBy: undefined }),
+      );
       probe = probeUntilReady({
         hostname: target.hostname,
         port: target.port,
@@ -133,7 +175,9 @@ export function createHttpMode(deps: ModeDeps): HttpModeRunner {
         },
         onNotYet,
       });
-      setImmediate(() => loadProxy().catch((err: unknown) => logger.error(`cannot load the http proxy: ${String(err)}`)));
+      setImmediate(() =>
+        loadProxy().catch((err: unknown) => logger.error(`cannot load the http proxy: ${String(err)}`)),
+      );
     },
     isReady: () => gate.isOpen,
     waitReady: (ms) => gate.wait(ms),

@@ -24,7 +24,8 @@ export function createInprocMode(deps: ModeDeps): ModeRunner {
   let fn: FunctionModule | undefined;
   const gate = new ReadyGate();
   // exec_timeout: one timer for every call that runs for the configured time (inproc-call.ts).
-  const deadlines = deps.config.execTimeoutMs > 0 ? new DeadlineQueue<InprocCall>(deps.config.execTimeoutMs, onTimeout) : undefined;
+  const deadlines =
+    deps.config.execTimeoutMs > 0 ? new DeadlineQueue<InprocCall>(deps.config.execTimeoutMs, onTimeout) : undefined;
   let stopped: Promise<void> | undefined;
 
   function handle(call: FunctionCall): void {
@@ -47,7 +48,13 @@ export function createInprocMode(deps: ModeDeps): ModeRunner {
           return;
         }
         deps.events.execTimeout();
-        answer(call, new WatchdogError('EXEC_TIMEOUT', `the function was not ready within exec_timeout of ${formatDuration(call.timeoutMs)}\n`));
+        answer(
+          call,
+          new WatchdogError(
+            'EXEC_TIMEOUT',
+            `the function was not ready within exec_timeout of ${formatDuration(call.timeoutMs)}\n`,
+          ),
+        );
       },
     );
   }
@@ -66,7 +73,11 @@ export function createInprocMode(deps: ModeDeps): ModeRunner {
     const run = new InprocCall(call, timeoutMs, deps.events, deadlines);
     const { res } = call;
     // The handler sees the routed target as req.url: an absolute-form request gets a copy carrying it.
-    const req = (call.body === call.req && call.target === call.req.url ? call.req : requestWithBody(call.req, call.body, call.target)) as InprocRequest;
+    const req = (
+      call.body === call.req && call.target === call.req.url
+        ? call.req
+        : requestWithBody(call.req, call.body, call.target)
+    ) as InprocRequest;
     if (call.body !== call.req) watchBody(call, run);
     (res as InprocResponse).call = call;
     try {
@@ -77,7 +88,8 @@ export function createInprocMode(deps: ModeDeps): ModeRunner {
       } else {
         result = serveFetch(loaded.handler.fetch, req, req, res, run.signal);
       }
-      if (result !== undefined && typeof (result as Promise<unknown>).then === 'function') (result as Promise<unknown>).then(undefined, (err: unknown) => run.fail(err, logger));
+      if (result !== undefined && typeof (result as Promise<unknown>).then === 'function')
+        (result as Promise<unknown>).then(undefined, (err: unknown) => run.fail(err, logger));
     } catch (err) {
       run.fail(err, logger);
     }
@@ -113,14 +125,17 @@ export function createInprocMode(deps: ModeDeps): ModeRunner {
     socket.once('close', () => upgraded.delete(socket));
     try {
       const result = upgrade(req, socket, head);
-      if (result !== undefined && typeof (result as Promise<unknown>).then === 'function') (result as Promise<unknown>).then(undefined, (err: unknown) => failUpgrade(call, socket, err));
+      if (result !== undefined && typeof (result as Promise<unknown>).then === 'function')
+        (result as Promise<unknown>).then(undefined, (err: unknown) => failUpgrade(call, socket, err));
     } catch (err) {
       failUpgrade(call, socket, err);
     }
   }
 
   function failUpgrade(call: UpgradeCall, socket: Duplex, err: unknown): void {
-    logger.error(`The function's upgrade() failed on ${call.req.method} ${call.target}: ${errorText(err)}`, { err: errorStack(err) });
+    logger.error(`The function's upgrade() failed on ${call.req.method} ${call.target}: ${errorText(err)}`, {
+      err: errorStack(err),
+    });
     socket.destroy();
   }
 
@@ -131,8 +146,12 @@ export function createInprocMode(deps: ModeDeps): ModeRunner {
       fn = await loadFunctionModule(file);
       // Upgrade requests reach the module only if it takes them; otherwise node:http hands them to the handler as requests.
       if (fn.upgrade !== undefined) runner.handleUpgrade = handleUpgrade;
-      const hooks = [fn.ready && 'ready()', fn.shutdown && 'shutdown()', fn.upgrade && 'upgrade()'].filter(Boolean).join(', ');
-      logger.info(`Loaded ${file} in ${Math.round(performance.now() - started)}ms: ${fn.handler.kind === 'listener' ? 'a request listener (req, res)' : 'a fetch handler (request) => Response'}${hooks === '' ? '' : `, with ${hooks}`}`);
+      const hooks = [fn.ready && 'ready()', fn.shutdown && 'shutdown()', fn.upgrade && 'upgrade()']
+        .filter(Boolean)
+        .join(', ');
+      logger.info(
+        `Loaded ${file} in ${Math.round(performance.now() - started)}ms: ${fn.handler.kind === 'listener' ? 'a request listener (req, res)' : 'a fetch handler (request) => Response'}${hooks === '' ? '' : `, with ${hooks}`}`,
+      );
     },
     async start() {
       const loaded = fn as FunctionModule;
@@ -183,7 +202,10 @@ export function createInprocMode(deps: ModeDeps): ModeRunner {
         ]);
         clearTimeout(timer);
         for (const socket of upgraded) socket.destroy();
-        if (outcome === 'timeout') logger.warn(`The function's shutdown() did not finish within ${formatDuration(SHUTDOWN_GRACE_MS)}: exiting without it`);
+        if (outcome === 'timeout')
+          logger.warn(
+            `The function's shutdown() did not finish within ${formatDuration(SHUTDOWN_GRACE_MS)}: exiting without it`,
+          );
         else if (outcome !== 'done') logger.error(`The function's shutdown() ${outcome}`);
       })();
       return stopped;

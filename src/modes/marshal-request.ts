@@ -46,7 +46,8 @@ export function marshalRequest(rawHeaders: readonly string[], body: Buffer): Buf
   const encoded = 4 * Math.ceil(body.length / 3);
   const out = Buffer.allocUnsafe(head + encoded + TAIL.length);
   let at = out.write(json, 0, 'utf8');
-  for (let i = 0; i < body.length; i += BASE64_SLICE) at += out.write(body.toString('base64', i, Math.min(i + BASE64_SLICE, body.length)), at, 'latin1');
+  for (let i = 0; i < body.length; i += BASE64_SLICE)
+    at += out.write(body.toString('base64', i, Math.min(i + BASE64_SLICE, body.length)), at, 'latin1');
   out.write(TAIL, at, 'latin1');
   return out;
 }
@@ -60,7 +61,15 @@ function compareBytes(a: string, b: string): number {
 }
 
 const NEEDS_CARE = /[^\x20-\x7e]|[<>&"\\]/;
-const SHORT_ESCAPES: Record<number, string> = { 0x22: '\\"', 0x5c: '\\\\', 0x0a: '\\n', 0x0d: '\\r', 0x09: '\\t', 0x08: '\\b', 0x0c: '\\f' };
+const SHORT_ESCAPES: Record<number, string> = {
+  0x22: '\\"',
+  0x5c: '\\\\',
+  0x0a: '\\n',
+  0x0d: '\\r',
+  0x09: '\\t',
+  0x08: '\\b',
+  0x0c: '\\f',
+};
 
 /**
  * A header string as Go's encoding/json writes it. Node gives header bytes as latin1 characters;
@@ -77,7 +86,8 @@ export function goJsonString(latin1: string): string {
     if (b0 < 0x80) {
       const short = SHORT_ESCAPES[b0];
       if (short !== undefined) out += short;
-      else if (b0 < 0x20 || b0 === 0x3c || b0 === 0x3e || b0 === 0x26) out += `\\u00${b0.toString(16).padStart(2, '0')}`;
+      else if (b0 < 0x20 || b0 === 0x3c || b0 === 0x3e || b0 === 0x26)
+        out += `\\u00${b0.toString(16).padStart(2, '0')}`;
       else out += latin1[i];
       i++;
       continue;

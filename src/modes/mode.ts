@@ -90,4 +90,3 @@ export interface UpgradeCall extends FunctionCall {
 }
 
 export type ModeFactory = (deps: ModeDeps) => ModeRunner;
-

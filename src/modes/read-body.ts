@@ -46,7 +46,8 @@ export class BodyBuffer {
   /** Every byte added, in one buffer. */
   result(): Buffer {
     if (this.first !== undefined) return this.first;
-    if (this.whole !== undefined) return this.size === this.whole.length ? this.whole : this.whole.subarray(0, this.size);
+    if (this.whole !== undefined)
+      return this.size === this.whole.length ? this.whole : this.whole.subarray(0, this.size);
     const chunks = this.chunks ?? [];
     return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, this.size);
   }

@@ -35,7 +35,9 @@ export function createSerializingMode(deps: ModeDeps): ModeRunner {
       bodyLength: input.length,
       logStderr: true,
       onTimeout: () => {
-        logger.warn(`function killed: exec_timeout of ${formatDuration(call.timeoutMs)} exceeded`, { url: call.target });
+        logger.warn(`function killed: exec_timeout of ${formatDuration(call.timeoutMs)} exceeded`, {
+          url: call.target,
+        });
         // Answered now, not once the group is gone: a grandchild holding stdout cannot delay it.
         fail(call, new WatchdogError('SERIALIZING_TIMEOUT', 'signal: killed'));
       },
@@ -69,7 +71,13 @@ export function createSerializingMode(deps: ModeDeps): ModeRunner {
         const out = Buffer.concat(chunks, bound.size);
         if (cgiResponse) {
           // cgi_response=true: the status and headers come from the output's header block.
-          answerCgiOutput(call, out, deps, () => contentType, (err) => fail(call, err));
+          answerCgiOutput(
+            call,
+            out,
+            deps,
+            () => contentType,
+            (err) => fail(call, err),
+          );
           return;
         }
         call.bytesOut = out.length;

@@ -1,6 +1,24 @@
 // The Content-Type Go's net/http sniffs for a body written without one (http.DetectContentType, a subset).
 
-const HTML_TAGS = ['<!DOCTYPE HTML', '<HTML', '<HEAD', '<SCRIPT', '<IFRAME', '<H1', '<DIV', '<FONT', '<TABLE', '<A', '<STYLE', '<TITLE', '<B', '<BODY', '<BR', '<P', '<!--'];
+const HTML_TAGS = [
+  '<!DOCTYPE HTML',
+  '<HTML',
+  '<HEAD',
+  '<SCRIPT',
+  '<IFRAME',
+  '<H1',
+  '<DIV',
+  '<FONT',
+  '<TABLE',
+  '<A',
+  '<STYLE',
+  '<TITLE',
+  '<B',
+  '<BODY',
+  '<BR',
+  '<P',
+  '<!--',
+];
 
 const MAGIC: Array<[number[], string]> = [
   [[0x25, 0x50, 0x44, 0x46, 0x2d], 'application/pdf'],
@@ -28,7 +46,10 @@ export function sniffContentType(body: Buffer): string | undefined {
   const data = body.subarray(0, 512);
   let start = 0;
   while (start < data.length && isWhitespace(data[start] as number)) start++;
-  const head = data.subarray(start, start + 16).toString('latin1').toUpperCase();
+  const head = data
+    .subarray(start, start + 16)
+    .toString('latin1')
+    .toUpperCase();
   for (const tag of HTML_TAGS) {
     if (!head.startsWith(tag)) continue;
     const next = data[start + tag.length];

@@ -12,7 +12,11 @@ const LISTING_HEAD = '<!doctype html>\n<meta name="viewport" content="width=devi
 const INDEX = 'index.html';
 
 /** Go's http.Error: a status line text and nosniff. */
-function sendText(res: ServerResponse, status: number, body: Buffer | string = `${status} ${STATUS_CODES[status] ?? ''}\n`): void {
+function sendText(
+  res: ServerResponse,
+  status: number,
+  body: Buffer | string = `${status} ${STATUS_CODES[status] ?? ''}\n`,
+): void {
   if (res.headersSent || res.destroyed) {
     res.destroy();
     return;
@@ -45,10 +49,11 @@ export function escapeHref(name: string): string {
   return colon !== -1 && (slash === -1 || colon < slash) ? `./${out}` : out;
 }
 
-
 /** The body of Go's dirList (Go >= 1.22): entries sorted by name, folders suffixed with "/". */
 export function directoryListing(entries: Dirent[]): string {
-  const names = entries.map((e) => (e.isDirectory() ? `${e.name}/` : e.name)).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+  const names = entries
+    .map((e) => (e.isDirectory() ? `${e.name}/` : e.name))
+    .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   let body = LISTING_HEAD;
   for (const name of names) body += `<a href="${escapeHref(name)}">${escapeHtml(name)}</a>\n`;
   return `${body}</pre>\n`;
@@ -67,7 +72,14 @@ function isWithin(root: string, path: string): boolean {
 export function createStaticMode(deps: ModeDeps): ModeRunner {
   const { config, logger } = deps;
   let root = '';
-  const sendOptions: send.SendOptions = { index: false, dotfiles: 'allow', cacheControl: false, etag: true, lastModified: true, acceptRanges: true };
+  const sendOptions: send.SendOptions = {
+    index: false,
+    dotfiles: 'allow',
+    cacheControl: false,
+    etag: true,
+    lastModified: true,
+    acceptRanges: true,
+  };
   // `send` (with mime-db: a chunk of the binary, about 8 MB resident) is loaded by the first file served, not at start.
   let sendFn: typeof send | undefined;
   let loadingSend: Promise<typeof send> | undefined;
@@ -91,7 +103,10 @@ export function createStaticMode(deps: ModeDeps): ModeRunner {
 
   async function serveFile(call: FunctionCall, real: string): Promise<void> {
     const { req, res } = call;
-    const stream = (sendFn ?? (await loadSend()))(req, encodeRelative(real.slice(root.length)) || '/', { ...sendOptions, root });
+    const stream = (sendFn ?? (await loadSend()))(req, encodeRelative(real.slice(root.length)) || '/', {
+      ...sendOptions,
+      root,
+    });
     stream.on('error', (err: { status?: number; headers?: Record<string, string> }) => {
       const status = err.status ?? 500;
       if (err.headers && !res.headersSent) for (const [k, v] of Object.entries(err.headers)) res.setHeader(k, v);
@@ -118,7 +133,11 @@ export function createStaticMode(deps: ModeDeps): ModeRunner {
       }
     }
     const body = Buffer.from(directoryListing(entries));
-    res.writeHead(200, { 'Content-Type': 'text/html; charset=utf-8', 'Content-Length': body.length, 'Last-Modified': mtime.toUTCString() });
+    res.writeHead(200, {
+      'Content-Type': 'text/html; charset=utf-8',
+      'Content-Length': body.length,
+      'Last-Modified': mtime.toUTCString(),
+    });
     if (req.method === 'HEAD') {
       res.end();
       return;
@@ -193,9 +212,12 @@ export function createStaticMode(deps: ModeDeps): ModeRunner {
       try {
         ok = statSync(path).isDirectory();
       } catch (err) {
-        throw new Error(`static_path=${JSON.stringify(path)} cannot be served: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}; set static_path to an existing folder`);
+        throw new Error(
+          `static_path=${JSON.stringify(path)} cannot be served: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}; set static_path to an existing folder`,
+        );
       }
-      if (!ok) throw new Error(`static_path=${JSON.stringify(path)} is not a folder; set static_path to an existing folder`);
+      if (!ok)
+        throw new Error(`static_path=${JSON.stringify(path)} is not a folder; set static_path to an existing folder`);
       root = realpathSync(path);
       logger.info(`Serving files at: ${path}`);
     },

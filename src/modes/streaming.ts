@@ -111,37 +111,41 @@ export function createStreamingMode(deps: ModeDeps): ModeRunner {
       res.on('drain', () => stdout.resume());
     }
 
-    forked.outcome.then((o) => {
-      if (res.destroyed || res.writableEnded) return;
-      if (o.code === 0 && o.stoppedBy === undefined) {
-        if (reader !== undefined) {
-          if (!started) {
-            const parsed = reader.end() ?? { kind: 'bad', reason: 'no CGI header block' };
-            if (parsed.kind === 'bad') return badOutput(parsed.reason);
-            beginCgi(parsed.head);
-            if (parsed.body.length > 0 && !writeBody(parsed.body) && res.destroyed) return;
+    forked.outcome.then(
+      (o) => {
+        if (res.destroyed || res.writableEnded) return;
+        if (o.code === 0 && o.stoppedBy === undefined) {
+          if (reader !== undefined) {
+            if (!started) {
+              const parsed = reader.end() ?? { kind: 'bad', reason: 'no CGI header block' };
+              if (parsed.kind === 'bad') return badOutput(parsed.reason);
+              beginCgi(parsed.head);
+              if (parsed.body.length > 0 && !writeBody(parsed.body) && res.destroyed) return;
+            }
+            if (declared !== undefined && call.bytesOut !== declared)
+              return badOutput(`the body has ${call.bytesOut} bytes but its Content-Length is ${declared}`);
+            res.end();
+            return;
           }
-          if (declared !== undefined && call.bytesOut !== declared) return badOutput(`the body has ${call.bytesOut} bytes but its Content-Length is ${declared}`);
+          if (!started) {
+            if (contentType !== undefined) res.setHeader('Content-Type', contentType);
+            res.setHeader('Content-Length', '0');
+            res.writeHead(200);
+          }
           res.end();
           return;
         }
-        if (!started) {
-          if (contentType !== undefined) res.setHeader('Content-Type', contentType);
-          res.setHeader('Content-Length', '0');
-          res.writeHead(200);
+        if (o.startError !== undefined) {
+          const err = startFailure(o, logger, call.target);
+          failEarly(err);
+          return;
         }
-        res.end();
-        return;
-      }
-      if (o.startError !== undefined) {
-        const err = startFailure(o, logger, call.target);
-        failEarly(err);
-        return;
-      }
-      const reason = describeExit(o);
-      logger.warn(`function failed: ${reason}`, { url: call.target });
-      failEarly(new WatchdogError('PROCESS_FAILED', `${reason}\n`));
-    }, () => res.destroy());
+        const reason = describeExit(o);
+        logger.warn(`function failed: ${reason}`, { url: call.target });
+        failEarly(new WatchdogError('PROCESS_FAILED', `${reason}\n`));
+      },
+      () => res.destroy(),
+    );
   }
 
   return forkModeRunner(runner, handle);

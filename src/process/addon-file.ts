@@ -24,7 +24,8 @@ function reusable(file: string, bytes: Buffer, uid: number | undefined): boolean
     // Not there yet (the first start with this binary): it is written.
     return false;
   }
-  if (!st.isFile() || st.size !== bytes.length || (st.mode & 0o022) !== 0 || (uid !== undefined && st.uid !== uid)) return false;
+  if (!st.isFile() || st.size !== bytes.length || (st.mode & 0o022) !== 0 || (uid !== undefined && st.uid !== uid))
+    return false;
   try {
     return readFileSync(file).equals(bytes);
   } catch {
@@ -39,8 +40,17 @@ function reusable(file: string, bytes: Buffer, uid: number | undefined): boolean
  * never sees half a file). Throws when `dir` is not writable or the name is taken by someone else's
  * file; the caller then extracts into a private folder. `id` is fnv1a(bytes) when already known.
  */
-export function addonFile(bytes: Buffer, name: string, dir: string, uid: number | undefined, id: string = fnv1a(bytes)): string {
-  const file = join(dir, `fwatchdog-${name.replace(/\.node$/, '')}-${id}-${bytes.length}${uid === undefined ? '' : `-u${uid}`}.node`);
+export function addonFile(
+  bytes: Buffer,
+  name: string,
+  dir: string,
+  uid: number | undefined,
+  id: string = fnv1a(bytes),
+): string {
+  const file = join(
+    dir,
+    `fwatchdog-${name.replace(/\.node$/, '')}-${id}-${bytes.length}${uid === undefined ? '' : `-u${uid}`}.node`,
+  );
   if (reusable(file, bytes, uid)) return file;
   const tmp = `${file}.${Math.random().toString(36).slice(2)}.tmp`;
   writeFileSync(tmp, bytes, { mode: 0o500, flag: 'wx' });

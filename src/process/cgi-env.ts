@@ -63,7 +63,11 @@ export function decodePath(path: string): string {
  * Returns `base` plus the request's Http_* variables (a new object; `base` is not changed).
  * Header variables use the first value of a repeated header; the explicit variables always win.
  */
-export function buildCgiEnv(base: Record<string, string>, req: IncomingMessage, options: CgiOptions): Record<string, string> {
+export function buildCgiEnv(
+  base: Record<string, string>,
+  req: IncomingMessage,
+  options: CgiOptions,
+): Record<string, string> {
   return Object.assign(cgiBaseEnv(base), cgiVariables(req, options));
 }
 
@@ -80,7 +84,11 @@ export function cgiBaseEnv(base: Record<string, string>): Record<string, string>
  * is buildCgiEnv's result. Header variables use the first value of a repeated header; the explicit
  * variables always win.
  */
-export function cgiVariables(req: IncomingMessage, options: CgiOptions, target = req.url ?? '/'): Record<string, string> {
+export function cgiVariables(
+  req: IncomingMessage,
+  options: CgiOptions,
+  target = req.url ?? '/',
+): Record<string, string> {
   const env: Record<string, string> = {};
   const raw = req.rawHeaders;
   let contentLength: string | undefined;
@@ -185,7 +193,11 @@ const PLAIN_HEADER_NAME = /^[A-Za-z0-9-]+$/;
  * CONTENT_LENGTH is set only when the body length is known (a Content-Length header, or a body the
  * mode has read whole) and non-zero; repeated headers are joined with ", " ("; " for Cookie).
  */
-export function rfc3875Variables(req: IncomingMessage, options: Rfc3875Options, target = req.url ?? '/'): Record<string, string> {
+export function rfc3875Variables(
+  req: IncomingMessage,
+  options: Rfc3875Options,
+  target = req.url ?? '/',
+): Record<string, string> {
   const env: Record<string, string> = {};
   const raw = req.rawHeaders;
   let contentLength: string | undefined;
@@ -210,7 +222,9 @@ export function rfc3875Variables(req: IncomingMessage, options: Rfc3875Options, 
   env.GATEWAY_INTERFACE = 'CGI/1.1';
   env.SERVER_SOFTWARE = options.serverSoftware;
   env.SERVER_PROTOCOL = `HTTP/${req.httpVersion ?? '1.1'}`;
-  const socket = req.socket as { localPort?: number; localAddress?: string; remoteAddress?: string; remotePort?: number } | undefined;
+  const socket = req.socket as
+    | { localPort?: number; localAddress?: string; remoteAddress?: string; remotePort?: number }
+    | undefined;
   const server = splitHost(host);
   env.SERVER_NAME = server.name ?? unmapIpv4(socket?.localAddress) ?? 'localhost';
   env.SERVER_PORT = server.port ?? String(socket?.localPort ?? '');
@@ -220,7 +234,8 @@ export function rfc3875Variables(req: IncomingMessage, options: Rfc3875Options, 
   env.SCRIPT_NAME = '';
   env.PATH_INFO = decodePath(path);
   if (contentType !== undefined) env.CONTENT_TYPE = contentType;
-  const length = options.bodyLength !== undefined ? String(options.bodyLength) : chunked ? undefined : contentLength?.trim();
+  const length =
+    options.bodyLength !== undefined ? String(options.bodyLength) : chunked ? undefined : contentLength?.trim();
   if (length !== undefined && length !== '0') env.CONTENT_LENGTH = length;
   const remote = unmapIpv4(socket?.remoteAddress);
   if (remote !== undefined) env.REMOTE_ADDR = remote;
@@ -241,4 +256,3 @@ export function splitHost(host: string | undefined): { name: string | undefined;
   if (colon === -1) return { name: host, port: undefined };
   return { name: host.slice(0, colon), port: colon + 1 < host.length ? host.slice(colon + 1) : undefined };
 }
-

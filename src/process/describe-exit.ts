@@ -8,7 +8,14 @@ export function describeExit(o: ProcessOutcome): string {
   return `exit status ${o.code ?? -1}`;
 }
 
-const SIGNAL_TEXT: Partial<Record<NodeJS.Signals, string>> = { SIGKILL: 'killed', SIGTERM: 'terminated', SIGSEGV: 'segmentation fault', SIGABRT: 'aborted', SIGPIPE: 'broken pipe', SIGINT: 'interrupt' };
+const SIGNAL_TEXT: Partial<Record<NodeJS.Signals, string>> = {
+  SIGKILL: 'killed',
+  SIGTERM: 'terminated',
+  SIGSEGV: 'segmentation fault',
+  SIGABRT: 'aborted',
+  SIGPIPE: 'broken pipe',
+  SIGINT: 'interrupt',
+};
 
 function signalText(s: NodeJS.Signals): string {
   return SIGNAL_TEXT[s] ?? s;

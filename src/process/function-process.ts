@@ -87,7 +87,8 @@ export function spawnFunction(spawner: Spawner, program: string, options: SpawnO
   const outputs = options.outputs ?? [];
   const watched = (): Array<Readable | null> => [child.stdout, child.stderr, ...outputs];
 
-  const bytesRead = (): number => watched().reduce((n, s) => n + ((s as { bytesRead?: number } | null)?.bytesRead ?? 0), 0);
+  const bytesRead = (): number =>
+    watched().reduce((n, s) => n + ((s as { bytesRead?: number } | null)?.bytesRead ?? 0), 0);
 
   const killHard = (): void => {
     sendToGroup('SIGKILL');

@@ -32,10 +32,14 @@ export interface AddonSpec<A> {
 export type AddonLoad<A> = { ok: true; addon: A; from: string } | { ok: false; reason: string; tried: string[] };
 
 /** Where the addon may be, in order: next to the binary, its dev build, next to the script, its dev build. */
-export function addonCandidates(spec: AddonSpec<unknown>, input: Pick<AddonLoadInput, 'execPath' | 'scriptPath'>): string[] {
+export function addonCandidates(
+  spec: AddonSpec<unknown>,
+  input: Pick<AddonLoadInput, 'execPath' | 'scriptPath'>,
+): string[] {
   const dev = (dir: string): string => join(dir, '..', 'native', spec.folder, 'build', 'Release', spec.file);
   const out = [join(dirname(input.execPath), spec.file), dev(dirname(input.execPath))];
-  if (input.scriptPath !== undefined) out.push(join(dirname(input.scriptPath), spec.file), dev(dirname(input.scriptPath)));
+  if (input.scriptPath !== undefined)
+    out.push(join(dirname(input.scriptPath), spec.file), dev(dirname(input.scriptPath)));
   return out;
 }
 
@@ -59,7 +63,9 @@ export function loadAddon<A>(spec: AddonSpec<A>, input: AddonLoadInput): AddonLo
   if (asset !== undefined) {
     // A file kept in TMPDIR across starts (src/process/addon-file.ts); a private copy if that fails.
     try {
-      const addon = tryFile(addonFile(asset, spec.file, input.tmpDir ?? tmpdir(), input.uid, seaAddonIds()?.[spec.file]));
+      const addon = tryFile(
+        addonFile(asset, spec.file, input.tmpDir ?? tmpdir(), input.uid, seaAddonIds()?.[spec.file]),
+      );
       if (addon !== undefined) return { ok: true, addon, from: `asset ${spec.file}` };
     } catch {
       // TMPDIR not writable, or the name taken by another user's file: the private copy below.
@@ -82,7 +88,11 @@ export function loadAddon<A>(spec: AddonSpec<A>, input: AddonLoadInput): AddonLo
     const addon = tryFile(file);
     if (addon !== undefined) return { ok: true, addon, from: file };
   }
-  return { ok: false, reason: tried.length > 0 ? reason : `not found (looked for ${candidates.join(', ')})`, tried: tried.length > 0 ? tried : candidates };
+  return {
+    ok: false,
+    reason: tried.length > 0 ? reason : `not found (looked for ${candidates.join(', ')})`,
+    tried: tried.length > 0 ? tried : candidates,
+  };
 }
 
 interface Sea {

@@ -30,14 +30,23 @@ export interface NativeSpawner {
    * The environment is `env` plus `extraEnv`; `combineOutput` makes fd 2 the same channel as fd 1
    * (child.stderr is then null).
    */
-  spawn(program: string, args: string[], env: Record<string, string>, stdio: StdioOptions, extraEnv?: Record<string, string>, combineOutput?: boolean): ChildProcess | undefined;
+  spawn(
+    program: string,
+    args: string[],
+    env: Record<string, string>,
+    stdio: StdioOptions,
+    extraEnv?: Record<string, string>,
+    combineOutput?: boolean,
+  ): ChildProcess | undefined;
   /** Call on SIGCHLD: collects the exit status of every process it started that has ended. */
   onSigchld(): void;
   /** Processes started (or starting) and not yet collected. */
   readonly running: number;
 }
 
-const SIGNAL_NAMES = new Map<number, NodeJS.Signals>(Object.entries(constants.signals).map(([name, n]) => [n, name as NodeJS.Signals]));
+const SIGNAL_NAMES = new Map<number, NodeJS.Signals>(
+  Object.entries(constants.signals).map(([name, n]) => [n, name as NodeJS.Signals]),
+);
 /** How often exits are polled while processes run, in case a SIGCHLD was missed (well inside the PID 1 reaper's 200 ms settle time). */
 const POLL_MS = 100;
 const STDIO_SAME_AS_1 = -3;
@@ -100,7 +109,13 @@ class NativeChild extends EventEmitter {
   failed(errno: number): void {
     const code = errnoName(errno);
     const syscall = `spawn ${this.spawnfile}`;
-    const err = Object.assign(new Error(`${syscall} ${code}`), { errno, code, syscall, path: this.spawnfile, spawnargs: this.spawnargs.slice(1) });
+    const err = Object.assign(new Error(`${syscall} ${code}`), {
+      errno,
+      code,
+      syscall,
+      path: this.spawnfile,
+      spawnargs: this.spawnargs.slice(1),
+    });
     this.emit('error', err);
     for (const s of this.stdio) s?.destroy();
   }
@@ -194,7 +209,10 @@ export function createNativeSpawner(addon: SpawnAddon): NativeSpawner {
   });
 
   /** The base handle and the per-call entries for `env` + `extra`; a clash with the base is merged the slow way. */
-  const environment = (env: Record<string, string>, extra: Record<string, string> | undefined): [object, string[]] | [null, string[]] => {
+  const environment = (
+    env: Record<string, string>,
+    extra: Record<string, string> | undefined,
+  ): [object, string[]] | [null, string[]] => {
     if (extra !== undefined) {
       for (const key in extra) if (Object.hasOwn(env, key)) return [null, envEntries({ ...env, ...extra })];
     }
@@ -244,5 +262,9 @@ export function createNativeSpawner(addon: SpawnAddon): NativeSpawner {
 export const SPAWN_ADDON: AddonSpec<SpawnAddon> = {
   file: 'spawn.node',
   folder: 'spawn',
-  isAddon: (a) => typeof a.spawn === 'function' && typeof a.wait === 'function' && typeof a.init === 'function' && typeof a.prepareEnv === 'function',
+  isAddon: (a) =>
+    typeof a.spawn === 'function' &&
+    typeof a.wait === 'function' &&
+    typeof a.init === 'function' &&
+    typeof a.prepareEnv === 'function',
 };

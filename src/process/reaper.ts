@@ -86,7 +86,8 @@ export function createReaper(addon: ReaperAddon, options: ReaperOptions): Reaper
     }
     suspects = next;
     reaped += count;
-    if (count > 0 && options.logger.debugEnabled) options.logger.debug(`zombie reaper: reaped ${count} orphaned process(es)`);
+    if (count > 0 && options.logger.debugEnabled)
+      options.logger.debug(`zombie reaper: reaped ${count} orphaned process(es)`);
     if (next.size > 0) schedule();
     return count;
   }

@@ -8,7 +8,9 @@ export type ResolveResult = { ok: true; path: string } | { ok: false; reason: st
 export function resolveProgram(program: string, pathEnv: string | undefined, cwd: string): ResolveResult {
   if (program.includes('/')) {
     const full = isAbsolute(program) ? program : resolve(cwd, program);
-    return isExecutableFile(full) ? { ok: true, path: full } : { ok: false, reason: `${full} is not an executable file` };
+    return isExecutableFile(full)
+      ? { ok: true, path: full }
+      : { ok: false, reason: `${full} is not an executable file` };
   }
   const dirs = (pathEnv ?? '/usr/local/bin:/usr/bin:/bin').split(delimiter);
   for (const dir of dirs) {
@@ -33,11 +35,18 @@ function isExecutableFile(path: string): boolean {
 export function resolveModuleFile(file: string, cwd: string): ResolveResult {
   const full = isAbsolute(file) ? file : resolve(cwd, file);
   try {
-    if (statSync(full).isDirectory()) return { ok: false, reason: `${full} is a directory: name the module file itself, e.g. ${join(file, 'index.mjs')}` };
+    if (statSync(full).isDirectory())
+      return {
+        ok: false,
+        reason: `${full} is a directory: name the module file itself, e.g. ${join(file, 'index.mjs')}`,
+      };
     accessSync(full, constants.R_OK);
     return { ok: true, path: full };
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    return { ok: false, reason: code === 'ENOENT' ? `${full} does not exist` : `${full} cannot be read (${code ?? String(err)})` };
+    return {
+      ok: false,
+      reason: code === 'ENOENT' ? `${full} does not exist` : `${full} cannot be read (${code ?? String(err)})`,
+    };
   }
 }

@@ -53,7 +53,14 @@ export function createSpawner(nativeOrLoader?: NativeSpawner | (() => NativeSpaw
       const native = nativeSpawner();
       // posix_spawn when the addon is loaded (no fork() of this process: about twice the request rate);
       // child_process for anything it does not take, including start failures, so errors look the same.
-      const viaAddon = native?.spawn(program, options.args, options.env, options.stdio, options.extraEnv, options.combineOutput);
+      const viaAddon = native?.spawn(
+        program,
+        options.args,
+        options.env,
+        options.stdio,
+        options.extraEnv,
+        options.combineOutput,
+      );
       const child = viaAddon ?? spawnChild(program, options);
       const pid = child.pid;
       if (pid !== undefined) track(child, pid);

@@ -47,13 +47,24 @@ export function startUpstreamProcess(options: UpstreamProcessOptions): UpstreamP
   // A write error on the unused stdin (the upstream closed it) is not worth a crash.
   child.stdin?.on('error', () => undefined);
   if (child.stderr) {
-    readLines(child.stderr as Readable, options.logBufferSize, (line) => {
-      if (tail.length === STDERR_TAIL_LINES) tail.shift();
-      tail.push(line);
-      logger.functionLine('stderr', line);
-    }, options.onLineCut);
+    readLines(
+      child.stderr as Readable,
+      options.logBufferSize,
+      (line) => {
+        if (tail.length === STDERR_TAIL_LINES) tail.shift();
+        tail.push(line);
+        logger.functionLine('stderr', line);
+      },
+      options.onLineCut,
+    );
   }
-  if (child.stdout) readLines(child.stdout as Readable, options.logBufferSize, (line) => logger.functionLine('stdout', line), options.onLineCut);
+  if (child.stdout)
+    readLines(
+      child.stdout as Readable,
+      options.logBufferSize,
+      (line) => logger.functionLine('stdout', line),
+      options.onLineCut,
+    );
   return {
     pid: child.pid,
     done: proc.done,

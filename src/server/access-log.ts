@@ -8,7 +8,15 @@ import type { FunctionCall } from '../modes/mode.js';
  */
 export function createAccessLog(logger: Logger): (call: FunctionCall, status: number, seconds: number) => void {
   return function accessLog(call, status, seconds) {
-    logger.request({ method: call.req.method, url: call.target, status, bytes: bytesOf(call), seconds, callId: call.callId, trace: call.trace });
+    logger.request({
+      method: call.req.method,
+      url: call.target,
+      status,
+      bytes: bytesOf(call),
+      seconds,
+      callId: call.callId,
+      trace: call.trace,
+    });
   };
 }
 

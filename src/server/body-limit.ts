@@ -13,10 +13,14 @@ export interface BodyLimit {
  * max_body_bytes, or, in a mode that reads the whole body into memory (serializing, classic, http with
  * http_buffer_req_body), max_buffered_body_bytes when it is lower (or max_body_bytes is 0).
  */
-export function bodyLimitOf(config: Pick<WatchdogConfig, 'mode' | 'maxBodyBytes' | 'maxBufferedBodyBytes' | 'bufferHttpBody'>): BodyLimit {
-  const buffers = config.mode === 'serializing' || config.mode === 'classic' || (config.mode === 'http' && config.bufferHttpBody);
+export function bodyLimitOf(
+  config: Pick<WatchdogConfig, 'mode' | 'maxBodyBytes' | 'maxBufferedBodyBytes' | 'bufferHttpBody'>,
+): BodyLimit {
+  const buffers =
+    config.mode === 'serializing' || config.mode === 'classic' || (config.mode === 'http' && config.bufferHttpBody);
   const buffered = buffers ? config.maxBufferedBodyBytes : 0;
-  if (buffered > 0 && (config.maxBodyBytes === 0 || buffered < config.maxBodyBytes)) return { bytes: buffered, variable: 'max_buffered_body_bytes' };
+  if (buffered > 0 && (config.maxBodyBytes === 0 || buffered < config.maxBodyBytes))
+    return { bytes: buffered, variable: 'max_buffered_body_bytes' };
   return { bytes: config.maxBodyBytes, variable: 'max_body_bytes' };
 }
 

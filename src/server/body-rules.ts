@@ -7,7 +7,10 @@ import type { RequestCall } from './request-call.js';
 /** A handshake that carries a body: refused, so the guard never signs or checks a body other than the one forwarded. */
 const UPGRADE_WITH_BODY = new WatchdogError('BAD_REQUEST', 'an Upgrade request must not carry a body\n');
 /** Node's parser accepts `gzip, chunked` and removes only the chunking: other codings are refused (RFC 9112: 501). */
-const UNSUPPORTED_CODING = new WatchdogError('TRANSFER_CODING_UNSUPPORTED', 'unsupported Transfer-Encoding: only chunked is accepted\n');
+const UNSUPPORTED_CODING = new WatchdogError(
+  'TRANSFER_CODING_UNSUPPORTED',
+  'unsupported Transfer-Encoding: only chunked is accepted\n',
+);
 
 /**
  * The body `call` reads (the request itself, or a max_body_bytes pipe over a chunked one), or the refusal to
@@ -18,7 +21,8 @@ export function checkBody(call: RequestCall, limit: BodyLimit, upgrade: boolean)
   const declared = req.headers['content-length'];
   const coding = req.headers['transfer-encoding'];
   // Node leaves an Upgrade request's body raw on the socket: a handshake must have none.
-  if (upgrade) return (declared !== undefined && declared !== '0') || coding !== undefined ? UPGRADE_WITH_BODY : call.body;
+  if (upgrade)
+    return (declared !== undefined && declared !== '0') || coding !== undefined ? UPGRADE_WITH_BODY : call.body;
   // The function would get gzip bytes it cannot tell from plain ones.
   if (coding !== undefined && coding.trim().toLowerCase() !== 'chunked') return UNSUPPORTED_CODING;
   if (limit.bytes <= 0) return call.body;

@@ -59,7 +59,11 @@ export interface Booted {
 }
 
 /** Resolves the function program once; a StartupError (exit 2) names what is wrong. */
-export function resolveFunctionProgram(config: WatchdogConfig, env: Record<string, string>, cwd: string): string | undefined {
+export function resolveFunctionProgram(
+  config: WatchdogConfig,
+  env: Record<string, string>,
+  cwd: string,
+): string | undefined {
   const kind = MODE_TABLE[config.mode].program;
   if (kind === 'none') return undefined;
   const program = config.argv[0] as string;
@@ -98,7 +102,11 @@ export async function bootWatchdog(options: BootOptions): Promise<Booted> {
   }
 }
 
-async function bootListening(options: BootOptions, programPath: string | undefined, early: EarlyListener): Promise<Booted> {
+async function bootListening(
+  options: BootOptions,
+  programPath: string | undefined,
+  early: EarlyListener,
+): Promise<Booted> {
   const { config, logger } = options;
   const metrics = options.metrics ?? createMetrics({ defaultMetrics: true });
   const env = { ...options.env, secret_mount_path: config.secretMountPath };
@@ -116,7 +124,16 @@ async function bootListening(options: BootOptions, programPath: string | undefin
           ? undefined
           : createNativeSpawner(addon),
     );
-  const mode = factory({ config, logger, baseEnv: env, programPath, events: metrics, spawner, onFatal: options.onFatal, ...(options.reclaim ? { reclaim: options.reclaim } : {}) });
+  const mode = factory({
+    config,
+    logger,
+    baseEnv: env,
+    programPath,
+    events: metrics,
+    spawner,
+    onFatal: options.onFatal,
+    ...(options.reclaim ? { reclaim: options.reclaim } : {}),
+  });
   if (mode.load !== undefined) {
     try {
       await mode.load();
@@ -125,10 +142,14 @@ async function bootListening(options: BootOptions, programPath: string | undefin
     }
   }
   logger.info(`Watchdog mode: ${config.mode}\tfprocess: ${JSON.stringify(config.fprocess)}`);
-  logger.info(`Timeouts: read: ${formatDuration(config.readTimeoutMs)} write: ${formatDuration(config.writeTimeoutMs)} hard: ${formatDuration(config.execTimeoutMs)} health: ${formatDuration(config.healthcheckIntervalMs)}`);
+  logger.info(
+    `Timeouts: read: ${formatDuration(config.readTimeoutMs)} write: ${formatDuration(config.writeTimeoutMs)} hard: ${formatDuration(config.execTimeoutMs)} health: ${formatDuration(config.healthcheckIntervalMs)}`,
+  );
   // The auth code (and node:crypto) is loaded only when an auth_* secret is set.
   const auth = config.authApiKeySecret !== undefined || config.authHmacSecret !== undefined;
-  const guard = options.guard ?? (auth ? (await import('../auth/create-auth-guard.js')).createAuthGuard(config, { logger }) : undefined);
+  const guard =
+    options.guard ??
+    (auth ? (await import('../auth/create-auth-guard.js')).createAuthGuard(config, { logger }) : undefined);
   // The mode starts before the ports are bound, as the originals do: in http mode the upstream's own
   // start-up (a second process) then overlaps the rest of the watchdog's.
   try {

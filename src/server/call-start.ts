@@ -68,7 +68,11 @@ export function createCallStarter(mode: ModeRunner, guard: RequestGuard | undefi
       if (!call.res.destroyed) serve(call);
     };
     if (verdict instanceof Promise) {
-      verdict.then(proceed, (err: unknown) => proceed(err instanceof WatchdogError ? err : new WatchdogError('BAD_REQUEST', 'request rejected\n', { cause: err })));
+      verdict.then(proceed, (err: unknown) =>
+        proceed(
+          err instanceof WatchdogError ? err : new WatchdogError('BAD_REQUEST', 'request rejected\n', { cause: err }),
+        ),
+      );
     } else {
       proceed(verdict);
     }

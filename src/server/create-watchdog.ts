@@ -25,7 +25,10 @@ import { effectiveTimeoutMs } from './timeouts.js';
 export type { Watchdog, WatchdogDeps } from './watchdog-api.js';
 
 /** A `.` or `..` segment made with `%2F` (`/a%2f..%2fb`): refused, it has no clean form (clean-path.ts). */
-const DOT_SEGMENT_PATH = new WatchdogError('BAD_REQUEST', 'Bad Request: a path segment is "." or ".." once %2F is decoded\n');
+const DOT_SEGMENT_PATH = new WatchdogError(
+  'BAD_REQUEST',
+  'Bad Request: a path segment is "." or ".." once %2F is decoded\n',
+);
 /** `%00` in the path: an environment variable ends at a NUL byte, so PATH_INFO would be cut short. */
 const NUL_PATH = new WatchdogError('BAD_REQUEST', 'Bad Request: the path holds %00\n');
 /** The status logged and counted for a call whose client left before its answer ended (nginx's). */
@@ -35,10 +38,20 @@ export const CLIENT_CLOSED = 499;
 export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watchdog {
   const { logger, metrics, mode } = deps;
   const lockFile = createLockFile(config, logger);
-  const limited = prebuiltAnswer(new WatchdogError('TOO_MANY_REQUESTS', `Concurrent request limit exceeded. Max concurrent requests: ${config.maxInflight}\n`));
+  const limited = prebuiltAnswer(
+    new WatchdogError(
+      'TOO_MANY_REQUESTS',
+      `Concurrent request limit exceeded. Max concurrent requests: ${config.maxInflight}\n`,
+    ),
+  );
 
   // max_inflight and its queue (src/server/limiter.ts); its in-flight count is the drain's too.
-  const limiter = createLimiter({ maxInflight: config.maxInflight, maxQueue: config.maxQueue, queueTimeoutMs: config.queueTimeoutMs, onQueueWait: (s) => metrics.queueWaited(s) });
+  const limiter = createLimiter({
+    maxInflight: config.maxInflight,
+    maxQueue: config.maxQueue,
+    queueTimeoutMs: config.queueTimeoutMs,
+    onQueueWait: (s) => metrics.queueWaited(s),
+  });
   metrics.watchLimiter(limiter);
   let accepting = false; // lock written (or suppressed) and mode ready
   let shuttingDown = false;
@@ -71,7 +84,8 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
   const routes = createInternalRoutes({ config, limiter, drain, isHealthy, port: () => boundPort });
 
   // write_timeout: one timer for every answer in progress (they all have the same length).
-  const writeDeadlines = config.writeTimeoutMs > 0 ? new DeadlineQueue(config.writeTimeoutMs, onWriteTimeout) : undefined;
+  const writeDeadlines =
+    config.writeTimeoutMs > 0 ? new DeadlineQueue(config.writeTimeoutMs, onWriteTimeout) : undefined;
   const expecting = new WeakSet<IncomingMessage>();
   // Expect: 100-continue. Node would answer 100 at once; here it is sent only once the request passed
   // every check made on its headers (max_inflight, max_body_bytes, the API key), right before its body
@@ -143,7 +157,12 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
   }
 
   /** Every slot is taken: wait in the queue (max_queue), or get the 429. A client that leaves is dropped at once. */
-  function waitForSlot(req: IncomingMessage, res: ServerResponse, startedAt: number, upgrading: Upgrading | undefined): void {
+  function waitForSlot(
+    req: IncomingMessage,
+    res: ServerResponse,
+    startedAt: number,
+    upgrading: Upgrading | undefined,
+  ): void {
     let waiting = true;
     const leave = limiter.wait(
       () => {
@@ -161,13 +180,25 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
       waiting = false;
       leave();
       // No status was sent: recorded as nginx's 499 "client closed request" (or the raw 400/408 that ended the socket).
-      metrics.requestFinished(req.method, rawAnswerStatus(req.socket) ?? CLIENT_CLOSED, (performance.now() - startedAt) / 1000);
-      if (logger.debugEnabled) logger.debug('client left while queued', { method: req.method, url: requestTarget(req.url) });
+      metrics.requestFinished(
+        req.method,
+        rawAnswerStatus(req.socket) ?? CLIENT_CLOSED,
+        (performance.now() - startedAt) / 1000,
+      );
+      if (logger.debugEnabled)
+        logger.debug('client left while queued', { method: req.method, url: requestTarget(req.url) });
     });
   }
 
-  function refuse(req: IncomingMessage, res: ServerResponse, startedAt: number, reason: LimiterRefusal | 'closed'): void {
-    res.once('close', () => metrics.requestFinished(req.method, res.statusCode, (performance.now() - startedAt) / 1000));
+  function refuse(
+    req: IncomingMessage,
+    res: ServerResponse,
+    startedAt: number,
+    reason: LimiterRefusal | 'closed',
+  ): void {
+    res.once('close', () =>
+      metrics.requestFinished(req.method, res.statusCode, (performance.now() - startedAt) / 1000),
+    );
     if (reason === 'closed') {
       sendError(res, new WatchdogError('NOT_READY', 'the watchdog is shutting down\n'));
       return;
@@ -180,10 +211,19 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
    * Step 3: the call holds a slot; it is made, its end (endCall) is hooked to the response's close, the body
    * rules are applied, then startCall runs it. `now` is performance.now(), or the arrival time when it did not wait.
    */
-  function openCall(req: IncomingMessage, res: ServerResponse, startedAt: number, upgrading: Upgrading | undefined, now: number): void {
+  function openCall(
+    req: IncomingMessage,
+    res: ServerResponse,
+    startedAt: number,
+    upgrading: Upgrading | undefined,
+    now: number,
+  ): void {
     const answer = drain.answerStarted(res);
     const timeoutMs = effectiveTimeoutMs(config.execTimeoutMs, req.headers['x-timeout']);
-    const call = upgrading === undefined ? new RequestCall(req, res, timeoutMs, startedAt) : new RequestUpgradeCall(req, res, timeoutMs, startedAt, upgrading, () => finish(true));
+    const call =
+      upgrading === undefined
+        ? new RequestCall(req, res, timeoutMs, startedAt)
+        : new RequestUpgradeCall(req, res, timeoutMs, startedAt, upgrading, () => finish(true));
     if (req.headers.expect !== undefined && expecting.has(req)) call.expectsContinue = true;
     const writeDeadline = writeDeadlines?.add(res, now);
     let finished = false;
@@ -220,12 +260,14 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
     // A request the parser refused mid-body (bad chunk, read_timeout) got a raw 400/408 and lost its socket.
     // Cut otherwise without a status of the watchdog's own (a mode's failure, write_timeout's error): the
     // client left mid-body or before the answer ended. Logged and counted as nginx's 499 "client closed request".
-    const status = rawAnswerStatus(req.socket) ?? call.logStatus ?? (cut && res.errored == null ? CLIENT_CLOSED : res.statusCode);
+    const status =
+      rawAnswerStatus(req.socket) ?? call.logStatus ?? (cut && res.errored == null ? CLIENT_CLOSED : res.statusCode);
     const endedAt = performance.now();
     const seconds = (endedAt - call.startedAt) / 1000;
     metrics.requestFinished(req.method, status, seconds);
     // 413 and 401 made by the watchdog itself (not the function's own) are refusals.
-    if ((status === 413 || status === 401) && res.getHeader(INTERNAL_HEADER) !== undefined) metrics.refused(status === 413 ? 'body_too_large' : 'auth');
+    if ((status === 413 || status === 401) && res.getHeader(INTERNAL_HEADER) !== undefined)
+      metrics.refused(status === 413 ? 'body_too_large' : 'auth');
     accessLog(call, status, seconds);
     // The slot goes to the longest-waiting request, if any; then the drain hears of the end (the next call has begun).
     limiter.release();
@@ -271,7 +313,9 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
       boundPort = port;
       // accept() failing (EMFILE: no fd left) is Node's server 'error': libuv has already closed the pending
       // connections; log it and keep listening (without a listener it would be thrown as uncaught).
-      server.on('error', (err: NodeJS.ErrnoException) => logger.warn(`cannot accept a connection: ${err.code ?? err.message}`));
+      server.on('error', (err: NodeJS.ErrnoException) =>
+        logger.warn(`cannot accept a connection: ${err.code ?? err.message}`),
+      );
       let metricsPort: number | undefined;
       if (metricsServer) {
         try {
@@ -302,7 +346,9 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
         logger.info(`No new connections allowed, draining: ${limiter.inFlight + limiter.queued} requests`);
         const drainStartedAt = performance.now();
         await drain.begin(config.writeTimeoutMs);
-        await drain.answersDone(config.writeTimeoutMs > 0 ? Math.max(1, config.writeTimeoutMs - (performance.now() - drainStartedAt)) : 0);
+        await drain.answersDone(
+          config.writeTimeoutMs > 0 ? Math.max(1, config.writeTimeoutMs - (performance.now() - drainStartedAt)) : 0,
+        );
         limiter.close();
         await mode.stop();
         server.closeAllConnections();
@@ -332,7 +378,3 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
     },
   };
 }
-
-
-
-

@@ -81,7 +81,8 @@ export function createDrain(server: Server, graceMs = IDLE_SWEEP_GRACE_MS): Drai
     for (const socket of sockets) {
       // An answer in progress or still being written, or request bytes read since the last answer: not idle.
       const record = (socket as DrainSocket)[LAST_ANSWER];
-      if (busy.has(socket) || socket.writableLength > 0 || record === undefined || socket.bytesRead !== record.bytes) continue;
+      if (busy.has(socket) || socket.writableLength > 0 || record === undefined || socket.bytesRead !== record.bytes)
+        continue;
       const leftMs = graceMs - (now - record.at);
       if (leftMs <= 0) socket.destroy();
       else nextMs = nextMs < 0 ? leftMs : Math.min(nextMs, leftMs);

@@ -58,7 +58,24 @@ export function createInternalRoutes(deps: RouteDeps): InternalRoutes {
       const port = deps.port();
       const timer = setTimeout(() => probeReq.destroy(), config.readyTimeoutMs);
       const probeReq = request(
-        { host: '127.0.0.1', port, path: config.readyPath, method: 'GET', agent: false, setHost: false, headers: ['Host', `127.0.0.1:${port}`, 'User-Agent', PROBE_USER_AGENT, 'X-Call-Id', READY_CALL_ID, 'Connection', 'close'] },
+        {
+          host: '127.0.0.1',
+          port,
+          path: config.readyPath,
+          method: 'GET',
+          agent: false,
+          setHost: false,
+          headers: [
+            'Host',
+            `127.0.0.1:${port}`,
+            'User-Agent',
+            PROBE_USER_AGENT,
+            'X-Call-Id',
+            READY_CALL_ID,
+            'Connection',
+            'close',
+          ],
+        },
         (probeRes) => {
           const status = probeRes.statusCode ?? 0;
           resolve(status >= 200 && status < 300);
@@ -95,51 +112,55 @@ export function createInternalRoutes(deps: RouteDeps): InternalRoutes {
   }
 
   function health(req: IncomingMessage, res: ServerResponse): void {
-  if (req.method !== 'GET') {
-    res.writeHead(405, NO_BODY_HEADERS).end();
-    return;
-  }
-  if (isHealthy()) res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': '2' }).end(OK_BODY);
-  else res.writeHead(503, NO_BODY_HEADERS).end();
-  drain.answeredAt(req.socket);
-}
-
-async function ready(req: IncomingMessage, res: ServerResponse): Promise<void> {
-  if (req.method !== 'GET') {
-    res.writeHead(405, NO_BODY_HEADERS).end();
-    return;
-  }
-  if (!isHealthy()) {
-    res.writeHead(503, NO_BODY_HEADERS).end();
-    return;
-  }
-  if (limiter.full) {
-    res.writeHead(429, NO_BODY_HEADERS).end();
-    return;
-  }
-  if (config.readyPath !== undefined) {
-    // The function says whether it is ready (a 2xx), but the client gets the watchdog's own empty 200 or 503.
-    const ready = await probeOnce();
-    if (res.destroyed) return;
-    res.writeHead(ready ? 200 : 503, NO_BODY_HEADERS).end(EMPTY);
+    if (req.method !== 'GET') {
+      res.writeHead(405, NO_BODY_HEADERS).end();
+      return;
+    }
+    if (isHealthy())
+      res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': '2' }).end(OK_BODY);
+    else res.writeHead(503, NO_BODY_HEADERS).end();
     drain.answeredAt(req.socket);
-    return;
   }
-  res.writeHead(200, NO_BODY_HEADERS).end(EMPTY);
-  drain.answeredAt(req.socket);
-}
 
-function redirectClean(req: IncomingMessage, res: ServerResponse, path: string, query: string): void {
-  const target = redirectTarget(path) + query;
-  if (req.method === 'GET' || req.method === 'HEAD') {
-    const body = `<a href="${escapeHtml(target)}">Moved Permanently</a>.\n\n`;
-    res.writeHead(301, { Location: target, 'Content-Type': 'text/html; charset=utf-8', 'Content-Length': Buffer.byteLength(body) });
-    res.end(req.method === 'HEAD' ? undefined : body);
-  } else {
-    res.writeHead(301, { Location: target, 'Content-Length': '0' }).end();
+  async function ready(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (req.method !== 'GET') {
+      res.writeHead(405, NO_BODY_HEADERS).end();
+      return;
+    }
+    if (!isHealthy()) {
+      res.writeHead(503, NO_BODY_HEADERS).end();
+      return;
+    }
+    if (limiter.full) {
+      res.writeHead(429, NO_BODY_HEADERS).end();
+      return;
+    }
+    if (config.readyPath !== undefined) {
+      // The function says whether it is ready (a 2xx), but the client gets the watchdog's own empty 200 or 503.
+      const ready = await probeOnce();
+      if (res.destroyed) return;
+      res.writeHead(ready ? 200 : 503, NO_BODY_HEADERS).end(EMPTY);
+      drain.answeredAt(req.socket);
+      return;
+    }
+    res.writeHead(200, NO_BODY_HEADERS).end(EMPTY);
+    drain.answeredAt(req.socket);
   }
-}
 
+  function redirectClean(req: IncomingMessage, res: ServerResponse, path: string, query: string): void {
+    const target = redirectTarget(path) + query;
+    if (req.method === 'GET' || req.method === 'HEAD') {
+      const body = `<a href="${escapeHtml(target)}">Moved Permanently</a>.\n\n`;
+      res.writeHead(301, {
+        Location: target,
+        'Content-Type': 'text/html; charset=utf-8',
+        'Content-Length': Buffer.byteLength(body),
+      });
+      res.end(req.method === 'HEAD' ? undefined : body);
+    } else {
+      res.writeHead(301, { Location: target, 'Content-Length': '0' }).end();
+    }
+  }
 
   return {
     health,
@@ -147,7 +168,11 @@ function redirectClean(req: IncomingMessage, res: ServerResponse, path: string, 
     isProbe(req) {
       if (probePorts.size === 0) return false;
       const socket = req.socket;
-      return socket.remotePort !== undefined && probePorts.has(socket.remotePort) && (socket.remoteAddress === '127.0.0.1' || socket.remoteAddress === '::ffff:127.0.0.1');
+      return (
+        socket.remotePort !== undefined &&
+        probePorts.has(socket.remotePort) &&
+        (socket.remoteAddress === '127.0.0.1' || socket.remoteAddress === '::ffff:127.0.0.1')
+      );
     },
     options(req, res) {
       res.writeHead(200, NO_BODY_HEADERS).end();

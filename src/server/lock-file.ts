@@ -14,14 +14,19 @@ export interface LockFile {
   remove(): void;
 }
 
-export function createLockFile(config: Pick<WatchdogConfig, 'lockFilePath' | 'suppressLock' | 'tmpDir'>, logger: Logger): LockFile {
+export function createLockFile(
+  config: Pick<WatchdogConfig, 'lockFilePath' | 'suppressLock' | 'tmpDir'>,
+  logger: Logger,
+): LockFile {
   const path = config.lockFilePath;
   let written = false;
   return {
     present: () => config.suppressLock || existsSync(path),
     write() {
       if (config.suppressLock) {
-        logger.warn('Warning: "suppress_lock" is enabled. No automated health-checks will be in place for your function.');
+        logger.warn(
+          'Warning: "suppress_lock" is enabled. No automated health-checks will be in place for your function.',
+        );
         return;
       }
       mkdirSync(config.tmpDir, { recursive: true });

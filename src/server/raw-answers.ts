@@ -9,8 +9,10 @@ const CONNECT_REFUSED = new WatchdogError('METHOD_NOT_ALLOWED', '');
 
 /** The catalogue answer for an error of Node's HTTP parser (by its code, never its text). */
 function clientErrorAnswer(err: NodeJS.ErrnoException): WatchdogError {
-  if (err.code === 'HPE_HEADER_OVERFLOW') return new WatchdogError('HEADERS_TOO_LARGE', '431 Request Header Fields Too Large\n', { cause: err });
-  if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') return new WatchdogError('REQUEST_TIMEOUT', '408 Request Timeout\n', { cause: err });
+  if (err.code === 'HPE_HEADER_OVERFLOW')
+    return new WatchdogError('HEADERS_TOO_LARGE', '431 Request Header Fields Too Large\n', { cause: err });
+  if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT')
+    return new WatchdogError('REQUEST_TIMEOUT', '408 Request Timeout\n', { cause: err });
   return new WatchdogError('BAD_REQUEST', '400 Bad Request\n', { cause: err });
 }
 

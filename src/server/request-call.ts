@@ -62,7 +62,14 @@ export class RequestUpgradeCall extends RequestCall implements UpgradeCall {
   readonly socket: Socket;
   readonly head: Buffer;
 
-  constructor(req: IncomingMessage, res: ServerResponse, timeoutMs: number, startedAt: number, upgrading: Upgrading, private readonly onOpened: () => void) {
+  constructor(
+    req: IncomingMessage,
+    res: ServerResponse,
+    timeoutMs: number,
+    startedAt: number,
+    upgrading: Upgrading,
+    private readonly onOpened: () => void,
+  ) {
     super(req, res, timeoutMs, startedAt);
     this.body = Readable.from([]);
     this.socket = upgrading.socket;
@@ -85,7 +92,10 @@ export function onWriteTimeout(res: ServerResponse): void {
  * socket so they take the very path of any request (routing, max_inflight, the body rules, the guard, the
  * access log, the metrics). Only for a mode that tunnels them: elsewhere Node serves them as ordinary requests.
  */
-export function acceptUpgrades(server: Server, onRequest: (req: IncomingMessage, res: ServerResponse, upgrading: Upgrading) => void): void {
+export function acceptUpgrades(
+  server: Server,
+  onRequest: (req: IncomingMessage, res: ServerResponse, upgrading: Upgrading) => void,
+): void {
   server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
     socket.on('error', () => socket.destroy()); // A client that vanished mid-handshake needs no answer.
     const res = new ServerResponse(req);

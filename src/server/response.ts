@@ -18,9 +18,14 @@ const dropKeepAlive = (head: string): string => head.replace(NODE_KEEP_ALIVE, '\
  * HTTP/1.0 keep-alive clients keep them, as they need them. A Connection header set by the function stays.
  */
 export class WatchdogResponse<Request extends IncomingMessage = IncomingMessage> extends ServerResponse<Request> {
-  override writeHead(statusCode: number, statusMessage?: string | OutgoingHttpHeaders | OutgoingHttpHeader[], headers?: OutgoingHttpHeaders | OutgoingHttpHeader[]): this {
+  override writeHead(
+    statusCode: number,
+    statusMessage?: string | OutgoingHttpHeaders | OutgoingHttpHeader[],
+    headers?: OutgoingHttpHeaders | OutgoingHttpHeader[],
+  ): this {
     (super.writeHead as (...a: unknown[]) => this)(statusCode, statusMessage, headers);
-    if (this.req.httpVersionMinor >= 1 && this.req.httpVersionMajor === 1 && !this.hasHeader('connection')) editHeaderBlock(this, dropKeepAlive);
+    if (this.req.httpVersionMinor >= 1 && this.req.httpVersionMajor === 1 && !this.hasHeader('connection'))
+      editHeaderBlock(this, dropKeepAlive);
     return this;
   }
 }

@@ -10,7 +10,8 @@ export function isSaneCallId(id: string): boolean {
   if (id.length === 0 || id.length > CALL_ID_MAX_LENGTH) return false;
   for (let i = 0; i < id.length; i++) {
     const c = id.charCodeAt(i);
-    const ok = (c >= 48 && c <= 58) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 45 || c === 46 || c === 95; // 0-9 : A-Z a-z - . _
+    const ok =
+      (c >= 48 && c <= 58) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 45 || c === 46 || c === 95; // 0-9 : A-Z a-z - . _
     if (!ok) return false;
   }
   return true;

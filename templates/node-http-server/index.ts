@@ -38,7 +38,8 @@ function reply(res: ServerResponse, result: Result): void {
   let body: Buffer | string;
   if (result.body === undefined || result.body === null) body = '';
   else if (typeof result.body === 'string' || Buffer.isBuffer(result.body)) body = result.body;
-  else if (result.body instanceof Uint8Array) body = Buffer.from(result.body.buffer, result.body.byteOffset, result.body.byteLength);
+  else if (result.body instanceof Uint8Array)
+    body = Buffer.from(result.body.buffer, result.body.byteOffset, result.body.byteLength);
   else {
     body = JSON.stringify(result.body);
     if (!hasType) headers['Content-Type'] = 'application/json';
@@ -53,7 +54,11 @@ async function serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
   try {
     event = toEvent(req, bytes);
   } catch (err) {
-    reply(res, { statusCode: 400, headers: { 'Content-Type': 'text/plain' }, body: `invalid JSON body: ${(err as Error).message}\n` });
+    reply(res, {
+      statusCode: 400,
+      headers: { 'Content-Type': 'text/plain' },
+      body: `invalid JSON body: ${(err as Error).message}\n`,
+    });
     return;
   }
   reply(res, await handle(event, context));

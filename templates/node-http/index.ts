@@ -34,7 +34,8 @@ function reply(res: ServerResponse, result: Result): void {
   let body: Buffer | string;
   if (result.body === undefined || result.body === null) body = '';
   else if (typeof result.body === 'string' || Buffer.isBuffer(result.body)) body = result.body;
-  else if (result.body instanceof Uint8Array) body = Buffer.from(result.body.buffer, result.body.byteOffset, result.body.byteLength);
+  else if (result.body instanceof Uint8Array)
+    body = Buffer.from(result.body.buffer, result.body.byteOffset, result.body.byteLength);
   else {
     body = JSON.stringify(result.body);
     if (!hasType) headers['Content-Type'] = 'application/json';
@@ -44,13 +45,20 @@ function reply(res: ServerResponse, result: Result): void {
 }
 
 /** The request listener fwatchdog calls. A handler that throws costs that request a 500 (fwatchdog logs the error). */
-export default async function serve(req: IncomingMessage & { signal: AbortSignal }, res: ServerResponse): Promise<void> {
+export default async function serve(
+  req: IncomingMessage & { signal: AbortSignal },
+  res: ServerResponse,
+): Promise<void> {
   const bytes = await readBody(req);
   let event: Event;
   try {
     event = toEvent(req, bytes);
   } catch (err) {
-    reply(res, { statusCode: 400, headers: { 'Content-Type': 'text/plain' }, body: `invalid JSON body: ${(err as Error).message}\n` });
+    reply(res, {
+      statusCode: 400,
+      headers: { 'Content-Type': 'text/plain' },
+      body: `invalid JSON body: ${(err as Error).message}\n`,
+    });
     return;
   }
   const context: Context = { secret: readSecret, signal: req.signal };

@@ -4,7 +4,8 @@ import { join } from 'node:path';
 
 /** The secret NAME without its trailing newline, or undefined when no such secret is mounted. */
 export function readSecret(name: string): string | undefined {
-  if (name === '' || name.includes('/') || name.startsWith('.')) throw new Error(`invalid secret name ${JSON.stringify(name)}`);
+  if (name === '' || name.includes('/') || name.startsWith('.'))
+    throw new Error(`invalid secret name ${JSON.stringify(name)}`);
   const dir = process.env.secret_mount_path || '/var/openfaas/secrets';
   try {
     return readFileSync(join(dir, name), 'utf8').replace(/\r?\n$/, '');

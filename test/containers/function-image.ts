@@ -74,10 +74,14 @@ export function functionImageChecks(spec: FunctionImageSpec): void {
 
   beforeAll(async () => {
     image = await spec.build();
-    const env = JSON.parse(await podmanOk(['image', 'inspect', image, '--format', '{{json .Config.Env}}'])) as string[] | null;
+    const env = JSON.parse(await podmanOk(['image', 'inspect', image, '--format', '{{json .Config.Env}}'])) as
+      | string[]
+      | null;
     for (const kv of env ?? []) imageEnv[kv.slice(0, kv.indexOf('='))] = kv.slice(kv.indexOf('=') + 1);
     // Docker-format images only: the OCI config has no HEALTHCHECK.
-    const check = JSON.parse(await podmanOk(['image', 'inspect', image, '--format', '{{json .Config.Healthcheck}}'])) as { Test?: string[] } | null;
+    const check = JSON.parse(
+      await podmanOk(['image', 'inspect', image, '--format', '{{json .Config.Healthcheck}}']),
+    ) as { Test?: string[] } | null;
     healthcheck = check?.Test?.[0] === 'CMD' ? check.Test.slice(1) : [];
   }, BUILD_TIMEOUT_MS);
 
@@ -92,103 +96,149 @@ export function functionImageChecks(spec: FunctionImageSpec): void {
     return env;
   }
 
-  it.concurrent('answers the example request with the watchdog as PID 1, non-root on a read-only root, logging to podman logs; HEALTHCHECK exits 0', async ({ expect, onTestFinished }) => {
-    expect(healthcheck.length, 'the image keeps its HEALTHCHECK (podman build --format docker)').toBeGreaterThan(0);
-    const c = await runContainer(image, onTestFinished, { env: await envFor() });
-    await waitReady(c, readyMs);
-    expectAnswer(expect, await request(c, spec.example), spec.example);
+  it.concurrent(
+    'answers the example request with the watchdog as PID 1, non-root on a read-only root, logging to podman logs; HEALTHCHECK exits 0',
+    async ({ expect, onTestFinished }) => {
+      expect(healthcheck.length, 'the image keeps its HEALTHCHECK (podman build --format docker)').toBeGreaterThan(0);
+      const c = await runContainer(image, onTestFinished, { env: await envFor() });
+      await waitReady(c, readyMs);
+      expectAnswer(expect, await request(c, spec.example), spec.example);
 
-    const pid = await c.hostPid();
-    expect(namespacePid(pid)).toBe(1);
-    expect(cmdline(pid)).toContain('fwatchdog');
-    expect(uidOf(pid)).not.toBe(0);
-    // An arm64 image holds the arm64 watchdog (its build's --platform picked it from the manifest list): an
-    // x86-64 one would run here too, natively, and pass every other check.
-    if (spec.emulated) expect((await podmanOk(['exec', c.id, healthcheck[0] as string, '--version'], { timeoutMs: 60_000 })).trim()).toMatch(/\tArch: linux\/arm64$/);
-    expect((await podmanOk(['inspect', c.id, '--format', '{{.HostConfig.ReadonlyRootfs}}'])).trim()).toBe('true');
-    expect(await c.healthcheck()).toBe(0);
+      const pid = await c.hostPid();
+      expect(namespacePid(pid)).toBe(1);
+      expect(cmdline(pid)).toContain('fwatchdog');
+      expect(uidOf(pid)).not.toBe(0);
+      // An arm64 image holds the arm64 watchdog (its build's --platform picked it from the manifest list): an
+      // x86-64 one would run here too, natively, and pass every other check.
+      if (spec.emulated)
+        expect(
+          (await podmanOk(['exec', c.id, healthcheck[0] as string, '--version'], { timeoutMs: 60_000 })).trim(),
+        ).toMatch(/\tArch: linux\/arm64$/);
+      expect((await podmanOk(['inspect', c.id, '--format', '{{.HostConfig.ReadonlyRootfs}}'])).trim()).toBe('true');
+      expect(await c.healthcheck()).toBe(0);
 
-    const logs = await c.logs();
-    expect(logs).toContain(`Listening on port: ${c.port}`);
-    const path = spec.example.path.split('?')[0] as string;
-    expect(logs.split('\n').some((l) => l.includes(`"url":"${path}`) && l.includes(`"status":${spec.example.status}`)), `access line for ${path} in:\n${logs}`).toBe(true);
-  }, checkMs);
+      const logs = await c.logs();
+      expect(logs).toContain(`Listening on port: ${c.port}`);
+      const path = spec.example.path.split('?')[0] as string;
+      expect(
+        logs.split('\n').some((l) => l.includes(`"url":"${path}`) && l.includes(`"status":${spec.example.status}`)),
+        `access line for ${path} in:\n${logs}`,
+      ).toBe(true);
+    },
+    checkMs,
+  );
 
-  it.concurrent('HEALTHCHECK exits 1 before the watchdog is ready', async ({ expect, onTestFinished }) => {
-    expect(healthcheck.length, 'the image has a HEALTHCHECK CMD').toBeGreaterThan(0);
-    // In a container of the image where the watchdog has not written its lock file yet.
-    const name = `fwatchdog-test-${process.pid}-fresh-${Date.now()}`;
-    onTestFinished(async () => {
-      await podman(['rm', '-f', '-t', '0', '--ignore', name]);
-    });
-    const fresh = await podman(['run', '--rm', '--name', name, '--network', 'host', '--read-only', ...ULIMITS, image, ...healthcheck], { timeoutMs: 30_000 });
-    expect(fresh.code, fresh.stderr).toBe(1);
-    expect(fresh.stderr).toContain('unable to find lock file');
-    if ((spec.env?.mode ?? imageEnv.mode) !== 'http') return;
-    // http mode: the watchdog listens but waits for an upstream that never answers (it listens elsewhere).
-    const env = await envFor();
-    env.upstream_url = `http://127.0.0.1:${await freePort()}`;
-    const c = await runContainer(image, onTestFinished, { env });
-    await until(async () => (await c.logs()).includes(`Listening on port: ${c.port}`), readyMs, 'the watchdog to listen', 100);
-    expect((await send(`${c.url}/_/health`)).status).toBe(503);
-    expect(await c.healthcheck()).toBe(1);
-  }, checkMs);
+  it.concurrent(
+    'HEALTHCHECK exits 1 before the watchdog is ready',
+    async ({ expect, onTestFinished }) => {
+      expect(healthcheck.length, 'the image has a HEALTHCHECK CMD').toBeGreaterThan(0);
+      // In a container of the image where the watchdog has not written its lock file yet.
+      const name = `fwatchdog-test-${process.pid}-fresh-${Date.now()}`;
+      onTestFinished(async () => {
+        await podman(['rm', '-f', '-t', '0', '--ignore', name]);
+      });
+      const fresh = await podman(
+        ['run', '--rm', '--name', name, '--network', 'host', '--read-only', ...ULIMITS, image, ...healthcheck],
+        { timeoutMs: 30_000 },
+      );
+      expect(fresh.code, fresh.stderr).toBe(1);
+      expect(fresh.stderr).toContain('unable to find lock file');
+      if ((spec.env?.mode ?? imageEnv.mode) !== 'http') return;
+      // http mode: the watchdog listens but waits for an upstream that never answers (it listens elsewhere).
+      const env = await envFor();
+      env.upstream_url = `http://127.0.0.1:${await freePort()}`;
+      const c = await runContainer(image, onTestFinished, { env });
+      await until(
+        async () => (await c.logs()).includes(`Listening on port: ${c.port}`),
+        readyMs,
+        'the watchdog to listen',
+        100,
+      );
+      expect((await send(`${c.url}/_/health`)).status).toBe(503);
+      expect(await c.healthcheck()).toBe(1);
+    },
+    checkMs,
+  );
 
-  it.concurrent('after SIGTERM during a slow request: HEALTHCHECK exits 1 at once, the request is answered, exit code 0', async ({ expect, onTestFinished }) => {
-    // podman stop puts the container in a "stopping" state where podman exec is refused: send the signal
-    // with podman kill instead. The image's healthcheck_interval (5 s in the templates) leaves the check time
-    // to run before the watchdog exits (an exec still running then is killed: 137).
-    // Under emulation a `podman exec` can take longer than 5 s to start: the watchdog serves longer there.
-    const interval: Record<string, string> = spec.emulated ? { healthcheck_interval: '20s' } : {};
-    const c = await runContainer(image, onTestFinished, { env: await envFor({ ...spec.slow?.env, ...interval }), mounts: spec.slow?.mounts });
-    await waitReady(c, readyMs);
-    expect(await c.healthcheck()).toBe(0);
-    const pending = spec.slow ? request(c, spec.slow.request) : undefined;
-    pending?.catch(() => undefined);
-    if (pending) await sleep(300); // the request is in the function now
-    await podmanOk(['kill', '--signal', 'TERM', c.id]);
-    await sleep(200);
-    expect(await c.running()).toBe(true); // still serving for healthcheck_interval
-    expect(await c.healthcheck()).toBe(1);
-    if (pending && spec.slow) expectAnswer(expect, await pending, spec.slow.request);
-    await until(async () => !(await c.running()), spec.emulated ? 45_000 : 15_000, 'the container to exit', 100);
-    expect(await c.exitCode()).toBe(0);
-  }, checkMs);
+  it.concurrent(
+    'after SIGTERM during a slow request: HEALTHCHECK exits 1 at once, the request is answered, exit code 0',
+    async ({ expect, onTestFinished }) => {
+      // podman stop puts the container in a "stopping" state where podman exec is refused: send the signal
+      // with podman kill instead. The image's healthcheck_interval (5 s in the templates) leaves the check time
+      // to run before the watchdog exits (an exec still running then is killed: 137).
+      // Under emulation a `podman exec` can take longer than 5 s to start: the watchdog serves longer there.
+      const interval: Record<string, string> = spec.emulated ? { healthcheck_interval: '20s' } : {};
+      const c = await runContainer(image, onTestFinished, {
+        env: await envFor({ ...spec.slow?.env, ...interval }),
+        mounts: spec.slow?.mounts,
+      });
+      await waitReady(c, readyMs);
+      expect(await c.healthcheck()).toBe(0);
+      const pending = spec.slow ? request(c, spec.slow.request) : undefined;
+      pending?.catch(() => undefined);
+      if (pending) await sleep(300); // the request is in the function now
+      await podmanOk(['kill', '--signal', 'TERM', c.id]);
+      await sleep(200);
+      expect(await c.running()).toBe(true); // still serving for healthcheck_interval
+      expect(await c.healthcheck()).toBe(1);
+      if (pending && spec.slow) expectAnswer(expect, await pending, spec.slow.request);
+      await until(async () => !(await c.running()), spec.emulated ? 45_000 : 15_000, 'the container to exit', 100);
+      expect(await c.exitCode()).toBe(0);
+    },
+    checkMs,
+  );
 
-  it.concurrent('on podman stop during a slow request: the request is answered, exit code 0, within the drain (no SIGKILL)', async ({ expect, onTestFinished }) => {
-    const c = await runContainer(image, onTestFinished, { env: await envFor(spec.slow?.env), mounts: spec.slow?.mounts });
-    await waitReady(c, readyMs);
-    const pending = spec.slow ? request(c, spec.slow.request) : undefined;
-    pending?.catch(() => undefined);
-    if (pending) await sleep(300); // the request is in the function now
-    const stopMs = await c.stop(10);
-    if (pending && spec.slow) expectAnswer(expect, await pending, spec.slow.request);
-    expect(await c.exitCode()).toBe(0);
-    // The drain: serve for the image's healthcheck_interval, then wait for the request (1 s), then exit;
-    // podman's 10 s (then SIGKILL, exit code 137) was not needed.
-    const drainMs = durationMs(spec.env?.healthcheck_interval ?? imageEnv.healthcheck_interval) + (pending ? 1000 : 0);
-    expect(stopMs).toBeLessThan(Math.min(drainMs + (spec.emulated ? 6000 : 3000), 10_000));
-  }, checkMs);
+  it.concurrent(
+    'on podman stop during a slow request: the request is answered, exit code 0, within the drain (no SIGKILL)',
+    async ({ expect, onTestFinished }) => {
+      const c = await runContainer(image, onTestFinished, {
+        env: await envFor(spec.slow?.env),
+        mounts: spec.slow?.mounts,
+      });
+      await waitReady(c, readyMs);
+      const pending = spec.slow ? request(c, spec.slow.request) : undefined;
+      pending?.catch(() => undefined);
+      if (pending) await sleep(300); // the request is in the function now
+      const stopMs = await c.stop(10);
+      if (pending && spec.slow) expectAnswer(expect, await pending, spec.slow.request);
+      expect(await c.exitCode()).toBe(0);
+      // The drain: serve for the image's healthcheck_interval, then wait for the request (1 s), then exit;
+      // podman's 10 s (then SIGKILL, exit code 137) was not needed.
+      const drainMs =
+        durationMs(spec.env?.healthcheck_interval ?? imageEnv.healthcheck_interval) + (pending ? 1000 : 0);
+      expect(stopMs).toBeLessThan(Math.min(drainMs + (spec.emulated ? 6000 : 3000), 10_000));
+    },
+    checkMs,
+  );
 
   if (spec.orphans) {
     const { env, count } = spec.orphans;
-    it.concurrent('reaps the orphans a function leaves: no zombies', async ({ expect, onTestFinished }) => {
-      const c = await runContainer(image, onTestFinished, { env: await envFor(env) });
-      await waitReady(c, readyMs);
-      const pid = await c.hostPid();
-      for (let i = 0; i < 3; i++) expect((await send(`${c.url}/`, { method: 'POST', body: 'x' })).text).toContain('ok');
-      // The orphans (sleep 0.5) are PID 1's children now; once they exit they are zombies until reaped.
-      const sleeping = childrenOf(pid).filter((child) => {
-        try {
-          return programCmdline(child).startsWith('sleep');
-        } catch {
-          // Exited and reaped while we looked.
-          return false;
-        }
-      });
-      expect(sleeping.length).toBeGreaterThanOrEqual(count);
-      await until(() => childrenOf(pid).length === 0 && zombieChildren(pid).length === 0, spec.emulated ? 15_000 : 5000, 'the orphans to be reaped');
-      expect(await c.running()).toBe(true);
-    }, checkMs);
+    it.concurrent(
+      'reaps the orphans a function leaves: no zombies',
+      async ({ expect, onTestFinished }) => {
+        const c = await runContainer(image, onTestFinished, { env: await envFor(env) });
+        await waitReady(c, readyMs);
+        const pid = await c.hostPid();
+        for (let i = 0; i < 3; i++)
+          expect((await send(`${c.url}/`, { method: 'POST', body: 'x' })).text).toContain('ok');
+        // The orphans (sleep 0.5) are PID 1's children now; once they exit they are zombies until reaped.
+        const sleeping = childrenOf(pid).filter((child) => {
+          try {
+            return programCmdline(child).startsWith('sleep');
+          } catch {
+            // Exited and reaped while we looked.
+            return false;
+          }
+        });
+        expect(sleeping.length).toBeGreaterThanOrEqual(count);
+        await until(
+          () => childrenOf(pid).length === 0 && zombieChildren(pid).length === 0,
+          spec.emulated ? 15_000 : 5000,
+          'the orphans to be reaped',
+        );
+        expect(await c.running()).toBe(true);
+      },
+      checkMs,
+    );
   }
 }

@@ -27,8 +27,12 @@ const BINFMT = '/proc/sys/fs/binfmt_misc';
 /** Registers Debian's qemu-aarch64 binfmt rule (flags F: the emulator is opened now, so it runs in containers too) unless one is there; other rules are left alone. */
 function registerBinfmt(): void {
   if (existsSync(`${BINFMT}/qemu-aarch64`)) return;
-  if (process.getuid?.() !== 0) throw new Error(`the container suite runs arm64 containers under emulation: as root, register the rule: cat /usr/lib/binfmt.d/qemu-aarch64.conf > ${BINFMT}/register`);
-  if (!existsSync(`${BINFMT}/register`)) execFileSync('mount', ['-t', 'binfmt_misc', 'binfmt_misc', BINFMT], { stdio: ['ignore', 'ignore', 'inherit'] });
+  if (process.getuid?.() !== 0)
+    throw new Error(
+      `the container suite runs arm64 containers under emulation: as root, register the rule: cat /usr/lib/binfmt.d/qemu-aarch64.conf > ${BINFMT}/register`,
+    );
+  if (!existsSync(`${BINFMT}/register`))
+    execFileSync('mount', ['-t', 'binfmt_misc', 'binfmt_misc', BINFMT], { stdio: ['ignore', 'ignore', 'inherit'] });
   if (existsSync(`${BINFMT}/qemu-aarch64`)) return;
   console.log('container suite: registering the qemu-aarch64 binfmt rule');
   writeFileSync(`${BINFMT}/register`, readFileSync('/usr/lib/binfmt.d/qemu-aarch64.conf'));
@@ -39,8 +43,11 @@ function addArm64Packages(): void {
   const foreign = execFileSync('dpkg', ['--print-foreign-architectures'], { encoding: 'utf8' }).split('\n');
   const listed = spawnSync('apt-cache', ['show', 'busybox-static:arm64'], { stdio: 'ignore' }).status === 0;
   if (foreign.includes('arm64') && listed) return;
-  if (process.getuid?.() !== 0) throw new Error('the arm64 stand-ins are made from Debian arm64 packages: as root, dpkg --add-architecture arm64 && apt-get update');
-  console.log('container suite: adding arm64 to dpkg\'s architectures (apt-get download of arm64 packages)');
+  if (process.getuid?.() !== 0)
+    throw new Error(
+      'the arm64 stand-ins are made from Debian arm64 packages: as root, dpkg --add-architecture arm64 && apt-get update',
+    );
+  console.log("container suite: adding arm64 to dpkg's architectures (apt-get download of arm64 packages)");
   execFileSync('dpkg', ['--add-architecture', 'arm64']);
   execFileSync('apt-get', ['update', '-qq'], { stdio: ['ignore', 'ignore', 'inherit'] });
 }
@@ -53,9 +60,13 @@ function has(command: string): boolean {
 function installMissingTools(): void {
   const missing = TOOLS.filter(([command]) => !has(command)).map(([, pkg]) => pkg);
   // Debian's busybox (not -static) is linked against glibc: the musl stand-in needs the static one (ldd fails on it).
-  if (has('/bin/busybox') && spawnSync('ldd', ['/bin/busybox'], { stdio: 'ignore' }).status === 0) missing.push('busybox-static');
+  if (has('/bin/busybox') && spawnSync('ldd', ['/bin/busybox'], { stdio: 'ignore' }).status === 0)
+    missing.push('busybox-static');
   if (missing.length === 0) return;
-  if (process.getuid?.() !== 0) throw new Error(`the container suite needs ${missing.join(', ')}: run as root, or apt-get install -y ${missing.join(' ')}`);
+  if (process.getuid?.() !== 0)
+    throw new Error(
+      `the container suite needs ${missing.join(', ')}: run as root, or apt-get install -y ${missing.join(' ')}`,
+    );
   console.log(`container suite: installing ${missing.join(' ')}`);
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
   execFileSync('apt-get', ['update', '-qq'], { stdio: ['ignore', 'ignore', 'inherit'], env });
@@ -64,7 +75,12 @@ function installMissingTools(): void {
 
 /** The FROM build arguments' defaults of every template, mapped to stand-ins, for amd64 and arm64; plus what the suite's own images use. */
 function neededStandins(): Standin[] {
-  const needed = new Set<Standin>([STANDINS.debian, STANDINS.busyboxMusl, arm64Of(STANDINS.debian), arm64Of(STANDINS.busyboxMusl)]);
+  const needed = new Set<Standin>([
+    STANDINS.debian,
+    STANDINS.busyboxMusl,
+    arm64Of(STANDINS.debian),
+    arm64Of(STANDINS.busyboxMusl),
+  ]);
   for (const name of readdirSync(join(ROOT, 'templates'))) {
     const file = join(ROOT, 'templates', name, 'Dockerfile');
     if (!existsSync(file)) continue;
@@ -91,7 +107,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
   const namespace = `localhost/fwatchdog-test-${Date.now().toString(36)}-${process.pid}`;
   project.provide('imageNamespace', namespace);
   const watchdogTag = `${namespace}/watchdog:latest`;
-  const lap = (what: string, since: number): void => console.log(`container suite: ${what} in ${((performance.now() - since) / 1000).toFixed(1)} s`);
+  const lap = (what: string, since: number): void =>
+    console.log(`container suite: ${what} in ${((performance.now() - since) / 1000).toFixed(1)} s`);
   installMissingTools();
   registerBinfmt();
   addArm64Packages();
@@ -108,10 +125,16 @@ export default async function setup(project: TestProject): Promise<() => Promise
   );
 
   for (const platform of ['amd64', 'arm64']) {
-    if (!existsSync(join(ROOT, 'dist', `linux-${platform}`, 'image', 'fwatchdog'))) throw new Error(`dist/linux-${platform}/image/ is missing: npm run test:containers runs npm run build:binary -- --arch all first`);
+    if (!existsSync(join(ROOT, 'dist', `linux-${platform}`, 'image', 'fwatchdog')))
+      throw new Error(
+        `dist/linux-${platform}/image/ is missing: npm run test:containers runs npm run build:binary -- --arch all first`,
+      );
   }
   const t = performance.now();
-  execFileSync(process.execPath, [join(ROOT, 'scripts', 'build-image.mjs'), watchdogTag], { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, FWATCHDOG_BUILDER: 'podman' } });
+  execFileSync(process.execPath, [join(ROOT, 'scripts', 'build-image.mjs'), watchdogTag], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+    env: { ...process.env, FWATCHDOG_BUILDER: 'podman' },
+  });
   lap(`watchdog image ${watchdogTag} built (a manifest list of linux/amd64 and linux/arm64)`, t);
   return () => removeRunImages(namespace);
 }

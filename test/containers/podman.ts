@@ -13,10 +13,19 @@ export interface PodmanResult {
 /** Runs podman with crun replaced by runc (crun fails here: "cgroups in hybrid mode not supported"). */
 export function podman(args: string[], options: { timeoutMs?: number; input?: string } = {}): Promise<PodmanResult> {
   return new Promise((resolve) => {
-    const child = execFile('podman', ['--runtime', 'runc', ...args], { maxBuffer: 64 * 1024 * 1024, timeout: options.timeoutMs ?? 120_000, encoding: 'utf8' }, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
-      resolve({ code, stdout, stderr });
-    });
+    const child = execFile(
+      'podman',
+      ['--runtime', 'runc', ...args],
+      { maxBuffer: 64 * 1024 * 1024, timeout: options.timeoutMs ?? 120_000, encoding: 'utf8' },
+      (err, stdout, stderr) => {
+        const code = err
+          ? typeof (err as { code?: unknown }).code === 'number'
+            ? (err as { code: number }).code
+            : 1
+          : 0;
+        resolve({ code, stdout, stderr });
+      },
+    );
     if (options.input !== undefined) child.stdin?.end(options.input);
     else child.stdin?.end();
   });
@@ -25,7 +34,10 @@ export function podman(args: string[], options: { timeoutMs?: number; input?: st
 /** podman ARGS that must succeed; its stdout. */
 export async function podmanOk(args: string[], options: { timeoutMs?: number } = {}): Promise<string> {
   const r = await podman(args, options);
-  if (r.code !== 0) throw new Error(`podman ${args.join(' ')} failed (exit ${r.code}):\n${r.stderr.slice(-4000)}${r.stdout.slice(-2000)}`);
+  if (r.code !== 0)
+    throw new Error(
+      `podman ${args.join(' ')} failed (exit ${r.code}):\n${r.stderr.slice(-4000)}${r.stdout.slice(-2000)}`,
+    );
   return r.stdout;
 }
 
@@ -47,7 +59,12 @@ function ulimits(): string[] {
 export const ULIMITS = ulimits();
 
 /** podman build in the Docker format (the OCI format drops HEALTHCHECK); `buildArgs` as --build-arg; `platform` e.g. linux/arm64. */
-export function build(context: string, tag: string, buildArgs: Record<string, string> = {}, options: { file?: string; timeoutMs?: number; platform?: string } = {}): Promise<PodmanResult> {
+export function build(
+  context: string,
+  tag: string,
+  buildArgs: Record<string, string> = {},
+  options: { file?: string; timeoutMs?: number; platform?: string } = {},
+): Promise<PodmanResult> {
   const args = ['build', '--format', 'docker', '--network', 'host', ...ULIMITS, '-t', tag];
   if (options.file) args.push('-f', options.file);
   if (options.platform) args.push('--platform', options.platform);
@@ -92,21 +109,29 @@ let counter = 0;
 export type OnFinished = (fn: () => Promise<void>) => void;
 
 /** Starts `image` detached on free loopback ports; removed (forcibly) when the test finishes. */
-export async function runContainer(image: string, onFinished: OnFinished, options: RunOptions = {}): Promise<Container> {
+export async function runContainer(
+  image: string,
+  onFinished: OnFinished,
+  options: RunOptions = {},
+): Promise<Container> {
   const port = await freePort();
   const metricsPort = await freePort();
   const name = `fwatchdog-test-${process.pid}-${++counter}`;
   const args = ['run', '-d', '--name', name, '--network', 'host', ...ULIMITS];
   if (options.readOnly !== false) args.push('--read-only');
   for (const [host, inside] of options.mounts ?? []) args.push('-v', `${host}:${inside}:ro`);
-  for (const [k, v] of Object.entries({ port: String(port), metrics_port: String(metricsPort), ...options.env })) args.push('-e', `${k}=${v}`);
+  for (const [k, v] of Object.entries({ port: String(port), metrics_port: String(metricsPort), ...options.env }))
+    args.push('-e', `${k}=${v}`);
   args.push(image, ...(options.command ?? []));
   const id = (await podmanOk(args)).trim();
   onFinished(async () => {
     await podman(['rm', '-f', '-t', '0', id]);
   });
-  const inspect = async (format: string): Promise<string> => (await podmanOk(['inspect', id, '--format', format])).trim();
-  const healthcheckCommand = JSON.parse(await podmanOk(['image', 'inspect', image, '--format', '{{json .Config.Healthcheck}}'])) as { Test?: string[] } | null;
+  const inspect = async (format: string): Promise<string> =>
+    (await podmanOk(['inspect', id, '--format', format])).trim();
+  const healthcheckCommand = JSON.parse(
+    await podmanOk(['image', 'inspect', image, '--format', '{{json .Config.Healthcheck}}']),
+  ) as { Test?: string[] } | null;
   return {
     id,
     name,
@@ -122,7 +147,10 @@ export async function runContainer(image: string, onFinished: OnFinished, option
     running: async () => (await inspect('{{.State.Running}}')) === 'true',
     healthcheck: async () => {
       const test = healthcheckCommand?.Test ?? [];
-      if (test[0] !== 'CMD' || test.length < 2) throw new Error(`${image} has no HEALTHCHECK CMD [...] (got ${JSON.stringify(test)}): was it built with --format docker?`);
+      if (test[0] !== 'CMD' || test.length < 2)
+        throw new Error(
+          `${image} has no HEALTHCHECK CMD [...] (got ${JSON.stringify(test)}): was it built with --format docker?`,
+        );
       return (await podman(['exec', id, ...test.slice(1)])).code;
     },
     stop: async (timeoutS) => {
@@ -137,7 +165,8 @@ export async function runContainer(image: string, onFinished: OnFinished, option
 export async function waitReady(container: Container, ms = 20_000, path = '/_/health'): Promise<void> {
   const ready = async (): Promise<boolean> => {
     const status = await fetchStatus(`${container.url}${path}`);
-    if (status === 0 && !(await container.running())) throw new Error(`container exited (${await container.exitCode()}):\n${await container.logs()}`);
+    if (status === 0 && !(await container.running()))
+      throw new Error(`container exited (${await container.exitCode()}):\n${await container.logs()}`);
     return status === 200;
   };
   try {

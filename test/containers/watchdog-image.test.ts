@@ -50,10 +50,14 @@ async function machineIn(arch: string, file: string): Promise<number> {
 
 describe('the watchdog image', () => {
   it('carries the OCI labels: version from package.json, revision from git', async () => {
-    const labels = JSON.parse(await podmanOk(['image', 'inspect', watchdogImage(), '--format', '{{json .Config.Labels}}'])) as Record<string, string>;
+    const labels = JSON.parse(
+      await podmanOk(['image', 'inspect', watchdogImage(), '--format', '{{json .Config.Labels}}']),
+    ) as Record<string, string>;
     const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
     expect(labels['org.opencontainers.image.version']).toBe(pkg.version);
-    expect(labels['org.opencontainers.image.revision']).toBe(execFileSync('git', ['rev-parse', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim());
+    expect(labels['org.opencontainers.image.revision']).toBe(
+      execFileSync('git', ['rev-parse', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim(),
+    );
     expect(labels).toHaveProperty(['org.opencontainers.image.source']);
   });
 
@@ -72,22 +76,40 @@ describe('the watchdog image', () => {
   it.each([
     ['amd64', 'ld-linux-x86-64.so.2'],
     ['arm64', 'ld-linux-aarch64.so.1'],
-  ])('holds /fwatchdog, /opt/fwatchdog/ (with the %s loader %s) and an empty /tmp with mode 1777', async (arch, loader) => {
-    const files = await listing(arch);
-    for (const path of ['fwatchdog', 'opt/fwatchdog/fwatchdog', 'opt/fwatchdog/fwatchdog-bin', `opt/fwatchdog/lib/${loader}`, 'opt/fwatchdog/lib/libc.so.6', 'opt/fwatchdog/lib/libstdc++.so.6']) {
-      expect(files, path).toMatch(new RegExp(` ${path.replace(/[.+]/g, '\\$&')}( link to .*)?$`, 'm'));
-    }
-    expect(files).toMatch(/^drwxrwxrwt .* tmp\/$/m);
-  });
+  ])(
+    'holds /fwatchdog, /opt/fwatchdog/ (with the %s loader %s) and an empty /tmp with mode 1777',
+    async (arch, loader) => {
+      const files = await listing(arch);
+      for (const path of [
+        'fwatchdog',
+        'opt/fwatchdog/fwatchdog',
+        'opt/fwatchdog/fwatchdog-bin',
+        `opt/fwatchdog/lib/${loader}`,
+        'opt/fwatchdog/lib/libc.so.6',
+        'opt/fwatchdog/lib/libstdc++.so.6',
+      ]) {
+        expect(files, path).toMatch(new RegExp(` ${path.replace(/[.+]/g, '\\$&')}( link to .*)?$`, 'm'));
+      }
+      expect(files).toMatch(/^drwxrwxrwt .* tmp\/$/m);
+    },
+  );
 
   it('is a manifest list of linux/amd64 and linux/arm64, under its tag and its version', async () => {
     const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };
     for (const name of [watchdogImage(), watchdogImage().replace(/:latest$/, `:${pkg.version}`)]) {
-      const list = JSON.parse(await podmanOk(['manifest', 'inspect', name])) as { manifests: { digest: string; platform: { os: string; architecture: string } }[] };
-      expect(list.manifests.map((m) => `${m.platform.os}/${m.platform.architecture}`).sort(), name).toEqual(['linux/amd64', 'linux/arm64']);
+      const list = JSON.parse(await podmanOk(['manifest', 'inspect', name])) as {
+        manifests: { digest: string; platform: { os: string; architecture: string } }[];
+      };
+      expect(list.manifests.map((m) => `${m.platform.os}/${m.platform.architecture}`).sort(), name).toEqual([
+        'linux/amd64',
+        'linux/arm64',
+      ]);
       // Each entry is the image of its platform.
       for (const m of list.manifests) {
-        const image = JSON.parse(await podmanOk(['image', 'inspect', watchdogImageFor(m.platform.architecture)])) as { Digest: string; Architecture: string }[];
+        const image = JSON.parse(await podmanOk(['image', 'inspect', watchdogImageFor(m.platform.architecture)])) as {
+          Digest: string;
+          Architecture: string;
+        }[];
         expect(image[0]?.Architecture).toBe(m.platform.architecture);
         expect(image[0]?.Digest).toBe(m.digest);
       }
@@ -127,7 +149,16 @@ async function buildFork(containerfile: string, base: string, tag: string, platf
 
 const forkSpec = {
   example: { method: 'POST', path: '/', body: 'echoed', status: 200, bodyIncludes: 'echoed' },
-  slow: { request: { method: 'POST', path: '/', headers: { 'x-sleep': '1' }, body: 'slept', status: 200, bodyIncludes: 'slept' } },
+  slow: {
+    request: {
+      method: 'POST',
+      path: '/',
+      headers: { 'x-sleep': '1' },
+      body: 'slept',
+      status: 200,
+      bodyIncludes: 'slept',
+    },
+  },
   orphans: { env: { fprocess: './orphans.sh 5' }, count: 5 },
 };
 
@@ -135,7 +166,10 @@ const forkSpec = {
 const forkSpecArm64 = { ...forkSpec, orphans: { env: { fprocess: './orphans.sh 5 4' }, count: 5 }, emulated: true };
 
 describe('the single file /fwatchdog in a glibc image (Debian), classic mode', () => {
-  functionImageChecks({ ...forkSpec, build: async () => buildFork('Containerfile.single-file', await ensure(STANDINS.debian), runImage('fork-glibc')) });
+  functionImageChecks({
+    ...forkSpec,
+    build: async () => buildFork('Containerfile.single-file', await ensure(STANDINS.debian), runImage('fork-glibc')),
+  });
 });
 
 describe('the portable folder /opt/fwatchdog in an image without glibc (busybox + musl), classic mode', () => {
@@ -143,17 +177,38 @@ describe('the portable folder /opt/fwatchdog in an image without glibc (busybox 
     const base = await ensure(STANDINS.busyboxMusl);
     const r = await podman(['run', '--rm', ...ULIMITS, base, 'ls', '/lib64', '/lib/x86_64-linux-gnu']);
     expect(r.code).not.toBe(0);
-    const single = await podman(['run', '--rm', ...ULIMITS, '-v', `${BINARY}:/fwatchdog:ro`, base, '/fwatchdog', '--version']);
+    const single = await podman([
+      'run',
+      '--rm',
+      ...ULIMITS,
+      '-v',
+      `${BINARY}:/fwatchdog:ro`,
+      base,
+      '/fwatchdog',
+      '--version',
+    ]);
     expect(single.code, 'the single file cannot run there').not.toBe(0);
   });
 
-  functionImageChecks({ ...forkSpec, build: async () => buildFork('Containerfile.portable', await ensure(STANDINS.busyboxMusl), runImage('fork-musl')) });
+  functionImageChecks({
+    ...forkSpec,
+    build: async () => buildFork('Containerfile.portable', await ensure(STANDINS.busyboxMusl), runImage('fork-musl')),
+  });
 });
 
 // The same two ways into a function image on linux/arm64: arm64 stand-ins, the arm64 image of the watchdog's
 // manifest list (picked by --platform), run here under emulation.
 describe('linux/arm64: the single file /fwatchdog in an arm64 glibc image (Debian arm64, under emulation), classic mode', () => {
-  functionImageChecks({ ...forkSpecArm64, build: async () => buildFork('Containerfile.single-file', await ensure(STANDINS_ARM64.debian), runImage('fork-glibc-arm64'), 'linux/arm64') });
+  functionImageChecks({
+    ...forkSpecArm64,
+    build: async () =>
+      buildFork(
+        'Containerfile.single-file',
+        await ensure(STANDINS_ARM64.debian),
+        runImage('fork-glibc-arm64'),
+        'linux/arm64',
+      ),
+  });
 });
 
 describe('linux/arm64: the portable folder /opt/fwatchdog in an arm64 image without glibc (busybox + musl, under emulation), classic mode', () => {
@@ -162,11 +217,26 @@ describe('linux/arm64: the portable folder /opt/fwatchdog in an arm64 image with
     expect((await podmanOk(['image', 'inspect', base, '--format', '{{.Architecture}}'])).trim()).toBe('arm64');
     const uname = await podman(['run', '--rm', ...ULIMITS, base, 'uname', '-m'], { timeoutMs: 60_000 });
     expect(uname.stdout.trim(), uname.stderr).toBe('aarch64');
-    const r = await podman(['run', '--rm', ...ULIMITS, base, 'ls', '/lib64', '/lib/aarch64-linux-gnu', '/lib/ld-linux-aarch64.so.1'], { timeoutMs: 60_000 });
+    const r = await podman(
+      ['run', '--rm', ...ULIMITS, base, 'ls', '/lib64', '/lib/aarch64-linux-gnu', '/lib/ld-linux-aarch64.so.1'],
+      { timeoutMs: 60_000 },
+    );
     expect(r.code).not.toBe(0);
-    const single = await podman(['run', '--rm', ...ULIMITS, '-v', `${BINARY_ARM64}:/fwatchdog:ro`, base, '/fwatchdog', '--version'], { timeoutMs: 60_000 });
+    const single = await podman(
+      ['run', '--rm', ...ULIMITS, '-v', `${BINARY_ARM64}:/fwatchdog:ro`, base, '/fwatchdog', '--version'],
+      { timeoutMs: 60_000 },
+    );
     expect(single.code, 'the single file cannot run there').not.toBe(0);
   }, 120_000);
 
-  functionImageChecks({ ...forkSpecArm64, build: async () => buildFork('Containerfile.portable', await ensure(STANDINS_ARM64.busyboxMusl), runImage('fork-musl-arm64'), 'linux/arm64') });
+  functionImageChecks({
+    ...forkSpecArm64,
+    build: async () =>
+      buildFork(
+        'Containerfile.portable',
+        await ensure(STANDINS_ARM64.busyboxMusl),
+        runImage('fork-musl-arm64'),
+        'linux/arm64',
+      ),
+  });
 });

@@ -38,7 +38,9 @@ describe('Dockerfile.watchdog', () => {
   });
 
   it('builds the binary with the same npm script that the test script (and so CI) runs', () => {
-    const runs = instructions(dockerfile).filter((i) => i.op === 'RUN').map((i) => i.args);
+    const runs = instructions(dockerfile)
+      .filter((i) => i.op === 'RUN')
+      .map((i) => i.args);
     expect(runs).toContain('npm run build:binary');
     expect(pkg.scripts.test).toContain('npm run build:binary');
   });
@@ -53,9 +55,15 @@ describe('Dockerfile.watchdog', () => {
     }
     // build-portable.mjs lays out <archDist>/image/, archDist (arches.mjs) is dist/linux-<platform>, the platform
     // TARGETARCH names (amd64, arm64); build-binary.mjs runs build-portable.mjs for each architecture.
-    expect(readFileSync(join(ROOT, 'scripts', 'build-portable.mjs'), 'utf8')).toContain(`join(archDist(root, arch), 'image')`);
-    expect(readFileSync(join(ROOT, 'scripts', 'arches.mjs'), 'utf8')).toContain("join(root, 'dist', `linux-${ARCHES[arch].platform}`)");
-    expect(readFileSync(join(ROOT, 'scripts', 'build-binary.mjs'), 'utf8')).toContain(`join(root, 'scripts', 'build-portable.mjs'), '--arch', arch]`);
+    expect(readFileSync(join(ROOT, 'scripts', 'build-portable.mjs'), 'utf8')).toContain(
+      `join(archDist(root, arch), 'image')`,
+    );
+    expect(readFileSync(join(ROOT, 'scripts', 'arches.mjs'), 'utf8')).toContain(
+      "join(root, 'dist', `linux-${ARCHES[arch].platform}`)",
+    );
+    expect(readFileSync(join(ROOT, 'scripts', 'build-binary.mjs'), 'utf8')).toContain(
+      `join(root, 'scripts', 'build-portable.mjs'), '--arch', arch]`,
+    );
     expect(pkg.scripts['build:binary']).toContain('scripts/build-binary.mjs');
   });
 
@@ -69,28 +77,47 @@ describe('Dockerfile.watchdog', () => {
     };
     const lastFrom = all.map((i) => i.op).lastIndexOf('FROM');
     expect(all[lastFrom]?.args).toMatch(/^scratch AS dist$/i);
-    expect(stage('dist').filter((i) => i.op === 'COPY')).toEqual([{ op: 'COPY', args: 'dist/linux-${TARGETARCH}/image/ /' }]);
-    expect(stage('from-source').filter((i) => i.op === 'COPY')).toEqual([{ op: 'COPY', args: '--from=build /src/dist/linux-${TARGETARCH}/image/ /' }]);
-    for (const name of ['dist', 'from-source']) expect(stage(name), `${name}: ARG TARGETARCH`).toContainEqual({ op: 'ARG', args: 'TARGETARCH' });
+    expect(stage('dist').filter((i) => i.op === 'COPY')).toEqual([
+      { op: 'COPY', args: 'dist/linux-${TARGETARCH}/image/ /' },
+    ]);
+    expect(stage('from-source').filter((i) => i.op === 'COPY')).toEqual([
+      { op: 'COPY', args: '--from=build /src/dist/linux-${TARGETARCH}/image/ /' },
+    ]);
+    for (const name of ['dist', 'from-source'])
+      expect(stage(name), `${name}: ARG TARGETARCH`).toContainEqual({ op: 'ARG', args: 'TARGETARCH' });
     for (const name of ['dist', 'from-source']) {
-      const labels = stage(name).filter((i) => i.op === 'LABEL').map((i) => i.args).join(' ');
-      for (const key of ['version', 'revision', 'source']) expect(labels, `${name}: ${key}`).toContain(`org.opencontainers.image.${key}="\${${key.toUpperCase()}}"`);
+      const labels = stage(name)
+        .filter((i) => i.op === 'LABEL')
+        .map((i) => i.args)
+        .join(' ');
+      for (const key of ['version', 'revision', 'source'])
+        expect(labels, `${name}: ${key}`).toContain(`org.opencontainers.image.${key}="\${${key.toUpperCase()}}"`);
     }
   });
 
-  it('defaults the version label to package.json\'s version', () => {
+  it("defaults the version label to package.json's version", () => {
     const version = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
-    expect(instructions(dockerfile).find((i) => i.op === 'ARG' && i.args.startsWith('VERSION='))?.args).toBe(`VERSION=${version}`);
+    expect(instructions(dockerfile).find((i) => i.op === 'ARG' && i.args.startsWith('VERSION='))?.args).toBe(
+      `VERSION=${version}`,
+    );
   });
 });
 
-describe('the templates\' Dockerfiles', () => {
+describe("the templates' Dockerfiles", () => {
   const templates = readdirSync(join(ROOT, 'templates'), { withFileTypes: true }).filter((d) => d.isDirectory());
 
   it('exist for every template, each with template.yml and a function/ folder', () => {
-    expect(templates.map((d) => d.name).sort()).toEqual(['bash-streaming', 'node-http', 'node-http-server', 'python3', 'python3-http', 'static']);
+    expect(templates.map((d) => d.name).sort()).toEqual([
+      'bash-streaming',
+      'node-http',
+      'node-http-server',
+      'python3',
+      'python3-http',
+      'static',
+    ]);
     for (const t of templates) {
-      for (const f of ['template.yml', 'Dockerfile', 'function']) expect(existsSync(join(ROOT, 'templates', t.name, f)), `${t.name}/${f}`).toBe(true);
+      for (const f of ['template.yml', 'Dockerfile', 'function'])
+        expect(existsSync(join(ROOT, 'templates', t.name, f)), `${t.name}/${f}`).toBe(true);
     }
   });
 
@@ -98,15 +125,32 @@ describe('the templates\' Dockerfiles', () => {
     for (const t of templates) {
       const all = instructions(join(ROOT, 'templates', t.name, 'Dockerfile'));
       // The single file (glibc images) or the portable folder (any image).
-      const copy = all.find((i) => i.op === 'COPY' && /^--from=watchdog (\/fwatchdog \S+|\/opt\/fwatchdog \/opt\/fwatchdog)$/.test(i.args));
+      const copy = all.find(
+        (i) => i.op === 'COPY' && /^--from=watchdog (\/fwatchdog \S+|\/opt\/fwatchdog \/opt\/fwatchdog)$/.test(i.args),
+      );
       expect(copy, t.name).toBeDefined();
-      const program = copy?.args.includes('/opt/fwatchdog') ? '/opt/fwatchdog/fwatchdog' : (copy?.args.split(' ')[2] ?? '');
-      expect(all.some((i) => i.op === 'CMD' && i.args === `["${program}"]`), `${t.name}: CMD ["${program}"]`).toBe(true);
-      expect(all.some((i) => i.op === 'HEALTHCHECK' && i.args.endsWith(`CMD ["${program}", "--run-healthcheck"]`)), `${t.name}: HEALTHCHECK`).toBe(true);
+      const program = copy?.args.includes('/opt/fwatchdog')
+        ? '/opt/fwatchdog/fwatchdog'
+        : (copy?.args.split(' ')[2] ?? '');
+      expect(
+        all.some((i) => i.op === 'CMD' && i.args === `["${program}"]`),
+        `${t.name}: CMD ["${program}"]`,
+      ).toBe(true);
+      expect(
+        all.some((i) => i.op === 'HEALTHCHECK' && i.args.endsWith(`CMD ["${program}", "--run-healthcheck"]`)),
+        `${t.name}: HEALTHCHECK`,
+      ).toBe(true);
       for (const copy of all.filter((i) => i.op === 'COPY' && !i.args.startsWith('--from'))) {
-        for (const source of copy.args.replace(/--chown=\S+\s+/, '').split(/\s+/).slice(0, -1)) {
+        for (const source of copy.args
+          .replace(/--chown=\S+\s+/, '')
+          .split(/\s+/)
+          .slice(0, -1)) {
           // A glob (function/package*.json) must match at least one file.
-          const found = source.includes('*') ? readdirSync(join(ROOT, 'templates', t.name, dirname(source))).some((f) => globRegExp(basename(source)).test(f)) : existsSync(join(ROOT, 'templates', t.name, source));
+          const found = source.includes('*')
+            ? readdirSync(join(ROOT, 'templates', t.name, dirname(source))).some((f) =>
+                globRegExp(basename(source)).test(f),
+              )
+            : existsSync(join(ROOT, 'templates', t.name, source));
           expect(found, `${t.name}: COPY ${source}`).toBe(true);
         }
       }
@@ -117,8 +161,14 @@ describe('the templates\' Dockerfiles', () => {
     for (const t of templates) {
       const all = instructions(join(ROOT, 'templates', t.name, 'Dockerfile'));
       const firstFrom = all.findIndex((i) => i.op === 'FROM');
-      const globalArgs = all.slice(0, firstFrom).filter((i) => i.op === 'ARG').map((i) => i.args);
-      expect(globalArgs.some((a) => /^WATCHDOG_IMAGE=\S+$/.test(a)), `${t.name}: ARG WATCHDOG_IMAGE`).toBe(true);
+      const globalArgs = all
+        .slice(0, firstFrom)
+        .filter((i) => i.op === 'ARG')
+        .map((i) => i.args);
+      expect(
+        globalArgs.some((a) => /^WATCHDOG_IMAGE=\S+$/.test(a)),
+        `${t.name}: ARG WATCHDOG_IMAGE`,
+      ).toBe(true);
       expect(all[firstFrom]?.args, t.name).toBe('${WATCHDOG_IMAGE} AS watchdog');
       const froms = all.filter((i) => i.op === 'FROM').map((i) => i.args);
       // Every other stage starts FROM a build argument whose default names an image of a registry's official namespace.
@@ -126,14 +176,18 @@ describe('the templates\' Dockerfiles', () => {
         const arg = /^\$\{(\w+)\}( AS \S+)?$/.exec(from)?.[1];
         expect(arg, `${t.name}: FROM ${from}`).toBeDefined();
         const image = globalArgs.find((a) => a.startsWith(`${arg}=`))?.slice(`${arg}=`.length);
-        expect(image, `${t.name}: ARG ${arg}`).toMatch(/^([a-z0-9]+(-[a-z0-9]+)*:[\w.-]+|gcr\.io\/distroless\/[\w.-]+:[\w.-]+)$/);
+        expect(image, `${t.name}: ARG ${arg}`).toMatch(
+          /^([a-z0-9]+(-[a-z0-9]+)*:[\w.-]+|gcr\.io\/distroless\/[\w.-]+:[\w.-]+)$/,
+        );
       }
     }
   });
 
   it('each run the function as a non-root user', () => {
     for (const t of templates) {
-      const user = instructions(join(ROOT, 'templates', t.name, 'Dockerfile')).filter((i) => i.op === 'USER').at(-1)?.args;
+      const user = instructions(join(ROOT, 'templates', t.name, 'Dockerfile'))
+        .filter((i) => i.op === 'USER')
+        .at(-1)?.args;
       expect(user, t.name).toBeDefined();
       expect(user, t.name).not.toMatch(/^(0|root)(:|$)/);
     }
@@ -142,5 +196,10 @@ describe('the templates\' Dockerfiles', () => {
 
 /** A Dockerfile COPY glob with `*` as a RegExp for one file name. */
 function globRegExp(glob: string): RegExp {
-  return new RegExp(`^${glob.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
+  return new RegExp(
+    `^${glob
+      .split('*')
+      .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+      .join('.*')}$`,
+  );
 }

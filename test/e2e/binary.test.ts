@@ -16,7 +16,11 @@ describe('the single-file binary', () => {
     for (const flag of ['--version', '-version']) {
       const r = await withTimeout(runBinary([flag], {}), 5000, flag);
       expect(r.code).toBe(0);
-      expect(r.stdout).toMatch(new RegExp(`^Version: \\d+\\.\\d+\\.\\d+\\tSHA: \\S+\\tArch: linux/${process.arch === 'x64' ? 'amd64' : process.arch}\\n$`));
+      expect(r.stdout).toMatch(
+        new RegExp(
+          `^Version: \\d+\\.\\d+\\.\\d+\\tSHA: \\S+\\tArch: linux/${process.arch === 'x64' ? 'amd64' : process.arch}\\n$`,
+        ),
+      );
     }
   });
 
@@ -30,7 +34,11 @@ describe('the single-file binary', () => {
   });
 
   it('exits 2 listing every bad variable', async () => {
-    const r = await withTimeout(runBinary([], { fprocess: 'cat', port: 'abc', mode: 'nope', exec_timeout: '-5s' }), 5000, 'bad env');
+    const r = await withTimeout(
+      runBinary([], { fprocess: 'cat', port: 'abc', mode: 'nope', exec_timeout: '-5s' }),
+      5000,
+      'bad env',
+    );
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('port');
     expect(r.stderr).toContain('abc');
@@ -71,7 +79,13 @@ describe('the single-file binary', () => {
     writeFileSync(join(dir, 'hello.txt'), 'from upstream');
     const upstreamPort = await freePort();
     const wd = await startBinary(
-      { fprocess: `python3 -m http.server ${upstreamPort} --bind 127.0.0.1`, mode: 'http', upstream_url: `http://127.0.0.1:${upstreamPort}`, TMPDIR: makeTmpDir(), PATH },
+      {
+        fprocess: `python3 -m http.server ${upstreamPort} --bind 127.0.0.1`,
+        mode: 'http',
+        upstream_url: `http://127.0.0.1:${upstreamPort}`,
+        TMPDIR: makeTmpDir(),
+        PATH,
+      },
       { cwd: dir },
     );
     await wd.waitReady();
@@ -94,7 +108,13 @@ describe('the single-file binary', () => {
   it('on SIGTERM removes the lock file, finishes the in-flight request and exits 0', async () => {
     const tmp = makeTmpDir();
     const pidFile = join(makeTmpDir(), 'pid');
-    const wd = await startBinary({ fprocess: `${fixture('record-pid')} ${fixture('maybe-sleep')}`, PID_FILE: pidFile, TMPDIR: tmp, PATH, healthcheck_interval: '0' });
+    const wd = await startBinary({
+      fprocess: `${fixture('record-pid')} ${fixture('maybe-sleep')}`,
+      PID_FILE: pidFile,
+      TMPDIR: tmp,
+      PATH,
+      healthcheck_interval: '0',
+    });
     await wd.waitReady();
     const inFlight = send(wd.url, { method: 'POST', headers: { 'X-Sleep': '0.3' }, body: 'drained' });
     await until(() => existsSync(pidFile), 2000, 'the function process to start');
@@ -116,9 +136,16 @@ describe('the single-file binary', () => {
     const chunks = readdirSync(join(root, 'dist', 'chunks')).filter((f) => f.endsWith('.cjs'));
     expect(chunks.length).toBeGreaterThan(0);
     const platform = `linux-${process.arch === 'x64' ? 'amd64' : process.arch}`;
-    const config = JSON.parse(readFileSync(join(root, 'dist', platform, 'sea-config.json'), 'utf8')) as { useCodeCache: boolean; assets: Record<string, string> };
+    const config = JSON.parse(readFileSync(join(root, 'dist', platform, 'sea-config.json'), 'utf8')) as {
+      useCodeCache: boolean;
+      assets: Record<string, string>;
+    };
     expect(config.useCodeCache).toBe(true);
-    const want = [...built, 'addon-ids.json', ...chunks.flatMap((f) => [`chunks/${f}`, `chunks/${f.replace(/\.cjs$/, '.cache')}`])];
+    const want = [
+      ...built,
+      'addon-ids.json',
+      ...chunks.flatMap((f) => [`chunks/${f}`, `chunks/${f.replace(/\.cjs$/, '.cache')}`]),
+    ];
     expect(Object.keys(config.assets).sort()).toEqual(want.sort());
   });
 });

@@ -9,7 +9,15 @@ beforeAll(async () => {
 
 describe('cgi_response, cgi_env, max_queue, queue_timeout at start-up', () => {
   it('exits 2 before listening, listing each bad value with its variable and what is allowed', async () => {
-    const r = await runCli([], { fprocess: 'cat', TMPDIR: makeTmpDir(), cgi_response: 'sometimes', cgi_env: 'nginx', max_inflight: '2', max_queue: '-3', queue_timeout: 'soon' });
+    const r = await runCli([], {
+      fprocess: 'cat',
+      TMPDIR: makeTmpDir(),
+      cgi_response: 'sometimes',
+      cgi_env: 'nginx',
+      max_inflight: '2',
+      max_queue: '-3',
+      queue_timeout: 'soon',
+    });
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('the configuration has 4 problem(s)');
     expect(r.stderr).toContain('cgi_response="sometimes" is not a boolean: use true/false, 1/0, yes/no or on/off');
@@ -20,7 +28,14 @@ describe('cgi_response, cgi_env, max_queue, queue_timeout at start-up', () => {
   });
 
   it('exits 2 for a queue without max_inflight and for combine_output with cgi_response in classic', async () => {
-    const r = await runCli([], { fprocess: 'cat', TMPDIR: makeTmpDir(), mode: 'classic', max_queue: '5', cgi_response: 'true', combine_output: 'true' });
+    const r = await runCli([], {
+      fprocess: 'cat',
+      TMPDIR: makeTmpDir(),
+      mode: 'classic',
+      max_queue: '5',
+      cgi_response: 'true',
+      combine_output: 'true',
+    });
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('max_queue="5" needs max_inflight');
     expect(r.stderr).toContain('combine_output=true cannot be used with cgi_response=true');
@@ -29,8 +44,20 @@ describe('cgi_response, cgi_env, max_queue, queue_timeout at start-up', () => {
   it('shows the new variables in --help and --print-config', async () => {
     const help = await runCli(['--help'], {});
     for (const name of ['cgi_response', 'cgi_env', 'max_queue', 'queue_timeout']) expect(help.stdout).toContain(name);
-    const printed = await runCli(['--print-config'], { fprocess: 'cat', max_inflight: '2', max_queue: '4', queue_timeout: '1500ms', cgi_env: 'rfc3875', cgi_response: 'yes' });
+    const printed = await runCli(['--print-config'], {
+      fprocess: 'cat',
+      max_inflight: '2',
+      max_queue: '4',
+      queue_timeout: '1500ms',
+      cgi_env: 'rfc3875',
+      cgi_response: 'yes',
+    });
     expect(printed.code).toBe(0);
-    expect(JSON.parse(printed.stdout)).toMatchObject({ max_queue: 4, queue_timeout: '1.5s', cgi_env: 'rfc3875', cgi_response: true });
+    expect(JSON.parse(printed.stdout)).toMatchObject({
+      max_queue: 4,
+      queue_timeout: '1.5s',
+      cgi_env: 'rfc3875',
+      cgi_response: true,
+    });
   });
 });

@@ -35,7 +35,11 @@ describe('fwatchdog command line', () => {
     for (const flag of ['--version', '-version']) {
       const r = await runCli([flag], { port: 'not-a-port' });
       expect(r.code).toBe(0);
-      expect(r.stdout).toMatch(new RegExp(`^Version: \\d+\\.\\d+\\.\\d+\\tSHA: \\S+\\tArch: linux/${process.arch === 'x64' ? 'amd64' : process.arch}\\n$`));
+      expect(r.stdout).toMatch(
+        new RegExp(
+          `^Version: \\d+\\.\\d+\\.\\d+\\tSHA: \\S+\\tArch: linux/${process.arch === 'x64' ? 'amd64' : process.arch}\\n$`,
+        ),
+      );
     }
   });
 
@@ -57,10 +61,25 @@ describe('fwatchdog command line', () => {
   it('--print-config prints the effective configuration as JSON without secret values', async () => {
     const secrets = makeTmpDir();
     writeFileSync(join(secrets, 'api-key'), 's3cr3t-value');
-    const r = await runCli(['--print-config'], { fprocess: 'cat -u', exec_timeout: '90', mode: 'classic', secret_mount_path: secrets, auth_api_key_secret: 'api-key' });
+    const r = await runCli(['--print-config'], {
+      fprocess: 'cat -u',
+      exec_timeout: '90',
+      mode: 'classic',
+      secret_mount_path: secrets,
+      auth_api_key_secret: 'api-key',
+    });
     expect(r.code).toBe(0);
     const printed = JSON.parse(r.stdout) as Record<string, unknown>;
-    expect(printed).toMatchObject({ mode: 'classic', fprocess: 'cat -u', argv: ['cat', '-u'], exec_timeout: '1m30s', write_timeout: '30s', healthcheck_interval: '30s', port: 8080, metrics_port: 8081 });
+    expect(printed).toMatchObject({
+      mode: 'classic',
+      fprocess: 'cat -u',
+      argv: ['cat', '-u'],
+      exec_timeout: '1m30s',
+      write_timeout: '30s',
+      healthcheck_interval: '30s',
+      port: 8080,
+      metrics_port: 8081,
+    });
     expect(String(printed.program_path)).toMatch(/\/cat$/);
     expect(r.stdout).not.toContain('s3cr3t-value');
   });
@@ -78,7 +97,15 @@ describe('fwatchdog command line', () => {
     });
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('the configuration has 7 problem(s)');
-    for (const needle of ['port="abc"', 'exec_timeout="\\"30s\\""', 'read_timeout="-5s"', 'mode="fast"', 'suppress_lock="maybe"', 'max_inflight="ten"', 'log_format="xml"']) {
+    for (const needle of [
+      'port="abc"',
+      'exec_timeout="\\"30s\\""',
+      'read_timeout="-5s"',
+      'mode="fast"',
+      'suppress_lock="maybe"',
+      'max_inflight="ten"',
+      'log_format="xml"',
+    ]) {
       expect(r.stderr).toContain(needle);
     }
     expect(r.stderr).not.toContain('Listening on port');
@@ -94,9 +121,15 @@ describe('fwatchdog command line', () => {
     const tmp = makeTmpDir();
     const r = await runCli([], { fprocess: 'no-such-program-fwd --flag', TMPDIR: tmp, port: '0', metrics_port: '0' });
     expect(r.code).toBe(2);
-    const errors = r.stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { level: number; msg: string }).filter((l) => l.level === 50);
+    const errors = r.stderr
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as { level: number; msg: string })
+      .filter((l) => l.level === 50);
     expect(errors).toHaveLength(1);
-    expect(errors[0]?.msg).toMatch(/^fprocess="no-such-program-fwd --flag": "no-such-program-fwd" was not found in PATH \(/);
+    expect(errors[0]?.msg).toMatch(
+      /^fprocess="no-such-program-fwd --flag": "no-such-program-fwd" was not found in PATH \(/,
+    );
     expect(r.stderr).not.toContain('Listening on port');
     expect(existsSync(join(tmp, '.lock'))).toBe(false);
   });
@@ -130,8 +163,18 @@ describe('fwatchdog command line', () => {
     writeFileSync(notADir, '');
     const r = await runCli([], { fprocess: 'cat', port: '0', metrics_port: '0', TMPDIR: notADir });
     expect(r.code).toBe(1);
-    const errors = r.stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { level: number; msg: string }).filter((l) => l.level >= 40);
-    expect(errors.map((e) => e.msg)).toEqual([expect.stringMatching(new RegExp(`^cannot write the lock file ${notADir}/\\.lock: .*set TMPDIR to a writable folder or suppress_lock=true$`))]);
+    const errors = r.stderr
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as { level: number; msg: string })
+      .filter((l) => l.level >= 40);
+    expect(errors.map((e) => e.msg)).toEqual([
+      expect.stringMatching(
+        new RegExp(
+          `^cannot write the lock file ${notADir}/\\.lock: .*set TMPDIR to a writable folder or suppress_lock=true$`,
+        ),
+      ),
+    ]);
   });
 
   it('serves a function, writes the lock file and logs JSON lines by default', async () => {
@@ -152,13 +195,15 @@ describe('fwatchdog command line', () => {
     expect((await send(`${wd.url}/_/health`)).text).toBe('OK');
   });
 
-  it('writes the originals\' text lines with log_format=text', async () => {
+  it("writes the originals' text lines with log_format=text", async () => {
     const tmp = makeTmpDir();
     mkdirSync(tmp, { recursive: true });
     const wd = await startCli({ fprocess: 'cat', TMPDIR: tmp, log_format: 'text' });
     await send(wd.url, { method: 'POST', body: 'hi' });
     await wd.waitForLog(/^\d{4}\/\d{2}\/\d{2} \d{2}:\d{2}:\d{2} POST \/ - 200 - ContentLength: 2B \(\d+\.\d{4}s\)$/);
     expect(wd.stderr).toMatch(/^\d{4}\/\d{2}\/\d{2} \d{2}:\d{2}:\d{2} Version: \S+\tSHA: \S+$/m);
-    expect(wd.stderr).toMatch(/^\d{4}\/\d{2}\/\d{2} \d{2}:\d{2}:\d{2} Timeouts: read: 30s write: 30s hard: 30s health: 30s$/m);
+    expect(wd.stderr).toMatch(
+      /^\d{4}\/\d{2}\/\d{2} \d{2}:\d{2}:\d{2} Timeouts: read: 30s write: 30s hard: 30s health: 30s$/m,
+    );
   });
 });

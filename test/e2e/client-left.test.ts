@@ -33,7 +33,12 @@ const CASES: ModeCase[] = [
     mode: 'http',
     env: async () => {
       const port = await freePort();
-      return { mode: 'http', fprocess: fixture('upstreams/upstream'), upstream_url: `http://127.0.0.1:${port}`, PORT: String(port) };
+      return {
+        mode: 'http',
+        fprocess: fixture('upstreams/upstream'),
+        upstream_url: `http://127.0.0.1:${port}`,
+        PORT: String(port),
+      };
     },
     bodyPath: '/echo-body',
     slowHead: 'GET /slow?ms=1000 HTTP/1.1\r\nHost: x\r\n\r\n',
@@ -62,7 +67,13 @@ function logLines(wd: RunningBinary): LogLine[] {
 
 async function start(c: ModeCase): Promise<{ wd: RunningBinary; metricsPort: number }> {
   const metricsPort = await freePort();
-  const wd = await startBinary({ ...(await c.env()), metrics_port: String(metricsPort), TMPDIR: makeTmpDir(), healthcheck_interval: '0', PATH: process.env.PATH ?? '/usr/bin:/bin' });
+  const wd = await startBinary({
+    ...(await c.env()),
+    metrics_port: String(metricsPort),
+    TMPDIR: makeTmpDir(),
+    healthcheck_interval: '0',
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+  });
   await wd.waitReady();
   return { wd, metricsPort };
 }
@@ -70,7 +81,11 @@ async function start(c: ModeCase): Promise<{ wd: RunningBinary; metricsPort: num
 /** The access line of `url`, once written. */
 async function accessLine(wd: RunningBinary, url: string): Promise<LogLine> {
   let line: LogLine | undefined;
-  await until(() => (line = logLines(wd).find((l) => l.msg === 'request' && l.url === url)) !== undefined, 3000, `the access line of ${url}`);
+  await until(
+    () => (line = logLines(wd).find((l) => l.msg === 'request' && l.url === url)) !== undefined,
+    3000,
+    `the access line of ${url}`,
+  );
   return line as LogLine;
 }
 
@@ -80,7 +95,10 @@ async function metricsText(metricsPort: number): Promise<string> {
 
 /** No line at warn or error level, other than the function's own output. */
 function expectNothingAboveInfo(wd: RunningBinary): void {
-  expect(logLines(wd).filter((l) => l.levelName === 'warn' || l.levelName === 'error'), wd.stderr).toEqual([]);
+  expect(
+    logLines(wd).filter((l) => l.levelName === 'warn' || l.levelName === 'error'),
+    wd.stderr,
+  ).toEqual([]);
 }
 
 describe.each(CASES)('a client that leaves, in $mode mode', (c) => {
@@ -93,12 +111,16 @@ describe.each(CASES)('a client that leaves, in $mode mode', (c) => {
     const line = await accessLine(wd, c.bodyPath);
     expect(line.status).toBe(499);
     expect(line.levelName).toBe('info');
-    await until(async () => /http_requests_total\{[^}]*code="499"[^}]*\} 1\n/.test(await metricsText(metricsPort)), 2000, 'code="499" in the metrics');
+    await until(
+      async () => /http_requests_total\{[^}]*code="499"[^}]*\} 1\n/.test(await metricsText(metricsPort)),
+      2000,
+      'code="499" in the metrics',
+    );
     expect(await metricsText(metricsPort)).not.toMatch(/http_requests_total\{[^}]*code="200"/);
     expectNothingAboveInfo(wd);
   });
 
-  it('before the answer ends (as the gateway\'s upstream_timeout cuts a call): 499', async () => {
+  it("before the answer ends (as the gateway's upstream_timeout cuts a call): 499", async () => {
     const { wd, metricsPort } = await start(c);
     const conn = await rawConnect(wd.port);
     conn.write(c.slowHead);
@@ -107,7 +129,11 @@ describe.each(CASES)('a client that leaves, in $mode mode', (c) => {
     const url = c.slowHead.split(' ')[1] as string;
     const line = await accessLine(wd, url);
     expect(line.status).toBe(499);
-    await until(async () => /http_requests_total\{[^}]*code="499"[^}]*\} 1\n/.test(await metricsText(metricsPort)), 2000, 'code="499" in the metrics');
+    await until(
+      async () => /http_requests_total\{[^}]*code="499"[^}]*\} 1\n/.test(await metricsText(metricsPort)),
+      2000,
+      'code="499" in the metrics',
+    );
     expectNothingAboveInfo(wd);
   });
 });

@@ -45,7 +45,10 @@ function expectShutdownLogged(wd: RunningBinary): void {
   const lines = logLines(wd);
   const exitLine = lines.find((l) => l.msg.startsWith('Forked function has terminated'));
   expect(exitLine?.levelName, wd.stderr).toBe('info');
-  expect(lines.filter((l) => l.levelName === 'error'), wd.stderr).toEqual([]);
+  expect(
+    lines.filter((l) => l.levelName === 'error'),
+    wd.stderr,
+  ).toEqual([]);
   expect(lines.map((l) => l.msg)).toContain('Exiting. Active connections: 0');
 }
 
@@ -53,7 +56,11 @@ describe('a container-wide SIGTERM in http mode (as faasd sends it)', () => {
   it('the upstream first, the watchdog 100 ms later: a shutdown at info level, exit 0', async () => {
     const { wd, upstreamPid } = await startHttp();
     process.kill(upstreamPid, 'SIGTERM'); // Node's default: killed by the signal
-    await until(async () => (await send(`${wd.url}/_/health`)).status === 503, 2000, 'the watchdog to see the upstream gone');
+    await until(
+      async () => (await send(`${wd.url}/_/health`)).status === 503,
+      2000,
+      'the watchdog to see the upstream gone',
+    );
     await sleep(100);
     wd.child.kill('SIGTERM');
     expect(await withTimeout(wd.exited, 5000, 'the watchdog to exit')).toEqual({ code: 0, signal: null });
@@ -72,7 +79,10 @@ describe('a container-wide SIGTERM in http mode (as faasd sends it)', () => {
 
   it('both at once with a call in flight: an upstream that finishes its calls on SIGTERM answers it 200', async () => {
     // healthcheck_interval 1s: the upstream answers and exits while the watchdog still serves.
-    const { wd, upstreamPid } = await startHttp({ SIGTERM_FILE: `${makeTmpDir()}/sigterm`, healthcheck_interval: '1s' });
+    const { wd, upstreamPid } = await startHttp({
+      SIGTERM_FILE: `${makeTmpDir()}/sigterm`,
+      healthcheck_interval: '1s',
+    });
     const inFlight = send(`${wd.url}/slow?ms=400`);
     await until(() => wd.stderr.includes('request /slow?ms=400 started'), 2000, 'the call to reach the upstream');
     process.kill(upstreamPid, 'SIGTERM');

@@ -33,12 +33,28 @@ async function logged(wd: RunningBinary, text: string, ms = 3000): Promise<void>
 
 describe('a bug fails safe: unhealthy at once, no new connections, the requests in flight answered, exit 1', () => {
   it.each([
-    ['an exception the function throws from a timer', '/throw-later', 'uncaught exception: Error: boom from a timer', 'text'],
-    ['a rejection of the function that nothing handles', '/reject-later', 'unhandled rejection: Error: rejected in the background', 'json'],
+    [
+      'an exception the function throws from a timer',
+      '/throw-later',
+      'uncaught exception: Error: boom from a timer',
+      'text',
+    ],
+    [
+      'a rejection of the function that nothing handles',
+      '/reject-later',
+      'unhandled rejection: Error: rejected in the background',
+      'json',
+    ],
   ])('inproc: %s', async (_what, path, message, logFormat) => {
     const tmp = makeTmpDir();
     const lock = join(tmp, '.lock');
-    const wd = await startBinary({ mode: 'inproc', fprocess: fixture('inproc/async-throw.mjs'), TMPDIR: tmp, healthcheck_interval: '0', log_format: logFormat });
+    const wd = await startBinary({
+      mode: 'inproc',
+      fprocess: fixture('inproc/async-throw.mjs'),
+      TMPDIR: tmp,
+      healthcheck_interval: '0',
+      log_format: logFormat,
+    });
     await wd.waitReady();
     // A keep-alive connection opened before the bug: the probes can still be asked on it once the listener is closed.
     const agent = new Agent({ keepAlive: true, maxSockets: 1 });
@@ -63,7 +79,10 @@ describe('a bug fails safe: unhealthy at once, no new connections, the requests 
 
     // The error is logged with its stack (a frame in the fixture), and so is what the watchdog does about it.
     if (logFormat === 'json') {
-      const lines = wd.stderr.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
+      const lines = wd.stderr
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
       const bug = lines.find((l) => l.msg === message);
       expect(bug).toMatchObject({ level: 50, levelName: 'error' });
       expect(bug?.err).toMatch(/^Error: rejected in the background\n\s+at .*async-throw\.mjs:\d+/);

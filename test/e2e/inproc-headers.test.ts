@@ -8,7 +8,7 @@ import { fixture, makeTmpDir } from '../helpers/watchdog.js';
 beforeAll(() => ensureBinary(), 120_000);
 
 describe('inproc headers', () => {
-  it('sends X-Duration-Seconds (six decimals, as Go prints it) on the handler\'s answer', async () => {
+  it("sends X-Duration-Seconds (six decimals, as Go prints it) on the handler's answer", async () => {
     const wd = await startBinary({ mode: 'inproc', fprocess: fixture('inproc/handler.mjs'), TMPDIR: makeTmpDir() });
     await wd.waitReady();
     const res = await send(`${wd.url}/echo`, { method: 'POST', body: 'hi' });
@@ -22,6 +22,8 @@ describe('inproc headers', () => {
     const wd = await startBinary({ mode: 'inproc', fprocess: fixture('inproc/handler.mjs'), TMPDIR: makeTmpDir() });
     await wd.waitReady();
     const res = await send(`${wd.url}/headers`, { headers: { 'X-Forwarded-For': '203.0.113.7' } });
-    expect((JSON.parse(res.text) as { headers: Record<string, string> }).headers['x-forwarded-for']).toBe('203.0.113.7');
+    expect((JSON.parse(res.text) as { headers: Record<string, string> }).headers['x-forwarded-for']).toBe(
+      '203.0.113.7',
+    );
   });
 });

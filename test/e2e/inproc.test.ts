@@ -17,9 +17,19 @@ const HANDLER = fixture('inproc/handler.mjs');
 beforeAll(() => ensureBinary(), 120_000);
 
 /** Starts the binary in inproc mode on `module` (the handler fixture by default) and waits until it is ready. */
-async function startInproc(env: Record<string, string> = {}, module = HANDLER): Promise<RunningBinary & { tmp: string }> {
+async function startInproc(
+  env: Record<string, string> = {},
+  module = HANDLER,
+): Promise<RunningBinary & { tmp: string }> {
   const tmp = makeTmpDir();
-  const wd = await startBinary({ mode: 'inproc', fprocess: module, TMPDIR: tmp, healthcheck_interval: '0', log_format: 'text', ...env });
+  const wd = await startBinary({
+    mode: 'inproc',
+    fprocess: module,
+    TMPDIR: tmp,
+    healthcheck_interval: '0',
+    log_format: 'text',
+    ...env,
+  });
   await wd.waitReady();
   return Object.assign(wd, { tmp });
 }
@@ -30,7 +40,10 @@ async function logged(wd: RunningBinary, text: string, ms = 2000): Promise<void>
 }
 
 /** Sends a request and resolves what happened: the response, or the error that cut it. */
-function attempt(url: string, headers: Record<string, string> = {}): Promise<{ status: number; body: string; error?: string }> {
+function attempt(
+  url: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: string; error?: string }> {
   return new Promise((resolve) => {
     let status = 0;
     let body = '';
@@ -49,7 +62,9 @@ describe('mode=inproc: loading the module', () => {
   it('serves an ESM default-export listener, a CommonJS module.exports listener, and a TypeScript fetch handler', async () => {
     const esm = await startInproc();
     expect((await send(`${esm.url}/x`, { method: 'PUT' })).text).toBe('hello PUT /x');
-    expect(esm.stderr).toMatch(/Loaded \S+handler\.mjs in \d+ms: a request listener \(req, res\), with ready\(\), shutdown\(\)/);
+    expect(esm.stderr).toMatch(
+      /Loaded \S+handler\.mjs in \d+ms: a request listener \(req, res\), with ready\(\), shutdown\(\)/,
+    );
 
     const cjs = await startInproc({}, fixture('inproc/listener.cjs'));
     const res = await send(`${cjs.url}/a?b=1`);
@@ -57,28 +72,64 @@ describe('mode=inproc: loading the module', () => {
     expect(res.text).toBe('cjs GET /a?b=1');
 
     const ts = await startInproc({}, fixture('inproc/fetch.ts'));
-    const fetched = await send(`${ts.url}/orders?x=1`, { method: 'POST', body: 'héllo', headers: { 'Content-Type': 'text/plain' } });
+    const fetched = await send(`${ts.url}/orders?x=1`, {
+      method: 'POST',
+      body: 'héllo',
+      headers: { 'Content-Type': 'text/plain' },
+    });
     expect(fetched.status).toBe(201);
     expect(fetched.headers['content-type']).toBe('application/json');
     expect(fetched.headers['set-cookie']).toEqual(['a=1', 'b=2']);
-    expect(JSON.parse(fetched.text)).toEqual({ method: 'POST', path: '/orders', host: `127.0.0.1:${ts.port}`, bytes: 6, text: 'héllo' });
+    expect(JSON.parse(fetched.text)).toEqual({
+      method: 'POST',
+      path: '/orders',
+      host: `127.0.0.1:${ts.port}`,
+      bytes: 6,
+      text: 'héllo',
+    });
   });
 
   it('resolves fprocess against the working directory', async () => {
     const tmp = makeTmpDir();
-    const wd = await startBinary({ mode: 'inproc', fprocess: 'inproc/listener.cjs', TMPDIR: tmp }, { cwd: join(HANDLER, '..', '..') });
+    const wd = await startBinary(
+      { mode: 'inproc', fprocess: 'inproc/listener.cjs', TMPDIR: tmp },
+      { cwd: join(HANDLER, '..', '..') },
+    );
     await wd.waitReady();
     expect((await send(wd.url)).text).toBe('cjs GET /');
   });
 
   it.each([
-    ['a missing file', 'inproc/nothing-here.mjs', /fprocess="\S+nothing-here\.mjs": \S+nothing-here\.mjs does not exist/],
-    ['a syntax error', 'inproc/broken.cjs', /cannot load \S+broken\.cjs: SyntaxError: Unexpected token ';' at \S+broken\.cjs:3/],
-    ['a module whose top level throws', 'inproc/throws-on-load.mjs', /cannot load \S+throws-on-load\.mjs: Error: the database URL is not set/],
-    ['no handler export', 'inproc/no-handler.mjs', /no-handler\.mjs has no handler: export default a node:http request listener .*; its exports are helper, name/],
+    [
+      'a missing file',
+      'inproc/nothing-here.mjs',
+      /fprocess="\S+nothing-here\.mjs": \S+nothing-here\.mjs does not exist/,
+    ],
+    [
+      'a syntax error',
+      'inproc/broken.cjs',
+      /cannot load \S+broken\.cjs: SyntaxError: Unexpected token ';' at \S+broken\.cjs:3/,
+    ],
+    [
+      'a module whose top level throws',
+      'inproc/throws-on-load.mjs',
+      /cannot load \S+throws-on-load\.mjs: Error: the database URL is not set/,
+    ],
+    [
+      'no handler export',
+      'inproc/no-handler.mjs',
+      /no-handler\.mjs has no handler: export default a node:http request listener .*; its exports are helper, name/,
+    ],
     ['a folder', 'inproc', /is a directory: name the module file itself/],
   ])('stops the start with exit 2 for %s, naming the file and the cause', async (_what, module, message) => {
-    const run = await runBinary([], { mode: 'inproc', fprocess: fixture(module), port: '0', metrics_port: '0', TMPDIR: makeTmpDir(), log_format: 'text' });
+    const run = await runBinary([], {
+      mode: 'inproc',
+      fprocess: fixture(module),
+      port: '0',
+      metrics_port: '0',
+      TMPDIR: makeTmpDir(),
+      log_format: 'text',
+    });
     expect(run.code).toBe(2);
     expect(run.stderr).toMatch(message);
     expect(run.stderr).not.toContain('Listening on port');
@@ -95,7 +146,13 @@ describe('mode=inproc: health, readiness and the lock file', () => {
   it('reports ready and writes the lock file only once ready() resolved; requests meanwhile wait for it', async () => {
     const tmp = makeTmpDir();
     const gate = join(tmp, 'ready-gate');
-    const wd = await startBinary({ mode: 'inproc', fprocess: HANDLER, TMPDIR: tmp, READY_GATE: gate, log_format: 'text' });
+    const wd = await startBinary({
+      mode: 'inproc',
+      fprocess: HANDLER,
+      TMPDIR: tmp,
+      READY_GATE: gate,
+      log_format: 'text',
+    });
     expect((await send(`${wd.url}/_/health`)).status).toBe(503);
     expect((await send(`${wd.url}/_/ready`)).status).toBe(503);
     expect(existsSync(join(tmp, '.lock'))).toBe(false);
@@ -112,7 +169,13 @@ describe('mode=inproc: health, readiness and the lock file', () => {
   });
 
   it('exits 1 when ready() rejects, saying why', async () => {
-    const wd = await startBinary({ mode: 'inproc', fprocess: HANDLER, TMPDIR: makeTmpDir(), READY_FAIL: 'no database', log_format: 'text' });
+    const wd = await startBinary({
+      mode: 'inproc',
+      fprocess: HANDLER,
+      TMPDIR: makeTmpDir(),
+      READY_FAIL: 'no database',
+      log_format: 'text',
+    });
     expect(await withTimeout(wd.exited, 5000, 'the exit')).toEqual({ code: 1, signal: null });
     expect(wd.stderr).toContain('The function cannot start: ready() failed: Error: no database');
   });
@@ -171,7 +234,11 @@ describe('mode=inproc: limits and authentication before the handler', () => {
     const wd = await startInproc({ secret_mount_path: mount.path, auth_hmac_secret: 'hook-secret' });
     const body = Buffer.from('{"event":"push"}');
     const sign = (b: Buffer): string => `sha256=${createHmac('sha256', 'shh').update(b).digest('hex')}`;
-    const bad = await send(`${wd.url}/echo`, { method: 'POST', body, headers: { 'X-Hub-Signature-256': sign(Buffer.from('other')) } });
+    const bad = await send(`${wd.url}/echo`, {
+      method: 'POST',
+      body,
+      headers: { 'X-Hub-Signature-256': sign(Buffer.from('other')) },
+    });
     expect(bad.status).toBe(401);
     const ok = await send(`${wd.url}/echo`, { method: 'POST', body, headers: { 'X-Hub-Signature-256': sign(body) } });
     expect(ok.status).toBe(200);
@@ -292,13 +359,17 @@ describe('mode=inproc: failures cost one request', () => {
 });
 
 describe('mode=inproc: logs and metrics', () => {
-  it('keeps the function\'s console output line by line, as text lines', async () => {
+  it("keeps the function's console output line by line, as text lines", async () => {
     const wd = await startInproc({ log_format: 'text' });
     await send(`${wd.url}/log`);
     await logged(wd, 'to stderr');
     await logged(wd, 'stdout: pieces of one line');
     const out = wd.stdout.split('\n');
-    for (const line of ['first line', 'second line', 'pieces of one line']) expect(out.some((l) => /^\d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d stdout: /.test(l) && l.endsWith(`stdout: ${line}`)), line).toBe(true);
+    for (const line of ['first line', 'second line', 'pieces of one line'])
+      expect(
+        out.some((l) => /^\d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d stdout: /.test(l) && l.endsWith(`stdout: ${line}`)),
+        line,
+      ).toBe(true);
     expect(wd.stderr).toMatch(/stderr: to stderr\n/);
   });
 
@@ -306,8 +377,13 @@ describe('mode=inproc: logs and metrics', () => {
     const json = await startInproc({ log_format: 'json' });
     await send(`${json.url}/log`);
     await logged(json, 'pieces of one line');
-    const lines = json.stdout.split('\n').filter((l) => l.includes('"stream":"stdout"')).map((l) => JSON.parse(l) as { msg: string });
-    expect(lines.map((l) => l.msg)).toEqual(expect.arrayContaining(['first line', 'second line', 'pieces of one line']));
+    const lines = json.stdout
+      .split('\n')
+      .filter((l) => l.includes('"stream":"stdout"'))
+      .map((l) => JSON.parse(l) as { msg: string });
+    expect(lines.map((l) => l.msg)).toEqual(
+      expect.arrayContaining(['first line', 'second line', 'pieces of one line']),
+    );
 
     const plain = await startInproc({ prefix_logs: 'false' });
     await send(`${plain.url}/log`);
@@ -321,8 +397,14 @@ describe('mode=inproc: logs and metrics', () => {
     await send(`${wd.url}/stream?n=3&ms=1`);
     await send(`${wd.url}/throw`);
     await logged(wd, '"url":"/throw"');
-    const access = wd.stderr.split('\n').filter((l) => l.includes('"msg":"request"')).map((l) => JSON.parse(l) as { url: string; status: number; bytes: number });
-    expect(access).toEqual([expect.objectContaining({ url: '/stream?n=3&ms=1', status: 200, bytes: 18 }), expect.objectContaining({ url: '/throw', status: 500, bytes: 22 })]);
+    const access = wd.stderr
+      .split('\n')
+      .filter((l) => l.includes('"msg":"request"'))
+      .map((l) => JSON.parse(l) as { url: string; status: number; bytes: number });
+    expect(access).toEqual([
+      expect.objectContaining({ url: '/stream?n=3&ms=1', status: 200, bytes: 18 }),
+      expect.objectContaining({ url: '/throw', status: 500, bytes: 22 }),
+    ]);
     const metrics = await send(`http://127.0.0.1:${metricsPort}/metrics`);
     expect(metrics.text).toMatch(/http_requests_total\{code="200",method="get"\} 1/);
     expect(metrics.text).toMatch(/http_requests_total\{code="500",method="get"\} 1/);
@@ -364,9 +446,12 @@ describe('mode=inproc: WebSocket upgrades', () => {
     });
   }
 
-  it('hands an upgrade to the module\'s upgrade() after the auth guard, and closes it after shutdown() at SIGTERM', async () => {
+  it("hands an upgrade to the module's upgrade() after the auth guard, and closes it after shutdown() at SIGTERM", async () => {
     const mount = createSecretMount({ 'api-key': 'k3y' });
-    const wd = await startInproc({ secret_mount_path: mount.path, auth_api_key_secret: 'api-key' }, fixture('inproc/websocket.mjs'));
+    const wd = await startInproc(
+      { secret_mount_path: mount.path, auth_api_key_secret: 'api-key' },
+      fixture('inproc/websocket.mjs'),
+    );
     const wsUrl = wd.url.replace('http:', 'ws:');
     expect(await openSocket(wsUrl)).toBe(401);
     const ws = await openSocket(wsUrl, { 'X-Api-Key': 'k3y' });

@@ -23,7 +23,13 @@ const MODES: Array<{ mode: string; env: () => Promise<Record<string, string>> }>
 ];
 
 async function start(mode: string, env: Record<string, string>): Promise<RunningBinary> {
-  const wd = await startBinary({ mode, ...env, TMPDIR: makeTmpDir(), healthcheck_interval: '0', PATH: process.env.PATH ?? '/usr/bin:/bin' });
+  const wd = await startBinary({
+    mode,
+    ...env,
+    TMPDIR: makeTmpDir(),
+    healthcheck_interval: '0',
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
+  });
   await wd.waitReady();
   return wd;
 }
@@ -37,7 +43,10 @@ describe.each(MODES)('keep-alive headers in $mode mode', ({ mode, env }) => {
   it('HTTP/1.1: neither Connection: keep-alive nor Keep-Alive on the wire, and the connection is reused', async () => {
     const wd = await start(mode, await env());
     const conn = await rawConnect(wd.port);
-    const request = mode === 'inproc' ? 'POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi' : 'POST /echo-body HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi';
+    const request =
+      mode === 'inproc'
+        ? 'POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi'
+        : 'POST /echo-body HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi';
     conn.write(request);
     await until(() => heads(conn.received()).length === 1, 3000, 'the first answer');
     conn.write('GET /_/health HTTP/1.1\r\nHost: x\r\n\r\n');

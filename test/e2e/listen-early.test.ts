@@ -34,9 +34,24 @@ describe('listening early', () => {
     const dir = makeTmpDir();
     const handler = join(dir, 'slow-handler.mjs');
     // Its import takes 1.5 s: the watchdog used to bind its port only after it.
-    writeFileSync(handler, "await new Promise((r) => setTimeout(r, 1500));\nexport default (req, res) => res.end('ready');\n");
+    writeFileSync(
+      handler,
+      "await new Promise((r) => setTimeout(r, 1500));\nexport default (req, res) => res.end('ready');\n",
+    );
     const port = await freePort();
-    const child = spawn(BINARY, [], { env: { PATH: process.env.PATH ?? '/usr/bin:/bin', port: String(port), metrics_port: '0', mode: 'inproc', fprocess: handler, TMPDIR: dir, healthcheck_interval: '0', log_format: 'text' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(BINARY, [], {
+      env: {
+        PATH: process.env.PATH ?? '/usr/bin:/bin',
+        port: String(port),
+        metrics_port: '0',
+        mode: 'inproc',
+        fprocess: handler,
+        TMPDIR: dir,
+        healthcheck_interval: '0',
+        log_format: 'text',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     onTestFinished(() => {
       child.kill('SIGKILL');
     });
@@ -45,7 +60,11 @@ describe('listening early', () => {
     expect(await connectable(port, 5000), stderr).toBe(true);
     const connectedAt = Date.now();
     // Connected while the module was still loading: its load is logged well after.
-    await withTimeout(until(() => stderr.includes('Loaded '), 5000, 'the module to load'), 6000, 'the module to load');
+    await withTimeout(
+      until(() => stderr.includes('Loaded '), 5000, 'the module to load'),
+      6000,
+      'the module to load',
+    );
     expect(Date.now() - connectedAt, stderr).toBeGreaterThan(500);
     const answer = await withTimeout(
       new Promise<string>((resolve, reject) => {

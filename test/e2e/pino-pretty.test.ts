@@ -32,13 +32,24 @@ function prettify(log: string): { text: string; entries: Rendered[] } {
   return { text, entries };
 }
 
-describe('pino-pretty renders the watchdog\'s JSON log', () => {
+describe("pino-pretty renders the watchdog's JSON log", () => {
   it('shows level, message and fields of its own lines, the access lines and the function output lines', async () => {
-    const wd = await startBinary({ mode: 'inproc', fprocess: fixture('inproc/handler.mjs'), TMPDIR: makeTmpDir(), healthcheck_interval: '0', suppress_lock: 'true', log_format: 'json' });
+    const wd = await startBinary({
+      mode: 'inproc',
+      fprocess: fixture('inproc/handler.mjs'),
+      TMPDIR: makeTmpDir(),
+      healthcheck_interval: '0',
+      suppress_lock: 'true',
+      log_format: 'json',
+    });
     await wd.waitReady();
     expect((await send(`${wd.url}/log`)).text).toBe('logged');
     expect((await send(`${wd.url}/throw`)).status).toBe(500);
-    await until(() => wd.stderr.includes('to stderr') && wd.stdout.includes('pieces of one line'), 3000, 'the function output in the log');
+    await until(
+      () => wd.stderr.includes('to stderr') && wd.stdout.includes('pieces of one line'),
+      3000,
+      'the function output in the log',
+    );
     wd.child.kill('SIGTERM');
     expect(await withTimeout(wd.exited, 5000, 'the exit')).toEqual({ code: 0, signal: null });
 
@@ -50,7 +61,11 @@ describe('pino-pretty renders the watchdog\'s JSON log', () => {
     expect(own.entries.length).toBe(wd.stderr.trim().split('\n').length);
     expect(out.entries.length).toBe(wd.stdout.trim().split('\n').length);
 
-    expect(own.entries).toContainEqual({ level: 'INFO', msg: `Listening on port: ${wd.port}`, fields: { levelName: '"info"' } });
+    expect(own.entries).toContainEqual({
+      level: 'INFO',
+      msg: `Listening on port: ${wd.port}`,
+      fields: { levelName: '"info"' },
+    });
     expect(own.entries.find((e) => e.level === 'WARN')?.msg).toContain('"suppress_lock" is enabled');
     const failed = own.entries.find((e) => e.level === 'ERROR');
     expect(failed?.msg).toBe('The function failed on GET /throw: Error: thrown on purpose');
@@ -64,7 +79,16 @@ describe('pino-pretty renders the watchdog\'s JSON log', () => {
 
     // Function output: an INFO entry per line, with the stream it came from.
     // (Lines written during a call also carry its callId: docs/tracing.md.)
-    expect(own.entries).toContainEqual({ level: 'INFO', msg: 'to stderr', fields: expect.objectContaining({ levelName: '"info"', stream: '"stderr"' }) });
-    for (const msg of ['handler.mjs loaded', 'first line', 'second line', 'pieces of one line']) expect(out.entries).toContainEqual({ level: 'INFO', msg, fields: expect.objectContaining({ levelName: '"info"', stream: '"stdout"' }) });
+    expect(own.entries).toContainEqual({
+      level: 'INFO',
+      msg: 'to stderr',
+      fields: expect.objectContaining({ levelName: '"info"', stream: '"stderr"' }),
+    });
+    for (const msg of ['handler.mjs loaded', 'first line', 'second line', 'pieces of one line'])
+      expect(out.entries).toContainEqual({
+        level: 'INFO',
+        msg,
+        fields: expect.objectContaining({ levelName: '"info"', stream: '"stdout"' }),
+      });
   });
 });

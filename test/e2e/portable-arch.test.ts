@@ -8,8 +8,10 @@ import { runToExit } from '../helpers/process.js';
 import { makeTmpDir } from '../helpers/watchdog.js';
 
 const PORTABLE = join(ROOT, 'dist', 'portable');
-const OWN = process.arch === 'x64' ? { machine: 62, name: 'x86-64 (amd64)' } : { machine: 183, name: 'arm64 (aarch64)' };
-const OTHER = process.arch === 'x64' ? { machine: 183, name: 'arm64 (aarch64)' } : { machine: 62, name: 'x86-64 (amd64)' };
+const OWN =
+  process.arch === 'x64' ? { machine: 62, name: 'x86-64 (amd64)' } : { machine: 183, name: 'arm64 (aarch64)' };
+const OTHER =
+  process.arch === 'x64' ? { machine: 183, name: 'arm64 (aarch64)' } : { machine: 62, name: 'x86-64 (amd64)' };
 
 beforeAll(() => ensureBinary(), 120_000);
 
@@ -27,14 +29,22 @@ function folder(replace: (dir: string) => void): string {
   mkdirSync(join(dir, 'lib'));
   copyFileSync(join(PORTABLE, 'fwatchdog'), join(dir, 'fwatchdog'));
   linkSync(join(PORTABLE, 'fwatchdog-bin'), join(dir, 'fwatchdog-bin'));
-  for (const file of readdirSync(join(PORTABLE, 'lib'))) copyFileSync(join(PORTABLE, 'lib', file), join(dir, 'lib', file));
+  for (const file of readdirSync(join(PORTABLE, 'lib')))
+    copyFileSync(join(PORTABLE, 'lib', file), join(dir, 'lib', file));
   replace(dir);
   return dir;
 }
 
 describe('the portable launcher checks the architecture of what it starts', () => {
   it('runs a folder of its own architecture (the check passes)', async () => {
-    const r = await runToExit(join(folder(() => undefined), 'fwatchdog'), ['--version'], {});
+    const r = await runToExit(
+      join(
+        folder(() => undefined),
+        'fwatchdog',
+      ),
+      ['--version'],
+      {},
+    );
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^Version: /);
   });
@@ -43,7 +53,9 @@ describe('the portable launcher checks the architecture of what it starts', () =
     const dir = folder((d) => foreignElf(join(d, 'fwatchdog-bin'), OTHER.machine));
     const r = await runToExit(join(dir, 'fwatchdog'), ['--version'], {});
     expect(r.code).toBe(126);
-    expect(r.stderr).toContain(`${dir}/fwatchdog-bin is built for ${OTHER.name}, but this launcher (and so this image) is ${OWN.name}`);
+    expect(r.stderr).toContain(
+      `${dir}/fwatchdog-bin is built for ${OTHER.name}, but this launcher (and so this image) is ${OWN.name}`,
+    );
     expect(r.stderr).toContain('mixes two architectures');
   });
 
@@ -52,6 +64,8 @@ describe('the portable launcher checks the architecture of what it starts', () =
     const dir = folder((d) => foreignElf(join(d, 'lib', loader), OTHER.machine));
     const r = await runToExit(join(dir, 'fwatchdog'), ['--version'], {});
     expect(r.code).toBe(126);
-    expect(r.stderr).toContain(`${dir}/lib/${loader} is built for ${OTHER.name}, but this launcher (and so this image) is ${OWN.name}`);
+    expect(r.stderr).toContain(
+      `${dir}/lib/${loader} is built for ${OTHER.name}, but this launcher (and so this image) is ${OWN.name}`,
+    );
   });
 });

@@ -39,12 +39,19 @@ function bodyOf(answer: string): string {
 
 const fdCount = (pid: number): number => readdirSync(`/proc/${pid}/fd`).length;
 
-const post = (body: string): string => `POST / HTTP/1.1\r\nHost: x\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`;
+const post = (body: string): string =>
+  `POST / HTTP/1.1\r\nHost: x\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body}`;
 
 describe('issue 22, 5: no fd left for the function (EMFILE)', () => {
   for (const mode of ['streaming', 'serializing', 'classic']) {
     it(`${mode} mode answers 500 "the function could not be started" and serves again once fds are free`, async () => {
-      const wd: RunningBinary = await startBinary({ mode, fprocess: 'cat', TMPDIR: makeTmpDir(), healthcheck_interval: '0', log_format: 'text' });
+      const wd: RunningBinary = await startBinary({
+        mode,
+        fprocess: 'cat',
+        TMPDIR: makeTmpDir(),
+        healthcheck_interval: '0',
+        log_format: 'text',
+      });
       await wd.waitReady();
       const pid = wd.child.pid as number;
       // The request's connection is accepted first; then idle ones take every fd left under a real limit.
@@ -73,10 +80,20 @@ describe('issue 22, 5: no fd left for the function (EMFILE)', () => {
 describe('issue 22, 7: the accepted API key never reaches an inproc handler', () => {
   it('a second Authorization header is what req.headers.authorization holds, never the accepted Bearer key', async () => {
     const secrets = createSecretMount({ 'api-key': KEY });
-    const wd = await startBinary({ mode: 'inproc', fprocess: fixture('inproc/handler.mjs'), TMPDIR: makeTmpDir(), healthcheck_interval: '0', secret_mount_path: secrets.path, auth_api_key_secret: 'api-key' });
+    const wd = await startBinary({
+      mode: 'inproc',
+      fprocess: fixture('inproc/handler.mjs'),
+      TMPDIR: makeTmpDir(),
+      healthcheck_interval: '0',
+      secret_mount_path: secrets.path,
+      auth_api_key_secret: 'api-key',
+    });
     await wd.waitReady();
     const echo = async (headers: string): Promise<{ headers: Record<string, string>; rawHeaders: string[] }> => {
-      const answer = await rawRequest(wd.port, `GET /headers HTTP/1.1\r\nHost: x\r\n${headers}Connection: close\r\n\r\n`);
+      const answer = await rawRequest(
+        wd.port,
+        `GET /headers HTTP/1.1\r\nHost: x\r\n${headers}Connection: close\r\n\r\n`,
+      );
       expect(answer).toMatch(/^HTTP\/1\.1 200 /);
       return JSON.parse(bodyOf(answer)) as { headers: Record<string, string>; rawHeaders: string[] };
     };
@@ -93,12 +110,22 @@ describe('issue 22, 7: the accepted API key never reaches an inproc handler', ()
 
 describe('issue 22, low: the inproc fetch handler builds request.url from a valid Host only', () => {
   const fetchRequest = async (wd: RunningBinary, host: string): Promise<{ status: string; body: string }> => {
-    const answer = await withTimeout(rawRequest(wd.port, `GET /public HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`), 3000, `GET /public with Host: ${host}`);
+    const answer = await withTimeout(
+      rawRequest(wd.port, `GET /public HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`),
+      3000,
+      `GET /public with Host: ${host}`,
+    );
     return { status: answer.slice(0, answer.indexOf('\r\n')), body: bodyOf(answer) };
   };
 
   it('Host: x/admin? cannot move the path the handler reads; Host: a b is served, not a 500', async () => {
-    const wd = await startBinary({ mode: 'inproc', fprocess: fixture('inproc/fetch.ts'), TMPDIR: makeTmpDir(), healthcheck_interval: '0', log_format: 'text' });
+    const wd = await startBinary({
+      mode: 'inproc',
+      fprocess: fixture('inproc/fetch.ts'),
+      TMPDIR: makeTmpDir(),
+      healthcheck_interval: '0',
+      log_format: 'text',
+    });
     await wd.waitReady();
     for (const host of ['x/admin?', 'x/admin#', 'a b', 'x@evil.example', 'x:99999', '[::1', 'evil\\x']) {
       const { status, body } = await fetchRequest(wd, host);
@@ -124,9 +151,23 @@ describe('issue 22, 6: buffered request bodies are bounded by max_buffered_body_
     const upstreamPort = await freePort();
     const extra: Record<string, string> =
       mode === 'http'
-        ? { fprocess: fixture('upstreams/recording-upstream'), upstream_url: `http://127.0.0.1:${upstreamPort}`, PORT: String(upstreamPort), RECORD_FILE: join(tmp, 'recorded.jsonl'), http_buffer_req_body: 'true' }
+        ? {
+            fprocess: fixture('upstreams/recording-upstream'),
+            upstream_url: `http://127.0.0.1:${upstreamPort}`,
+            PORT: String(upstreamPort),
+            RECORD_FILE: join(tmp, 'recorded.jsonl'),
+            http_buffer_req_body: 'true',
+          }
         : { fprocess: 'cat' };
-    const wd = await startBinary({ PATH: process.env.PATH ?? '', mode, TMPDIR: tmp, healthcheck_interval: '0', log_format: 'text', ...extra, ...env });
+    const wd = await startBinary({
+      PATH: process.env.PATH ?? '',
+      mode,
+      TMPDIR: tmp,
+      healthcheck_interval: '0',
+      log_format: 'text',
+      ...extra,
+      ...env,
+    });
     await wd.waitReady();
     return wd;
   }
@@ -172,7 +213,11 @@ describe('issue 22, 6: buffered request bodies are bounded by max_buffered_body_
     const wd = await start('classic', { marshal_request: 'true' });
     const body = Buffer.alloc(3 * 256 * 1024 * 2 + 7);
     for (let i = 0; i < body.length; i++) body[i] = (i * 31) & 0xff;
-    const answer = await withTimeout(send(`${wd.url}/`, { method: 'POST', body, headers: { 'X-Test': 'a<b' } }), 5000, 'the marshalled echo');
+    const answer = await withTimeout(
+      send(`${wd.url}/`, { method: 'POST', body, headers: { 'X-Test': 'a<b' } }),
+      5000,
+      'the marshalled echo',
+    );
     const doc = JSON.parse(answer.text) as { header: Record<string, string[]>; body: { raw: string } };
     expect(doc.header['X-Test']).toEqual(['a<b']);
     expect(Buffer.from(doc.body.raw, 'base64').equals(body)).toBe(true);

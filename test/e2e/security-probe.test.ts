@@ -24,16 +24,33 @@ function calls(file: string): string[][] {
     .map((c) => c.split('\n').filter(Boolean));
 }
 
-async function forkWatchdog(mode: string, env: Record<string, string> = {}): Promise<{ wd: RunningBinary; file: string }> {
+async function forkWatchdog(
+  mode: string,
+  env: Record<string, string> = {},
+): Promise<{ wd: RunningBinary; file: string }> {
   const tmp = makeTmpDir();
   const file = join(tmp, 'calls.txt');
-  const wd = await startBinary({ PATH: process.env.PATH ?? '', TMPDIR: tmp, mode, fprocess: fixture('record-probe'), CALLS_FILE: file, log_format: 'text', healthcheck_interval: '0', ...env });
-  await until(async () => (await send(`${wd.url}/_/health`).catch(() => undefined))?.status === 200, 5000, '/_/health to answer 200');
+  const wd = await startBinary({
+    PATH: process.env.PATH ?? '',
+    TMPDIR: tmp,
+    mode,
+    fprocess: fixture('record-probe'),
+    CALLS_FILE: file,
+    log_format: 'text',
+    healthcheck_interval: '0',
+    ...env,
+  });
+  await until(
+    async () => (await send(`${wd.url}/_/health`).catch(() => undefined))?.status === 200,
+    5000,
+    '/_/health to answer 200',
+  );
   return { wd, file };
 }
 
 /** A GET /_/ready that tries to smuggle input into the function: a header, a query, a body. */
-const HOSTILE_READY = 'GET /_/ready?drop=all HTTP/1.1\r\nHost: x\r\nX-Action: delete-all\r\nX-Api-Key: stolen\r\nContent-Length: 4\r\nConnection: close\r\n\r\nevil';
+const HOSTILE_READY =
+  'GET /_/ready?drop=all HTTP/1.1\r\nHost: x\r\nX-Action: delete-all\r\nX-Api-Key: stolen\r\nContent-Length: 4\r\nConnection: close\r\n\r\nevil';
 
 describe('issue #22: the readiness probe', () => {
   beforeAll(async () => {
@@ -43,9 +60,18 @@ describe('issue #22: the readiness probe', () => {
   for (const mode of FORK_MODES) {
     it(`${mode}: 20 parallel /_/ready run the function once, with the watchdog's own request, and get the watchdog's answer`, async () => {
       const mount = createSecretMount({ 'api-key': KEY });
-      const { wd, file } = await forkWatchdog(mode, { ready_path: '/slow-ready', secret_mount_path: mount.path, auth_api_key_secret: 'api-key', max_inflight: '1' });
+      const { wd, file } = await forkWatchdog(mode, {
+        ready_path: '/slow-ready',
+        secret_mount_path: mount.path,
+        auth_api_key_secret: 'api-key',
+        max_inflight: '1',
+      });
       writeFileSync(file, '');
-      const answers = await withTimeout(Promise.all(Array.from({ length: 20 }, () => rawRequest(wd.port, HOSTILE_READY))), 5000, 'the 20 probes');
+      const answers = await withTimeout(
+        Promise.all(Array.from({ length: 20 }, () => rawRequest(wd.port, HOSTILE_READY))),
+        5000,
+        'the 20 probes',
+      );
       for (const a of answers) {
         expect(a).toMatch(/^HTTP\/1\.1 200 /);
         expect(a).not.toContain('function-output');
@@ -60,7 +86,9 @@ describe('issue #22: the readiness probe', () => {
       expect(env.join('\n')).not.toMatch(/delete-all|stolen|drop=all|evil/);
       // The only X- header is the watchdog's own call id for its probes (docs/tracing.md), never a client's.
       expect(env.filter((l) => l.startsWith('Http_X_'))).toEqual(['Http_X_Call_Id=ready-probe']);
-      expect(env.filter((l) => l.startsWith('Http_Content_Length')).every((l) => l === 'Http_Content_Length=0')).toBe(true);
+      expect(env.filter((l) => l.startsWith('Http_Content_Length')).every((l) => l === 'Http_Content_Length=0')).toBe(
+        true,
+      );
       // A function request without the key is still refused.
       expect((await send(`${wd.url}/x`)).status).toBe(401);
     });
@@ -68,8 +96,21 @@ describe('issue #22: the readiness probe', () => {
 
   it('streaming (cgi_response): a function that says 503 on ready_path makes /_/ready 503, without its body', async () => {
     const tmp = makeTmpDir();
-    const wd = await startBinary({ PATH: process.env.PATH ?? '', TMPDIR: tmp, mode: 'streaming', fprocess: fixture('cgi-ready'), READY_FILE: join(tmp, 'ready'), cgi_response: 'true', ready_path: '/ready', healthcheck_interval: '0' });
-    await until(async () => (await send(`${wd.url}/_/health`).catch(() => undefined))?.status === 200, 5000, '/_/health to answer 200');
+    const wd = await startBinary({
+      PATH: process.env.PATH ?? '',
+      TMPDIR: tmp,
+      mode: 'streaming',
+      fprocess: fixture('cgi-ready'),
+      READY_FILE: join(tmp, 'ready'),
+      cgi_response: 'true',
+      ready_path: '/ready',
+      healthcheck_interval: '0',
+    });
+    await until(
+      async () => (await send(`${wd.url}/_/health`).catch(() => undefined))?.status === 200,
+      5000,
+      '/_/health to answer 200',
+    );
     const notYet = await rawRequest(wd.port, 'GET /_/ready HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
     expect(notYet).toMatch(/^HTTP\/1\.1 503 /);
     expect(notYet).not.toContain('not yet');
@@ -82,7 +123,20 @@ describe('issue #22: the readiness probe', () => {
     const file = join(tmp, 'recorded.jsonl');
     const upstreamPort = await freePort();
     const mount = createSecretMount({ 'api-key': KEY });
-    const wd = await startBinary({ PATH: process.env.PATH ?? '', TMPDIR: tmp, mode: 'http', fprocess: fixture('upstreams/recording-upstream'), upstream_url: `http://127.0.0.1:${upstreamPort}`, PORT: String(upstreamPort), RECORD_FILE: file, ready_path: '/ready', secret_mount_path: mount.path, auth_api_key_secret: 'api-key', max_inflight: '1', healthcheck_interval: '0' });
+    const wd = await startBinary({
+      PATH: process.env.PATH ?? '',
+      TMPDIR: tmp,
+      mode: 'http',
+      fprocess: fixture('upstreams/recording-upstream'),
+      upstream_url: `http://127.0.0.1:${upstreamPort}`,
+      PORT: String(upstreamPort),
+      RECORD_FILE: file,
+      ready_path: '/ready',
+      secret_mount_path: mount.path,
+      auth_api_key_secret: 'api-key',
+      max_inflight: '1',
+      healthcheck_interval: '0',
+    });
     await wd.waitReady();
     writeFileSync(file, '');
     const answers = await Promise.all(Array.from({ length: 10 }, () => rawRequest(wd.port, HOSTILE_READY)));
@@ -90,7 +144,10 @@ describe('issue #22: the readiness probe', () => {
       expect(a).toMatch(/^HTTP\/1\.1 200 /);
       expect(a).not.toMatch(/\r\n\r\nok/);
     }
-    const recorded = readFileSync(file, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { url: string; rawHeaders: string[]; body: string });
+    const recorded = readFileSync(file, 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { url: string; rawHeaders: string[]; body: string });
     expect(recorded.length).toBeGreaterThanOrEqual(1);
     expect(recorded.length).toBeLessThanOrEqual(10);
     for (const r of recorded) {
@@ -103,8 +160,14 @@ describe('issue #22: the readiness probe', () => {
     }
   });
 
-  it('inproc: the handler sees the watchdog\'s GET <ready_path>, the client gets an empty 200', async () => {
-    const wd = await startBinary({ mode: 'inproc', fprocess: fixture('inproc/handler.mjs'), TMPDIR: makeTmpDir(), healthcheck_interval: '0', ready_path: '/am-i-ready' });
+  it("inproc: the handler sees the watchdog's GET <ready_path>, the client gets an empty 200", async () => {
+    const wd = await startBinary({
+      mode: 'inproc',
+      fprocess: fixture('inproc/handler.mjs'),
+      TMPDIR: makeTmpDir(),
+      healthcheck_interval: '0',
+      ready_path: '/am-i-ready',
+    });
     await wd.waitReady();
     const a = await rawRequest(wd.port, HOSTILE_READY);
     expect(a).toMatch(/^HTTP\/1\.1 200 /);
@@ -118,7 +181,14 @@ async function modeWatchdog(mode: string, env: Record<string, string>): Promise<
   const base = { PATH: process.env.PATH ?? '', TMPDIR: tmp, log_format: 'text', healthcheck_interval: '0', ...env };
   if (mode === 'http') {
     const upstreamPort = await freePort();
-    const wd = await startBinary({ ...base, mode, fprocess: fixture('upstreams/recording-upstream'), upstream_url: `http://127.0.0.1:${upstreamPort}`, PORT: String(upstreamPort), RECORD_FILE: join(tmp, 'recorded.jsonl') });
+    const wd = await startBinary({
+      ...base,
+      mode,
+      fprocess: fixture('upstreams/recording-upstream'),
+      upstream_url: `http://127.0.0.1:${upstreamPort}`,
+      PORT: String(upstreamPort),
+      RECORD_FILE: join(tmp, 'recorded.jsonl'),
+    });
     await wd.waitReady();
     return wd;
   }
@@ -127,7 +197,12 @@ async function modeWatchdog(mode: string, env: Record<string, string>): Promise<
     await wd.waitReady();
     return wd;
   }
-  const wd = await startBinary({ ...base, mode, fprocess: fixture('record-probe'), CALLS_FILE: join(tmp, 'calls.txt') });
+  const wd = await startBinary({
+    ...base,
+    mode,
+    fprocess: fixture('record-probe'),
+    CALLS_FILE: join(tmp, 'calls.txt'),
+  });
   await wd.waitReady();
   return wd;
 }
@@ -139,7 +214,11 @@ describe('issue #22: a request refused with a raw 400/408 frees its slot at once
 
   for (const mode of ['serializing', 'classic', 'http', 'inproc']) {
     it(`${mode}: a bad chunk mid-body closes the connection, the next request runs at once, the access line says 400, shutdown is not held`, async () => {
-      const wd = await modeWatchdog(mode, { write_timeout: '0', max_inflight: '1', metrics_port: String(await freePort()) });
+      const wd = await modeWatchdog(mode, {
+        write_timeout: '0',
+        max_inflight: '1',
+        metrics_port: String(await freePort()),
+      });
       // A client that keeps its side open after the server's FIN (allowHalfOpen), as the probe's did.
       const bad = connect({ port: wd.port, host: '127.0.0.1', allowHalfOpen: true });
       onTestFinished(() => {
@@ -149,7 +228,9 @@ describe('issue #22: a request refused with a raw 400/408 frees its slot at once
       bad.on('data', (c: Buffer) => chunks.push(c));
       bad.on('error', () => {}); // a reset is an outcome the assertions below see
       // The server's FIN ('end'): this side stays open, as a client that never closes would keep it.
-      const ended = new Promise<string>((resolve) => bad.once('end', () => resolve(Buffer.concat(chunks).toString('latin1'))));
+      const ended = new Promise<string>((resolve) =>
+        bad.once('end', () => resolve(Buffer.concat(chunks).toString('latin1'))),
+      );
       bad.write('POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n');
       await sleep(150); // the call has its slot (and, in a streaming mode, its function) by now
       bad.write('ZZ\r\nnot a chunk\r\n');
@@ -180,16 +261,35 @@ describe('issue #22: nothing pipelined behind a refusal that closes the connecti
 
   const SECOND = 'GET /second HTTP/1.1\r\nHost: x\r\n\r\n';
   const cases: Array<[string, string, RegExp]> = [
-    ['501 for Transfer-Encoding: identity then chunked', 'POST /first HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: identity\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n', /^HTTP\/1\.1 501 /],
-    ['413 on a chunked body over max_body_bytes', `POST /first HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n14\r\n${'a'.repeat(20)}\r\n0\r\n\r\n`, /^HTTP\/1\.1 413 /],
+    [
+      '501 for Transfer-Encoding: identity then chunked',
+      'POST /first HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: identity\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n',
+      /^HTTP\/1\.1 501 /,
+    ],
+    [
+      '413 on a chunked body over max_body_bytes',
+      `POST /first HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n14\r\n${'a'.repeat(20)}\r\n0\r\n\r\n`,
+      /^HTTP\/1\.1 413 /,
+    ],
     ['400 without Host', 'GET /first HTTP/1.1\r\n\r\n', /^HTTP\/1\.1 400 /],
   ];
   it('classic: valid pipelined requests are still all served, in order, one after another', async () => {
     const { wd, file } = await forkWatchdog('classic');
     writeFileSync(file, '');
-    const answer = await withTimeout(rawRequest(wd.port, 'GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\nGET /c HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'), 3000, 'three answers');
+    const answer = await withTimeout(
+      rawRequest(
+        wd.port,
+        'GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\nHost: x\r\n\r\nGET /c HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+      ),
+      3000,
+      'three answers',
+    );
     expect(answer.match(/HTTP\/1\.1 200 /g)).toHaveLength(3);
-    expect(calls(file).map((c) => c.find((l) => l.startsWith('Http_Path=')))).toEqual(['Http_Path=/a', 'Http_Path=/b', 'Http_Path=/c']);
+    expect(calls(file).map((c) => c.find((l) => l.startsWith('Http_Path=')))).toEqual([
+      'Http_Path=/a',
+      'Http_Path=/b',
+      'Http_Path=/c',
+    ]);
   });
 
   for (const mode of ['classic', 'streaming']) {
@@ -226,7 +326,11 @@ describe('issue #22: the metrics port and the access log', () => {
     idle.on('error', () => {}); // a reset is a close too
     idle.resume(); // read, so the server's FIN is seen
     const openedAt = Date.now();
-    await withTimeout(new Promise((resolve) => idle.once('close', resolve)), 2000, 'the metrics port to close an idle connection');
+    await withTimeout(
+      new Promise((resolve) => idle.once('close', resolve)),
+      2000,
+      'the metrics port to close an idle connection',
+    );
     expect(Date.now() - openedAt).toBeGreaterThanOrEqual(400); // its 500 ms headersTimeout, not an instant refusal
   });
 

@@ -15,7 +15,10 @@ const READY = 'GET /_/ready HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n';
 function hangingFunction(tmp: string): { script: string; pids: string } {
   const script = join(tmp, 'hang-on-ready');
   const pids = join(tmp, 'pids.txt');
-  writeFileSync(script, `#!/bin/sh\ncase "$Http_Path" in\n  /hang) echo $$ >> "${pids}"; exec sleep 30 ;;\nesac\nprintf fn-ok\n`);
+  writeFileSync(
+    script,
+    `#!/bin/sh\ncase "$Http_Path" in\n  /hang) echo $$ >> "${pids}"; exec sleep 30 ;;\nesac\nprintf fn-ok\n`,
+  );
   chmodSync(script, 0o755);
   return { script, pids };
 }
@@ -29,10 +32,27 @@ describe('second probe: the readiness probe of a function that hangs', () => {
     it(`${mode}, exec_timeout=0: /_/ready answers 503 after ready_timeout, the probe's process is ended, and the next /_/ready is probed anew`, async () => {
       const tmp = makeTmpDir();
       const { script, pids } = hangingFunction(tmp);
-      const wd = await startBinary({ PATH: process.env.PATH ?? '', TMPDIR: tmp, mode, fprocess: script, ready_path: '/hang', exec_timeout: '0', ready_timeout: '300ms', healthcheck_interval: '0' });
-      await until(async () => (await send(`${wd.url}/_/health`).catch(() => undefined))?.status === 200, 5000, '/_/health to answer 200');
+      const wd = await startBinary({
+        PATH: process.env.PATH ?? '',
+        TMPDIR: tmp,
+        mode,
+        fprocess: script,
+        ready_path: '/hang',
+        exec_timeout: '0',
+        ready_timeout: '300ms',
+        healthcheck_interval: '0',
+      });
+      await until(
+        async () => (await send(`${wd.url}/_/health`).catch(() => undefined))?.status === 200,
+        5000,
+        '/_/health to answer 200',
+      );
       const startedAt = performance.now();
-      const answers = await withTimeout(Promise.all(Array.from({ length: 5 }, () => rawRequest(wd.port, READY))), 3000, 'five /_/ready to be answered');
+      const answers = await withTimeout(
+        Promise.all(Array.from({ length: 5 }, () => rawRequest(wd.port, READY))),
+        3000,
+        'five /_/ready to be answered',
+      );
       for (const a of answers) expect(a).toMatch(/^HTTP\/1\.1 503 /);
       expect(performance.now() - startedAt).toBeGreaterThanOrEqual(250);
       // The five shared one probe, and its process does not outlive it.
@@ -43,7 +63,11 @@ describe('second probe: the readiness probe of a function that hangs', () => {
       expect(await withTimeout(rawRequest(wd.port, READY), 3000, 'a later /_/ready')).toMatch(/^HTTP\/1\.1 503 /);
       expect(readFileSync(pids, 'utf8').split('\n').filter(Boolean)).toHaveLength(2);
       // Function requests are not held by it.
-      const fn = await withTimeout(rawRequest(wd.port, 'GET /x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'), 3000, 'a function request');
+      const fn = await withTimeout(
+        rawRequest(wd.port, 'GET /x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'),
+        3000,
+        'a function request',
+      );
       expect(fn).toMatch(/^HTTP\/1\.1 200 /);
       expect(fn).toContain('fn-ok');
     });
@@ -51,7 +75,16 @@ describe('second probe: the readiness probe of a function that hangs', () => {
 
   it('ready_timeout=0 is a start-up error (exit 2) that names the variable', async () => {
     const tmp = makeTmpDir();
-    await expect(startBinary({ PATH: process.env.PATH ?? '', TMPDIR: tmp, mode: 'classic', fprocess: 'cat', ready_path: '/ready', ready_timeout: '0' })).rejects.toThrow(/exited \(2\)[\s\S]*ready_timeout="0" must be above 0/);
+    await expect(
+      startBinary({
+        PATH: process.env.PATH ?? '',
+        TMPDIR: tmp,
+        mode: 'classic',
+        fprocess: 'cat',
+        ready_path: '/ready',
+        ready_timeout: '0',
+      }),
+    ).rejects.toThrow(/exited \(2\)[\s\S]*ready_timeout="0" must be above 0/);
   });
 });
 
@@ -62,20 +95,52 @@ describe('second probe: durations longer than a timer can wait', () => {
 
   it('classic (exec_timeout=0): X-Timeout: 600h is ignored, not a timeout that fires at once', async () => {
     const tmp = makeTmpDir();
-    const wd = await startBinary({ PATH: process.env.PATH ?? '', TMPDIR: tmp, mode: 'classic', fprocess: fixture('maybe-sleep'), healthcheck_interval: '0' });
-    await until(async () => (await send(`${wd.url}/_/health`).catch(() => undefined))?.status === 200, 5000, '/_/health to answer 200');
+    const wd = await startBinary({
+      PATH: process.env.PATH ?? '',
+      TMPDIR: tmp,
+      mode: 'classic',
+      fprocess: fixture('maybe-sleep'),
+      healthcheck_interval: '0',
+    });
+    await until(
+      async () => (await send(`${wd.url}/_/health`).catch(() => undefined))?.status === 200,
+      5000,
+      '/_/health to answer 200',
+    );
     for (const value of ['600h', '99999999999999h']) {
-      const answer = await withTimeout(rawRequest(wd.port, `POST / HTTP/1.1\r\nHost: x\r\nX-Timeout: ${value}\r\nX-Sleep: 0.1\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello`), 5000, `the call with X-Timeout: ${value}`);
+      const answer = await withTimeout(
+        rawRequest(
+          wd.port,
+          `POST / HTTP/1.1\r\nHost: x\r\nX-Timeout: ${value}\r\nX-Sleep: 0.1\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello`,
+        ),
+        5000,
+        `the call with X-Timeout: ${value}`,
+      );
       expect(answer).toMatch(/^HTTP\/1\.1 200 /);
       expect(answer).toContain('hello');
     }
     expect(wd.stderr).not.toContain('TimeoutOverflowWarning');
   });
 
-  for (const variable of ['exec_timeout', 'read_timeout', 'write_timeout', 'healthcheck_interval', 'queue_timeout', 'ready_timeout']) {
+  for (const variable of [
+    'exec_timeout',
+    'read_timeout',
+    'write_timeout',
+    'healthcheck_interval',
+    'queue_timeout',
+    'ready_timeout',
+  ]) {
     it(`${variable}=600h is a start-up error (exit 2), not a timer that fires after 1 ms`, async () => {
       const tmp = makeTmpDir();
-      await expect(startBinary({ PATH: process.env.PATH ?? '', TMPDIR: tmp, mode: 'serializing', fprocess: 'cat', [variable]: '600h' })).rejects.toThrow(new RegExp(`exited \\(2\\)[\\s\\S]*${variable}="600h" is longer than 596h31m23\\.647s`));
+      await expect(
+        startBinary({
+          PATH: process.env.PATH ?? '',
+          TMPDIR: tmp,
+          mode: 'serializing',
+          fprocess: 'cat',
+          [variable]: '600h',
+        }),
+      ).rejects.toThrow(new RegExp(`exited \\(2\\)[\\s\\S]*${variable}="600h" is longer than 596h31m23\\.647s`));
     });
   }
 });

@@ -17,19 +17,40 @@ const FORK_MODES = [
 ] as const;
 
 /** The binary in a fork mode running `fprocess`, ready. */
-async function forkWatchdog(mode: string, cgiEnv: string, fprocess: string, env: Record<string, string> = {}): Promise<RunningBinary> {
-  const wd = await startBinary({ PATH: process.env.PATH ?? '', TMPDIR: makeTmpDir(), mode, fprocess, cgi_env: cgiEnv, healthcheck_interval: '0', ...env });
+async function forkWatchdog(
+  mode: string,
+  cgiEnv: string,
+  fprocess: string,
+  env: Record<string, string> = {},
+): Promise<RunningBinary> {
+  const wd = await startBinary({
+    PATH: process.env.PATH ?? '',
+    TMPDIR: makeTmpDir(),
+    mode,
+    fprocess,
+    cgi_env: cgiEnv,
+    healthcheck_interval: '0',
+    ...env,
+  });
   await wd.waitReady();
   return wd;
 }
 
 /** One GET with `headers` on its own connection; resolves with the raw answer. */
 function get(wd: RunningBinary, target: string, headers: string[] = []): Promise<string> {
-  return withTimeout(rawRequest(wd.port, `GET ${target} HTTP/1.1\r\nHost: x\r\n${headers.map((h) => `${h}\r\n`).join('')}Connection: close\r\n\r\n`), 5000, `GET ${target}`);
+  return withTimeout(
+    rawRequest(
+      wd.port,
+      `GET ${target} HTTP/1.1\r\nHost: x\r\n${headers.map((h) => `${h}\r\n`).join('')}Connection: close\r\n\r\n`,
+    ),
+    5000,
+    `GET ${target}`,
+  );
 }
 
 const status = (answer: string): number => Number(/^HTTP\/1\.1 (\d{3})/.exec(answer)?.[1]);
-const headerOf = (answer: string, name: string): string | undefined => new RegExp(`\\r\\n${name}: ([^\\r]*)\\r\\n`, 'i').exec(answer.slice(0, answer.indexOf('\r\n\r\n') + 2))?.[1];
+const headerOf = (answer: string, name: string): string | undefined =>
+  new RegExp(`\\r\\n${name}: ([^\\r]*)\\r\\n`, 'i').exec(answer.slice(0, answer.indexOf('\r\n\r\n') + 2))?.[1];
 /** The body of one answer, de-chunked when it is chunked. */
 function bodyOf(answer: string): string {
   const raw = answer.slice(answer.indexOf('\r\n\r\n') + 4);
@@ -44,7 +65,13 @@ function bodyOf(answer: string): string {
   }
 }
 /** The env-dump fixture's `NAME=value` lines as a map (values on one line). */
-const envOf = (answer: string): Map<string, string> => new Map(bodyOf(answer).split('\n').filter((l) => l.includes('=')).map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+const envOf = (answer: string): Map<string, string> =>
+  new Map(
+    bodyOf(answer)
+      .split('\n')
+      .filter((l) => l.includes('='))
+      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+  );
 
 describe('security (issue #22): request input that reaches a forked function, the logs and static redirects', () => {
   beforeAll(async () => {
@@ -52,9 +79,17 @@ describe('security (issue #22): request input that reaches a forked function, th
   }, 180_000);
 
   describe.each(FORK_MODES)('httpoxy: %s mode, cgi_env=%s', (mode, cgiEnv) => {
-    it('a Proxy: header (or any *-Proxy header) never becomes proxy configuration of a Python function; the operator\'s proxy still does', async () => {
-      const wd = await forkWatchdog(mode, cgiEnv, `python3 ${fixture('py-proxies')}`, { https_proxy: 'http://operator-proxy:3128' });
-      const headers = [`Proxy: ${ATTACKER}`, `X-Proxy: ${ATTACKER}`, `Https-Proxy: ${ATTACKER}`, `No-Proxy: ${ATTACKER}`, `proxy: ${ATTACKER}`];
+    it("a Proxy: header (or any *-Proxy header) never becomes proxy configuration of a Python function; the operator's proxy still does", async () => {
+      const wd = await forkWatchdog(mode, cgiEnv, `python3 ${fixture('py-proxies')}`, {
+        https_proxy: 'http://operator-proxy:3128',
+      });
+      const headers = [
+        `Proxy: ${ATTACKER}`,
+        `X-Proxy: ${ATTACKER}`,
+        `Https-Proxy: ${ATTACKER}`,
+        `No-Proxy: ${ATTACKER}`,
+        `proxy: ${ATTACKER}`,
+      ];
       const answer = await get(wd, '/fetch', headers);
       expect(status(answer), answer).toBe(200);
       const seen = JSON.parse(bodyOf(answer)) as { proxies: Record<string, string>; proxy_variables: string[] };
@@ -81,7 +116,13 @@ describe('security (issue #22): request input that reaches a forked function, th
         expect(answer, target).not.toContain('PATH_INFO=');
         expect(answer, target).not.toContain('Http_Path=');
       }
-      for (const target of ['/%2e%2e%2foutside.txt', '/a%2f..%2f..%2foutside.txt', '/a/..%2Foutside.txt', '/x%2F.%2Fy', '/a%2f%2e%2e']) {
+      for (const target of [
+        '/%2e%2e%2foutside.txt',
+        '/a%2f..%2f..%2foutside.txt',
+        '/a/..%2Foutside.txt',
+        '/x%2F.%2Fy',
+        '/a%2f%2e%2e',
+      ]) {
         const answer = await get(wd, target);
         expect(status(answer), target).toBe(400);
         expect(answer, target).toContain('a path segment is "." or ".." once %2F is decoded');
@@ -106,9 +147,28 @@ describe('security (issue #22): request input that reaches a forked function, th
     writeFileSync(join(root, 'www', 'outside.txt'), 'inside\n');
     const record = join(makeTmpDir(), 'recorded.jsonl');
     const upstreamPort = await freePort();
-    const http = await startBinary({ PATH: process.env.PATH ?? '', TMPDIR: makeTmpDir(), mode: 'http', fprocess: fixture('upstreams/recording-upstream'), upstream_url: `http://127.0.0.1:${upstreamPort}`, PORT: String(upstreamPort), RECORD_FILE: record, healthcheck_interval: '0' });
-    const inproc = await startBinary({ mode: 'inproc', fprocess: fixture('inproc/listener.cjs'), TMPDIR: makeTmpDir(), healthcheck_interval: '0' });
-    const staticWd = await startBinary({ mode: 'static', static_path: join(root, 'www'), TMPDIR: makeTmpDir(), healthcheck_interval: '0' });
+    const http = await startBinary({
+      PATH: process.env.PATH ?? '',
+      TMPDIR: makeTmpDir(),
+      mode: 'http',
+      fprocess: fixture('upstreams/recording-upstream'),
+      upstream_url: `http://127.0.0.1:${upstreamPort}`,
+      PORT: String(upstreamPort),
+      RECORD_FILE: record,
+      healthcheck_interval: '0',
+    });
+    const inproc = await startBinary({
+      mode: 'inproc',
+      fprocess: fixture('inproc/listener.cjs'),
+      TMPDIR: makeTmpDir(),
+      healthcheck_interval: '0',
+    });
+    const staticWd = await startBinary({
+      mode: 'static',
+      static_path: join(root, 'www'),
+      TMPDIR: makeTmpDir(),
+      healthcheck_interval: '0',
+    });
     for (const wd of [http, inproc, staticWd]) {
       await wd.waitReady();
       const answer = await get(wd, '/%2e%2e/outside.txt');
@@ -135,31 +195,45 @@ describe('security (issue #22): request input that reaches a forked function, th
   });
 
   it('debug_headers redacts X-Password, X-Passwd and X-Credential values', async () => {
-    const wd = await forkWatchdog('classic', 'openfaas', fixture('env-dump'), { debug_headers: 'true', log_format: 'text' });
-    const answer = await get(wd, '/', ['X-Password: hunter2-pw', 'X-Db-Passwd: hunter2-passwd', 'X-Credential: hunter2-cred', 'X-Plain: shown-value']);
+    const wd = await forkWatchdog('classic', 'openfaas', fixture('env-dump'), {
+      debug_headers: 'true',
+      log_format: 'text',
+    });
+    const answer = await get(wd, '/', [
+      'X-Password: hunter2-pw',
+      'X-Db-Passwd: hunter2-passwd',
+      'X-Credential: hunter2-cred',
+      'X-Plain: shown-value',
+    ]);
     expect(status(answer)).toBe(200);
     await until(() => wd.stderr.includes('X-Plain=[shown-value]'), 2000, 'the debug_headers lines');
     expect(wd.stderr).not.toContain('hunter2');
-    for (const name of ['X-Password', 'X-Db-Passwd', 'X-Credential']) expect(wd.stderr).toContain(`${name}=[[redacted]]`);
+    for (const name of ['X-Password', 'X-Db-Passwd', 'X-Credential'])
+      expect(wd.stderr).toContain(`${name}=[[redacted]]`);
   });
 
   describe.each(['classic', 'serializing', 'streaming'])('cgi_response=true in %s mode', (mode) => {
-    it.each(['204', '304'])('Status: %s with a body: no body and no Content-Length; a pipelined request behind it is answered', async (code) => {
-      const wd = await forkWatchdog(mode, 'openfaas', fixture('cgi-status'), { cgi_response: 'true' });
-      const conn = await rawConnect(wd.port);
-      conn.write(`GET /?${code} HTTP/1.1\r\nHost: x\r\n\r\nGET /?200 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
-      const all = await withTimeout(conn.closed, 5000, 'both answers');
-      const second = all.indexOf('HTTP/1.1 200');
-      expect(all.startsWith(`HTTP/1.1 ${code} `), all).toBe(true);
-      expect(second, all).toBeGreaterThan(0);
-      const first = all.slice(0, second);
-      expect(first.endsWith('\r\n\r\n'), first).toBe(true); // the head, then nothing
-      expect(headerOf(first, 'Content-Length'), first).toBeUndefined();
-      expect(headerOf(first, 'Transfer-Encoding'), first).toBeUndefined();
-      expect(first).not.toContain('hello');
-      const rest = all.slice(second);
-      expect(bodyOf(rest)).toMatch(/hello$/);
-    });
+    it.each(['204', '304'])(
+      'Status: %s with a body: no body and no Content-Length; a pipelined request behind it is answered',
+      async (code) => {
+        const wd = await forkWatchdog(mode, 'openfaas', fixture('cgi-status'), { cgi_response: 'true' });
+        const conn = await rawConnect(wd.port);
+        conn.write(
+          `GET /?${code} HTTP/1.1\r\nHost: x\r\n\r\nGET /?200 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`,
+        );
+        const all = await withTimeout(conn.closed, 5000, 'both answers');
+        const second = all.indexOf('HTTP/1.1 200');
+        expect(all.startsWith(`HTTP/1.1 ${code} `), all).toBe(true);
+        expect(second, all).toBeGreaterThan(0);
+        const first = all.slice(0, second);
+        expect(first.endsWith('\r\n\r\n'), first).toBe(true); // the head, then nothing
+        expect(headerOf(first, 'Content-Length'), first).toBeUndefined();
+        expect(headerOf(first, 'Transfer-Encoding'), first).toBeUndefined();
+        expect(first).not.toContain('hello');
+        const rest = all.slice(second);
+        expect(bodyOf(rest)).toMatch(/hello$/);
+      },
+    );
   });
 
   it('static mode: a folder redirect percent-encodes the name (non-Latin-1, ?, #, %) and following it lists the folder', async () => {
@@ -169,7 +243,12 @@ describe('security (issue #22): request input that reaches a forked function, th
       writeFileSync(join(root, name, 'f.txt'), 'f\n');
     }
     writeFileSync(join(root, 'q?.txt'), 'q\n');
-    const wd = await startBinary({ mode: 'static', static_path: root, TMPDIR: makeTmpDir(), healthcheck_interval: '0' });
+    const wd = await startBinary({
+      mode: 'static',
+      static_path: root,
+      TMPDIR: makeTmpDir(),
+      healthcheck_interval: '0',
+    });
     await wd.waitReady();
     for (const [target, location] of [
       ['/%E6%97%A5%E6%9C%AC%E8%AA%9E', '%E6%97%A5%E6%9C%AC%E8%AA%9E/'],

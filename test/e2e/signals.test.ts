@@ -18,7 +18,10 @@ function slowRequest(wd: RunningCli, seconds: string): { response: Promise<RawRe
 
 /** Polls the metrics port until http_requests_in_flight equals `n`. */
 async function waitInFlight(metricsPort: number, n: number): Promise<void> {
-  const inFlight = async (): Promise<boolean> => (await send(`http://127.0.0.1:${metricsPort}/metrics`).catch(() => undefined))?.text.includes(`\nhttp_requests_in_flight ${n}\n`) === true;
+  const inFlight = async (): Promise<boolean> =>
+    (await send(`http://127.0.0.1:${metricsPort}/metrics`).catch(() => undefined))?.text.includes(
+      `\nhttp_requests_in_flight ${n}\n`,
+    ) === true;
   await until(inFlight, 3000, `http_requests_in_flight ${n}`, 20);
 }
 
@@ -35,7 +38,13 @@ describe.each(['SIGTERM', 'SIGINT'] as const)('graceful shutdown on %s (node dis
     const tmp = makeTmpDir();
     const lock = join(tmp, '.lock');
     const metricsPort = await freePort();
-    const wd = await startCli({ fprocess: fixture('maybe-sleep'), TMPDIR: tmp, healthcheck_interval: '500ms', write_timeout: '10s', metrics_port: String(metricsPort) });
+    const wd = await startCli({
+      fprocess: fixture('maybe-sleep'),
+      TMPDIR: tmp,
+      healthcheck_interval: '500ms',
+      write_timeout: '10s',
+      metrics_port: String(metricsPort),
+    });
     expect(existsSync(lock)).toBe(true);
     const { response: inFlight } = slowRequest(wd, '1');
     await waitInFlight(metricsPort, 1);
@@ -58,7 +67,12 @@ describe.each(['SIGTERM', 'SIGINT'] as const)('graceful shutdown on %s (node dis
     expect(exit).toEqual({ code: 0, signal: null });
     expect(Date.now() - signalledAt).toBeGreaterThanOrEqual(500);
     const log = messages(wd);
-    const order = [`${signal}: no new connections in 500ms`, `Removing lock-file : ${lock}`, 'No new connections allowed, draining: 1 requests', 'Exiting. Active connections: 0'];
+    const order = [
+      `${signal}: no new connections in 500ms`,
+      `Removing lock-file : ${lock}`,
+      'No new connections allowed, draining: 1 requests',
+      'Exiting. Active connections: 0',
+    ];
     expect(order.map((m) => log.indexOf(m))).toEqual([...order.map((m) => log.indexOf(m))].sort((a, b) => a - b));
     for (const m of order) expect(log).toContain(m);
   });
@@ -67,7 +81,13 @@ describe.each(['SIGTERM', 'SIGINT'] as const)('graceful shutdown on %s (node dis
 describe('shutdown edge cases (node dist/fwatchdog.cjs)', () => {
   it('sends Connection: close on a keep-alive response that is in flight when the drain starts', async () => {
     const metricsPort = await freePort();
-    const wd = await startCli({ fprocess: fixture('maybe-sleep'), TMPDIR: makeTmpDir(), healthcheck_interval: '0', write_timeout: '10s', metrics_port: String(metricsPort) });
+    const wd = await startCli({
+      fprocess: fixture('maybe-sleep'),
+      TMPDIR: makeTmpDir(),
+      healthcheck_interval: '0',
+      write_timeout: '10s',
+      metrics_port: String(metricsPort),
+    });
     const conn = await rawConnect(wd.port);
     conn.write('POST / HTTP/1.1\r\nHost: x\r\nX-Sleep: 0.5\r\nContent-Length: 1\r\n\r\nk');
     await waitInFlight(metricsPort, 1);
@@ -89,7 +109,12 @@ describe('shutdown edge cases (node dist/fwatchdog.cjs)', () => {
   it('exits at once on a second signal, stopping the function, with a non-zero code and removing the lock file only once', async () => {
     const tmp = makeTmpDir();
     const metricsPort = await freePort();
-    const wd = await startCli({ fprocess: fixture('maybe-sleep'), TMPDIR: tmp, healthcheck_interval: '30s', metrics_port: String(metricsPort) });
+    const wd = await startCli({
+      fprocess: fixture('maybe-sleep'),
+      TMPDIR: tmp,
+      healthcheck_interval: '30s',
+      metrics_port: String(metricsPort),
+    });
     const { response } = slowRequest(wd, '20');
     await waitInFlight(metricsPort, 1);
     wd.child.kill('SIGTERM');
@@ -99,8 +124,17 @@ describe('shutdown edge cases (node dist/fwatchdog.cjs)', () => {
     expect(exit.code).toBe(1);
     expect(messages(wd)).toContain('SIGINT again: exiting now');
     // The lock file is removed once, at the first signal: the second one does not try again (and fail with ENOENT).
-    expect(messages(wd).filter((m) => /Removing lock-file|unhealthy/.test(m))).toEqual([`Removing lock-file : ${join(tmp, '.lock')}`]);
-    const outcome = await withTimeout(response.then((r) => r.status, () => 'aborted'), 3000, 'the slow request to end');
+    expect(messages(wd).filter((m) => /Removing lock-file|unhealthy/.test(m))).toEqual([
+      `Removing lock-file : ${join(tmp, '.lock')}`,
+    ]);
+    const outcome = await withTimeout(
+      response.then(
+        (r) => r.status,
+        () => 'aborted',
+      ),
+      3000,
+      'the slow request to end',
+    );
     expect([500, 'aborted']).toContain(outcome);
     expect(existsSync(join(tmp, '.lock'))).toBe(false);
   });

@@ -11,7 +11,9 @@ import { makeTmpDir } from '../helpers/watchdog.js';
 /** What faas-cli's `template pull` does with a repository: the names of the templates it fetched into `project`. */
 function templatePull(repository: string, project: string): string[] {
   const clone = join(makeTmpDir('fwd-pull-clone-'), 'repo');
-  execFileSync('git', ['clone', '--depth=1', '--config', 'core.autocrlf=false', repository, clone], { stdio: 'ignore' });
+  execFileSync('git', ['clone', '--depth=1', '--config', 'core.autocrlf=false', repository, clone], {
+    stdio: 'ignore',
+  });
   const templateDir = join(clone, 'template');
   // faas-cli: ReadDir(<clone>/template) fails with "can't find templates in: ..." when it is missing.
   if (!existsSync(templateDir)) throw new Error(`can't find templates in: ${templateDir}`);

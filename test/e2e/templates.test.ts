@@ -17,7 +17,8 @@ function dockerfileEnv(template: string): Record<string, string> {
   const env: Record<string, string> = {};
   for (const line of readFileSync(join(TEMPLATES, template, 'Dockerfile'), 'utf8').split('\n')) {
     if (!line.startsWith('ENV ')) continue;
-    for (const m of line.slice(4).matchAll(/([A-Za-z_][A-Za-z0-9_]*)=(?:"([^"]*)"|(\S+))/g)) env[m[1] as string] = m[2] ?? m[3] ?? '';
+    for (const m of line.slice(4).matchAll(/([A-Za-z_][A-Za-z0-9_]*)=(?:"([^"]*)"|(\S+))/g))
+      env[m[1] as string] = m[2] ?? m[3] ?? '';
   }
   return env;
 }
@@ -39,7 +40,11 @@ interface TemplateRun extends RunningBinary {
  * Copies templates/NAME (as the image's /home/app), optionally replaces files under it, and starts the
  * binary there with the Dockerfile's ENV plus `env`. http templates get a free upstream port.
  */
-async function startTemplate(name: string, env: Record<string, string> = {}, files: Record<string, string> = {}): Promise<TemplateRun> {
+async function startTemplate(
+  name: string,
+  env: Record<string, string> = {},
+  files: Record<string, string> = {},
+): Promise<TemplateRun> {
   const dir = makeTmpDir(`fwd-${name}-`);
   cpSync(join(TEMPLATES, name), dir, { recursive: true });
   for (const [file, text] of Object.entries(files)) writeFileSync(join(dir, file), text);
@@ -47,7 +52,12 @@ async function startTemplate(name: string, env: Record<string, string> = {}, fil
   const extra: Record<string, string> = {
     TMPDIR: makeTmpDir(),
     // node-http runs in-process: no node on its PATH at all, as in its image.
-    PATH: name === 'node-http-server' ? pathWithNode22() : name === 'node-http' ? makeTmpDir('fwd-no-node-') : (process.env.PATH ?? '/usr/bin:/bin'),
+    PATH:
+      name === 'node-http-server'
+        ? pathWithNode22()
+        : name === 'node-http'
+          ? makeTmpDir('fwd-no-node-')
+          : (process.env.PATH ?? '/usr/bin:/bin'),
     PYTHONDONTWRITEBYTECODE: '1',
   };
   if (base.mode === 'http') {
@@ -78,9 +88,13 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 beforeAll(() => ensureBinary(), 120_000);
 
 describe.each(['node-http', 'node-http-server', 'python3-http'])('the %s template', (name) => {
-  it('echoes a JSON request with the handler\'s status and headers', async () => {
+  it("echoes a JSON request with the handler's status and headers", async () => {
     const wd = await startTemplate(name);
-    const res = await send(`${wd.url}/orders?id=1`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"id": 1, "items": ["a"]}' });
+    const res = await send(`${wd.url}/orders?id=1`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: '{"id": 1, "items": ["a"]}',
+    });
     expect(res.status).toBe(200);
     expect(res.headers['x-handled-by']).toBe(name);
     expect(res.headers['content-type']).toBe('application/json');
@@ -130,7 +144,11 @@ describe.each(['node-http', 'node-http-server', 'python3-http'])('the %s templat
     for (const method of ['OPTIONS', 'PUT', 'PATCH', 'DELETE']) {
       const body = method === 'OPTIONS' ? '' : method;
       // An explicit Content-Length: node's client sends neither it nor chunked for a DELETE body by default.
-      const res = await send(wd.url, { method, headers: { 'Content-Type': 'text/plain', 'Content-Length': String(body.length) }, body });
+      const res = await send(wd.url, {
+        method,
+        headers: { 'Content-Type': 'text/plain', 'Content-Length': String(body.length) },
+        body,
+      });
       expect(res.status, method).toBe(200);
       expect(res.headers['x-handled-by'], method).toBe(name);
       expect(res.text, method).toBe(body);
@@ -140,7 +158,8 @@ describe.each(['node-http', 'node-http-server', 'python3-http'])('the %s templat
   it('exits 0 on SIGTERM after stopping the handler server', async () => {
     const wd = await startTemplate(name, { healthcheck_interval: '0' });
     const inproc = wd.env.mode === 'inproc';
-    if (!inproc) expect((await send(`${wd.env.upstream_url}/`, { method: 'POST', body: 'direct' })).text).toBe('direct');
+    if (!inproc)
+      expect((await send(`${wd.env.upstream_url}/`, { method: 'POST', body: 'direct' })).text).toBe('direct');
     wd.child.kill('SIGTERM');
     expect(await withTimeout(wd.exited, 5000, 'the watchdog to exit')).toEqual({ code: 0, signal: null });
     await expect(send(wd.url)).rejects.toThrow();
@@ -158,41 +177,55 @@ describe.each(['node-http', 'node-http-server', 'python3-http'])('the %s templat
 
 // faasd's removal: SIGTERM to every process of the container at once (the upstream and the watchdog).
 const SLOW_HANDLERS: Record<string, Record<string, string>> = {
-  'node-http-server': { 'function/handler.ts': "export async function handle() {\n  await new Promise((r) => setTimeout(r, 500));\n  return { statusCode: 200, body: 'slow done' };\n}\n" },
-  'python3-http': { 'function/handler.py': "import time\n\n\ndef handle(event, context):\n    time.sleep(0.5)\n    return {'statusCode': 200, 'body': 'slow done'}\n" },
+  'node-http-server': {
+    'function/handler.ts':
+      "export async function handle() {\n  await new Promise((r) => setTimeout(r, 500));\n  return { statusCode: 200, body: 'slow done' };\n}\n",
+  },
+  'python3-http': {
+    'function/handler.py':
+      "import time\n\n\ndef handle(event, context):\n    time.sleep(0.5)\n    return {'statusCode': 200, 'body': 'slow done'}\n",
+  },
 };
 
-describe.each(['node-http-server', 'python3-http'])('the %s template on a container-wide SIGTERM (as faasd sends it)', (name) => {
-  it('finishes the call in flight, then the server and the watchdog exit 0', async () => {
-    const wd = await startTemplate(name, { healthcheck_interval: '1s' }, SLOW_HANDLERS[name]);
-    const [upstreamPid] = childrenOf(wd.child.pid as number);
-    const inFlight = send(`${wd.url}/`, { method: 'POST', body: 'x' });
-    await sleep(150);
-    process.kill(upstreamPid as number, 'SIGTERM');
-    wd.child.kill('SIGTERM');
-    const res = await withTimeout(inFlight, 3000, 'the call in flight');
-    expect(res.status).toBe(200);
-    expect(res.text).toBe('slow done');
-    // The server exits once idle, before the watchdog's healthcheck_interval is over.
-    await until(() => /Forked function has terminated: exit status 0;.*\(during the shutdown\)/.test(wd.stderr), 2000, 'the server to exit 0');
-    expect(await withTimeout(wd.exited, 5000, 'the watchdog to exit')).toEqual({ code: 0, signal: null });
-    expect(wd.stderr).not.toContain('"levelName":"error"');
-  });
+describe.each(['node-http-server', 'python3-http'])(
+  'the %s template on a container-wide SIGTERM (as faasd sends it)',
+  (name) => {
+    it('finishes the call in flight, then the server and the watchdog exit 0', async () => {
+      const wd = await startTemplate(name, { healthcheck_interval: '1s' }, SLOW_HANDLERS[name]);
+      const [upstreamPid] = childrenOf(wd.child.pid as number);
+      const inFlight = send(`${wd.url}/`, { method: 'POST', body: 'x' });
+      await sleep(150);
+      process.kill(upstreamPid as number, 'SIGTERM');
+      wd.child.kill('SIGTERM');
+      const res = await withTimeout(inFlight, 3000, 'the call in flight');
+      expect(res.status).toBe(200);
+      expect(res.text).toBe('slow done');
+      // The server exits once idle, before the watchdog's healthcheck_interval is over.
+      await until(
+        () => /Forked function has terminated: exit status 0;.*\(during the shutdown\)/.test(wd.stderr),
+        2000,
+        'the server to exit 0',
+      );
+      expect(await withTimeout(wd.exited, 5000, 'the watchdog to exit')).toEqual({ code: 0, signal: null });
+      expect(wd.stderr).not.toContain('"levelName":"error"');
+    });
 
-  it('exits at once on SIGTERM when idle', async () => {
-    const wd = await startTemplate(name, { healthcheck_interval: '1s' });
-    const [upstreamPid] = childrenOf(wd.child.pid as number);
-    process.kill(upstreamPid as number, 'SIGTERM');
-    await until(async () => (await send(`${wd.url}/_/health`)).status === 503, 2000, 'the server to exit');
-    wd.child.kill('SIGTERM');
-    expect(await withTimeout(wd.exited, 5000, 'the watchdog to exit')).toEqual({ code: 0, signal: null });
-    expect(wd.stderr).toContain('Forked function has terminated: exit status 0');
-  });
-});
+    it('exits at once on SIGTERM when idle', async () => {
+      const wd = await startTemplate(name, { healthcheck_interval: '1s' });
+      const [upstreamPid] = childrenOf(wd.child.pid as number);
+      process.kill(upstreamPid as number, 'SIGTERM');
+      await until(async () => (await send(`${wd.url}/_/health`)).status === 503, 2000, 'the server to exit');
+      wd.child.kill('SIGTERM');
+      expect(await withTimeout(wd.exited, 5000, 'the watchdog to exit')).toEqual({ code: 0, signal: null });
+      expect(wd.stderr).toContain('Forked function has terminated: exit status 0');
+    });
+  },
+);
 
 describe.each(['node-http', 'node-http-server'])('the %s template', (name) => {
   it('answers 500 when the handler throws, and keeps serving', async () => {
-    const handler = "import type { Event } from '../types.ts';\nexport async function handle(event: Event) {\n  if (event.path === '/boom') throw new Error('boom');\n  return { statusCode: 202, body: { ok: true } };\n}\n";
+    const handler =
+      "import type { Event } from '../types.ts';\nexport async function handle(event: Event) {\n  if (event.path === '/boom') throw new Error('boom');\n  return { statusCode: 202, body: { ok: true } };\n}\n";
     const wd = await startTemplate(name, {}, { 'function/handler.ts': handler });
     expect((await send(`${wd.url}/boom`)).status).toBe(500);
     const ok = await send(`${wd.url}/fine`);
@@ -203,7 +236,7 @@ describe.each(['node-http', 'node-http-server'])('the %s template', (name) => {
 });
 
 describe.each(['node-http', 'node-http-server'])('the %s template sources', (name) => {
-  it('type-check with the template\'s tsconfig (erasable syntax only, as Node\'s type stripping needs)', () => {
+  it("type-check with the template's tsconfig (erasable syntax only, as Node's type stripping needs)", () => {
     const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
     const run = spawnSync(process.execPath, [tsc, '-p', join(TEMPLATES, name)], { encoding: 'utf8' });
     expect(run.stdout + run.stderr).toBe('');
@@ -213,7 +246,8 @@ describe.each(['node-http', 'node-http-server'])('the %s template sources', (nam
 
 describe('the python3-http template', () => {
   it('answers 500 when the handler raises, and keeps serving', async () => {
-    const handler = "def handle(event, context):\n    if event.path == '/boom':\n        raise RuntimeError('boom')\n    return {'statusCode': 202, 'body': {'ok': True}}\n";
+    const handler =
+      "def handle(event, context):\n    if event.path == '/boom':\n        raise RuntimeError('boom')\n    return {'statusCode': 202, 'body': {'ok': True}}\n";
     const wd = await startTemplate('python3-http', {}, { 'function/handler.py': handler });
     expect((await send(`${wd.url}/boom`)).status).toBe(500);
     const ok = await send(`${wd.url}/fine`);
@@ -250,8 +284,13 @@ describe('the python3 template', () => {
   });
 
   it('reads a secret from secret_mount_path with read_secret', async () => {
-    const handler = "from read_secret import read_secret\n\ndef handle(req):\n    return {'greeting': read_secret('greeting'), 'missing': read_secret('missing')}\n";
-    const wd = await startTemplate('python3', { secret_mount_path: secretsDir({ greeting: 'hello\n' }) }, { 'function/handler.py': handler });
+    const handler =
+      "from read_secret import read_secret\n\ndef handle(req):\n    return {'greeting': read_secret('greeting'), 'missing': read_secret('missing')}\n";
+    const wd = await startTemplate(
+      'python3',
+      { secret_mount_path: secretsDir({ greeting: 'hello\n' }) },
+      { 'function/handler.py': handler },
+    );
     const res = await send(wd.url, { method: 'POST', body: '' });
     expect(res.status).toBe(200);
     expect(JSON.parse(res.text)).toEqual({ greeting: 'hello', missing: null });
@@ -295,7 +334,11 @@ describe('the bash-streaming template', () => {
 
   it('reads a secret with read_secret, and a missing secret fails the request with a 500', async () => {
     const handler = 'value="$(read_secret "${Http_Query#name=}")"\nprintf "%s!" "$value"\n';
-    const wd = await startTemplate('bash-streaming', { secret_mount_path: secretsDir({ greeting: 'hello\n' }), content_type: 'text/plain' }, { 'function/handler.sh': handler });
+    const wd = await startTemplate(
+      'bash-streaming',
+      { secret_mount_path: secretsDir({ greeting: 'hello\n' }), content_type: 'text/plain' },
+      { 'function/handler.sh': handler },
+    );
     const res = await send(`${wd.url}/?name=greeting`, { method: 'POST', body: '' });
     expect(res.status).toBe(200);
     expect(res.headers['content-type']).toBe('text/plain');

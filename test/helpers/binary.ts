@@ -17,7 +17,11 @@ export const SEA_NODE = join(ROOT, 'scripts', 'sea-node', 'node_modules', 'node-
 
 /** Installs scripts/sea-node from its lock file unless it is there (build:binary installs it too). */
 export function ensureSeaNode(): string {
-  if (!existsSync(SEA_NODE)) execFileSync('npm', ['ci', '--prefix', join(ROOT, 'scripts', 'sea-node'), '--no-audit', '--no-fund'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+  if (!existsSync(SEA_NODE))
+    execFileSync('npm', ['ci', '--prefix', join(ROOT, 'scripts', 'sea-node'), '--no-audit', '--no-fund'], {
+      cwd: ROOT,
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
   return SEA_NODE;
 }
 
@@ -59,8 +63,15 @@ function killGroup(pid: number): void {
  * Starts dist/fwatchdog with exactly `env` (nothing inherited: no PATH unless given) plus port=0,
  * metrics_port=0 unless set, and waits for its `Listening on port: N` line. Registers a SIGKILL teardown.
  */
-export async function startBinary(env: Record<string, string>, options: { args?: string[]; cwd?: string; listenMs?: number } = {}): Promise<RunningBinary> {
-  const child = spawn(BINARY, options.args ?? [], { env: { port: '0', metrics_port: '0', ...env }, cwd: options.cwd ?? ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+export async function startBinary(
+  env: Record<string, string>,
+  options: { args?: string[]; cwd?: string; listenMs?: number } = {},
+): Promise<RunningBinary> {
+  const child = spawn(BINARY, options.args ?? [], {
+    env: { port: '0', metrics_port: '0', ...env },
+    cwd: options.cwd ?? ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const exited = new Promise<Exit>((resolve) => child.once('close', (code, signal) => resolve({ code, signal })));
   onTestFinished(async () => {
     if (child.exitCode === null && child.signalCode === null) {
@@ -98,7 +109,12 @@ export async function startBinary(env: Record<string, string>, options: { args?:
     },
     exited,
     async waitReady(ms = 5000) {
-      await until(async () => (await send(`${url}/_/ready`).catch(() => undefined))?.status === 200, ms, 'GET /_/ready to answer 200', 20);
+      await until(
+        async () => (await send(`${url}/_/ready`).catch(() => undefined))?.status === 200,
+        ms,
+        'GET /_/ready to answer 200',
+        20,
+      );
     },
   };
 }

@@ -39,7 +39,9 @@ export async function startCli(env: Record<string, string>): Promise<RunningCli>
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', port: '0', metrics_port: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('close', (code, signal) => resolve({ code, signal })));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.once('close', (code, signal) => resolve({ code, signal })),
+  );
   onTestFinished(async () => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     await withTimeout(exited, 5000, 'fwatchdog to exit');
@@ -48,7 +50,8 @@ export async function startCli(env: Record<string, string>): Promise<RunningCli>
   child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c));
   child.stdout.resume();
   const waitForLog = async (pattern: RegExp | string, ms = 3000): Promise<string> => {
-    const find = (): string | undefined => stderr.split('\n').find((l) => (typeof pattern === 'string' ? l.includes(pattern) : pattern.test(l)));
+    const find = (): string | undefined =>
+      stderr.split('\n').find((l) => (typeof pattern === 'string' ? l.includes(pattern) : pattern.test(l)));
     let hit: string | undefined;
     const found = async (): Promise<boolean> => {
       hit = find();

@@ -36,7 +36,8 @@ export function childrenOf(pid: number): number[] {
   }
   for (const tid of tasks) {
     try {
-      for (const p of readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').split(' ')) if (p.trim() !== '') out.push(Number(p));
+      for (const p of readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').split(' '))
+        if (p.trim() !== '') out.push(Number(p));
     } catch {
       // The thread ended between readdir and read: it has no children to report.
     }
@@ -53,7 +54,12 @@ export function zombieChildren(pid: number): number[] {
  * Polls `check` every `everyMs` until it is true; fails with `what` after `ms` (the poll stops then too).
  * An async check (a request, say) is awaited before the next one; one that throws fails the wait at once.
  */
-export async function until(check: () => boolean | Promise<boolean>, ms: number, what: string, everyMs = 10): Promise<void> {
+export async function until(
+  check: () => boolean | Promise<boolean>,
+  ms: number,
+  what: string,
+  everyMs = 10,
+): Promise<void> {
   let stop = false;
   try {
     await withTimeout(

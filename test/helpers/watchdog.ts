@@ -46,7 +46,8 @@ export class MemorySink {
     for (;;) {
       const hit = this.lines.find(test);
       if (hit !== undefined) return hit;
-      if (Date.now() > deadline) throw new Error(`no log line matched ${String(pattern)} in ${ms}ms; got:\n${this.text}`);
+      if (Date.now() > deadline)
+        throw new Error(`no log line matched ${String(pattern)} in ${ms}ms; got:\n${this.text}`);
       await new Promise((r) => setTimeout(r, 10));
     }
   }
@@ -79,13 +80,28 @@ export function testConfig(env: Record<string, string>, tmpDir: string): Watchdo
  * Starts a watchdog like main.ts does (but in-process), waits until it is ready, and registers
  * its teardown. `env` are the watchdog's environment variables as strings.
  */
-export async function startWatchdog(env: Record<string, string>, options: { waitReady?: boolean; guard?: RequestGuard; spawner?: Spawner; configure?: (c: WatchdogConfig) => void } = {}): Promise<TestWatchdog> {
+export async function startWatchdog(
+  env: Record<string, string>,
+  options: {
+    waitReady?: boolean;
+    guard?: RequestGuard;
+    spawner?: Spawner;
+    configure?: (c: WatchdogConfig) => void;
+  } = {},
+): Promise<TestWatchdog> {
   const tmpDir = makeTmpDir();
   const config = testConfig(env, tmpDir);
   options.configure?.(config);
   const logs = new MemorySink();
   const out = new MemorySink();
-  const logger = createLogger({ format: config.logFormat, prefixLogs: config.prefixLogs, err: logs, out, debug: config.writeDebug || config.debugHeaders, textCallIds: config.logCallId });
+  const logger = createLogger({
+    format: config.logFormat,
+    prefixLogs: config.prefixLogs,
+    err: logs,
+    out,
+    debug: config.writeDebug || config.debugHeaders,
+    textCallIds: config.logCallId,
+  });
   const fatal: string[] = [];
   const processEnv: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined) processEnv[k] = v;

@@ -21,7 +21,8 @@ async function keyedWatchdog(fileContent: string, extra: Record<string, string> 
     auth_api_key_secret: 'api-key',
     ...extra,
   });
-  const starts = (): number => (existsSync(marker) ? readFileSync(marker, 'utf8').split('\n').filter(Boolean).length : 0);
+  const starts = (): number =>
+    existsSync(marker) ? readFileSync(marker, 'utf8').split('\n').filter(Boolean).length : 0;
   return { wd, mount, starts };
 }
 
@@ -81,7 +82,11 @@ describe('API key authentication', () => {
 
   it('does not pass the accepted key on to the function', async () => {
     const mount = createSecretMount({ 'api-key': KEY });
-    const wd = await startWatchdog({ fprocess: fixture('env-dump'), secret_mount_path: mount.path, auth_api_key_secret: 'api-key' });
+    const wd = await startWatchdog({
+      fprocess: fixture('env-dump'),
+      secret_mount_path: mount.path,
+      auth_api_key_secret: 'api-key',
+    });
     const viaHeader = await send(wd.url, { method: 'POST', headers: { 'X-Api-Key': KEY, 'X-Other': 'kept' } });
     expect(viaHeader.status).toBe(200);
     expect(viaHeader.text).toContain('Http_X_Other=kept');
@@ -95,8 +100,19 @@ describe('API key authentication', () => {
   it('does not forward the accepted key to an http-mode upstream, and guards WebSocket upgrades', async () => {
     const mount = createSecretMount({ 'api-key': KEY });
     const port = await freePort();
-    const wd = await startWatchdog({ mode: 'http', fprocess: fixture('upstreams/upstream'), upstream_url: `http://127.0.0.1:${port}`, PORT: String(port), WS: '1', secret_mount_path: mount.path, auth_api_key_secret: 'api-key' });
-    for (const headers of [{ 'X-Api-Key': KEY, 'X-Other': 'kept' }, { Authorization: `Bearer ${KEY}`, 'X-Other': 'kept' }]) {
+    const wd = await startWatchdog({
+      mode: 'http',
+      fprocess: fixture('upstreams/upstream'),
+      upstream_url: `http://127.0.0.1:${port}`,
+      PORT: String(port),
+      WS: '1',
+      secret_mount_path: mount.path,
+      auth_api_key_secret: 'api-key',
+    });
+    for (const headers of [
+      { 'X-Api-Key': KEY, 'X-Other': 'kept' },
+      { Authorization: `Bearer ${KEY}`, 'X-Other': 'kept' },
+    ]) {
       // The upstream answers with a JSON copy of the request it got.
       const res = await send(`${wd.url}/inspect`, { headers });
       expect(res.status).toBe(200);
@@ -110,12 +126,20 @@ describe('API key authentication', () => {
       // Expected: the handshake is refused, and terminate() on it reports an error too.
     });
     onTestFinished(() => refused.terminate());
-    const answer = await withTimeout(new Promise<IncomingMessage>((resolve) => refused.once('unexpected-response', (_req, res) => resolve(res))), 2000, 'the refused upgrade');
+    const answer = await withTimeout(
+      new Promise<IncomingMessage>((resolve) => refused.once('unexpected-response', (_req, res) => resolve(res))),
+      2000,
+      'the refused upgrade',
+    );
     expect(answer.statusCode).toBe(401);
     expect(answer.headers['www-authenticate']).toBeDefined();
     const accepted = new WebSocket(`${wd.url.replace('http', 'ws')}/chat`, { headers: { 'X-Api-Key': KEY } });
     onTestFinished(() => accepted.terminate());
-    const hello = await withTimeout(new Promise<string>((resolve) => accepted.once('message', (d: Buffer) => resolve(d.toString()))), 2000, 'the tunnelled hello');
+    const hello = await withTimeout(
+      new Promise<string>((resolve) => accepted.once('message', (d: Buffer) => resolve(d.toString()))),
+      2000,
+      'the tunnelled hello',
+    );
     expect(hello).toBe('hello /chat');
   });
 
@@ -123,7 +147,12 @@ describe('API key authentication', () => {
     const mount = createSecretMount({ 'api-key': KEY });
     const site = makeTmpDir();
     writeFileSync(join(site, 'index.html'), '<h1>private</h1>');
-    const wd = await startWatchdog({ mode: 'static', static_path: site, secret_mount_path: mount.path, auth_api_key_secret: 'api-key' });
+    const wd = await startWatchdog({
+      mode: 'static',
+      static_path: site,
+      secret_mount_path: mount.path,
+      auth_api_key_secret: 'api-key',
+    });
     const refused = await send(`${wd.url}/`);
     expect(refused.status).toBe(401);
     expect(refused.text).not.toContain('private');
@@ -139,9 +168,17 @@ describe('API key authentication', () => {
     async function* twoMegabytes(): AsyncGenerator<Buffer> {
       for (let i = 0; i < 32; i++) yield Buffer.alloc(64 * 1024, 7);
     }
-    const refused = await withTimeout(send(wd.url, { agent, method: 'POST', headers: { 'X-Api-Key': 'wrong' }, body: twoMegabytes() }), 3000, 'the refused request');
+    const refused = await withTimeout(
+      send(wd.url, { agent, method: 'POST', headers: { 'X-Api-Key': 'wrong' }, body: twoMegabytes() }),
+      3000,
+      'the refused request',
+    );
     expect(refused.status).toBe(401);
-    const next = await withTimeout(send(wd.url, { agent, method: 'POST', headers: { 'X-Api-Key': KEY }, body: 'next' }), 3000, 'the next request on the same connection');
+    const next = await withTimeout(
+      send(wd.url, { agent, method: 'POST', headers: { 'X-Api-Key': KEY }, body: 'next' }),
+      3000,
+      'the next request on the same connection',
+    );
     expect(next.status).toBe(200);
     expect(next.text).toBe('next');
   });
@@ -163,7 +200,12 @@ describe('API key authentication', () => {
     const next = 'rotated-key-7f0b';
     mount.rotate({ 'api-key': `${next}\n` });
     // The file is re-checked at most every 250ms: poll until the new key is accepted.
-    await until(async () => (await send(wd.url, { headers: { 'X-Api-Key': next } })).status === 200, 3000, 'the rotated key to be accepted', 50);
+    await until(
+      async () => (await send(wd.url, { headers: { 'X-Api-Key': next } })).status === 200,
+      3000,
+      'the rotated key to be accepted',
+      50,
+    );
     expect((await send(wd.url, { headers: { 'X-Api-Key': KEY } })).status).toBe(401);
     await wd.logs.waitFor(/secret \\?"api-key\\?" changed/);
   });
@@ -171,21 +213,49 @@ describe('API key authentication', () => {
   it('refuses every request with 503 once the secret file disappears, and recovers when it is back', async () => {
     const { wd, mount } = await keyedWatchdog(KEY);
     mount.rotate({});
-    await until(async () => (await send(wd.url, { headers: { 'X-Api-Key': KEY } })).status === 503, 3000, 'the removed key to be refused', 50);
+    await until(
+      async () => (await send(wd.url, { headers: { 'X-Api-Key': KEY } })).status === 503,
+      3000,
+      'the removed key to be refused',
+      50,
+    );
     await wd.logs.waitFor(/secret \\?"api-key\\?" at .* not found/);
     mount.rotate({ 'api-key': KEY });
-    await until(async () => (await send(wd.url, { headers: { 'X-Api-Key': KEY } })).status === 200, 3000, 'the restored key to be accepted', 50);
+    await until(
+      async () => (await send(wd.url, { headers: { 'X-Api-Key': KEY } })).status === 200,
+      3000,
+      'the restored key to be accepted',
+      50,
+    );
   });
 
   for (const mode of ['streaming', 'classic']) {
     it(`never writes the secret into any log line in ${mode} mode, with debug logging, a function that logs its env, and failed attempts`, async () => {
       // The function prints its whole environment to stderr (logged in streaming, logged via write_debug in classic).
-      const { wd, mount } = await keyedWatchdog(KEY, { mode, fprocess: 'sh -c "env >&2; cat"', write_debug: 'true', debug_headers: 'true', log_format: 'text' });
-      for (const headers of [{}, { 'X-Api-Key': 'wrong' }, { 'X-Api-Key': KEY.slice(0, -1) }, { Authorization: `Bearer ${KEY}x` }, { 'X-Api-Key': KEY }, { Authorization: `Bearer ${KEY}` }]) {
+      const { wd, mount } = await keyedWatchdog(KEY, {
+        mode,
+        fprocess: 'sh -c "env >&2; cat"',
+        write_debug: 'true',
+        debug_headers: 'true',
+        log_format: 'text',
+      });
+      for (const headers of [
+        {},
+        { 'X-Api-Key': 'wrong' },
+        { 'X-Api-Key': KEY.slice(0, -1) },
+        { Authorization: `Bearer ${KEY}x` },
+        { 'X-Api-Key': KEY },
+        { Authorization: `Bearer ${KEY}` },
+      ]) {
         await send(wd.url, { method: 'POST', headers, body: 'payload' });
       }
       mount.rotate({ 'api-key': 'second-secret-value' });
-      await until(async () => (await send(wd.url, { headers: { 'X-Api-Key': 'second-secret-value' } })).status === 200, 3000, 'the rotated key', 50);
+      await until(
+        async () => (await send(wd.url, { headers: { 'X-Api-Key': 'second-secret-value' } })).status === 200,
+        3000,
+        'the rotated key',
+        50,
+      );
       await wd.logs.waitFor(/secret \\?"api-key\\?" changed/);
       // The function's env dump reaches the logs (stderr lines, or write_debug's copy of the output).
       await until(() => `${wd.logs.text}${wd.out.text}`.includes('Http_Method=POST'), 2000, 'the env dump in the logs');

@@ -28,7 +28,8 @@ async function signedWatchdog(extra: Record<string, string> = {}) {
     auth_hmac_secret: 'hook-secret',
     ...extra,
   });
-  const starts = (): number => (existsSync(marker) ? readFileSync(marker, 'utf8').split('\n').filter(Boolean).length : 0);
+  const starts = (): number =>
+    existsSync(marker) ? readFileSync(marker, 'utf8').split('\n').filter(Boolean).length : 0;
   return { wd, mount, starts };
 }
 
@@ -49,7 +50,11 @@ describe('HMAC body signature', () => {
     expect(res.status).toBe(401);
     expect(res.headers['www-authenticate']).toBeDefined();
     expect(res.text).toBe('invalid body signature\n');
-    const otherKey = await send(wd.url, { method: 'POST', headers: { 'X-Hub-Signature-256': sign(body, 'other') }, body });
+    const otherKey = await send(wd.url, {
+      method: 'POST',
+      headers: { 'X-Hub-Signature-256': sign(body, 'other') },
+      body,
+    });
     expect(otherKey.status).toBe(401);
     const malformed = await send(wd.url, { method: 'POST', headers: { 'X-Hub-Signature-256': 'sha1=abc' }, body });
     expect(malformed.status).toBe(401);
@@ -67,7 +72,11 @@ describe('HMAC body signature', () => {
   it('verifies a 5 MB binary body sent chunked and passes it on byte-exact', async () => {
     const { wd } = await signedWatchdog();
     const body = randomBytes(5 * 1024 * 1024);
-    const res = await withTimeout(send(wd.url, { method: 'POST', headers: { 'X-Hub-Signature-256': sign(body) }, body: chunked(body, 64 * 1024) }), 10_000, '5 MB signed request');
+    const res = await withTimeout(
+      send(wd.url, { method: 'POST', headers: { 'X-Hub-Signature-256': sign(body) }, body: chunked(body, 64 * 1024) }),
+      10_000,
+      '5 MB signed request',
+    );
     expect(res.status).toBe(200);
     expect(res.body.equals(body)).toBe(true);
   });
@@ -77,7 +86,11 @@ describe('HMAC body signature', () => {
     const body = randomBytes(5 * 1024 * 1024);
     const signature = sign(body);
     body[body.length - 1] = (body[body.length - 1] as number) ^ 1;
-    const res = await withTimeout(send(wd.url, { method: 'POST', headers: { 'X-Hub-Signature-256': signature }, body }), 10_000, '5 MB tampered request');
+    const res = await withTimeout(
+      send(wd.url, { method: 'POST', headers: { 'X-Hub-Signature-256': signature }, body }),
+      10_000,
+      '5 MB tampered request',
+    );
     expect(res.status).toBe(401);
     expect(starts()).toBe(0);
   });
@@ -85,9 +98,17 @@ describe('HMAC body signature', () => {
   it('answers 413 to a signed body larger than max_body_bytes, declared or chunked', async () => {
     const { wd, starts } = await signedWatchdog({ max_body_bytes: String(1024 * 1024) });
     const body = randomBytes(5 * 1024 * 1024);
-    const declared = await withTimeout(send(wd.url, { method: 'POST', headers: { 'X-Hub-Signature-256': sign(body) }, body }), 10_000, 'declared');
+    const declared = await withTimeout(
+      send(wd.url, { method: 'POST', headers: { 'X-Hub-Signature-256': sign(body) }, body }),
+      10_000,
+      'declared',
+    );
     expect(declared.status).toBe(413);
-    const streamed = await withTimeout(send(wd.url, { method: 'POST', headers: { 'X-Hub-Signature-256': sign(body) }, body: chunked(body, 64 * 1024) }), 10_000, 'chunked');
+    const streamed = await withTimeout(
+      send(wd.url, { method: 'POST', headers: { 'X-Hub-Signature-256': sign(body) }, body: chunked(body, 64 * 1024) }),
+      10_000,
+      'chunked',
+    );
     expect(streamed.status).toBe(413);
     expect(streamed.headers.connection).toBe('close');
     expect(starts()).toBe(0);
@@ -97,7 +118,9 @@ describe('HMAC body signature', () => {
     const { wd, starts } = await signedWatchdog();
     const conn = await rawConnect(wd.port);
     // Only the headers are sent: the declared length alone must get the 413.
-    conn.write(`POST / HTTP/1.1\r\nHost: x\r\nX-Hub-Signature-256: ${sign('x')}\r\nContent-Length: ${64 * 1024 * 1024 + 1}\r\n\r\n`);
+    conn.write(
+      `POST / HTTP/1.1\r\nHost: x\r\nX-Hub-Signature-256: ${sign('x')}\r\nContent-Length: ${64 * 1024 * 1024 + 1}\r\n\r\n`,
+    );
     const answer = await withTimeout(conn.closed, 3000, 'the 413 for a declared 64 MiB + 1 body');
     expect(answer).toMatch(/^HTTP\/1\.1 413 /);
     expect(starts()).toBe(0);
@@ -105,21 +128,62 @@ describe('HMAC body signature', () => {
 
   it('combines with the API key: both must be right', async () => {
     const mount = createSecretMount({ 'hook-secret': SECRET, 'api-key': 'the-key' });
-    const wd = await startWatchdog({ fprocess: 'cat', secret_mount_path: mount.path, auth_hmac_secret: 'hook-secret', auth_api_key_secret: 'api-key' });
+    const wd = await startWatchdog({
+      fprocess: 'cat',
+      secret_mount_path: mount.path,
+      auth_hmac_secret: 'hook-secret',
+      auth_api_key_secret: 'api-key',
+    });
     const body = 'both';
-    expect((await send(wd.url, { method: 'POST', headers: { 'X-Api-Key': 'the-key', 'X-Hub-Signature-256': sign(body) }, body })).status).toBe(200);
-    expect((await send(wd.url, { method: 'POST', headers: { 'X-Hub-Signature-256': sign(body) }, body })).status).toBe(401);
-    expect((await send(wd.url, { method: 'POST', headers: { 'X-Api-Key': 'the-key', 'X-Hub-Signature-256': sign('x') }, body })).status).toBe(401);
+    expect(
+      (
+        await send(wd.url, {
+          method: 'POST',
+          headers: { 'X-Api-Key': 'the-key', 'X-Hub-Signature-256': sign(body) },
+          body,
+        })
+      ).status,
+    ).toBe(200);
+    expect((await send(wd.url, { method: 'POST', headers: { 'X-Hub-Signature-256': sign(body) }, body })).status).toBe(
+      401,
+    );
+    expect(
+      (
+        await send(wd.url, {
+          method: 'POST',
+          headers: { 'X-Api-Key': 'the-key', 'X-Hub-Signature-256': sign('x') },
+          body,
+        })
+      ).status,
+    ).toBe(401);
   });
 
   it('follows a rotation of the HMAC secret and never logs it', async () => {
     const { wd, mount } = await signedWatchdog({ log_format: 'text' });
     const body = 'ping';
-    expect((await send(wd.url, { method: 'POST', headers: { 'X-Hub-Signature-256': sign(body) }, body })).status).toBe(200);
-    expect((await send(wd.url, { method: 'POST', headers: { 'X-Hub-Signature-256': sign(body, 'guess') }, body })).status).toBe(401);
+    expect((await send(wd.url, { method: 'POST', headers: { 'X-Hub-Signature-256': sign(body) }, body })).status).toBe(
+      200,
+    );
+    expect(
+      (await send(wd.url, { method: 'POST', headers: { 'X-Hub-Signature-256': sign(body, 'guess') }, body })).status,
+    ).toBe(401);
     mount.rotate({ 'hook-secret': 'next-hook-secret' });
-    await until(async () => (await send(wd.url, { method: 'POST', headers: { 'X-Hub-Signature-256': sign(body, 'next-hook-secret') }, body })).status === 200, 3000, 'the rotated HMAC secret', 50);
-    expect((await send(wd.url, { method: 'POST', headers: { 'X-Hub-Signature-256': sign(body) }, body })).status).toBe(401);
+    await until(
+      async () =>
+        (
+          await send(wd.url, {
+            method: 'POST',
+            headers: { 'X-Hub-Signature-256': sign(body, 'next-hook-secret') },
+            body,
+          })
+        ).status === 200,
+      3000,
+      'the rotated HMAC secret',
+      50,
+    );
+    expect((await send(wd.url, { method: 'POST', headers: { 'X-Hub-Signature-256': sign(body) }, body })).status).toBe(
+      401,
+    );
     const all = `${wd.logs.text}\n${wd.out.text}`;
     expect(all).toContain('- 401 -');
     expect(all).not.toContain(SECRET);

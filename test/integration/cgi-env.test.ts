@@ -16,12 +16,16 @@ function parseEnv(text: string): Map<string, string> {
 /** Sends a chunked POST (no Content-Length) and returns the body text. */
 function sendChunked(url: string, body: string, headers: Record<string, string> = {}): Promise<string> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { method: 'POST', agent: false, headers: { 'Transfer-Encoding': 'chunked', ...headers } }, (res) => {
-      let text = '';
-      res.on('data', (c: Buffer) => (text += c.toString()));
-      res.on('end', () => resolve(text));
-      res.on('error', reject);
-    });
+    const req = request(
+      url,
+      { method: 'POST', agent: false, headers: { 'Transfer-Encoding': 'chunked', ...headers } },
+      (res) => {
+        let text = '';
+        res.on('data', (c: Buffer) => (text += c.toString()));
+        res.on('end', () => resolve(text));
+        res.on('error', reject);
+      },
+    );
     req.on('error', reject);
     req.write(body.slice(0, 2));
     req.end(body.slice(2));
@@ -30,10 +34,24 @@ function sendChunked(url: string, body: string, headers: Record<string, string> 
 
 describe.each(['streaming', 'serializing', 'classic'] as const)('cgi_env=rfc3875 in %s mode', (mode) => {
   it('gives RFC 3875 meta-variables and HTTP_<NAME>, keeping the Http_* ones', async () => {
-    const wd = await startWatchdog({ mode, fprocess: fixture('env-dump'), cgi_env: 'rfc3875', combine_output: 'false' });
+    const wd = await startWatchdog({
+      mode,
+      fprocess: fixture('env-dump'),
+      cgi_env: 'rfc3875',
+      combine_output: 'false',
+    });
     const res = await send(`${wd.url}/a%20b/c?x=%20y&z`, {
       method: 'PUT',
-      headers: { Host: 'fn.example.com:8443', 'Content-Type': 'text/plain', 'X-Multi': ['one', 'two'], Cookie: ['a=1', 'b=2'], 'User-Agent': 'ua/1', Authorization: 'Bearer s3cret', Proxy: 'http://evil:1', X_Forwarded_For: '6.6.6.6' },
+      headers: {
+        Host: 'fn.example.com:8443',
+        'Content-Type': 'text/plain',
+        'X-Multi': ['one', 'two'],
+        Cookie: ['a=1', 'b=2'],
+        'User-Agent': 'ua/1',
+        Authorization: 'Bearer s3cret',
+        Proxy: 'http://evil:1',
+        X_Forwarded_For: '6.6.6.6',
+      },
       body: 'hello',
     });
     expect(res.status).toBe(200);
@@ -68,7 +86,15 @@ describe.each(['streaming', 'serializing', 'classic'] as const)('cgi_env=rfc3875
   });
 
   it('sets CONTENT_LENGTH only when the length is known, and never lets an inherited one through', async () => {
-    const wd = await startWatchdog({ mode, fprocess: fixture('env-dump'), cgi_env: 'rfc3875', combine_output: 'false', CONTENT_LENGTH: '999', PATH_INFO: '/stale', HTTP_X_STALE: '1' });
+    const wd = await startWatchdog({
+      mode,
+      fprocess: fixture('env-dump'),
+      cgi_env: 'rfc3875',
+      combine_output: 'false',
+      CONTENT_LENGTH: '999',
+      PATH_INFO: '/stale',
+      HTTP_X_STALE: '1',
+    });
     const get = parseEnv((await send(`${wd.url}/`, { method: 'GET' })).text);
     expect(get.has('CONTENT_LENGTH')).toBe(false);
     expect(get.get('PATH_INFO')).toBe('/');
@@ -83,8 +109,17 @@ describe.each(['streaming', 'serializing', 'classic'] as const)('cgi_env=rfc3875
 
 describe('cgi_env=rfc3875 with cgi_response=true', () => {
   it('runs a shell CGI program written for Apache unchanged', async () => {
-    const wd = await startWatchdog({ mode: 'streaming', fprocess: fixture('cgi-hello'), cgi_env: 'rfc3875', cgi_response: 'true' });
-    const res = await send(`${wd.url}/hello/world?name=x`, { method: 'POST', headers: { 'Content-Type': 'text/plain' }, body: 'ping' });
+    const wd = await startWatchdog({
+      mode: 'streaming',
+      fprocess: fixture('cgi-hello'),
+      cgi_env: 'rfc3875',
+      cgi_response: 'true',
+    });
+    const res = await send(`${wd.url}/hello/world?name=x`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'text/plain' },
+      body: 'ping',
+    });
     expect(res.status).toBe(201);
     expect(res.headers['set-cookie']).toEqual(['a=1', 'b=2']);
     expect(res.headers['content-type']).toBe('text/plain; charset=utf-8');
@@ -92,7 +127,13 @@ describe('cgi_env=rfc3875 with cgi_response=true', () => {
   });
 
   it('without cgi_headers in classic, gives the RFC 3875 variables alone', async () => {
-    const wd = await startWatchdog({ mode: 'classic', fprocess: fixture('env-dump'), cgi_env: 'rfc3875', cgi_headers: 'false', combine_output: 'false' });
+    const wd = await startWatchdog({
+      mode: 'classic',
+      fprocess: fixture('env-dump'),
+      cgi_env: 'rfc3875',
+      cgi_headers: 'false',
+      combine_output: 'false',
+    });
     const env = parseEnv((await send(`${wd.url}/p`, { method: 'GET' })).text);
     expect(env.get('REQUEST_METHOD')).toBe('GET');
     expect(env.has('Http_Method')).toBe(false);

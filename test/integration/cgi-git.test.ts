@@ -16,12 +16,18 @@ const PACK_BYTES = 6 << 20;
 
 async function git(cwd: string, home: string, ...args: string[]): Promise<string> {
   const env = { ...process.env, HOME: home, GIT_CONFIG_NOSYSTEM: '1', GIT_TERMINAL_PROMPT: '0', LC_ALL: 'C' };
-  const { stdout } = await run('git', ['-c', 'user.name=fwatchdog test', '-c', 'user.email=test@example.com', '-c', 'init.defaultBranch=main', ...args], { cwd, env, maxBuffer: 1 << 20 });
+  const { stdout } = await run(
+    'git',
+    ['-c', 'user.name=fwatchdog test', '-c', 'user.email=test@example.com', '-c', 'init.defaultBranch=main', ...args],
+    { cwd, env, maxBuffer: 1 << 20 },
+  );
   return stdout;
 }
 
 describe.each(['streaming', 'serializing', 'classic'] as const)('git http-backend in %s mode', (mode) => {
-  it('pushes and clones a repository holding several MiB through the watchdog, unmodified', { timeout: 60_000 }, async () => {
+  it('pushes and clones a repository holding several MiB through the watchdog, unmodified', {
+    timeout: 60_000,
+  }, async () => {
     const dir = makeTmpDir('fwd-git-');
     const home = join(dir, 'home');
     const root = join(dir, 'root');
@@ -35,10 +41,21 @@ describe.each(['streaming', 'serializing', 'classic'] as const)('git http-backen
     // A guard that only looks: how each push body came (git sends a pack over http.postBuffer chunked).
     const pushFraming: string[] = [];
     const guard = (req: IncomingMessage, body: Readable): Readable => {
-      if (req.url?.endsWith('/git-receive-pack')) pushFraming.push(req.headers['transfer-encoding'] ?? `content-length ${req.headers['content-length']}`);
+      if (req.url?.endsWith('/git-receive-pack'))
+        pushFraming.push(req.headers['transfer-encoding'] ?? `content-length ${req.headers['content-length']}`);
       return body;
     };
-    const env = { mode, fprocess: join(execPath, 'git-http-backend'), cgi_response: 'true', cgi_env: 'rfc3875', GIT_PROJECT_ROOT: root, GIT_HTTP_EXPORT_ALL: '1', exec_timeout: '50s', write_timeout: '50s', read_timeout: '50s' };
+    const env = {
+      mode,
+      fprocess: join(execPath, 'git-http-backend'),
+      cgi_response: 'true',
+      cgi_env: 'rfc3875',
+      GIT_PROJECT_ROOT: root,
+      GIT_HTTP_EXPORT_ALL: '1',
+      exec_timeout: '50s',
+      write_timeout: '50s',
+      read_timeout: '50s',
+    };
     const wd = await startWatchdog(env, { guard });
     const remote = `${wd.url}/repo.git`;
 

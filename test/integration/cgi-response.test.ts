@@ -21,7 +21,8 @@ async function metric(wd: Awaited<ReturnType<typeof startWatchdog>>, name: strin
 describe.each(MODES)('cgi_response=true in %s mode', (mode) => {
   it('takes the status from Status:, keeps repeated headers, drops hop-by-hop ones (CRLF lines)', async () => {
     const wd = await cgiWatchdog(mode);
-    const out = 'Status: 201 Created\r\nContent-Type: application/json\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\nKeep-Alive: timeout=1\r\nUpgrade: h2c\r\nX-Empty:\r\n\r\n{"ok":true}';
+    const out =
+      'Status: 201 Created\r\nContent-Type: application/json\r\nSet-Cookie: a=1\r\nSet-Cookie: b=2\r\nKeep-Alive: timeout=1\r\nUpgrade: h2c\r\nX-Empty:\r\n\r\n{"ok":true}';
     const res = await send(wd.url, { method: 'POST', body: out });
     expect(res.status).toBe(201);
     expect(res.text).toBe('{"ok":true}');
@@ -34,7 +35,10 @@ describe.each(MODES)('cgi_response=true in %s mode', (mode) => {
 
   it('answers 200 without a Status line, with LF-only lines and the reason phrase of the Status line', async () => {
     const wd = await cgiWatchdog(mode);
-    const plain = await send(wd.url, { method: 'POST', body: 'Content-Type: text/plain\nX-A: 1\n\nbody\nwith\nlines\n' });
+    const plain = await send(wd.url, {
+      method: 'POST',
+      body: 'Content-Type: text/plain\nX-A: 1\n\nbody\nwith\nlines\n',
+    });
     expect(plain.status).toBe(200);
     expect(plain.headers['x-a']).toBe('1');
     expect(plain.text).toBe('body\nwith\nlines\n');
@@ -59,7 +63,11 @@ describe.each(MODES)('cgi_response=true in %s mode', (mode) => {
   it.each([
     ['no empty line before the end', 'Content-Type: text/plain\nhello', 'the output ended before the empty line'],
     ['nothing at all', '', 'the function wrote nothing'],
-    ['a line without a colon', 'Content-Type: text/plain\nthis is not a header\n\nbody', 'line 2 of the CGI header block is not "Name: value"'],
+    [
+      'a line without a colon',
+      'Content-Type: text/plain\nthis is not a header\n\nbody',
+      'line 2 of the CGI header block is not "Name: value"',
+    ],
     ['a bad status', 'Status: two hundred\n\n', 'Status: "two hundred" is not a status'],
     ['a status out of range', 'Status: 99 Low\n\n', 'Status: "99 Low" is not a status'],
     ['two Status lines', 'Status: 200\nStatus: 201\n\n', 'more than one Status line'],
@@ -110,7 +118,10 @@ describe.each(MODES)('cgi_response=true in %s mode', (mode) => {
   it('carries a 3 MiB binary body after the header block byte-exact', async () => {
     const wd = await cgiWatchdog(mode);
     const body = randomBytes(3 << 20);
-    const res = await send(wd.url, { method: 'POST', body: Buffer.concat([Buffer.from('Content-Type: application/octet-stream\r\n\r\n'), body]) });
+    const res = await send(wd.url, {
+      method: 'POST',
+      body: Buffer.concat([Buffer.from('Content-Type: application/octet-stream\r\n\r\n'), body]),
+    });
     expect(res.status).toBe(200);
     expect(res.body.equals(body)).toBe(true);
   });
@@ -118,24 +129,38 @@ describe.each(MODES)('cgi_response=true in %s mode', (mode) => {
 
 describe('cgi_response=true in streaming mode', () => {
   it('sends the head and the first body bytes before the function has finished', async () => {
-    const wd = await startWatchdog({ mode: 'streaming', fprocess: `${fixture('cgi-slow-body')} 0.6`, cgi_response: 'true' });
+    const wd = await startWatchdog({
+      mode: 'streaming',
+      fprocess: `${fixture('cgi-slow-body')} 0.6`,
+      cgi_response: 'true',
+    });
     const started = Date.now();
     const { headAt, firstAt, endAt, text, step } = await withTimeout(
-      new Promise<{ headAt: number; firstAt: number; endAt: number; text: string; step: string | undefined }>((resolve, reject) => {
-        const req = request(wd.url, { method: 'GET', agent: false }, (res) => {
-          const headAt = Date.now() - started;
-          let firstAt = 0;
-          let text = '';
-          res.on('data', (c: Buffer) => {
-            if (firstAt === 0) firstAt = Date.now() - started;
-            text += c.toString();
+      new Promise<{ headAt: number; firstAt: number; endAt: number; text: string; step: string | undefined }>(
+        (resolve, reject) => {
+          const req = request(wd.url, { method: 'GET', agent: false }, (res) => {
+            const headAt = Date.now() - started;
+            let firstAt = 0;
+            let text = '';
+            res.on('data', (c: Buffer) => {
+              if (firstAt === 0) firstAt = Date.now() - started;
+              text += c.toString();
+            });
+            res.on('end', () =>
+              resolve({
+                headAt,
+                firstAt,
+                endAt: Date.now() - started,
+                text,
+                step: res.headers['x-step'] as string | undefined,
+              }),
+            );
+            res.on('error', reject);
           });
-          res.on('end', () => resolve({ headAt, firstAt, endAt: Date.now() - started, text, step: res.headers['x-step'] as string | undefined }));
-          res.on('error', reject);
-        });
-        req.on('error', reject);
-        req.end();
-      }),
+          req.on('error', reject);
+          req.end();
+        },
+      ),
       5000,
       'slow CGI answer',
     );
@@ -158,12 +183,20 @@ describe('cgi_response=true in streaming mode', () => {
 describe('cgi_response=true in classic mode', () => {
   it('sniffs the Content-Type when neither the function nor content_type gives one, never echoing the request', async () => {
     const wd = await cgiWatchdog('classic');
-    const res = await send(wd.url, { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: 'X-A: 1\n\n<html><body>hi</body></html>' });
+    const res = await send(wd.url, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: 'X-A: 1\n\n<html><body>hi</body></html>',
+    });
     expect(res.headers['content-type']).toBe('text/html; charset=utf-8');
   });
 
   it('keeps stderr out of the header block (combine_output is off with cgi_response)', async () => {
-    const wd = await startWatchdog({ mode: 'classic', fprocess: `sh -c "echo oops >&2; printf 'Status: 202\\n\\nok'"`, cgi_response: 'true' });
+    const wd = await startWatchdog({
+      mode: 'classic',
+      fprocess: `sh -c "echo oops >&2; printf 'Status: 202\\n\\nok'"`,
+      cgi_response: 'true',
+    });
     const res = await send(wd.url, { method: 'POST', body: 'x' });
     expect(res.status).toBe(202);
     expect(res.text).toBe('ok');
@@ -174,7 +207,13 @@ describe('cgi_response=true in classic mode', () => {
 describe('cgi_response=true with ready_path', () => {
   it('lets a streaming function answer /_/ready with its own status (503 while warming up)', async () => {
     const flag = join(makeTmpDir(), 'ready');
-    const wd = await startWatchdog({ mode: 'streaming', fprocess: fixture('cgi-ready'), READY_FILE: flag, cgi_response: 'true', ready_path: '/ready' });
+    const wd = await startWatchdog({
+      mode: 'streaming',
+      fprocess: fixture('cgi-ready'),
+      READY_FILE: flag,
+      cgi_response: 'true',
+      ready_path: '/ready',
+    });
     const before = await send(`${wd.url}/_/ready`);
     // The function's status decides; the client gets the watchdog's own empty answer, never the function's body.
     expect([before.status, before.text]).toEqual([503, '']);

@@ -9,23 +9,31 @@ async function rawBody(port: number, requestText: string | Buffer): Promise<stri
   const conn = await rawConnect(port);
   conn.write(requestText);
   let body: string | undefined;
-  await until(() => {
-    const got = conn.received();
-    const split = got.indexOf('\r\n\r\n');
-    const length = /\r\ncontent-length: (\d+)\r\n/i.exec(got);
-    if (split === -1 || length === null) return false;
-    const rest = got.slice(split + 4);
-    if (rest.length < Number(length[1])) return false;
-    body = rest;
-    return true;
-  }, 3000, 'a raw response');
+  await until(
+    () => {
+      const got = conn.received();
+      const split = got.indexOf('\r\n\r\n');
+      const length = /\r\ncontent-length: (\d+)\r\n/i.exec(got);
+      if (split === -1 || length === null) return false;
+      const rest = got.slice(split + 4);
+      if (rest.length < Number(length[1])) return false;
+      body = rest;
+      return true;
+    },
+    3000,
+    'a raw response',
+  );
   return body as string;
 }
 
 describe('classic mode', () => {
   it('answers 200 with the output, X-Duration-Seconds and the request Content-Type echoed', async () => {
     const wd = await startWatchdog({ mode: 'classic', fprocess: 'cat' });
-    const res = await send(wd.url, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"a":1}' });
+    const res = await send(wd.url, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: '{"a":1}',
+    });
     expect(res.status).toBe(200);
     expect(res.text).toBe('{"a":1}');
     expect(res.headers['content-type']).toBe('application/json');
@@ -47,7 +55,11 @@ describe('classic mode', () => {
 
   it('gives fprocess=env the Http_* variables with the classic extras', async () => {
     const wd = await startWatchdog({ mode: 'classic', fprocess: 'env' });
-    const res = await send(`${wd.url}/some/pa%20th?q=1&x=%20y`, { method: 'POST', headers: { 'X-Custom': 'yes', Query: 'spoof' }, body: 'ab' });
+    const res = await send(`${wd.url}/some/pa%20th?q=1&x=%20y`, {
+      method: 'POST',
+      headers: { 'X-Custom': 'yes', Query: 'spoof' },
+      body: 'ab',
+    });
     expect(res.status).toBe(200);
     const env = res.text.split('\n');
     expect(env).toContain('Http_X_Custom=yes');
@@ -77,12 +89,20 @@ describe('classic mode', () => {
   });
 
   it('with combine_output=false answers stdout only and logs each stderr line once, as a stderr: line', async () => {
-    const wd = await startWatchdog({ mode: 'classic', fprocess: fixture('interleave-output'), combine_output: 'false', log_format: 'text' });
+    const wd = await startWatchdog({
+      mode: 'classic',
+      fprocess: fixture('interleave-output'),
+      combine_output: 'false',
+      log_format: 'text',
+    });
     const res = await send(wd.url, { method: 'POST', body: 'x' });
     expect(res.status).toBe(200);
     expect(res.text).toBe('out1\nout2\n');
     await wd.logs.waitFor(/ stderr: err2$/);
-    expect(wd.logs.lines.filter((l) => l.includes('stderr: ')).map((l) => l.slice(l.indexOf('stderr: ')))).toEqual(['stderr: err1', 'stderr: err2']);
+    expect(wd.logs.lines.filter((l) => l.includes('stderr: ')).map((l) => l.slice(l.indexOf('stderr: ')))).toEqual([
+      'stderr: err1',
+      'stderr: err2',
+    ]);
     // No unlabelled line: function output cannot pass for a watchdog line.
     expect(wd.logs.lines).not.toContain('err2');
   });
@@ -132,14 +152,22 @@ describe('classic mode', () => {
       wd.port,
       'POST / HTTP/1.1\r\nHost: x\r\ncontent-type: application/json\r\nX-Test: <v&>\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n',
     );
-    expect(withoutCallId(raw)).toBe('{"header":{"Content-Type":["application/json"],"X-Test":["\\u003cv\\u0026\\u003e"]},"body":{"raw":"aGVsbG8="}}');
+    expect(withoutCallId(raw)).toBe(
+      '{"header":{"Content-Type":["application/json"],"X-Test":["\\u003cv\\u0026\\u003e"]},"body":{"raw":"aGVsbG8="}}',
+    );
   });
 
   it('with marshal_request writes non-ASCII header bytes as Go does: UTF-8 kept, invalid bytes as \\ufffd', async () => {
     const wd = await startWatchdog({ mode: 'classic', fprocess: 'cat', marshal_request: 'true' });
-    const head = Buffer.concat([Buffer.from('GET / HTTP/1.1\r\nHost: x\r\nX-Name: caf'), Buffer.from([0xc3, 0xa9, 0xff]), Buffer.from('\r\n\r\n')]);
+    const head = Buffer.concat([
+      Buffer.from('GET / HTTP/1.1\r\nHost: x\r\nX-Name: caf'),
+      Buffer.from([0xc3, 0xa9, 0xff]),
+      Buffer.from('\r\n\r\n'),
+    ]);
     const body = await rawBody(wd.port, head);
-    expect(withoutCallId(Buffer.from(body, 'latin1').toString('utf8'))).toBe('{"header":{"X-Name":["café\\ufffd"]},"body":{"raw":""}}');
+    expect(withoutCallId(Buffer.from(body, 'latin1').toString('utf8'))).toBe(
+      '{"header":{"X-Name":["café\\ufffd"]},"body":{"raw":""}}',
+    );
   });
 
   it('answers 413 through sendError when a chunked body exceeds max_body_bytes', async () => {
@@ -154,8 +182,18 @@ describe('classic mode', () => {
   });
 
   it('logs the classic lines in text format, and output and headers with write_debug and debug_headers', async () => {
-    const wd = await startWatchdog({ mode: 'classic', fprocess: 'cat', log_format: 'text', write_debug: 'true', debug_headers: 'true' });
-    const res = await send(`${wd.url}/p?q=1`, { method: 'POST', headers: { Authorization: 'Bearer s3cret', 'X-Shown': 'v' }, body: 'hello' });
+    const wd = await startWatchdog({
+      mode: 'classic',
+      fprocess: 'cat',
+      log_format: 'text',
+      write_debug: 'true',
+      debug_headers: 'true',
+    });
+    const res = await send(`${wd.url}/p?q=1`, {
+      method: 'POST',
+      headers: { Authorization: 'Bearer s3cret', 'X-Shown': 'v' },
+      body: 'hello',
+    });
     expect(res.status).toBe(200);
     await wd.logs.waitFor(/ Forking fprocess\.$/);
     await wd.logs.waitFor(/ Duration: \d+\.\d{6}s$/);

@@ -22,8 +22,18 @@ describe.each(['streaming', 'serializing', 'classic'])('%s mode body', (mode) =>
 });
 
 describe.each([
-  { mode: 'classic', timeoutStatus: 408, timeoutBody: 'Killed process.\n', notStartedBody: 'the function could not be started\n' },
-  { mode: 'serializing', timeoutStatus: 500, timeoutBody: 'signal: killed', notStartedBody: 'the function could not be started' },
+  {
+    mode: 'classic',
+    timeoutStatus: 408,
+    timeoutBody: 'Killed process.\n',
+    notStartedBody: 'the function could not be started\n',
+  },
+  {
+    mode: 'serializing',
+    timeoutStatus: 500,
+    timeoutBody: 'signal: killed',
+    notStartedBody: 'the function could not be started',
+  },
 ])('$mode mode process lifecycle', ({ mode, timeoutStatus, timeoutBody, notStartedBody }) => {
   it('answers 500 with a generic reason when the program cannot be started, and logs the path and errno', async () => {
     const program = join(makeTmpDir(), 'vanishing');
@@ -41,7 +51,12 @@ describe.each([
   it(`answers ${timeoutStatus} ${JSON.stringify(timeoutBody)} at exec_timeout and kills a grandchild that ignores SIGTERM`, async () => {
     const pidFile = join(makeTmpDir(), 'gc.pid');
     killAtEnd(pidFile);
-    const wd = await startWatchdog({ mode, fprocess: fixture('grandchild-holds-stdout'), exec_timeout: '200ms', GRANDCHILD_PID_FILE: pidFile });
+    const wd = await startWatchdog({
+      mode,
+      fprocess: fixture('grandchild-holds-stdout'),
+      exec_timeout: '200ms',
+      GRANDCHILD_PID_FILE: pidFile,
+    });
     const res = await withTimeout(send(wd.url), 3000, 'timed-out request');
     // The answer did not wait for the group to die: the grandchild ignores SIGTERM and still runs until the
     // SIGKILL that follows after the 1 s grace (evidence from /proc, not a clock bound).
@@ -83,7 +98,11 @@ describe.each([
       // The test destroys this request on purpose.
     });
     req.end('x');
-    await until(() => existsSync(pidFile) && readFileSync(pidFile, 'utf8').trim() !== '', 3000, 'the function to start');
+    await until(
+      () => existsSync(pidFile) && readFileSync(pidFile, 'utf8').trim() !== '',
+      3000,
+      'the function to start',
+    );
     const pid = Number(readFileSync(pidFile, 'utf8'));
     req.destroy();
     await waitGone(pid, 'the function to be killed');

@@ -10,7 +10,16 @@ import { fixture, makeTmpDir, withTimeout } from '../helpers/watchdog.js';
 /** Starts the built watchdog in http mode with the upstream fixture and waits for the lock file. */
 async function startHttpCli(env: Record<string, string>): Promise<RunningCli> {
   const upstreamPort = await freePort();
-  return startCli({ TMPDIR: makeTmpDir(), mode: 'http', fprocess: fixture('upstreams/upstream'), upstream_url: `http://127.0.0.1:${upstreamPort}`, PORT: String(upstreamPort), log_format: 'text', healthcheck_interval: '0', ...env });
+  return startCli({
+    TMPDIR: makeTmpDir(),
+    mode: 'http',
+    fprocess: fixture('upstreams/upstream'),
+    upstream_url: `http://127.0.0.1:${upstreamPort}`,
+    PORT: String(upstreamPort),
+    log_format: 'text',
+    healthcheck_interval: '0',
+    ...env,
+  });
 }
 
 describe('http mode: the built binary', () => {

@@ -32,10 +32,19 @@ function listening(port: number): Promise<boolean> {
   });
 }
 
-async function startHttp(env: Record<string, string> = {}, options: { waitReady?: boolean; prefix?: string; guard?: RequestGuard } = {}): Promise<TestWatchdog & { upstreamPort: number }> {
+async function startHttp(
+  env: Record<string, string> = {},
+  options: { waitReady?: boolean; prefix?: string; guard?: RequestGuard } = {},
+): Promise<TestWatchdog & { upstreamPort: number }> {
   const port = await freePort();
   const wd = await startWatchdog(
-    { mode: 'http', fprocess: fixture('upstreams/upstream'), upstream_url: `http://127.0.0.1:${port}${options.prefix ?? ''}`, PORT: String(port), ...env },
+    {
+      mode: 'http',
+      fprocess: fixture('upstreams/upstream'),
+      upstream_url: `http://127.0.0.1:${port}${options.prefix ?? ''}`,
+      PORT: String(port),
+      ...env,
+    },
     { waitReady: options.waitReady ?? true, ...(options.guard ? { guard: options.guard } : {}) },
   );
   return { ...wd, upstreamPort: port };
@@ -46,7 +55,16 @@ describe('http mode: forwarding', () => {
     const wd = await startHttp();
     const res = await send(`${wd.url}/a%20b/c?x=%20y&z`, {
       method: 'PATCH',
-      headers: { Host: 'fn.example.com', 'X-Custom': 'v1', 'X-Forwarded-For': '10.0.0.1', Connection: 'keep-alive, X-Drop-Me', 'X-Drop-Me': 'secret', 'Keep-Alive': 'timeout=5', TE: 'trailers', 'Proxy-Authorization': 'Basic x' },
+      headers: {
+        Host: 'fn.example.com',
+        'X-Custom': 'v1',
+        'X-Forwarded-For': '10.0.0.1',
+        Connection: 'keep-alive, X-Drop-Me',
+        'X-Drop-Me': 'secret',
+        'Keep-Alive': 'timeout=5',
+        TE: 'trailers',
+        'Proxy-Authorization': 'Basic x',
+      },
       body: 'abc',
     });
     expect(res.status).toBe(200);
@@ -59,7 +77,8 @@ describe('http mode: forwarding', () => {
     expect(echo.headers['x-forwarded-host']).toBe('fn.example.com');
     expect(echo.headers['x-forwarded-proto']).toBe('http');
     expect(echo.headers['content-length']).toBe('3');
-    for (const hop of ['x-drop-me', 'keep-alive', 'te', 'proxy-authorization', 'transfer-encoding']) expect(echo.headers[hop]).toBeUndefined();
+    for (const hop of ['x-drop-me', 'keep-alive', 'te', 'proxy-authorization', 'transfer-encoding'])
+      expect(echo.headers[hop]).toBeUndefined();
     // No injected User-Agent and no gzip negotiation the caller did not ask for.
     expect(echo.headers['user-agent']).toBeUndefined();
     expect(echo.headers['accept-encoding']).toBeUndefined();
@@ -87,12 +106,18 @@ describe('http mode: forwarding', () => {
   it('streams a 10 MB binary body with Content-Length byte-exact, and the upstream sees that Content-Length', async () => {
     const wd = await startHttp();
     const body = randomBytes(10 << 20);
-    const echo = JSON.parse((await withTimeout(send(`${wd.url}/upload`, { method: 'PUT', body }), 10_000, '10 MB upload')).text) as Echo;
+    const echo = JSON.parse(
+      (await withTimeout(send(`${wd.url}/upload`, { method: 'PUT', body }), 10_000, '10 MB upload')).text,
+    ) as Echo;
     expect(echo.headers['content-length']).toBe(String(body.length));
     expect(echo.headers['transfer-encoding']).toBeUndefined();
     expect(echo.length).toBe(body.length);
     expect(echo.sha256).toBe(sha256(body));
-    const back = await withTimeout(send(`${wd.url}/echo-body`, { method: 'POST', body, headers: { 'Content-Type': 'application/x-bin' } }), 10_000, '10 MB echo');
+    const back = await withTimeout(
+      send(`${wd.url}/echo-body`, { method: 'POST', body, headers: { 'Content-Type': 'application/x-bin' } }),
+      10_000,
+      '10 MB echo',
+    );
     expect(back.headers['content-type']).toBe('application/x-bin');
     expect(back.body.equals(body)).toBe(true);
   });
@@ -100,7 +125,15 @@ describe('http mode: forwarding', () => {
   it('keeps a chunked 10 MB binary body chunked', async () => {
     const wd = await startHttp();
     const body = randomBytes(10 << 20);
-    const echo = JSON.parse((await withTimeout(send(`${wd.url}/upload`, { method: 'POST', body: chunksOf(body, 64 * 1024) }), 10_000, 'chunked upload')).text) as Echo;
+    const echo = JSON.parse(
+      (
+        await withTimeout(
+          send(`${wd.url}/upload`, { method: 'POST', body: chunksOf(body, 64 * 1024) }),
+          10_000,
+          'chunked upload',
+        )
+      ).text,
+    ) as Echo;
     expect(echo.headers['transfer-encoding']).toBe('chunked');
     expect(echo.headers['content-length']).toBeUndefined();
     expect(echo.sha256).toBe(sha256(body));
@@ -109,11 +142,21 @@ describe('http mode: forwarding', () => {
   it('with http_buffer_req_body=true sends a chunked body upstream with Content-Length', async () => {
     const wd = await startHttp({ http_buffer_req_body: 'true' });
     const body = randomBytes(300 * 1024);
-    const echo = JSON.parse((await send(`${wd.url}/upload`, { method: 'POST', body: chunksOf(body, 10_000) })).text) as Echo;
+    const echo = JSON.parse(
+      (await send(`${wd.url}/upload`, { method: 'POST', body: chunksOf(body, 10_000) })).text,
+    ) as Echo;
     expect(echo.headers['content-length']).toBe(String(body.length));
     expect(echo.headers['transfer-encoding']).toBeUndefined();
     expect(echo.sha256).toBe(sha256(body));
-    const empty = JSON.parse((await send(`${wd.url}/empty`, { method: 'POST', headers: { 'Transfer-Encoding': 'chunked' }, body: chunksOf(Buffer.alloc(0), 1) })).text) as Echo;
+    const empty = JSON.parse(
+      (
+        await send(`${wd.url}/empty`, {
+          method: 'POST',
+          headers: { 'Transfer-Encoding': 'chunked' },
+          body: chunksOf(Buffer.alloc(0), 1),
+        })
+      ).text,
+    ) as Echo;
     expect(empty.headers['content-length']).toBe('0');
   });
 
@@ -141,7 +184,11 @@ describe('http mode: forwarding', () => {
     const agent = new (await import('node:http')).Agent({ keepAlive: true });
     onTestFinished(() => agent.destroy());
     for (let i = 0; i < 40; i++) {
-      const res = await send(`${wd.url}/n${i}`, { method: i % 2 === 0 ? 'GET' : 'POST', body: i % 2 === 0 ? undefined : 'payload', agent });
+      const res = await send(`${wd.url}/n${i}`, {
+        method: i % 2 === 0 ? 'GET' : 'POST',
+        body: i % 2 === 0 ? undefined : 'payload',
+        agent,
+      });
       expect(res.status, `request ${i}`).toBe(200);
     }
   });
@@ -231,7 +278,8 @@ describe('http mode: streaming responses', () => {
     const ws = new WebSocket(`${wd.url.replace('http', 'ws')}/chat?room=1`);
     onTestFinished(() => ws.terminate());
     const messages: string[] = [];
-    const next = (): Promise<string> => new Promise((resolve) => ws.once('message', (d: Buffer) => resolve(d.toString())));
+    const next = (): Promise<string> =>
+      new Promise((resolve) => ws.once('message', (d: Buffer) => resolve(d.toString())));
     messages.push(await withTimeout(next(), 2000, 'hello'));
     ws.send('ping');
     messages.push(await withTimeout(next(), 2000, 'echo'));
@@ -243,16 +291,27 @@ describe('http mode: streaming responses', () => {
 
 describe('http mode: WebSocket and the request guard', () => {
   it('asks the request guard before tunnelling a WebSocket upgrade', async () => {
-    const guard: RequestGuard = (req, body) => (req.headers['x-key'] === 'ok' ? body : new WatchdogError('UNAUTHORIZED', 'unauthorized\n'));
+    const guard: RequestGuard = (req, body) =>
+      req.headers['x-key'] === 'ok' ? body : new WatchdogError('UNAUTHORIZED', 'unauthorized\n');
     const wd = await startHttp({ WS: '1' }, { guard });
     const refused = new WebSocket(`${wd.url.replace('http', 'ws')}/chat`);
     refused.on('error', () => undefined); // the refusal itself is what we wait for
     onTestFinished(() => refused.terminate());
-    const status = await withTimeout(new Promise<number>((resolve) => refused.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0))), 2000, 'refusal');
+    const status = await withTimeout(
+      new Promise<number>((resolve) =>
+        refused.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0)),
+      ),
+      2000,
+      'refusal',
+    );
     expect(status).toBe(401);
     const allowed = new WebSocket(`${wd.url.replace('http', 'ws')}/chat`, { headers: { 'X-Key': 'ok' } });
     onTestFinished(() => allowed.terminate());
-    const hello = await withTimeout(new Promise<string>((resolve) => allowed.once('message', (d: Buffer) => resolve(d.toString()))), 2000, 'hello');
+    const hello = await withTimeout(
+      new Promise<string>((resolve) => allowed.once('message', (d: Buffer) => resolve(d.toString()))),
+      2000,
+      'hello',
+    );
     expect(hello).toBe('hello /chat');
   });
 });
@@ -280,7 +339,9 @@ describe('http mode: failures and timeouts', () => {
   it('aborts the connection when exec_timeout passes after the headers were sent', async () => {
     // 1 s: the headers must be out before the timeout, also on a loaded machine.
     const wd = await startHttp({ exec_timeout: '1s' });
-    await expect(withTimeout(send(`${wd.url}/slow-body?ms=5000`), 4000, 'aborted request')).rejects.toThrow(/aborted|socket hang up|ECONNRESET/);
+    await expect(withTimeout(send(`${wd.url}/slow-body?ms=5000`), 4000, 'aborted request')).rejects.toThrow(
+      /aborted|socket hang up|ECONNRESET/,
+    );
   });
 
   it('cancels the upstream request when the client goes away', async () => {
@@ -295,7 +356,11 @@ describe('http mode: failures and timeouts', () => {
 
   it('applies a shorter X-Timeout header', async () => {
     const wd = await startHttp({ exec_timeout: '10s' });
-    const res = await withTimeout(send(`${wd.url}/slow?ms=3000`, { headers: { 'X-Timeout': '200ms' } }), 2000, 'X-Timeout request');
+    const res = await withTimeout(
+      send(`${wd.url}/slow?ms=3000`, { headers: { 'X-Timeout': '200ms' } }),
+      2000,
+      'X-Timeout request',
+    );
     expect(res.status).toBe(504);
   });
 

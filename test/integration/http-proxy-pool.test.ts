@@ -8,7 +8,9 @@ import { rawRequest } from '../helpers/raw.js';
 import { fixture, startWatchdog, withTimeout, type TestWatchdog } from '../helpers/watchdog.js';
 
 /** A node:http upstream inside the test process (port 0), closed when the test ends. */
-async function inProcessUpstream(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<{ server: Server; url: string }> {
+async function inProcessUpstream(
+  handler: (req: IncomingMessage, res: ServerResponse) => void,
+): Promise<{ server: Server; url: string }> {
   const server = createServer(handler);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   onTestFinished(async () => {
@@ -26,10 +28,20 @@ function watchdogFor(upstreamUrl: string, env: Record<string, string> = {}): Pro
 describe('http mode: the upstream connection pool', () => {
   it('replays a chunked body once when the upstream had closed the pooled connection, so every request succeeds', async () => {
     const port = await freePort();
-    const wd = await startWatchdog({ mode: 'http', fprocess: fixture('upstreams/upstream'), upstream_url: `http://127.0.0.1:${port}`, PORT: String(port), CLOSE_AFTER_RESPONSE: '1' });
+    const wd = await startWatchdog({
+      mode: 'http',
+      fprocess: fixture('upstreams/upstream'),
+      upstream_url: `http://127.0.0.1:${port}`,
+      PORT: String(port),
+      CLOSE_AFTER_RESPONSE: '1',
+    });
     for (let i = 0; i < 30; i++) {
       const body = randomBytes(3000 + i);
-      const res = await withTimeout(send(`${wd.url}/upload${i}`, { method: 'POST', body: chunksOf(body, 1000) }), 2000, `request ${i}`);
+      const res = await withTimeout(
+        send(`${wd.url}/upload${i}`, { method: 'POST', body: chunksOf(body, 1000) }),
+        2000,
+        `request ${i}`,
+      );
       expect(res.status, `request ${i}`).toBe(200);
       const echo = JSON.parse(res.text) as { sha256: string; headers: Record<string, string> };
       expect(echo.sha256, `request ${i}`).toBe(sha256(body));
@@ -42,7 +54,11 @@ describe('http mode: the upstream connection pool', () => {
       const chunks: Buffer[] = [];
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
-        seen.push({ length: req.headers['content-length'], te: req.headers['transfer-encoding'], sha: sha256(Buffer.concat(chunks)) });
+        seen.push({
+          length: req.headers['content-length'],
+          te: req.headers['transfer-encoding'],
+          sha: sha256(Buffer.concat(chunks)),
+        });
         res.end('ok');
       });
     });
@@ -109,7 +125,11 @@ describe('http mode: the upstream connection pool', () => {
     });
     const wd = await watchdogFor(up.url);
     const port = Number(new URL(wd.url).port);
-    const raw = await withTimeout(rawRequest(port, 'GET /hints HTTP/1.1\r\nHost: fn\r\nConnection: close\r\n\r\n'), 2000, 'raw answer');
+    const raw = await withTimeout(
+      rawRequest(port, 'GET /hints HTTP/1.1\r\nHost: fn\r\nConnection: close\r\n\r\n'),
+      2000,
+      'raw answer',
+    );
     expect(raw.startsWith('HTTP/1.1 201 Created\r\n')).toBe(true);
     expect(raw).not.toContain('103');
     expect(raw).toMatch(/\r\nX-Final: yes\r\n/);
@@ -136,7 +156,11 @@ describe('http mode: the upstream connection pool', () => {
     });
     const wd = await watchdogFor(up.url);
     const port = Number(new URL(wd.url).port);
-    const raw = await withTimeout(rawRequest(port, 'GET /twice HTTP/1.1\r\nHost: a.example\r\nHost: b.example\r\nConnection: close\r\n\r\n'), 2000, 'raw answer');
+    const raw = await withTimeout(
+      rawRequest(port, 'GET /twice HTTP/1.1\r\nHost: a.example\r\nHost: b.example\r\nConnection: close\r\n\r\n'),
+      2000,
+      'raw answer',
+    );
     expect(raw.startsWith('HTTP/1.1 400 ')).toBe(true);
     expect(raw.toLowerCase()).toContain('x-openfaas-internal: of-watchdog');
     expect(reached).toBe(0);

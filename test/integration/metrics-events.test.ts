@@ -5,11 +5,18 @@ import { metricValue, scrapeMetrics, send } from '../helpers/http.js';
 import { freePort, until } from '../helpers/process.js';
 import { fixture, startWatchdog, withTimeout } from '../helpers/watchdog.js';
 
-
 describe('fwatchdog metrics on the metrics port', () => {
   it('counts exec timeouts, refusals by reason and cut log lines', async () => {
     const mount = createSecretMount({ 'api-key': 'k3y' });
-    const wd = await startWatchdog({ fprocess: `${fixture('sleep-then-echo')} 5`, metrics_port: String(await freePort()), exec_timeout: '10s', max_body_bytes: '10', max_inflight: '1', secret_mount_path: mount.path, auth_api_key_secret: 'api-key' });
+    const wd = await startWatchdog({
+      fprocess: `${fixture('sleep-then-echo')} 5`,
+      metrics_port: String(await freePort()),
+      exec_timeout: '10s',
+      max_body_bytes: '10',
+      max_inflight: '1',
+      secret_mount_path: mount.path,
+      auth_api_key_secret: 'api-key',
+    });
     const key = { 'X-Api-Key': 'k3y' };
     expect((await send(wd.url, { method: 'POST', body: 'x'.repeat(11), headers: key })).status).toBe(413);
     expect((await send(wd.url, { method: 'POST', body: 'x' })).status).toBe(401);
@@ -33,7 +40,11 @@ describe('fwatchdog metrics on the metrics port', () => {
   });
 
   it('counts log lines cut at log_buffer_size', async () => {
-    const wd = await startWatchdog({ fprocess: fixture('long-stderr-line'), metrics_port: String(await freePort()), log_buffer_size: '4096' });
+    const wd = await startWatchdog({
+      fprocess: fixture('long-stderr-line'),
+      metrics_port: String(await freePort()),
+      log_buffer_size: '4096',
+    });
     expect((await send(wd.url, { method: 'POST', body: 'x' })).text).toBe('ok');
     // One 1 MiB line over the limit; the 10 MiB of 1 KiB lines are not.
     await until(() => wd.logs.text.includes('line cut at log_buffer_size'), 2000, 'the cut line');
@@ -42,7 +53,13 @@ describe('fwatchdog metrics on the metrics port', () => {
 
   it('counts an upstream exit in http mode', async () => {
     const port = await freePort();
-    const wd = await startWatchdog({ mode: 'http', fprocess: fixture('upstreams/upstream'), upstream_url: `http://127.0.0.1:${port}`, PORT: String(port), metrics_port: String(await freePort()) });
+    const wd = await startWatchdog({
+      mode: 'http',
+      fprocess: fixture('upstreams/upstream'),
+      upstream_url: `http://127.0.0.1:${port}`,
+      PORT: String(port),
+      metrics_port: String(await freePort()),
+    });
     expect(metricValue(await scrapeMetrics(wd.metricsPort), 'fwatchdog_upstream_exits_total')).toBe(0);
     await send(`${wd.url}/exit?code=3`);
     await until(() => wd.fatal.length > 0, 3000, 'the upstream exit');

@@ -5,7 +5,12 @@ import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { addonCandidates, loadAddon } from '../../src/process/load-addon.js';
-import { createNativeSpawner, SPAWN_ADDON, type NativeSpawner, type SpawnAddon } from '../../src/process/native-spawn.js';
+import {
+  createNativeSpawner,
+  SPAWN_ADDON,
+  type NativeSpawner,
+  type SpawnAddon,
+} from '../../src/process/native-spawn.js';
 import { createSpawner } from '../../src/process/spawner.js';
 import { spawnFunction } from '../../src/process/function-process.js';
 import { send } from '../helpers/http.js';
@@ -24,7 +29,9 @@ function collect(stream: NodeJS.ReadableStream | null): Promise<string> {
   });
 }
 
-function exited(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null; events: string[] }> {
+function exited(
+  child: ChildProcess,
+): Promise<{ code: number | null; signal: NodeJS.Signals | null; events: string[] }> {
   const events: string[] = [];
   return new Promise((resolve) => {
     child.once('exit', () => events.push('exit'));
@@ -41,7 +48,8 @@ describe('the posix_spawn addon (native/spawn)', () => {
   const onSigchld = (): void => spawner.onSigchld();
 
   beforeAll(() => {
-    if (!existsSync(ADDON)) throw new Error(`${ADDON} is missing: run npm run build:spawn (needs python3, make and a C compiler)`);
+    if (!existsSync(ADDON))
+      throw new Error(`${ADDON} is missing: run npm run build:spawn (needs python3, make and a C compiler)`);
     spawner = createNativeSpawner(createRequire(import.meta.url)(ADDON) as SpawnAddon);
     process.on('SIGCHLD', onSigchld);
   });
@@ -50,7 +58,11 @@ describe('the posix_spawn addon (native/spawn)', () => {
   });
 
   /** Starts `program` through the addon and resolves once its pid is known (it starts on a pool thread). */
-  async function start(program: string, args: string[], env: Record<string, string> = { PATH: '/usr/bin:/bin' }): Promise<ChildProcess> {
+  async function start(
+    program: string,
+    args: string[],
+    env: Record<string, string> = { PATH: '/usr/bin:/bin' },
+  ): Promise<ChildProcess> {
     const child = spawner.spawn(program, args, env, ['pipe', 'pipe', 'pipe']);
     if (child === undefined) throw new Error(`the addon did not start ${program}`);
     onTestFinished(() => {
@@ -65,7 +77,12 @@ describe('the posix_spawn addon (native/spawn)', () => {
   }
 
   it('is found next to the bundle through the dev build folder', () => {
-    const load = loadAddon(SPAWN_ADDON, { dlopen: (m, f) => process.dlopen(m, f), execPath: '/nonexistent/node', scriptPath: join(import.meta.dirname, '..', '..', 'dist', 'fwatchdog.cjs'), tmpDir: undefined });
+    const load = loadAddon(SPAWN_ADDON, {
+      dlopen: (m, f) => process.dlopen(m, f),
+      execPath: '/nonexistent/node',
+      scriptPath: join(import.meta.dirname, '..', '..', 'dist', 'fwatchdog.cjs'),
+      tmpDir: undefined,
+    });
     expect(load.ok).toBe(true);
     expect(addonCandidates(SPAWN_ADDON, { execPath: '/x/node', scriptPath: undefined })[0]).toBe('/x/spawn.node');
   });
@@ -91,7 +108,10 @@ describe('the posix_spawn addon (native/spawn)', () => {
 
   it('gives the program default signal handling, an empty signal mask and blocking stdio', async () => {
     // Node ignores SIGPIPE; a function that inherited that would never die on a closed pipe.
-    const child = await start('/bin/sh', ['-c', 'grep -E "^Sig(Ign|Blk)" /proc/self/status; cat /proc/self/fdinfo/0 | grep flags']);
+    const child = await start('/bin/sh', [
+      '-c',
+      'grep -E "^Sig(Ign|Blk)" /proc/self/status; cat /proc/self/fdinfo/0 | grep flags',
+    ]);
     const out = collect(child.stdout);
     child.stdin?.end();
     await withTimeout(exited(child), 2000, 'sh to end');
@@ -163,7 +183,14 @@ describe('the posix_spawn addon (native/spawn)', () => {
   });
 
   it('combines stderr into the stdout channel in write order when asked, with no stderr stream', async () => {
-    const child = spawner.spawn('/bin/sh', ['-c', 'echo one; echo two >&2; echo three'], { PATH: '/usr/bin:/bin' }, ['pipe', 'pipe', 'pipe'], undefined, true);
+    const child = spawner.spawn(
+      '/bin/sh',
+      ['-c', 'echo one; echo two >&2; echo three'],
+      { PATH: '/usr/bin:/bin' },
+      ['pipe', 'pipe', 'pipe'],
+      undefined,
+      true,
+    );
     if (child === undefined) throw new Error('the addon did not start sh');
     expect(child.stderr).toBeNull();
     const out = collect(child.stdout);
@@ -186,7 +213,12 @@ describe('the posix_spawn addon (native/spawn)', () => {
   });
 
   it('a stop asked for before the pid is known still ends the process group once it starts', async () => {
-    const proc = spawnFunction(createSpawner(spawner), '/bin/sleep', { args: ['5'], env: { PATH: '/usr/bin:/bin' }, stdio: ['pipe', 'pipe', 'pipe'], graceMs: 200 });
+    const proc = spawnFunction(createSpawner(spawner), '/bin/sleep', {
+      args: ['5'],
+      env: { PATH: '/usr/bin:/bin' },
+      stdio: ['pipe', 'pipe', 'pipe'],
+      graceMs: 200,
+    });
     expect(proc.child.pid).toBeUndefined();
     proc.stop('shutdown');
     const outcome = await withTimeout(proc.done, 2000, 'sleep to be stopped');
@@ -194,11 +226,14 @@ describe('the posix_spawn addon (native/spawn)', () => {
   });
 
   describe('behind the watchdog', () => {
-
     it('streaming mode echoes the body through a process started by the addon', async () => {
       const wd = await startWatchdog({ fprocess: 'cat' }, { spawner: createSpawner(spawner) });
       const before = spawner.running;
-      const res = await withTimeout(send(wd.url, { method: 'POST', body: 'via posix_spawn' }), 3000, 'streaming answer');
+      const res = await withTimeout(
+        send(wd.url, { method: 'POST', body: 'via posix_spawn' }),
+        3000,
+        'streaming answer',
+      );
       expect(res.status).toBe(200);
       expect(res.text).toBe('via posix_spawn');
       expect(spawner.running).toBe(before);
@@ -213,14 +248,20 @@ describe('the posix_spawn addon (native/spawn)', () => {
     });
 
     it('serializing mode answers 500 with the exit status of a failing process', async () => {
-      const wd = await startWatchdog({ mode: 'serializing', fprocess: `${fixture('exit-code')} 2 quiet` }, { spawner: createSpawner(spawner) });
+      const wd = await startWatchdog(
+        { mode: 'serializing', fprocess: `${fixture('exit-code')} 2 quiet` },
+        { spawner: createSpawner(spawner) },
+      );
       const res = await withTimeout(send(wd.url, { method: 'POST', body: 'x' }), 3000, 'serializing answer');
       expect(res.status).toBe(500);
       expect(res.text).toContain('exit status 2');
     });
 
     it('exec_timeout answers 504 and the process started by the addon is ended and collected', async () => {
-      const wd = await startWatchdog({ fprocess: 'sleep 5', exec_timeout: '200ms' }, { spawner: createSpawner(spawner) });
+      const wd = await startWatchdog(
+        { fprocess: 'sleep 5', exec_timeout: '200ms' },
+        { spawner: createSpawner(spawner) },
+      );
       const res = await withTimeout(send(wd.url, { method: 'POST', body: 'x' }), 3000, 'timeout answer');
       expect(res.status).toBe(504);
       await until(() => spawner.running === 0, 2000, 'the process to be collected');

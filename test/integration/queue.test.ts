@@ -10,14 +10,24 @@ import { fixture, makeTmpDir, startWatchdog, withTimeout } from '../helpers/watc
 const LIMIT_BODY = 'Concurrent request limit exceeded. Max concurrent requests: 1\n';
 
 function calls(file: string): string[] {
-  return existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter((l) => l !== '') : [];
+  return existsSync(file)
+    ? readFileSync(file, 'utf8')
+        .split('\n')
+        .filter((l) => l !== '')
+    : [];
 }
-
 
 describe('max_queue and queue_timeout', () => {
   it('holds requests beyond max_inflight in arrival order, each starting when a slot frees; a full queue gets 429 at once', async () => {
     const callsFile = join(makeTmpDir(), 'calls');
-    const wd = await startWatchdog({ fprocess: `${fixture('numbered-call')} 0.8`, max_inflight: '1', max_queue: '3', queue_timeout: '10s', metrics_port: String(await freePort()), CALLS_FILE: callsFile });
+    const wd = await startWatchdog({
+      fprocess: `${fixture('numbered-call')} 0.8`,
+      max_inflight: '1',
+      max_queue: '3',
+      queue_timeout: '10s',
+      metrics_port: String(await freePort()),
+      CALLS_FILE: callsFile,
+    });
     const finished: string[] = [];
     const go = (n: number): Promise<RawResponse> =>
       send(wd.url, { method: 'POST', headers: { 'X-N': String(n) } }).then((r) => {
@@ -57,7 +67,14 @@ describe('max_queue and queue_timeout', () => {
 
   it('answers 429 after queue_timeout to a request that waited too long, and never runs it', async () => {
     const callsFile = join(makeTmpDir(), 'calls');
-    const wd = await startWatchdog({ fprocess: `${fixture('numbered-call')} 2`, max_inflight: '1', max_queue: '1', queue_timeout: '200ms', metrics_port: String(await freePort()), CALLS_FILE: callsFile });
+    const wd = await startWatchdog({
+      fprocess: `${fixture('numbered-call')} 2`,
+      max_inflight: '1',
+      max_queue: '1',
+      queue_timeout: '200ms',
+      metrics_port: String(await freePort()),
+      CALLS_FILE: callsFile,
+    });
     let firstDone = false;
     const first = send(wd.url, { method: 'POST', headers: { 'X-N': '1' } }).finally(() => (firstDone = true));
     await until(() => wd.watchdog.inFlight === 1, 2000, 'request 1 running');
@@ -79,7 +96,14 @@ describe('max_queue and queue_timeout', () => {
 
   it('drops a waiting client that leaves at once: its place is free and its function never runs', async () => {
     const callsFile = join(makeTmpDir(), 'calls');
-    const wd = await startWatchdog({ fprocess: `${fixture('numbered-call')} 2`, max_inflight: '1', max_queue: '1', queue_timeout: '10s', metrics_port: String(await freePort()), CALLS_FILE: callsFile });
+    const wd = await startWatchdog({
+      fprocess: `${fixture('numbered-call')} 2`,
+      max_inflight: '1',
+      max_queue: '1',
+      queue_timeout: '10s',
+      metrics_port: String(await freePort()),
+      CALLS_FILE: callsFile,
+    });
     const first = send(wd.url, { method: 'POST', headers: { 'X-N': '1' } });
     await until(() => wd.watchdog.inFlight === 1, 2000, 'request 1 running');
     const leaving = request(wd.url, { method: 'POST', agent: false, headers: { 'X-N': '2' } });
@@ -102,7 +126,12 @@ describe('max_queue and queue_timeout', () => {
   });
 
   it('still serves queued requests during the shutdown drain', async () => {
-    const wd = await startWatchdog({ fprocess: `${fixture('numbered-call')} 1`, max_inflight: '1', max_queue: '2', healthcheck_interval: '0' });
+    const wd = await startWatchdog({
+      fprocess: `${fixture('numbered-call')} 1`,
+      max_inflight: '1',
+      max_queue: '2',
+      healthcheck_interval: '0',
+    });
     const first = send(wd.url, { method: 'POST', headers: { 'X-N': '1' } });
     await until(() => wd.watchdog.inFlight === 1, 2000, 'request 1 running');
     const second = send(wd.url, { method: 'POST', headers: { 'X-N': '2' } });
@@ -114,7 +143,7 @@ describe('max_queue and queue_timeout', () => {
     await wd.logs.waitFor('draining: 2 requests');
   });
 
-  it('keeps today\'s behaviour by default: no queue, 429 at once', async () => {
+  it("keeps today's behaviour by default: no queue, 429 at once", async () => {
     const wd = await startWatchdog({ fprocess: `${fixture('numbered-call')} 1`, max_inflight: '1' });
     let firstDone = false;
     const first = send(wd.url, { method: 'POST', headers: { 'X-N': '1' } }).finally(() => (firstDone = true));

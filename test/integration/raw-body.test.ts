@@ -25,7 +25,12 @@ function makePng(width: number, height: number): Buffer {
   ihdr.writeUInt32BE(width, 0);
   ihdr.writeUInt32BE(height, 4);
   ihdr.set([8, 2, 0, 0, 0], 8); // 8-bit, truecolour, deflate, adaptive filtering, no interlace
-  return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), pngChunk('IHDR', ihdr), pngChunk('IDAT', deflateSync(raw, { level: 1 })), pngChunk('IEND', Buffer.alloc(0))]);
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    pngChunk('IHDR', ihdr),
+    pngChunk('IDAT', deflateSync(raw, { level: 1 })),
+    pngChunk('IEND', Buffer.alloc(0)),
+  ]);
 }
 
 /** Checks the PNG structure (signature, chunk CRCs, inflatable pixel data of the right size). */
@@ -59,7 +64,12 @@ const MODES: Record<string, () => Promise<Record<string, string>>> = {
   classic: async () => ({ mode: 'classic', fprocess: 'cat' }),
   http: async () => {
     const port = await freePort();
-    return { mode: 'http', fprocess: fixture('upstreams/upstream'), upstream_url: `http://127.0.0.1:${port}`, PORT: String(port) };
+    return {
+      mode: 'http',
+      fprocess: fixture('upstreams/upstream'),
+      upstream_url: `http://127.0.0.1:${port}`,
+      PORT: String(port),
+    };
   },
 };
 
@@ -72,7 +82,11 @@ describe('RAW_BODY: a binary body end to end', () => {
   for (const [name, envFor] of Object.entries(MODES)) {
     it(`${name} mode passes a ${(IMAGE.length / 1e6).toFixed(1)} MB PNG to the function and back byte-exact`, async () => {
       const wd = await startWatchdog(await envFor());
-      const res = await withTimeout(send(`${wd.url}/echo-body`, { method: 'POST', headers: { 'Content-Type': 'image/png' }, body: IMAGE }), 10_000, `${name} echo`);
+      const res = await withTimeout(
+        send(`${wd.url}/echo-body`, { method: 'POST', headers: { 'Content-Type': 'image/png' }, body: IMAGE }),
+        10_000,
+        `${name} echo`,
+      );
       expect(res.status).toBe(200);
       expect(res.headers['content-type']).toBe('image/png');
       expect(res.body.length).toBe(IMAGE.length);
@@ -81,13 +95,33 @@ describe('RAW_BODY: a binary body end to end', () => {
 
     it(`${name} mode verifies the HMAC of the PNG before the function sees it`, async () => {
       const mount = createSecretMount({ 'hook-secret': SECRET });
-      const wd = await startWatchdog({ ...(await envFor()), secret_mount_path: mount.path, auth_hmac_secret: 'hook-secret' });
-      const ok = await withTimeout(send(`${wd.url}/echo-body`, { method: 'POST', headers: { 'Content-Type': 'image/png', 'X-Hub-Signature-256': signature }, body: IMAGE }), 10_000, `${name} signed`);
+      const wd = await startWatchdog({
+        ...(await envFor()),
+        secret_mount_path: mount.path,
+        auth_hmac_secret: 'hook-secret',
+      });
+      const ok = await withTimeout(
+        send(`${wd.url}/echo-body`, {
+          method: 'POST',
+          headers: { 'Content-Type': 'image/png', 'X-Hub-Signature-256': signature },
+          body: IMAGE,
+        }),
+        10_000,
+        `${name} signed`,
+      );
       expect(ok.status).toBe(200);
       expect(ok.body.equals(IMAGE)).toBe(true);
       const tampered = Buffer.from(IMAGE);
       tampered[tampered.length >> 1] = (tampered[tampered.length >> 1] as number) ^ 0xff;
-      const bad = await withTimeout(send(`${wd.url}/echo-body`, { method: 'POST', headers: { 'Content-Type': 'image/png', 'X-Hub-Signature-256': signature }, body: tampered }), 10_000, `${name} tampered`);
+      const bad = await withTimeout(
+        send(`${wd.url}/echo-body`, {
+          method: 'POST',
+          headers: { 'Content-Type': 'image/png', 'X-Hub-Signature-256': signature },
+          body: tampered,
+        }),
+        10_000,
+        `${name} tampered`,
+      );
       expect(bad.status).toBe(401);
       expect(bad.text).toBe('invalid body signature\n');
     });

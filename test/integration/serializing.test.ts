@@ -23,7 +23,11 @@ describe('serializing mode', () => {
 
   it('passes the Http_* variables of of-watchdog, without the classic extras', async () => {
     const wd = await startWatchdog({ mode: 'serializing', fprocess: fixture('env-dump') });
-    const res = await send(`${wd.url}/a%20b?x=%20y`, { method: 'POST', headers: { 'X-Custom-Header': 'v1' }, body: 'ab' });
+    const res = await send(`${wd.url}/a%20b?x=%20y`, {
+      method: 'POST',
+      headers: { 'X-Custom-Header': 'v1' },
+      body: 'ab',
+    });
     const env = res.text.split('\n');
     expect(env).toContain('Http_X_Custom_Header=v1');
     expect(env).toContain('Http_Method=POST');
@@ -46,7 +50,12 @@ describe('serializing mode', () => {
 
   it('answers 413 when a chunked body exceeds max_body_bytes, without running the function', async () => {
     const marker = join(makeTmpDir(), 'started');
-    const wd = await startWatchdog({ mode: 'serializing', fprocess: fixture('record-start'), max_body_bytes: '10', START_MARKER_FILE: marker });
+    const wd = await startWatchdog({
+      mode: 'serializing',
+      fprocess: fixture('record-start'),
+      max_body_bytes: '10',
+      START_MARKER_FILE: marker,
+    });
     async function* chunks(): AsyncGenerator<Buffer> {
       yield Buffer.alloc(8);
       yield Buffer.alloc(8);

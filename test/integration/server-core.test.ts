@@ -8,7 +8,9 @@ import { freePort, isGone, pidFrom, sleep, until } from '../helpers/process.js';
 
 /** Starts `n` slow requests (X-Sleep seconds) and waits until the watchdog counts them in flight. */
 async function occupy(wd: TestWatchdog, n: number, seconds: string): Promise<Array<Promise<RawResponse>>> {
-  const pending = Array.from({ length: n }, () => send(wd.url, { method: 'POST', headers: { 'X-Sleep': seconds }, body: 'slow' }));
+  const pending = Array.from({ length: n }, () =>
+    send(wd.url, { method: 'POST', headers: { 'X-Sleep': seconds }, body: 'slow' }),
+  );
   for (const p of pending) p.catch(() => undefined);
   await until(() => wd.watchdog.inFlight === n, 2000, `${n} requests in flight`);
   return pending;
@@ -44,7 +46,10 @@ describe('health, readiness and the lock file', () => {
   });
 
   it('removes a stale lock file left by an earlier run, so nothing reports healthy before this run is ready', async () => {
-    const wd = await startWatchdog({ fprocess: 'cat' }, { waitReady: false, configure: (c) => writeFileSync(c.lockFilePath, '') });
+    const wd = await startWatchdog(
+      { fprocess: 'cat' },
+      { waitReady: false, configure: (c) => writeFileSync(c.lockFilePath, '') },
+    );
     expect(existsSync(wd.config.lockFilePath)).toBe(false);
     await wd.logs.waitFor('Removing stale lock-file');
     expect((await send(`${wd.url}/_/health`)).status).toBe(503);
@@ -93,10 +98,13 @@ describe('health, readiness and the lock file', () => {
 });
 
 describe('max_inflight', () => {
-  it('answers 429 with the originals\' body and headers beyond max_inflight concurrent requests', async () => {
+  it("answers 429 with the originals' body and headers beyond max_inflight concurrent requests", async () => {
     const wd = await startWatchdog({ fprocess: fixture('maybe-sleep'), max_inflight: '2' });
     const pending = await occupy(wd, 2, '0.4');
-    const extra = await Promise.all([send(wd.url, { method: 'POST', body: 'x' }), send(wd.url, { method: 'POST', body: 'y' })]);
+    const extra = await Promise.all([
+      send(wd.url, { method: 'POST', body: 'x' }),
+      send(wd.url, { method: 'POST', body: 'y' }),
+    ]);
     for (const res of extra) {
       expect(res.status).toBe(429);
       expect(res.text).toBe('Concurrent request limit exceeded. Max concurrent requests: 2\n');
@@ -145,7 +153,11 @@ describe('max_body_bytes', () => {
   it('answers 413 to a chunked body that grows over the limit and stops the function', async () => {
     const dir = makeTmpDir();
     const pidFile = join(dir, 'pid');
-    const wd = await startWatchdog({ fprocess: `${fixture('record-pid')} wc -c`, max_body_bytes: '1000', PID_FILE: pidFile });
+    const wd = await startWatchdog({
+      fprocess: `${fixture('record-pid')} wc -c`,
+      max_body_bytes: '1000',
+      PID_FILE: pidFile,
+    });
     async function* body(): AsyncGenerator<Buffer> {
       yield Buffer.alloc(600, 'a');
       await sleep(50);
@@ -161,14 +173,20 @@ describe('max_body_bytes', () => {
 });
 
 describe('metrics', () => {
-  it('exposes the originals\' metric names, help texts, labels and buckets with values after known requests', async () => {
+  it("exposes the originals' metric names, help texts, labels and buckets with values after known requests", async () => {
     const metricsPort = await freePort();
-    const wd = await startWatchdog({ fprocess: fixture('maybe-sleep'), metrics_port: String(metricsPort), max_inflight: '1' });
+    const wd = await startWatchdog({
+      fprocess: fixture('maybe-sleep'),
+      metrics_port: String(metricsPort),
+      max_inflight: '1',
+    });
     expect(wd.metricsPort).toBe(metricsPort);
     const murl = `http://127.0.0.1:${metricsPort}/metrics`;
     const before = await send(murl);
     expect(before.status).toBe(200);
-    expect(before.text).toContain('# HELP http_requests_in_flight total HTTP requests in-flight\n# TYPE http_requests_in_flight gauge\nhttp_requests_in_flight 0\n');
+    expect(before.text).toContain(
+      '# HELP http_requests_in_flight total HTTP requests in-flight\n# TYPE http_requests_in_flight gauge\nhttp_requests_in_flight 0\n',
+    );
 
     await send(wd.url);
     await send(`${wd.url}/x?y=1`);
@@ -180,14 +198,20 @@ describe('metrics', () => {
     await send(`${wd.url}/_/health`); // not counted
 
     const text = (await send(murl)).text;
-    expect(text).toContain('# HELP http_requests_total total HTTP requests processed\n# TYPE http_requests_total counter\n');
-    expect(text).toContain('# HELP http_request_duration_seconds Seconds spent serving HTTP requests.\n# TYPE http_request_duration_seconds histogram\n');
+    expect(text).toContain(
+      '# HELP http_requests_total total HTTP requests processed\n# TYPE http_requests_total counter\n',
+    );
+    expect(text).toContain(
+      '# HELP http_request_duration_seconds Seconds spent serving HTTP requests.\n# TYPE http_request_duration_seconds histogram\n',
+    );
     expect(text).toContain('http_requests_total{code="200",method="get"} 2\n');
     expect(text).toContain('http_requests_total{code="200",method="post"} 2\n');
     expect(text).toContain('http_requests_total{code="200",method="unknown"} 1\n');
     expect(text).toContain('http_requests_total{code="429",method="post"} 1\n');
     expect(text).toContain('http_request_duration_seconds_count{code="200",method="get"} 2\n');
-    const buckets = [...text.matchAll(/http_request_duration_seconds_bucket\{le="([^"]+)",code="200",method="get"\}/g)].map((m) => m[1]);
+    const buckets = [
+      ...text.matchAll(/http_request_duration_seconds_bucket\{le="([^"]+)",code="200",method="get"\}/g),
+    ].map((m) => m[1]);
     expect(buckets).toEqual(['0.005', '0.01', '0.025', '0.05', '0.1', '0.25', '0.5', '1', '2.5', '5', '10', '+Inf']);
     expect(text).toContain('http_requests_in_flight 0\n');
 
@@ -238,17 +262,26 @@ describe('Go routing behaviour', () => {
 
   it('routes an absolute-form request target by its path, health included', async () => {
     const wd = await startWatchdog({ fprocess: fixture('env-dump') });
-    const fn = await rawRequest(wd.port, 'GET http://example.com/a%20b?x=1 HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n');
+    const fn = await rawRequest(
+      wd.port,
+      'GET http://example.com/a%20b?x=1 HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n',
+    );
     expect(fn).toMatch(/^HTTP\/1\.1 200 /);
     expect(fn).toContain('Http_Path=/a b\n');
     expect(fn).toContain('Http_Query=x=1\n');
-    const health = await rawRequest(wd.port, 'GET http://example.com/_/health HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n');
+    const health = await rawRequest(
+      wd.port,
+      'GET http://example.com/_/health HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n',
+    );
     expect(health).toMatch(/^HTTP\/1\.1 200 [^]*\r\n\r\nOK$/);
   });
 
   it('logs an absolute-form request by its routed target, and the function reads that target', async () => {
     const wd = await startWatchdog({ fprocess: fixture('env-dump') });
-    const fn = await rawRequest(wd.port, 'GET http://example.com/p?x=1 HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n');
+    const fn = await rawRequest(
+      wd.port,
+      'GET http://example.com/p?x=1 HTTP/1.1\r\nHost: example.com\r\nConnection: close\r\n\r\n',
+    );
     expect(fn).toContain('Http_Path=/p\n');
     const line = JSON.parse(await wd.logs.waitFor('"msg":"request"')) as Record<string, unknown>;
     expect(line.url).toBe('/p?x=1');
@@ -258,12 +291,29 @@ describe('Go routing behaviour', () => {
     const wd = await startWatchdog({ fprocess: 'cat' });
     expect(await rawRequest(wd.port, 'THIS IS NOT HTTP\r\n\r\n')).toMatch(/^HTTP\/1\.1 400 /);
     expect(await rawRequest(wd.port, 'GET / HTTP/1.1\r\n\r\n')).toMatch(/^HTTP\/1\.1 400 /);
-    expect(await rawRequest(wd.port, 'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n')).toMatch(/^HTTP\/1\.1 400 /);
-    expect(await rawRequest(wd.port, 'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n')).toMatch(/^HTTP\/1\.1 400 /);
-    expect(await rawRequest(wd.port, `GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat((1 << 20) + 10)}\r\n\r\n`)).toMatch(/^HTTP\/1\.1 431 /);
-    expect(await rawRequest(wd.port, 'GET /%zz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')).toMatch(/^HTTP\/1\.1 [24]\d\d /);
+    expect(await rawRequest(wd.port, 'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n')).toMatch(
+      /^HTTP\/1\.1 400 /,
+    );
+    expect(
+      await rawRequest(
+        wd.port,
+        'POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n',
+      ),
+    ).toMatch(/^HTTP\/1\.1 400 /);
+    expect(
+      await rawRequest(wd.port, `GET / HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat((1 << 20) + 10)}\r\n\r\n`),
+    ).toMatch(/^HTTP\/1\.1 431 /);
+    expect(await rawRequest(wd.port, 'GET /%zz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')).toMatch(
+      /^HTTP\/1\.1 [24]\d\d /,
+    );
     // CONNECT is refused instead of leaving the socket open for ever (Node's default without a listener).
-    expect(await withTimeout(rawRequest(wd.port, 'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n'), 2000, 'CONNECT answer')).toMatch(/^HTTP\/1\.1 405 /);
+    expect(
+      await withTimeout(
+        rawRequest(wd.port, 'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n'),
+        2000,
+        'CONNECT answer',
+      ),
+    ).toMatch(/^HTTP\/1\.1 405 /);
     expect((await send(`${wd.url}/_/health`)).status).toBe(200);
     expect((await send(wd.url, { method: 'POST', body: 'still here' })).text).toBe('still here');
   });
@@ -315,8 +365,15 @@ describe('read_timeout and write_timeout', () => {
   it('cuts a response that takes longer than write_timeout and stops the function', async () => {
     const dir = makeTmpDir();
     const pidFile = join(dir, 'pid');
-    const wd = await startWatchdog({ fprocess: `${fixture('record-pid')} ${fixture('maybe-sleep')}`, write_timeout: '300ms', exec_timeout: '10s', PID_FILE: pidFile });
-    await expect(withTimeout(send(wd.url, { method: 'POST', headers: { 'X-Sleep': '5' }, body: 'x' }), 2000, 'write_timeout')).rejects.toThrow(/socket hang up|ECONNRESET/);
+    const wd = await startWatchdog({
+      fprocess: `${fixture('record-pid')} ${fixture('maybe-sleep')}`,
+      write_timeout: '300ms',
+      exec_timeout: '10s',
+      PID_FILE: pidFile,
+    });
+    await expect(
+      withTimeout(send(wd.url, { method: 'POST', headers: { 'X-Sleep': '5' }, body: 'x' }), 2000, 'write_timeout'),
+    ).rejects.toThrow(/socket hang up|ECONNRESET/);
     const pid = await pidFrom(pidFile);
     await until(() => isGone(pid), 3000, 'function process gone');
     await until(() => wd.watchdog.inFlight === 0, 1000, 'slot released');
@@ -332,11 +389,13 @@ describe('logs', () => {
     expect(typeof line.durationMs).toBe('number');
   });
 
-  it('writes the originals\' access line with log_format=text', async () => {
+  it("writes the originals' access line with log_format=text", async () => {
     const wd = await startWatchdog({ fprocess: 'cat', log_format: 'text' });
     await send(wd.url, { method: 'POST', body: 'hi' });
     await wd.logs.waitFor(/^\d{4}\/\d{2}\/\d{2} \d{2}:\d{2}:\d{2} POST \/ - 200 - ContentLength: 2B \(\d+\.\d{4}s\)$/);
-    expect(wd.logs.lines.some((l) => /^\d{4}\/\d{2}\/\d{2} \d{2}:\d{2}:\d{2} Listening on port: \d+$/.test(l))).toBe(true);
+    expect(wd.logs.lines.some((l) => /^\d{4}\/\d{2}\/\d{2} \d{2}:\d{2}:\d{2} Listening on port: \d+$/.test(l))).toBe(
+      true,
+    );
   });
 
   it('writes the access line of a function request whatever its User-Agent (kube-probe included)', async () => {
@@ -350,7 +409,11 @@ describe('logs', () => {
     await send(prefixed.url, { method: 'POST', body: 'x' });
     await prefixed.logs.waitFor(/^\d{4}\/\d{2}\/\d{2} \d{2}:\d{2}:\d{2} stderr: err line$/);
 
-    const raw = await startWatchdog({ fprocess: `${fixture('exit-code')} 0`, log_format: 'text', prefix_logs: 'false' });
+    const raw = await startWatchdog({
+      fprocess: `${fixture('exit-code')} 0`,
+      log_format: 'text',
+      prefix_logs: 'false',
+    });
     await send(raw.url, { method: 'POST', body: 'x' });
     await raw.logs.waitFor(/^err line$/);
   });
@@ -369,7 +432,11 @@ describe('logs', () => {
     expect(res.text).toBe('ok');
     const cut = wd.logs.lines.find((l) => l.startsWith('xxxx'));
     expect(cut).toBe(`${'x'.repeat(65536)} [fwatchdog: line cut at log_buffer_size]`);
-    await until(() => wd.logs.lines.filter((l) => l.startsWith('yyy')).length === 10 * 1024, 5000, 'every stderr line logged');
+    await until(
+      () => wd.logs.lines.filter((l) => l.startsWith('yyy')).length === 10 * 1024,
+      5000,
+      'every stderr line logged',
+    );
     const next = await withTimeout(send(wd.url), 10_000, 'next request');
     expect(next.text).toBe('ok');
   });

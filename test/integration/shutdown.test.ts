@@ -47,7 +47,12 @@ describe('graceful shutdown', () => {
   it('lets an in-flight request finish, ends the drain as soon as it is done, and signals its process only after', async () => {
     const dir = makeTmpDir();
     const pidFile = join(dir, 'pid');
-    const wd = await startWatchdog({ fprocess: `${fixture('record-pid')} ${fixture('maybe-sleep')}`, PID_FILE: pidFile, healthcheck_interval: '100ms', write_timeout: '10s' });
+    const wd = await startWatchdog({
+      fprocess: `${fixture('record-pid')} ${fixture('maybe-sleep')}`,
+      PID_FILE: pidFile,
+      healthcheck_interval: '100ms',
+      write_timeout: '10s',
+    });
     const { response: slow } = await slowRequest(wd, '0.6');
     const pid = await pidFrom(pidFile);
     const done = wd.watchdog.shutdown('SIGTERM');
@@ -61,7 +66,11 @@ describe('graceful shutdown', () => {
   });
 
   it('tells keep-alive clients to go when the drain starts: idle connections close, a response in flight says Connection: close', async () => {
-    const wd = await startWatchdog({ fprocess: fixture('maybe-sleep'), healthcheck_interval: '0', write_timeout: '10s' });
+    const wd = await startWatchdog({
+      fprocess: fixture('maybe-sleep'),
+      healthcheck_interval: '0',
+      write_timeout: '10s',
+    });
     const idle = await rawConnect(wd.port);
     idle.write('POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\ni');
     await until(() => idle.received().endsWith('0\r\n\r\n'), 2000, 'first response on the idle connection');
@@ -88,7 +97,13 @@ describe('graceful shutdown', () => {
   it('stops a process still running when write_timeout ends the drain', async () => {
     const dir = makeTmpDir();
     const pidFile = join(dir, 'pid');
-    const wd = await startWatchdog({ fprocess: `${fixture('record-pid')} ${fixture('maybe-sleep')}`, PID_FILE: pidFile, healthcheck_interval: '0', write_timeout: '300ms', exec_timeout: '30s' });
+    const wd = await startWatchdog({
+      fprocess: `${fixture('record-pid')} ${fixture('maybe-sleep')}`,
+      PID_FILE: pidFile,
+      healthcheck_interval: '0',
+      write_timeout: '300ms',
+      exec_timeout: '30s',
+    });
     const { response: slow } = await slowRequest(wd, '10');
     const pid = await pidFrom(pidFile);
     await withTimeout(wd.watchdog.shutdown('SIGTERM'), 3000, 'shutdown bounded by write_timeout');
@@ -99,13 +114,20 @@ describe('graceful shutdown', () => {
   it('abort() (a second signal) stops at once, killing running processes', async () => {
     const dir = makeTmpDir();
     const pidFile = join(dir, 'pid');
-    const wd = await startWatchdog({ fprocess: `${fixture('record-pid')} ${fixture('maybe-sleep')}`, PID_FILE: pidFile, healthcheck_interval: '10s' });
+    const wd = await startWatchdog({
+      fprocess: `${fixture('record-pid')} ${fixture('maybe-sleep')}`,
+      PID_FILE: pidFile,
+      healthcheck_interval: '10s',
+    });
     const { response: slow } = await slowRequest(wd, '10');
     const pid = await pidFrom(pidFile);
     void wd.watchdog.shutdown('SIGTERM');
     await withTimeout(wd.watchdog.abort(), 3000, 'abort');
     // Killed before any output: a 500 naming the signal, or a cut connection.
-    const outcome = await slow.then((r) => r.status, () => 'aborted');
+    const outcome = await slow.then(
+      (r) => r.status,
+      () => 'aborted',
+    );
     expect([500, 'aborted']).toContain(outcome);
     await until(() => isGone(pid), 3000, 'function process gone');
     expect(existsSync(wd.config.lockFilePath)).toBe(false);

@@ -42,7 +42,10 @@ const recordEvaluation: Plugin = {
     b.onLoad({ filter: /\.(ts|js|cjs|mjs)$/ }, async (args) => {
       const text = (await readFile(args.path, 'utf8')).replace(/^#!.*\n/, '');
       const rel = relative(ROOT, args.path).split('\\').join('/');
-      return { contents: `(globalThis.__fwdEvaluated ??= []).push(${JSON.stringify(rel)});\n${text}`, loader: extname(args.path) === '.ts' ? 'ts' : 'js' };
+      return {
+        contents: `(globalThis.__fwdEvaluated ??= []).push(${JSON.stringify(rel)});\n${text}`,
+        loader: extname(args.path) === '.ts' ? 'ts' : 'js',
+      };
     });
   },
 };
@@ -82,10 +85,14 @@ beforeAll(async () => {
   bundle = join(ROOT, 'dist', `fwatchdog-traced-${process.pid}.cjs`);
   preload = join(dir, 'preload.cjs');
   writeFileSync(preload, PRELOAD);
-  const { bundleOptions } = (await import(join(ROOT, 'scripts', 'bundle-options.mjs'))) as { bundleOptions(o: { outfile: string; plugins: Plugin[] }): Parameters<typeof build>[0] };
+  const { bundleOptions } = (await import(join(ROOT, 'scripts', 'bundle-options.mjs'))) as {
+    bundleOptions(o: { outfile: string; plugins: Plugin[] }): Parameters<typeof build>[0];
+  };
   await build({ ...bundleOptions({ outfile: bundle, plugins: [recordEvaluation] }), absWorkingDir: ROOT });
   const { execFileSync } = await import('node:child_process');
-  const bare = JSON.parse(execFileSync(process.execPath, ['-p', 'JSON.stringify(process.moduleLoadList)'], { encoding: 'utf8' })) as string[];
+  const bare = JSON.parse(
+    execFileSync(process.execPath, ['-p', 'JSON.stringify(process.moduleLoadList)'], { encoding: 'utf8' }),
+  ) as string[];
   nodeOwn = new Set(bare.filter((m) => m.startsWith('NativeModule ')).map((m) => m.slice(13)));
 }, 60_000);
 
@@ -95,11 +102,20 @@ afterAll(() => {
 });
 
 /** Starts the traced bundle with `env` and resolves what it had loaded when it became ready. */
-async function loadedAtReady(env: Record<string, string>): Promise<{ files: string[]; builtins: string[]; chunks: string[] }> {
+async function loadedAtReady(
+  env: Record<string, string>,
+): Promise<{ files: string[]; builtins: string[]; chunks: string[] }> {
   const tmp = makeTmpDir('fwd-startup-modules-run-');
   const out = join(tmp, 'loaded.json');
   const child = spawn(process.execPath, ['-r', preload, bundle], {
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', TMPDIR: tmp, STARTUP_MODULES_OUT: out, port: '0', metrics_port: '0', ...env },
+    env: {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      TMPDIR: tmp,
+      STARTUP_MODULES_OUT: out,
+      port: '0',
+      metrics_port: '0',
+      ...env,
+    },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
@@ -115,12 +131,18 @@ async function loadedAtReady(env: Record<string, string>): Promise<{ files: stri
     }
     child.kill('SIGKILL');
   });
-  await until(() => existsSync(out) || child.exitCode !== null, 15_000, 'the watchdog to become ready').catch((err: Error) => {
-    throw new Error(`${err.message}\n${stderr}`);
-  });
+  await until(() => existsSync(out) || child.exitCode !== null, 15_000, 'the watchdog to become ready').catch(
+    (err: Error) => {
+      throw new Error(`${err.message}\n${stderr}`);
+    },
+  );
   expect(existsSync(out), `the watchdog exited before it was ready:\n${stderr}`).toBe(true);
   const loaded = JSON.parse(readFileSync(out, 'utf8')) as { bundle: string[]; builtins: string[]; chunks: string[] };
-  return { files: [...new Set(loaded.bundle)].sort(), builtins: [...new Set(loaded.builtins)].filter((b) => !nodeOwn.has(b)).sort(), chunks: [...new Set(loaded.chunks)].sort() };
+  return {
+    files: [...new Set(loaded.bundle)].sort(),
+    builtins: [...new Set(loaded.builtins)].filter((b) => !nodeOwn.has(b)).sort(),
+    chunks: [...new Set(loaded.chunks)].sort(),
+  };
 }
 
 /** How each mode of MODE_TABLE is started here: a mode added to the table without a row here fails the typecheck. */
@@ -130,7 +152,12 @@ const MODES: Record<Mode, () => Promise<Record<string, string>>> = {
   classic: async () => ({ mode: 'classic', fprocess: 'cat' }),
   http: async () => {
     const port = String(await freePort());
-    return { mode: 'http', fprocess: `node ${fixture('upstreams/upstream')}`, upstream_url: `http://127.0.0.1:${port}`, PORT: port };
+    return {
+      mode: 'http',
+      fprocess: `node ${fixture('upstreams/upstream')}`,
+      upstream_url: `http://127.0.0.1:${port}`,
+      PORT: port,
+    };
   },
   static: async () => ({ mode: 'static', static_path: makeTmpDir('fwd-startup-static-') }),
   inproc: async () => ({ mode: 'inproc', fprocess: fixture('inproc/listener.cjs') }),
@@ -148,21 +175,47 @@ describe('modules loaded before ready', { timeout: 30_000 }, () => {
       const sourceBytes = own.reduce((sum, f) => sum + statSync(join(ROOT, f)).size, 0);
       seen[mode] = { chunks, builtins, sourceBytes };
       // What no mode may load before ready, whatever the list says.
-      expect(files.filter((f) => f.startsWith('node_modules/')), 'npm packages are chunks, not in the main bundle (CHUNKS in scripts/bundle-options.mjs)').toEqual([]);
-      expect(chunks.filter((c) => c === 'prom-client'), 'prom-client is loaded after ready').toEqual([]);
-      expect(files.filter((f) => /^src\/auth\/(create-auth-guard|api-key-check|hmac-check)\.ts$/.test(f)), 'request auth only loads when an auth_* secret is set').toEqual([]);
-      if (mode !== 'http') expect(chunks.filter((c) => c.startsWith('undici')), 'undici is http mode only').toEqual([]);
-      if (mode !== 'static') expect(chunks.filter((c) => c === 'send'), 'send is static mode only').toEqual([]);
+      expect(
+        files.filter((f) => f.startsWith('node_modules/')),
+        'npm packages are chunks, not in the main bundle (CHUNKS in scripts/bundle-options.mjs)',
+      ).toEqual([]);
+      expect(
+        chunks.filter((c) => c === 'prom-client'),
+        'prom-client is loaded after ready',
+      ).toEqual([]);
+      expect(
+        files.filter((f) => /^src\/auth\/(create-auth-guard|api-key-check|hmac-check)\.ts$/.test(f)),
+        'request auth only loads when an auth_* secret is set',
+      ).toEqual([]);
+      if (mode !== 'http')
+        expect(
+          chunks.filter((c) => c.startsWith('undici')),
+          'undici is http mode only',
+        ).toEqual([]);
+      if (mode !== 'static')
+        expect(
+          chunks.filter((c) => c === 'send'),
+          'send is static mode only',
+        ).toEqual([]);
       const otherModes = MODE_NAMES.filter((m) => m !== mode);
-      expect(files.filter((f) => otherModes.some((m) => f === `src/modes/${m}.ts` || f.startsWith(`src/modes/${m}/`))), 'only the configured mode is loaded').toEqual([]);
+      expect(
+        files.filter((f) => otherModes.some((m) => f === `src/modes/${m}.ts` || f.startsWith(`src/modes/${m}/`))),
+        'only the configured mode is loaded',
+      ).toEqual([]);
       if (UPDATE) return;
       const allowed = committed[mode];
       expect(allowed, `no entry for ${mode} in ${LIST}: regenerate it (see the top of this file)`).toBeDefined();
       const extraChunks = chunks.filter((m) => !allowed?.chunks.includes(m));
       const extraBuiltins = builtins.filter((m) => !allowed?.builtins.includes(m));
-      expect({ extraChunks, extraBuiltins }, `mode=${mode} now loads more before ready; if that is meant, regenerate ${LIST} (see the top of this file)`).toEqual({ extraChunks: [], extraBuiltins: [] });
+      expect(
+        { extraChunks, extraBuiltins },
+        `mode=${mode} now loads more before ready; if that is meant, regenerate ${LIST} (see the top of this file)`,
+      ).toEqual({ extraChunks: [], extraBuiltins: [] });
       const bound = Math.round((allowed?.sourceBytes ?? 0) * (1 + SOURCE_SLACK));
-      expect(sourceBytes, `mode=${mode} evaluates ${sourceBytes} bytes of its own source before ready, over ${bound} (the list's ${allowed?.sourceBytes} + ${SOURCE_SLACK * 100}%): something is loaded early (${own.join(', ')}); if that is meant, regenerate ${LIST}`).toBeLessThanOrEqual(bound);
+      expect(
+        sourceBytes,
+        `mode=${mode} evaluates ${sourceBytes} bytes of its own source before ready, over ${bound} (the list's ${allowed?.sourceBytes} + ${SOURCE_SLACK * 100}%): something is loaded early (${own.join(', ')}); if that is meant, regenerate ${LIST}`,
+      ).toBeLessThanOrEqual(bound);
     });
   }
 

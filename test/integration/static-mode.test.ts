@@ -113,13 +113,27 @@ describe('static mode', () => {
     const lastModified = first.headers['last-modified'] as string;
     expect(lastModified).toBeDefined();
     expect((await send(`${wd.url}/big.txt`, { headers: { 'If-Modified-Since': lastModified } })).status).toBe(304);
-    expect((await send(`${wd.url}/big.txt`, { headers: { 'If-None-Match': first.headers.etag as string } })).status).toBe(304);
+    expect(
+      (await send(`${wd.url}/big.txt`, { headers: { 'If-None-Match': first.headers.etag as string } })).status,
+    ).toBe(304);
     const listing = await send(`${wd.url}/sub/`);
-    expect((await send(`${wd.url}/sub/`, { headers: { 'If-Modified-Since': listing.headers['last-modified'] as string } })).status).toBe(304);
+    expect(
+      (await send(`${wd.url}/sub/`, { headers: { 'If-Modified-Since': listing.headers['last-modified'] as string } }))
+        .status,
+    ).toBe(304);
   });
 
   it('never serves anything outside static_path: .., encoded dots and slashes, symlinks pointing out', async () => {
-    const attempts = ['/../public-secret/secret.txt', '/%2e%2e/public-secret/secret.txt', '/%2E%2E%2Fpublic-secret%2Fsecret.txt', '/sub/..%2f..%2fpublic-secret/secret.txt', '/escape/secret.txt', '/escape/', '/secret-link.txt', '/..%5c..%5cpublic-secret%5csecret.txt'];
+    const attempts = [
+      '/../public-secret/secret.txt',
+      '/%2e%2e/public-secret/secret.txt',
+      '/%2E%2E%2Fpublic-secret%2Fsecret.txt',
+      '/sub/..%2f..%2fpublic-secret/secret.txt',
+      '/escape/secret.txt',
+      '/escape/',
+      '/secret-link.txt',
+      '/..%5c..%5cpublic-secret%5csecret.txt',
+    ];
     for (const path of attempts) {
       const res = await send(wd.url, { path });
       expect(res.status, path).not.toBe(200);
@@ -135,6 +149,8 @@ describe('static mode', () => {
 describe('static mode start-up', () => {
   it('refuses to start when static_path does not exist', async () => {
     const missing = join(makeTmpDir(), 'does-not-exist');
-    await expect(startWatchdog({ mode: 'static', static_path: missing })).rejects.toThrow(/static_path=.*does-not-exist.*ENOENT/);
+    await expect(startWatchdog({ mode: 'static', static_path: missing })).rejects.toThrow(
+      /static_path=.*does-not-exist.*ENOENT/,
+    );
   });
 });

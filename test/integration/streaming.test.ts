@@ -16,7 +16,11 @@ describe('streaming mode', () => {
 
   it('passes Http_* variables to the process', async () => {
     const wd = await startWatchdog({ fprocess: fixture('env-dump') });
-    const res = await send(`${wd.url}/a%20b/c?x=%20y&z`, { method: 'POST', headers: { 'X-Custom-Header': 'v1', Query: 'spoof' }, body: 'ab' });
+    const res = await send(`${wd.url}/a%20b/c?x=%20y&z`, {
+      method: 'POST',
+      headers: { 'X-Custom-Header': 'v1', Query: 'spoof' },
+      body: 'ab',
+    });
     expect(res.status).toBe(200);
     const env = res.text.split('\n');
     expect(env).toContain('Http_X_Custom_Header=v1');
@@ -44,9 +48,15 @@ describe('streaming mode', () => {
   it('kills the whole process group on exec_timeout, grandchild included, without waiting for it to die before answering', async () => {
     const pidFile = join(makeTmpDir('gc-'), 'gc.pid');
     killAtEnd(pidFile);
-    const wd = await startWatchdog({ fprocess: fixture('grandchild-holds-stdout'), exec_timeout: '200ms', GRANDCHILD_PID_FILE: pidFile });
+    const wd = await startWatchdog({
+      fprocess: fixture('grandchild-holds-stdout'),
+      exec_timeout: '200ms',
+      GRANDCHILD_PID_FILE: pidFile,
+    });
     // "started" was already streamed, so the committed 200 must be aborted, not completed.
-    await expect(withTimeout(send(wd.url), 3000, 'timed-out request')).rejects.toThrow(/socket hang up|aborted|ECONNRESET/);
+    await expect(withTimeout(send(wd.url), 3000, 'timed-out request')).rejects.toThrow(
+      /socket hang up|aborted|ECONNRESET/,
+    );
     // The answer did not wait for the group to die: the grandchild ignores SIGTERM and still runs until the
     // SIGKILL that follows after the 1 s grace (evidence from /proc, not a clock bound).
     const pid = Number(readFileSync(pidFile, 'utf8'));

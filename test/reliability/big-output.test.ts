@@ -13,7 +13,10 @@ const MAX_GROWTH_KIB = 160 * 1024;
 
 describe('huge function output', () => {
   it('completes every request, cuts the 1 MiB log line, and keeps RSS bounded across runs', async () => {
-    const wd = await startBinary({ fprocess: fixture('long-stderr-line'), TMPDIR: makeTmpDir() }, { discardOutput: true });
+    const wd = await startBinary(
+      { fprocess: fixture('long-stderr-line'), TMPDIR: makeTmpDir() },
+      { discardOutput: true },
+    );
     const before = memoryKiB(wd.pid);
     const after: number[] = [];
     for (let i = 0; i < RUNS; i++) {
@@ -24,7 +27,11 @@ describe('huge function output', () => {
     }
     const peak = memoryKiB(wd.pid).hwm;
     expect(wd.stderr).toContain('line cut at log_buffer_size');
-    report('function writes a 1 MiB line then 10 MiB of stderr', { rssBeforeKiB: before.rss, rssAfterKiB: after, peakKiB: peak });
+    report('function writes a 1 MiB line then 10 MiB of stderr', {
+      rssBeforeKiB: before.rss,
+      rssAfterKiB: after,
+      peakKiB: peak,
+    });
     expect(peak - before.rss).toBeLessThan(MAX_GROWTH_KIB);
   });
 

@@ -23,14 +23,22 @@ interface Outcome {
 function post(url: string, agent: Agent, id: number, idleGapMs: number): Promise<Outcome> {
   return new Promise((resolve) => {
     const base = { id, idleGapMs };
-    const req = request(`${url}?id=${id}`, { method: 'POST', agent, headers: { 'Content-Type': 'text/plain' } }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ ...base, status: res.statusCode as number, body, reused: req.reusedSocket }));
-      res.on('error', (err: NodeJS.ErrnoException) => resolve({ ...base, error: err.code ?? err.message, reused: req.reusedSocket }));
-    });
-    req.on('error', (err: NodeJS.ErrnoException) => resolve({ ...base, error: err.code ?? err.message, reused: req.reusedSocket }));
+    const req = request(
+      `${url}?id=${id}`,
+      { method: 'POST', agent, headers: { 'Content-Type': 'text/plain' } },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (body += c));
+        res.on('end', () => resolve({ ...base, status: res.statusCode as number, body, reused: req.reusedSocket }));
+        res.on('error', (err: NodeJS.ErrnoException) =>
+          resolve({ ...base, error: err.code ?? err.message, reused: req.reusedSocket }),
+        );
+      },
+    );
+    req.on('error', (err: NodeJS.ErrnoException) =>
+      resolve({ ...base, error: err.code ?? err.message, reused: req.reusedSocket }),
+    );
     req.end(`request ${id}`);
   });
 }
@@ -38,11 +46,26 @@ function post(url: string, agent: Agent, id: number, idleGapMs: number): Promise
 async function modeEnv(mode: string): Promise<{ env: Record<string, string>; path: string }> {
   if (mode !== 'http') return { env: { mode, fprocess: 'cat' }, path: '/' };
   const port = await freePort();
-  return { env: { mode, fprocess: fixture('upstreams/upstream'), upstream_url: `http://127.0.0.1:${port}`, PORT: String(port) }, path: '/echo-body' };
+  return {
+    env: {
+      mode,
+      fprocess: fixture('upstreams/upstream'),
+      upstream_url: `http://127.0.0.1:${port}`,
+      PORT: String(port),
+    },
+    path: '/echo-body',
+  };
 }
 
 /** One run: 20 keep-alive clients POST in a loop, SIGTERM, and every request is either refused or answered in full. */
-async function drainOnce(mode: string): Promise<{ accepted: number; answered: number; refused: number; lateClients: number; lost: string[]; exitCode: number | string }> {
+async function drainOnce(mode: string): Promise<{
+  accepted: number;
+  answered: number;
+  refused: number;
+  lateClients: number;
+  lost: string[];
+  exitCode: number | string;
+}> {
   const { env, path } = await modeEnv(mode);
   const wd = await startBinary({ ...env, healthcheck_interval: '50ms', TMPDIR: makeTmpDir() });
   let exited = false;
@@ -72,7 +95,9 @@ async function drainOnce(mode: string): Promise<{ accepted: number; answered: nu
   const exitCode = await withTimeout(wd.exited, 8000, 'the watchdog to exit');
   await withTimeout(load, 3000, 'the clients to stop');
   // The access log names every request the watchdog accepted, with the status it logged.
-  const accepted = new Map([...wd.stderr.matchAll(/POST \/(?:echo-body)?\?id=(\d+) - (\d+) /g)].map((m) => [Number(m[1]), m[2]]));
+  const accepted = new Map(
+    [...wd.stderr.matchAll(/POST \/(?:echo-body)?\?id=(\d+) - (\d+) /g)].map((m) => [Number(m[1]), m[2]]),
+  );
   const lost: string[] = [];
   let refused = 0;
   let lateClients = 0;
@@ -87,7 +112,14 @@ async function drainOnce(mode: string): Promise<{ accepted: number; answered: nu
     else if (o.reused && o.idleGapMs >= IDLE_SWEEP_GRACE_MS) lateClients++;
     else lost.push(`${what} after ${Math.round(o.idleGapMs)} ms idle`);
   }
-  return { accepted: accepted.size, answered: outcomes.filter((o) => o.status === 200).length, refused, lateClients, lost, exitCode };
+  return {
+    accepted: accepted.size,
+    answered: outcomes.filter((o) => o.status === 200).length,
+    refused,
+    lateClients,
+    lost,
+    exitCode,
+  };
 }
 
 describe('SIGTERM while 20 keep-alive clients POST in a loop', () => {
@@ -102,7 +134,9 @@ describe('SIGTERM while 20 keep-alive clients POST in a loop', () => {
         lost: runs.flatMap((r) => r.lost),
       });
       expect(runs.every((r) => r.answered > CLIENTS)).toBe(true);
-      expect(runs.map((r) => ({ exitCode: r.exitCode, lost: r.lost }))).toEqual(runs.map(() => ({ exitCode: 0, lost: [] })));
+      expect(runs.map((r) => ({ exitCode: r.exitCode, lost: r.lost }))).toEqual(
+        runs.map(() => ({ exitCode: 0, lost: [] })),
+      );
     });
   }
 });

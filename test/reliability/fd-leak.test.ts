@@ -36,7 +36,9 @@ function oneRequest(url: string, abort: boolean): Promise<'ok' | 'aborted' | 'fa
 }
 
 describe('fork requests with aborting clients', () => {
-  it(`returns to the fd baseline with no child or zombie left after ${REQUESTS} requests, every 5th aborted mid-request`, { timeout: 150_000 }, async () => {
+  it(`returns to the fd baseline with no child or zombie left after ${REQUESTS} requests, every 5th aborted mid-request`, {
+    timeout: 150_000,
+  }, async () => {
     const wd = await startWatchdog({ fprocess: 'cat' });
     // Warm up once so lazily opened fds (pipes, timers) are part of the baseline.
     await oneRequest(wd.url, false);
@@ -57,7 +59,12 @@ describe('fork requests with aborting clients', () => {
     await until(() => childrenOf(process.pid).length === 0, 3000, 'every function process (and zombie) to be gone');
     await until(() => wd.watchdog.inFlight === 0, 3000, 'no request in flight');
     await until(() => Math.abs(fdCount('self') - baseline) <= 5, 3000, `fds back to the baseline of ${baseline}`);
-    report(`${REQUESTS} fork requests, every 5th client aborts mid-request`, { ...outcomes, fdBaseline: baseline, fdAfter: fdCount('self'), children: childrenOf(process.pid).length });
+    report(`${REQUESTS} fork requests, every 5th client aborts mid-request`, {
+      ...outcomes,
+      fdBaseline: baseline,
+      fdAfter: fdCount('self'),
+      children: childrenOf(process.pid).length,
+    });
     expect(Math.abs(fdCount('self') - baseline)).toBeLessThanOrEqual(5);
   });
 });

@@ -11,11 +11,27 @@ import { childrenOf, until } from '../helpers/process.js';
 const HOST = 'Host: 127.0.0.1\r\n';
 
 const CASES: Array<[string, Array<string | Buffer>]> = [
-  ['an invalid chunk size', [`POST /bad-chunk HTTP/1.1\r\n${HOST}Transfer-Encoding: chunked\r\n\r\nZZ\r\nabc\r\n0\r\n\r\n`]],
-  ['both Content-Length and Transfer-Encoding', [`POST /cl-te HTTP/1.1\r\n${HOST}Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`]],
-  ['two different Content-Length headers', [`POST /cl-cl HTTP/1.1\r\n${HOST}Content-Length: 1\r\nContent-Length: 2\r\n\r\nab`]],
+  [
+    'an invalid chunk size',
+    [`POST /bad-chunk HTTP/1.1\r\n${HOST}Transfer-Encoding: chunked\r\n\r\nZZ\r\nabc\r\n0\r\n\r\n`],
+  ],
+  [
+    'both Content-Length and Transfer-Encoding',
+    [`POST /cl-te HTTP/1.1\r\n${HOST}Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`],
+  ],
+  [
+    'two different Content-Length headers',
+    [`POST /cl-cl HTTP/1.1\r\n${HOST}Content-Length: 1\r\nContent-Length: 2\r\n\r\nab`],
+  ],
   ['a NUL byte in a header value', [`GET /nul HTTP/1.1\r\n${HOST}X-Evil: a\0b\r\n\r\n`]],
-  ['2 MiB of headers', [`GET /big HTTP/1.1\r\n${HOST}`, ...Array.from({ length: 32 }, (_, i) => `X-Pad-${i}: ${'p'.repeat(64 * 1024)}\r\n`), '\r\n']],
+  [
+    '2 MiB of headers',
+    [
+      `GET /big HTTP/1.1\r\n${HOST}`,
+      ...Array.from({ length: 32 }, (_, i) => `X-Pad-${i}: ${'p'.repeat(64 * 1024)}\r\n`),
+      '\r\n',
+    ],
+  ],
   ['a garbage request line', ['HELLO THERE\r\n\r\n']],
   ['a control character in the request target', [`GET /a\x01b HTTP/1.1\r\n${HOST}\r\n`]],
   ['no Host header in HTTP/1.1', ['GET /no-host HTTP/1.1\r\n\r\n']],
@@ -28,7 +44,10 @@ describe('hostile input', () => {
     const wd = await startWatchdog({ fprocess: fixture('record-call'), CALLS_FILE: calls });
     const r = await withTimeout(rawExchange(wd.port, parts), 3000, 'the raw exchange');
     report(`hostile input: ${name}`, { status: r.status ?? 'closed' });
-    expect(r.status === undefined ? r.closed : r.status >= 400 && r.status < 500, `got ${JSON.stringify(r.response.slice(0, 200))}`).toBe(true);
+    expect(
+      r.status === undefined ? r.closed : r.status >= 400 && r.status < 500,
+      `got ${JSON.stringify(r.response.slice(0, 200))}`,
+    ).toBe(true);
     await until(() => wd.watchdog.inFlight === 0, 2000, 'no request left in flight');
     const health = await send(`${wd.url}/_/health`);
     expect(health.status).toBe(200);
@@ -41,7 +60,14 @@ describe('hostile input', () => {
   it('cuts a request whose bad chunk arrives after the function started, and ends the process', async () => {
     const wd = await startWatchdog({ fprocess: 'cat' });
     const r = await withTimeout(
-      rawExchange(wd.port, [`POST /late-bad-chunk HTTP/1.1\r\n${HOST}Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n`, 'ZZ\r\nxyz\r\n0\r\n\r\n'], { gapMs: 100 }),
+      rawExchange(
+        wd.port,
+        [
+          `POST /late-bad-chunk HTTP/1.1\r\n${HOST}Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n`,
+          'ZZ\r\nxyz\r\n0\r\n\r\n',
+        ],
+        { gapMs: 100 },
+      ),
       3000,
       'the raw exchange',
     );

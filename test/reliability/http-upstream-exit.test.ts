@@ -22,9 +22,17 @@ function call(url: string, path: string, agent: Agent, started: number): Promise
     const req = request(`${url}${path}`, { agent }, (res) => {
       res.resume();
       res.on('end', () => resolve({ ...base, tookMs: performance.now() - t0, status: res.statusCode as number }));
-      res.on('error', (err: NodeJS.ErrnoException) => resolve({ ...base, tookMs: performance.now() - t0, error: err.code ?? err.message }));
+      res.on('error', (err: NodeJS.ErrnoException) =>
+        resolve({ ...base, tookMs: performance.now() - t0, error: err.code ?? err.message }),
+      );
     });
-    req.on('error', (err: NodeJS.ErrnoException) => resolve({ ...base, tookMs: performance.now() - t0, error: `${err.code ?? err.message}${req.reusedSocket ? ' on a reused socket' : ''}` }));
+    req.on('error', (err: NodeJS.ErrnoException) =>
+      resolve({
+        ...base,
+        tookMs: performance.now() - t0,
+        error: `${err.code ?? err.message}${req.reusedSocket ? ' on a reused socket' : ''}`,
+      }),
+    );
     req.end();
   });
 }
@@ -83,7 +91,9 @@ describe('http mode when the upstream exits under load', () => {
     expect(Math.max(...outcomes.map((o) => o.tookMs))).toBeLessThan(3000);
     // Which requests the upstream still held when it died is the watchdog's knowledge, not the client's clock
     // (a loaded machine delays the client): every answer is a full 200 from before the death, a 502, or a 503 after it.
-    expect(outcomes.filter((o) => o.status !== undefined && ![200, 502, 503].includes(o.status)).map((o) => o.status)).toEqual([]);
+    expect(
+      outcomes.filter((o) => o.status !== undefined && ![200, 502, 503].includes(o.status)).map((o) => o.status),
+    ).toEqual([]);
     expect(outcomes.filter((o) => o.status === 502).length).toBeGreaterThan(0);
     // Nothing is reset unanswered: a request either gets a status or finds the port closed.
     expect(errors.map((o) => o.error).filter((e) => e !== 'ECONNREFUSED')).toEqual([]);

@@ -30,7 +30,11 @@ describe('max_inflight under a burst', () => {
     const results = await withTimeout(Promise.all(all), 5000, '40 requests');
     clearInterval(sampler);
     const statuses = results.map((r) => r.status);
-    report('max_inflight=5 with 40 concurrent slow requests', { maxChildren, ok: statuses.filter((s) => s === 200).length, tooMany: statuses.filter((s) => s === 429).length });
+    report('max_inflight=5 with 40 concurrent slow requests', {
+      maxChildren,
+      ok: statuses.filter((s) => s === 200).length,
+      tooMany: statuses.filter((s) => s === 429).length,
+    });
     expect(statuses.filter((s) => s === 200)).toHaveLength(5);
     expect(statuses.filter((s) => s === 429)).toHaveLength(35);
     expect(maxChildren).toBeGreaterThan(0);

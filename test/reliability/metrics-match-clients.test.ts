@@ -12,7 +12,9 @@ interface LoadResult {
   errors: number;
   statusCodeStats?: Record<string, { count: number }>;
 }
-const autocannon = createRequire(import.meta.url)('autocannon') as (options: Record<string, unknown>) => Promise<LoadResult>;
+const autocannon = createRequire(import.meta.url)('autocannon') as (
+  options: Record<string, unknown>,
+) => Promise<LoadResult>;
 
 beforeAll(() => ensureBinary(), 120_000);
 
@@ -21,14 +23,21 @@ const REQUESTS = 2000;
 /** http_requests_total by code. */
 function codes(metrics: string): Record<string, number> {
   const out: Record<string, number> = {};
-  for (const m of metrics.matchAll(/^http_requests_total\{[^}]*code="(\d+)"[^}]*\} (\d+)$/gm)) out[m[1] as string] = (out[m[1] as string] ?? 0) + Number(m[2]);
+  for (const m of metrics.matchAll(/^http_requests_total\{[^}]*code="(\d+)"[^}]*\} (\d+)$/gm))
+    out[m[1] as string] = (out[m[1] as string] ?? 0) + Number(m[2]);
   return out;
 }
 
 describe('metrics under load', () => {
   it(`count exactly what the clients saw: ${REQUESTS} requests at 20 connections on cat, streaming`, async () => {
     const metricsPort = await freePort();
-    const wd = await startBinary({ fprocess: 'cat', metrics_port: String(metricsPort), TMPDIR: makeTmpDir(), healthcheck_interval: '0', PATH: process.env.PATH ?? '/usr/bin:/bin' });
+    const wd = await startBinary({
+      fprocess: 'cat',
+      metrics_port: String(metricsPort),
+      TMPDIR: makeTmpDir(),
+      healthcheck_interval: '0',
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+    });
     await wd.waitReady();
     const result = await autocannon({ url: wd.url, method: 'POST', body: 'hello', connections: 20, amount: REQUESTS });
     const seen: Record<string, number> = {};
@@ -47,7 +56,14 @@ describe('metrics under load', () => {
   it('a function that exits 0 while its output is still held open is a success in streaming mode', async () => {
     const metricsPort = await freePort();
     const pidFile = `${makeTmpDir()}/bg.pid`;
-    const wd = await startBinary({ fprocess: fixture('background-holds-output'), PID_FILE: pidFile, metrics_port: String(metricsPort), TMPDIR: makeTmpDir(), healthcheck_interval: '0', PATH: process.env.PATH ?? '/usr/bin:/bin' });
+    const wd = await startBinary({
+      fprocess: fixture('background-holds-output'),
+      PID_FILE: pidFile,
+      metrics_port: String(metricsPort),
+      TMPDIR: makeTmpDir(),
+      healthcheck_interval: '0',
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+    });
     await wd.waitReady();
     const res = await withTimeout(send(wd.url, { method: 'POST', body: 'x' }), 3000, 'the call');
     expect(res.status).toBe(200);

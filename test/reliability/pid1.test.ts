@@ -34,7 +34,14 @@ describe('running as PID 1', () => {
   });
 
   it('reaps the short-lived orphans of 50 requests, keeps exit codes, and still exits 0 on SIGTERM', async () => {
-    const wd = await startBinary({ fprocess: `${fixture('leave-orphans')} ${ORPHANS_PER_REQUEST}`, healthcheck_interval: '0', TMPDIR: makeTmpDir() }, { prefix: prefix as string[] });
+    const wd = await startBinary(
+      {
+        fprocess: `${fixture('leave-orphans')} ${ORPHANS_PER_REQUEST}`,
+        healthcheck_interval: '0',
+        TMPDIR: makeTmpDir(),
+      },
+      { prefix: prefix as string[] },
+    );
     // The reaper loads right after ready.
     await until(() => wd.stderr.includes('Reaping orphaned processes as PID 1'), 2000, 'the reaper to load');
     const statuses = await drive(wd.url, REQUESTS);
@@ -47,14 +54,26 @@ describe('running as PID 1', () => {
     const zombiesAfter = zombieChildren(wd.pid).length;
     process.kill(wd.pid, 'SIGTERM');
     const code = await withTimeout(wd.exited, 5000, 'the watchdog to exit after SIGTERM');
-    report('running as PID 1, 50 requests each leaving 2 short-lived orphans', { requests: REQUESTS, orphans: REQUESTS * ORPHANS_PER_REQUEST, zombiesAfter, exitCodeAfterSigterm: code });
+    report('running as PID 1, 50 requests each leaving 2 short-lived orphans', {
+      requests: REQUESTS,
+      orphans: REQUESTS * ORPHANS_PER_REQUEST,
+      zombiesAfter,
+      exitCodeAfterSigterm: code,
+    });
     expect(code).toBe(0);
     expect(wd.stderr).toContain('Exiting.');
   });
 
   it('reaps orphans inside the single-file binary too, with the addon it carries as an asset', async () => {
     ensureBinary();
-    const wd = await startBinary({ fprocess: `${fixture('leave-orphans')} ${ORPHANS_PER_REQUEST}`, healthcheck_interval: '0', TMPDIR: makeTmpDir() }, { prefix: prefix as string[], executable: BINARY });
+    const wd = await startBinary(
+      {
+        fprocess: `${fixture('leave-orphans')} ${ORPHANS_PER_REQUEST}`,
+        healthcheck_interval: '0',
+        TMPDIR: makeTmpDir(),
+      },
+      { prefix: prefix as string[], executable: BINARY },
+    );
     await until(() => wd.stderr.includes('Reaping orphaned processes as PID 1 ('), 2000, 'the reaper to load');
     expect(wd.stderr).toContain('Reaping orphaned processes as PID 1 (asset reaper.node)');
     const statuses = await drive(wd.url, 20);
@@ -65,7 +84,10 @@ describe('running as PID 1', () => {
   });
 
   it('leaves the processes it started alone: 100 concurrent requests as PID 1 all get their exit status', async () => {
-    const wd = await startBinary({ fprocess: `${fixture('exit-code')} 3 quiet`, healthcheck_interval: '0', TMPDIR: makeTmpDir() }, { prefix: prefix as string[] });
+    const wd = await startBinary(
+      { fprocess: `${fixture('exit-code')} 3 quiet`, healthcheck_interval: '0', TMPDIR: makeTmpDir() },
+      { prefix: prefix as string[] },
+    );
     const texts: string[] = [];
     let next = 0;
     const worker = async (): Promise<void> => {
@@ -82,11 +104,17 @@ describe('running as PID 1', () => {
     copyFileSync(BUNDLE, script);
     // The packages kept out of the bundle go along (dist/chunks), the addons do not.
     cpSync(join(dirname(BUNDLE), 'chunks'), join(dir, 'chunks'), { recursive: true });
-    const wd = await startBinary({ fprocess: `${fixture('leave-orphans')} 1`, healthcheck_interval: '0', TMPDIR: makeTmpDir() }, { prefix: prefix as string[], script });
+    const wd = await startBinary(
+      { fprocess: `${fixture('leave-orphans')} 1`, healthcheck_interval: '0', TMPDIR: makeTmpDir() },
+      { prefix: prefix as string[], script },
+    );
     await until(() => /running as PID 1 without the zombie reaper/.test(wd.stderr), 2000, 'the reaper warning');
     await drive(wd.url, 5);
     await until(() => zombieChildren(wd.pid).length >= 5, 3000, 'the orphans to become zombies');
-    report('running as PID 1 without the reaper addon (control)', { requests: 5, zombies: zombieChildren(wd.pid).length });
+    report('running as PID 1 without the reaper addon (control)', {
+      requests: 5,
+      zombies: zombieChildren(wd.pid).length,
+    });
     expect(procStat(wd.pid)?.state).not.toBe('Z');
   });
 });

@@ -14,7 +14,11 @@ export interface RawResult {
  * Writes `parts` to a new connection (each part in its own write, `gapMs` apart) and collects the
  * answer until the server closes the connection or `waitMs` passes.
  */
-export function rawExchange(port: number, parts: Array<string | Buffer>, options: { gapMs?: number; waitMs?: number } = {}): Promise<RawResult> {
+export function rawExchange(
+  port: number,
+  parts: Array<string | Buffer>,
+  options: { gapMs?: number; waitMs?: number } = {},
+): Promise<RawResult> {
   const { gapMs = 0, waitMs = 1500 } = options;
   return new Promise((resolve) => {
     const socket = connect(port, '127.0.0.1');

@@ -13,7 +13,9 @@ interface LoadResult {
   errors: number;
   non2xx: number;
 }
-const autocannon = createRequire(import.meta.url)('autocannon') as (options: Record<string, unknown>) => Promise<LoadResult>;
+const autocannon = createRequire(import.meta.url)('autocannon') as (
+  options: Record<string, unknown>,
+) => Promise<LoadResult>;
 
 beforeAll(() => ensureBinary(), 120_000);
 
@@ -24,12 +26,19 @@ const BOUND_MB = 10;
 
 const rssMb = (pid: number): number => memoryKiB(pid).rss / 1024;
 /** The anonymous part of RSS (the heaps; the rest is the binary's own pages, shared with the page cache). */
-const anonMb = (pid: number): number => Number(/^RssAnon:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]) / 1024;
+const anonMb = (pid: number): number =>
+  Number(/^RssAnon:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]) / 1024;
 
 describe('memory after a load', () => {
   for (const mode of ['streaming', 'serializing'] as const) {
     it(`${mode}: RSS returns within ${BOUND_MB} MB of idle ${SETTLE_MS} ms after ${REQUESTS} requests on cat`, async () => {
-      const wd = await startBinary({ mode, fprocess: 'cat', TMPDIR: makeTmpDir(), healthcheck_interval: '0', PATH: process.env.PATH ?? '/usr/bin:/bin' });
+      const wd = await startBinary({
+        mode,
+        fprocess: 'cat',
+        TMPDIR: makeTmpDir(),
+        healthcheck_interval: '0',
+        PATH: process.env.PATH ?? '/usr/bin:/bin',
+      });
       await wd.waitReady();
       const pid = wd.child.pid as number;
       // Idle as a replica that has served: a few requests touch the binary's code for the request path.
@@ -37,13 +46,25 @@ describe('memory after a load', () => {
       await new Promise((r) => setTimeout(r, 1200));
       const idle = rssMb(pid);
       const idleAnon = anonMb(pid);
-      const result = await autocannon({ url: wd.url, method: 'POST', body: 'hello', connections: 20, amount: REQUESTS });
+      const result = await autocannon({
+        url: wd.url,
+        method: 'POST',
+        body: 'hello',
+        connections: 20,
+        amount: REQUESTS,
+      });
       expect(result.errors + result.non2xx).toBe(0);
       const loaded = rssMb(pid);
       await new Promise((r) => setTimeout(r, SETTLE_MS));
       const settled = rssMb(pid);
       const settledAnon = anonMb(pid);
-      const figures = { idleMb: Math.round(idle), afterLoadMb: Math.round(loaded), settledMb: Math.round(settled), idleAnonMb: Math.round(idleAnon), settledAnonMb: Math.round(settledAnon) };
+      const figures = {
+        idleMb: Math.round(idle),
+        afterLoadMb: Math.round(loaded),
+        settledMb: Math.round(settled),
+        idleAnonMb: Math.round(idleAnon),
+        settledAnonMb: Math.round(settledAnon),
+      };
       report(`rss after load (${mode})`, figures);
       expect(settled - idle, JSON.stringify(figures)).toBeLessThan(BOUND_MB);
       expect(settledAnon - idleAnon, JSON.stringify(figures)).toBeLessThan(BOUND_MB / 2);

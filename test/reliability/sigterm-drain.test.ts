@@ -32,17 +32,29 @@ function call(url: string, agent: Agent, id: number, started: number, idleGapMs:
       const headersAtMs = performance.now() - started;
       res.setEncoding('utf8');
       res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ ...outcome, headersAtMs, status: res.statusCode as number, body, connection: res.headers.connection as string }));
+      res.on('end', () =>
+        resolve({
+          ...outcome,
+          headersAtMs,
+          status: res.statusCode as number,
+          body,
+          connection: res.headers.connection as string,
+        }),
+      );
       res.on('error', (err: NodeJS.ErrnoException) => resolve({ ...outcome, error: err.code ?? err.message }));
     });
     // A reset on a reused keep-alive socket is the server's doing; on a fresh one it is the accept queue at the listener close.
-    req.on('error', (err: NodeJS.ErrnoException) => resolve({ ...outcome, error: `${err.code ?? err.message}${req.reusedSocket ? ' on a reused socket' : ''}` }));
+    req.on('error', (err: NodeJS.ErrnoException) =>
+      resolve({ ...outcome, error: `${err.code ?? err.message}${req.reusedSocket ? ' on a reused socket' : ''}` }),
+    );
     req.end('x');
   });
 }
 
 /** One keep-alive request on a raw socket, then idle: resolves once the server closes the socket. */
-function idleKeepAliveClient(port: number): Promise<{ ended: boolean; error: string | undefined; responses: number; complete: boolean }> {
+function idleKeepAliveClient(
+  port: number,
+): Promise<{ ended: boolean; error: string | undefined; responses: number; complete: boolean }> {
   return new Promise((resolve) => {
     const socket = connect(port, '127.0.0.1');
     let received = '';
@@ -57,13 +69,24 @@ function idleKeepAliveClient(port: number): Promise<{ ended: boolean; error: str
     });
     socket.on('error', (err: NodeJS.ErrnoException) => (error = err.code ?? err.message));
     // The answer is chunked (streaming mode): one complete response and nothing after it.
-    socket.on('close', () => resolve({ ended, error, responses: received.split('HTTP/1.1 ').length - 1, complete: received.endsWith('\r\n0\r\n\r\n') }));
+    socket.on('close', () =>
+      resolve({
+        ended,
+        error,
+        responses: received.split('HTTP/1.1 ').length - 1,
+        complete: received.endsWith('\r\n0\r\n\r\n'),
+      }),
+    );
   });
 }
 
 describe('SIGTERM under keep-alive load', () => {
   it('answers every accepted request in full, says Connection: close once draining, and exits 0', async () => {
-    const wd = await startBinary({ fprocess: fixture('early-or-late-output'), healthcheck_interval: '2s', TMPDIR: makeTmpDir() });
+    const wd = await startBinary({
+      fprocess: fixture('early-or-late-output'),
+      healthcheck_interval: '2s',
+      TMPDIR: makeTmpDir(),
+    });
     const started = performance.now();
     let exited = false;
     void wd.exited.then(() => (exited = true));
@@ -86,7 +109,11 @@ describe('SIGTERM under keep-alive load', () => {
     const load = Promise.all(Array.from({ length: CLIENTS }, client));
     const idle = idleKeepAliveClient(wd.port);
     // SIGTERM once every client has had an answer and the idle client sits idle after its own (not after a fixed sleep).
-    await until(() => outcomes.length >= CLIENTS && wd.stderr.includes('POST /?id=idle - '), 5000, 'the load to run on every connection');
+    await until(
+      () => outcomes.length >= CLIENTS && wd.stderr.includes('POST /?id=idle - '),
+      5000,
+      'the load to run on every connection',
+    );
     const sigtermAtMs = performance.now() - started;
     process.kill(wd.pid, 'SIGTERM');
     const code = await withTimeout(wd.exited, 6000, 'the watchdog to exit');
@@ -100,7 +127,9 @@ describe('SIGTERM under keep-alive load', () => {
     const complete = outcomes.filter((o) => o.status === 200 && o.body === expected(o.id));
     const errors = outcomes.filter((o) => o.error !== undefined);
     // Once an answer saying Connection: close has arrived the drain has begun: every request sent after that must hear it too.
-    const firstClose = Math.min(...complete.filter((o) => o.connection === 'close').map((o) => o.headersAtMs ?? Infinity));
+    const firstClose = Math.min(
+      ...complete.filter((o) => o.connection === 'close').map((o) => o.headersAtMs ?? Infinity),
+    );
     const refused = errors.filter((o) => o.error === 'ECONNREFUSED' || o.error === 'ECONNRESET');
     // A client that itself sat idle past the grace (a starved test process) had an idle socket: closing it was right.
     const lateClients = errors.filter((o) => !refused.includes(o) && o.idleGapMs >= IDLE_SWEEP_GRACE_MS);
@@ -122,11 +151,22 @@ describe('SIGTERM under keep-alive load', () => {
       unlogged: complete.filter((o) => !accepted.has(o.id)).map((o) => o.id),
       // Failures other than a connection refused (or reset in the accept queue) once the listener closed,
       // or a reset of a socket its client had left idle past the grace.
-      otherErrors: others.map((o) => `${o.error} at ${Math.round(o.sentAtMs - sigtermAtMs)}ms after ${Math.round(o.idleGapMs)}ms idle`),
-      keepAliveAfterDrainBegan: complete.filter((o) => o.sentAtMs > firstClose && o.connection !== 'close').map((o) => o.id),
+      otherErrors: others.map(
+        (o) => `${o.error} at ${Math.round(o.sentAtMs - sigtermAtMs)}ms after ${Math.round(o.idleGapMs)}ms idle`,
+      ),
+      keepAliveAfterDrainBegan: complete
+        .filter((o) => o.sentAtMs > firstClose && o.connection !== 'close')
+        .map((o) => o.id),
       // A keep-alive client that sat idle is closed with a FIN, not reset, after one complete answer.
       idleClient,
-    }).toEqual({ exitCode: 0, lost: [], unlogged: [], otherErrors: [], keepAliveAfterDrainBegan: [], idleClient: { ended: true, error: undefined, responses: 1, complete: true } });
+    }).toEqual({
+      exitCode: 0,
+      lost: [],
+      unlogged: [],
+      otherErrors: [],
+      keepAliveAfterDrainBegan: [],
+      idleClient: { ended: true, error: undefined, responses: 1, complete: true },
+    });
     expect(Number.isFinite(firstClose)).toBe(true);
   });
 });

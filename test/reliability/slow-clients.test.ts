@@ -38,7 +38,13 @@ describe('slow clients beside normal traffic', () => {
     // The built binary, so the slow clients here do not share an event loop with the watchdog.
     const wd = await startBinary({ fprocess: 'cat', read_timeout: '2s', TMPDIR: makeTmpDir() });
     const slow = Array.from({ length: SLOW_CLIENTS }, (_, i) =>
-      trickle(wd.port, i % 2 === 0 ? 'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n' : 'POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000\r\n\r\n', i % 2 === 0 ? 'X-Slow: 1\r\n' : 'b'),
+      trickle(
+        wd.port,
+        i % 2 === 0
+          ? 'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n'
+          : 'POST / HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000\r\n\r\n',
+        i % 2 === 0 ? 'X-Slow: 1\r\n' : 'b',
+      ),
     );
     let stop = false;
     const normal: number[] = [];
@@ -49,7 +55,11 @@ describe('slow clients beside normal traffic', () => {
         await new Promise((r) => setTimeout(r, 20));
       }
     })();
-    const closedAfterMs = await withTimeout(Promise.all(slow), 2 * READ_TIMEOUT_MS + 2000, 'the slow sockets to be closed');
+    const closedAfterMs = await withTimeout(
+      Promise.all(slow),
+      2 * READ_TIMEOUT_MS + 2000,
+      'the slow sockets to be closed',
+    );
     stop = true;
     await withTimeout(traffic, 2000, 'normal traffic to stop');
     report('100 clients trickling headers or body (read_timeout=2s) beside normal traffic', {

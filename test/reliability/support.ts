@@ -66,13 +66,18 @@ export interface BinaryOptions {
 export async function startBinary(env: Record<string, string>, options: BinaryOptions = {}): Promise<RunningBinary> {
   await ensureBundle();
   const prefix = options.prefix ?? [];
-  const argv = [...prefix, ...(options.executable !== undefined ? [options.executable] : [process.execPath, options.script ?? BUNDLE])];
+  const argv = [
+    ...prefix,
+    ...(options.executable !== undefined ? [options.executable] : [process.execPath, options.script ?? BUNDLE]),
+  ];
   const child = spawn(argv[0] as string, argv.slice(1), {
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', port: '0', metrics_port: '0', log_format: 'text', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
   });
-  const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));
+  const exited = new Promise<number | string>((resolve) =>
+    child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)),
+  );
   let pid = child.pid as number;
   onTestFinished(async () => {
     if (child.exitCode !== null || child.signalCode !== null) return;

@@ -19,7 +19,7 @@ describe('addon file kept across starts', () => {
     expect(readdirSync(dir)).toEqual([first.slice(dir.length + 1)]);
   });
 
-  it('finds the same file when the content id comes from the build (the binary\'s addon-ids.json)', () => {
+  it("finds the same file when the content id comes from the build (the binary's addon-ids.json)", () => {
     const dir = makeTmpDir('fwd-addon-');
     const bytes = Buffer.from('some addon');
     const first = addonFile(bytes, 'spawn.node', dir, uid);

@@ -36,7 +36,13 @@ describe('the API key check', () => {
   });
 
   it('refuses prefixes, suffixes, other schemes and an empty Bearer', () => {
-    for (const headers of [{ 'X-Api-Key': 'secret-ke' } as Record<string, string>, { 'X-Api-Key': 'secret-key2' }, { Authorization: 'Basic secret-key' }, { Authorization: 'Bearer ' }, { Authorization: 'secret-key' }]) {
+    for (const headers of [
+      { 'X-Api-Key': 'secret-ke' } as Record<string, string>,
+      { 'X-Api-Key': 'secret-key2' },
+      { Authorization: 'Basic secret-key' },
+      { Authorization: 'Bearer ' },
+      { Authorization: 'secret-key' },
+    ]) {
       const verdict = check(request(headers));
       expect(verdict, JSON.stringify(headers)).toBeInstanceOf(WatchdogError);
       expect(verdict?.status).toBe(401);

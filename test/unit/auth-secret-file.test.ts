@@ -25,7 +25,12 @@ describe('secret files', () => {
     const { logger, sink } = quietLogger();
     let now = 1000;
     let derived = 0;
-    const file = createSecretFile(mount.path, 'key', { logger, recheckMs: 250, now: () => now, derive: (b) => (derived++, b.toString()) });
+    const file = createSecretFile(mount.path, 'key', {
+      logger,
+      recheckMs: 250,
+      now: () => now,
+      derive: (b) => (derived++, b.toString()),
+    });
     expect(file.current()).toEqual({ ok: true, value: 'one' });
     mount.rotate({ key: 'two' });
     now += 100;
@@ -54,8 +59,14 @@ describe('secret files', () => {
   it('fails closed on a missing or whitespace-only file', () => {
     const mount = createSecretMount({ blank: ' \n' });
     const { logger, sink } = quietLogger();
-    expect(createSecretFile(mount.path, 'blank', { logger, derive: (b) => b }).current()).toEqual({ ok: false, problem: 'is empty' });
-    expect(createSecretFile(mount.path, 'absent', { logger, derive: (b) => b }).current()).toEqual({ ok: false, problem: 'not found' });
+    expect(createSecretFile(mount.path, 'blank', { logger, derive: (b) => b }).current()).toEqual({
+      ok: false,
+      problem: 'is empty',
+    });
+    expect(createSecretFile(mount.path, 'absent', { logger, derive: (b) => b }).current()).toEqual({
+      ok: false,
+      problem: 'not found',
+    });
     expect(sink.text).toContain('secret "absent"');
   });
 });
@@ -65,7 +76,9 @@ describe('the start-up secret check', () => {
 
   it('passes when every secret is there', () => {
     const mount = createSecretMount({ db: 'x', key: 'k' });
-    expect(checkSecrets({ ...base, secretMountPath: mount.path, secrets: ['db'], authApiKeySecret: 'key' })).toBeUndefined();
+    expect(
+      checkSecrets({ ...base, secretMountPath: mount.path, secrets: ['db'], authApiKeySecret: 'key' }),
+    ).toBeUndefined();
   });
 
   it('names every missing, unreadable or empty secret at once', () => {
@@ -94,6 +107,8 @@ describe('the start-up secret check', () => {
     const dir = makeTmpDir();
     writeFileSync(join(dir, 'locked'), 'x');
     chmodSync(join(dir, 'locked'), 0o000);
-    expect(checkSecrets({ ...base, secretMountPath: dir, secrets: ['locked'] })).toContain('locked (not readable (permission denied))');
+    expect(checkSecrets({ ...base, secretMountPath: dir, secrets: ['locked'] })).toContain(
+      'locked (not readable (permission denied))',
+    );
   });
 });

@@ -1,6 +1,15 @@
 import type { IncomingMessage } from 'node:http';
 import { describe, expect, it } from 'vitest';
-import { buildCgiEnv, canonicalHeaderKey, cgiName, isProxyVariable, rfc3875BaseEnv, rfc3875Variables, splitHost, splitTarget } from '../../src/process/cgi-env.js';
+import {
+  buildCgiEnv,
+  canonicalHeaderKey,
+  cgiName,
+  isProxyVariable,
+  rfc3875BaseEnv,
+  rfc3875Variables,
+  splitHost,
+  splitTarget,
+} from '../../src/process/cgi-env.js';
 
 /** The parts of an IncomingMessage buildCgiEnv reads. */
 function req(method: string, url: string, rawHeaders: string[]): IncomingMessage {
@@ -41,7 +50,20 @@ describe('splitTarget', () => {
 
 describe('buildCgiEnv', () => {
   it('matches the of-watchdog verified example: first value wins, raw query, decoded path, no Host', () => {
-    const env = buildCgiEnv(BASE, req('POST', '/a%20b/c?x=%20y&z', ['Host', 'example.com:8080', 'Content-Length', '2', 'X-Multi', 'one', 'X-Multi', 'two']), { classic: false });
+    const env = buildCgiEnv(
+      BASE,
+      req('POST', '/a%20b/c?x=%20y&z', [
+        'Host',
+        'example.com:8080',
+        'Content-Length',
+        '2',
+        'X-Multi',
+        'one',
+        'X-Multi',
+        'two',
+      ]),
+      { classic: false },
+    );
     expect(httpVars(env)).toEqual({
       Http_Content_Length: '2',
       Http_X_Multi: 'one',
@@ -59,7 +81,11 @@ describe('buildCgiEnv', () => {
   });
 
   it('uses canonical names whatever the client casing, the first line of a repeated header winning', () => {
-    const env = buildCgiEnv(BASE, req('GET', '/', ['x-custom-header', 'a', 'X-CUSTOM-HEADER', 'b', 'x_custom-header', 'c']), { classic: false });
+    const env = buildCgiEnv(
+      BASE,
+      req('GET', '/', ['x-custom-header', 'a', 'X-CUSTOM-HEADER', 'b', 'x_custom-header', 'c']),
+      { classic: false },
+    );
     expect(env.Http_X_Custom_Header).toBe('a');
     expect(env.Http_X_custom_Header).toBe('c');
   });
@@ -70,7 +96,9 @@ describe('buildCgiEnv', () => {
   });
 
   it('does not let a Query, Path or Method header pose as the request (Q22)', () => {
-    const env = buildCgiEnv(BASE, req('GET', '/real', ['Query', 'spoof', 'Path', '/fake', 'Method', 'DELETE']), { classic: false });
+    const env = buildCgiEnv(BASE, req('GET', '/real', ['Query', 'spoof', 'Path', '/fake', 'Method', 'DELETE']), {
+      classic: false,
+    });
     expect(env.Http_Query).toBeUndefined();
     expect(env.Http_Path).toBe('/real');
     expect(env.Http_Method).toBe('GET');
@@ -79,12 +107,21 @@ describe('buildCgiEnv', () => {
   });
 
   it('adds Cache-Control like Go does for a Pragma: no-cache request', () => {
-    expect(buildCgiEnv(BASE, req('GET', '/', ['Pragma', 'no-cache']), { classic: false }).Http_Cache_Control).toBe('no-cache');
-    expect(buildCgiEnv(BASE, req('GET', '/', ['Pragma', 'no-cache', 'Cache-Control', 'max-age=1']), { classic: false }).Http_Cache_Control).toBe('max-age=1');
+    expect(buildCgiEnv(BASE, req('GET', '/', ['Pragma', 'no-cache']), { classic: false }).Http_Cache_Control).toBe(
+      'no-cache',
+    );
+    expect(
+      buildCgiEnv(BASE, req('GET', '/', ['Pragma', 'no-cache', 'Cache-Control', 'max-age=1']), { classic: false })
+        .Http_Cache_Control,
+    ).toBe('max-age=1');
   });
 
   it('adds classic extras: Http_ContentLength, Http_Content_Length and Http_Host', () => {
-    const env = buildCgiEnv(BASE, req('POST', '/a%20b/c?x=%20y&z', ['Host', 'example.com:8080', 'Content-Length', '2', 'Query', 'spoof']), { classic: true });
+    const env = buildCgiEnv(
+      BASE,
+      req('POST', '/a%20b/c?x=%20y&z', ['Host', 'example.com:8080', 'Content-Length', '2', 'Query', 'spoof']),
+      { classic: true },
+    );
     expect(httpVars(env)).toEqual({
       Http_Content_Length: '2',
       Http_ContentLength: '2',
@@ -98,8 +135,14 @@ describe('buildCgiEnv', () => {
   it('gives classic content length 0 without a body and -1 for a chunked body', () => {
     const none = buildCgiEnv(BASE, req('GET', '/', ['Host', 'h']), { classic: true });
     expect([none.Http_ContentLength, none.Http_Content_Length]).toEqual(['0', '0']);
-    const chunked = buildCgiEnv(BASE, req('POST', '/', ['Host', 'h', 'Transfer-Encoding', 'chunked']), { classic: true });
-    expect([chunked.Http_ContentLength, chunked.Http_Content_Length, chunked.Http_Transfer_Encoding]).toEqual(['-1', '-1', 'chunked']);
+    const chunked = buildCgiEnv(BASE, req('POST', '/', ['Host', 'h', 'Transfer-Encoding', 'chunked']), {
+      classic: true,
+    });
+    expect([chunked.Http_ContentLength, chunked.Http_Content_Length, chunked.Http_Transfer_Encoding]).toEqual([
+      '-1',
+      '-1',
+      'chunked',
+    ]);
   });
 
   it('leaves a malformed escape in the path as it came', () => {
@@ -108,17 +151,35 @@ describe('buildCgiEnv', () => {
 });
 
 describe('rfc3875Variables', () => {
-  const socket = { localPort: 8080, localAddress: '::ffff:10.0.0.2', remoteAddress: '::ffff:10.0.0.9', remotePort: 5555 };
-  const rreq = (method: string, url: string, rawHeaders: string[]): IncomingMessage => ({ method, url, rawHeaders, httpVersion: '1.0', socket }) as unknown as IncomingMessage;
+  const socket = {
+    localPort: 8080,
+    localAddress: '::ffff:10.0.0.2',
+    remoteAddress: '::ffff:10.0.0.9',
+    remotePort: 5555,
+  };
+  const rreq = (method: string, url: string, rawHeaders: string[]): IncomingMessage =>
+    ({ method, url, rawHeaders, httpVersion: '1.0', socket }) as unknown as IncomingMessage;
 
   it('falls back to the socket for SERVER_NAME and SERVER_PORT without a Host, and unmaps IPv4 addresses', () => {
     const env = rfc3875Variables(rreq('GET', '/x', []), { serverSoftware: 'fwatchdog/test' });
-    expect(env).toMatchObject({ SERVER_NAME: '10.0.0.2', SERVER_PORT: '8080', REMOTE_ADDR: '10.0.0.9', REMOTE_PORT: '5555', SERVER_PROTOCOL: 'HTTP/1.0', SERVER_SOFTWARE: 'fwatchdog/test' });
+    expect(env).toMatchObject({
+      SERVER_NAME: '10.0.0.2',
+      SERVER_PORT: '8080',
+      REMOTE_ADDR: '10.0.0.9',
+      REMOTE_PORT: '5555',
+      SERVER_PROTOCOL: 'HTTP/1.0',
+      SERVER_SOFTWARE: 'fwatchdog/test',
+    });
   });
 
   it('uses the exact body length when the mode knows it, and not a zero one', () => {
-    expect(rfc3875Variables(rreq('POST', '/', ['Transfer-Encoding', 'chunked']), { serverSoftware: 's', bodyLength: 12 }).CONTENT_LENGTH).toBe('12');
-    expect(rfc3875Variables(rreq('POST', '/', ['Content-Length', '0']), { serverSoftware: 's' }).CONTENT_LENGTH).toBeUndefined();
+    expect(
+      rfc3875Variables(rreq('POST', '/', ['Transfer-Encoding', 'chunked']), { serverSoftware: 's', bodyLength: 12 })
+        .CONTENT_LENGTH,
+    ).toBe('12');
+    expect(
+      rfc3875Variables(rreq('POST', '/', ['Content-Length', '0']), { serverSoftware: 's' }).CONTENT_LENGTH,
+    ).toBeUndefined();
   });
 
   it('splits IPv6 Host headers', () => {
@@ -128,18 +189,30 @@ describe('rfc3875Variables', () => {
   });
 
   it('removes inherited request variables from the base, but keeps the operator HTTP_PROXY', () => {
-    const base = rfc3875BaseEnv({ PATH: '/bin', CONTENT_LENGTH: '9', HTTP_X_OLD: '1', HTTP_PROXY: 'http://proxy:3128' });
+    const base = rfc3875BaseEnv({
+      PATH: '/bin',
+      CONTENT_LENGTH: '9',
+      HTTP_X_OLD: '1',
+      HTTP_PROXY: 'http://proxy:3128',
+    });
     expect(base).toEqual({ PATH: '/bin', HTTP_PROXY: 'http://proxy:3128' });
   });
 });
 
 describe('httpoxy: no header becomes a *_proxy variable', () => {
   const PROXY_HEADERS = ['Proxy', 'proxy', 'PROXY', 'X-Proxy', 'Https-Proxy', 'No-Proxy', 'All-Proxy', 'x_proxy'];
-  const headers = PROXY_HEADERS.flatMap((name) => [name, 'http://attacker:1']).concat(['X-Proxy-Id', 'kept', 'Proxyish', 'kept']);
+  const headers = PROXY_HEADERS.flatMap((name) => [name, 'http://attacker:1']).concat([
+    'X-Proxy-Id',
+    'kept',
+    'Proxyish',
+    'kept',
+  ]);
 
   it('reads any name whose lower-cased form ends in _proxy as a proxy variable, as Python urllib and Perl LWP do', () => {
-    for (const name of ['Http_Proxy', 'HTTP_PROXY', 'http_proxy', 'Http_X_Proxy', 'HTTP_NO_PROXY', '_proxy']) expect(isProxyVariable(name), name).toBe(true);
-    for (const name of ['Http_Proxy_Id', 'Http_Proxyish', 'PROXY', 'proxy', 'Http_Xproxy']) expect(isProxyVariable(name), name).toBe(false);
+    for (const name of ['Http_Proxy', 'HTTP_PROXY', 'http_proxy', 'Http_X_Proxy', 'HTTP_NO_PROXY', '_proxy'])
+      expect(isProxyVariable(name), name).toBe(true);
+    for (const name of ['Http_Proxy_Id', 'Http_Proxyish', 'PROXY', 'proxy', 'Http_Xproxy'])
+      expect(isProxyVariable(name), name).toBe(false);
   });
 
   it('cgi_env=openfaas: none of the headers gives a variable ending in _proxy; X-Proxy-Id and Proxyish still pass', () => {

@@ -9,7 +9,10 @@ describe('parseCgiOutput', () => {
   it('splits the head from a binary body at the first empty line, CRLF or LF', () => {
     const body = Buffer.from([0, 10, 13, 10, 255]);
     for (const nl of ['\n', '\r\n']) {
-      const parsed = parseCgiOutput(Buffer.concat([Buffer.from(`Status: 404 Not Here${nl}X-A: 1${nl}${nl}`), body]), false);
+      const parsed = parseCgiOutput(
+        Buffer.concat([Buffer.from(`Status: 404 Not Here${nl}X-A: 1${nl}${nl}`), body]),
+        false,
+      );
       expect(parsed?.kind).toBe('head');
       if (parsed?.kind !== 'head') return;
       expect(parsed.head).toMatchObject({ status: 404, statusText: 'Not Here', headers: [['X-A', '1']] });
@@ -18,13 +21,22 @@ describe('parseCgiOutput', () => {
   });
 
   it('keeps the framing to itself: Content-Length is read, hop-by-hop headers are dropped', () => {
-    const parsed = parseCgiOutput(Buffer.from('Content-Length: 3\nTransfer-Encoding: chunked\nConnection: close\nTE: x\nTrailer: y\nX-B: 2\n\nabc'), true);
+    const parsed = parseCgiOutput(
+      Buffer.from('Content-Length: 3\nTransfer-Encoding: chunked\nConnection: close\nTE: x\nTrailer: y\nX-B: 2\n\nabc'),
+      true,
+    );
     expect(parsed).toMatchObject({ kind: 'head', head: { status: 200, contentLength: 3, headers: [['X-B', '2']] } });
   });
 
   it('rejects an obs-fold continuation line and a control character in a value', () => {
-    expect(parseCgiOutput(Buffer.from('X-A: 1\n  folded\n\n'), true)).toMatchObject({ kind: 'bad', reason: expect.stringContaining('line 2') });
-    expect(parseCgiOutput(Buffer.from('X-A: a\x01b\n\n'), true)).toMatchObject({ kind: 'bad', reason: expect.stringContaining('control characters') });
+    expect(parseCgiOutput(Buffer.from('X-A: 1\n  folded\n\n'), true)).toMatchObject({
+      kind: 'bad',
+      reason: expect.stringContaining('line 2'),
+    });
+    expect(parseCgiOutput(Buffer.from('X-A: a\x01b\n\n'), true)).toMatchObject({
+      kind: 'bad',
+      reason: expect.stringContaining('control characters'),
+    });
   });
 
   it('finds the block end only within the bound', () => {

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { cleanPath, hasEncodedNul, hasEncodedSlashDotSegment, isUncleanPath, originForm } from '../../src/server/clean-path.js';
+import {
+  cleanPath,
+  hasEncodedNul,
+  hasEncodedSlashDotSegment,
+  isUncleanPath,
+  originForm,
+} from '../../src/server/clean-path.js';
 
 describe('Go path cleaning', () => {
   it.each([
@@ -58,10 +64,13 @@ describe('percent-encoded dot segments (issue #22)', () => {
     expect(isUncleanPath(p)).toBe(false);
   });
 
-  it.each(['/%2e%2e%2f', '/a%2f..%2fb', '/a/..%2Fb', '/x%2F.%2Fy', '/a%2f%2E%2e'])('finds the dot segment %s hides behind %%2F', (p) => {
-    expect(isUncleanPath(p)).toBe(false);
-    expect(hasEncodedSlashDotSegment(p)).toBe(true);
-  });
+  it.each(['/%2e%2e%2f', '/a%2f..%2fb', '/a/..%2Fb', '/x%2F.%2Fy', '/a%2f%2E%2e'])(
+    'finds the dot segment %s hides behind %%2F',
+    (p) => {
+      expect(isUncleanPath(p)).toBe(false);
+      expect(hasEncodedSlashDotSegment(p)).toBe(true);
+    },
+  );
 
   it('finds %00, which would cut the decoded path short', () => {
     expect(hasEncodedNul('/secret.txt%00.png')).toBe(true);

@@ -19,14 +19,20 @@ describe('cgi_response and cgi_env', () => {
   });
 
   it('name the variable, the value and what is allowed for bad values', () => {
-    expect(problems({ fprocess: 'cat', cgi_response: 'maybe' })).toContain('cgi_response="maybe" is not a boolean: use true/false');
-    expect(problems({ fprocess: 'cat', cgi_env: 'apache' })).toContain('cgi_env="apache" is not allowed: use one of openfaas, rfc3875');
+    expect(problems({ fprocess: 'cat', cgi_response: 'maybe' })).toContain(
+      'cgi_response="maybe" is not a boolean: use true/false',
+    );
+    expect(problems({ fprocess: 'cat', cgi_env: 'apache' })).toContain(
+      'cgi_env="apache" is not allowed: use one of openfaas, rfc3875',
+    );
   });
 
   it('turn combine_output off by default in classic with cgi_response, and refuse it explicitly on', () => {
     expect(ok({ fprocess: 'cat', mode: 'classic', cgi_response: 'true' }).combineOutput).toBe(false);
     expect(ok({ fprocess: 'cat', mode: 'classic' }).combineOutput).toBe(true);
-    expect(problems({ fprocess: 'cat', mode: 'classic', cgi_response: 'true', combine_output: 'true' })).toContain('combine_output=true cannot be used with cgi_response=true');
+    expect(problems({ fprocess: 'cat', mode: 'classic', cgi_response: 'true', combine_output: 'true' })).toContain(
+      'combine_output=true cannot be used with cgi_response=true',
+    );
   });
 });
 
@@ -45,9 +51,15 @@ describe('max_queue and queue_timeout', () => {
   });
 
   it('name the variable, the value and what is allowed for bad values', () => {
-    expect(problems({ fprocess: 'cat', max_inflight: '1', max_queue: '-1' })).toContain('max_queue="-1" is not valid: a request count must be a whole number >= 0');
-    expect(problems({ fprocess: 'cat', max_inflight: '1', max_queue: 'lots' })).toContain('max_queue="lots" is not valid');
-    expect(problems({ fprocess: 'cat', queue_timeout: '5 minutes' })).toContain('queue_timeout="5 minutes" is not a duration');
+    expect(problems({ fprocess: 'cat', max_inflight: '1', max_queue: '-1' })).toContain(
+      'max_queue="-1" is not valid: a request count must be a whole number >= 0',
+    );
+    expect(problems({ fprocess: 'cat', max_inflight: '1', max_queue: 'lots' })).toContain(
+      'max_queue="lots" is not valid',
+    );
+    expect(problems({ fprocess: 'cat', queue_timeout: '5 minutes' })).toContain(
+      'queue_timeout="5 minutes" is not a duration',
+    );
   });
 
   it('refuse a queue without max_inflight (nothing would ever wait)', () => {

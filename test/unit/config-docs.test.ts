@@ -33,9 +33,11 @@ describe('the variable table', () => {
       if (v.key === undefined) continue;
       expect(Object.keys(printed), v.name).toContain(v.name);
       // A plain default is printed exactly as --help says it.
-      if (typeof v.default !== 'function' && v.defaultText === undefined) expect(String(printed[v.name]), v.name).toBe(defaultText(v));
+      if (typeof v.default !== 'function' && v.defaultText === undefined)
+        expect(String(printed[v.name]), v.name).toBe(defaultText(v));
       // A computed default's text starts with the value the loader applies in the default mode (or names the variable it follows).
-      if (typeof v.default === 'function' && !names.has(defaultText(v))) expect(defaultText(v).startsWith(String(printed[v.name])), `${v.name}: ${defaultText(v)}`).toBe(true);
+      if (typeof v.default === 'function' && !names.has(defaultText(v)))
+        expect(defaultText(v).startsWith(String(printed[v.name])), `${v.name}: ${defaultText(v)}`).toBe(true);
     }
   });
 
@@ -45,12 +47,18 @@ describe('the variable table', () => {
     // No table of its own: the defaults live in the generated configuration.md only.
     expect(notes).not.toMatch(/^\|.*default.*\|/im);
     const names = new Set(VARIABLES.flatMap((v) => [v.name, ...(v.aliases ?? [])]));
-    const named = [...details.matchAll(/^- (.*?):/gm)].flatMap((m) => [...m[1]!.matchAll(/`([^`]+)`/g)].map((n) => n[1]!));
+    const named = [...details.matchAll(/^- (.*?):/gm)].flatMap((m) =>
+      [...m[1]!.matchAll(/`([^`]+)`/g)].map((n) => n[1]!),
+    );
     expect(named.length).toBeGreaterThan(10);
     expect(named.filter((n) => !names.has(n))).toEqual([]);
   });
 
   it('a fork mode is a property of the mode, read by the compiler-checked mode table', () => {
-    expect(Object.entries(MODE_TABLE).filter(([, m]) => m.forks).map(([name]) => name)).toEqual(['streaming', 'serializing', 'classic']);
+    expect(
+      Object.entries(MODE_TABLE)
+        .filter(([, m]) => m.forks)
+        .map(([name]) => name),
+    ).toEqual(['streaming', 'serializing', 'classic']);
   });
 });

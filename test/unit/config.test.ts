@@ -41,12 +41,22 @@ describe('loadConfig defaults', () => {
   });
 
   it('accepts bare seconds and Go durations for every duration variable', () => {
-    const c = ok({ fprocess: 'cat', read_timeout: '5', write_timeout: '1m30s', exec_timeout: '1.5s', healthcheck_interval: '500ms' });
-    expect([c.readTimeoutMs, c.writeTimeoutMs, c.execTimeoutMs, c.healthcheckIntervalMs]).toEqual([5_000, 90_000, 1_500, 500]);
+    const c = ok({
+      fprocess: 'cat',
+      read_timeout: '5',
+      write_timeout: '1m30s',
+      exec_timeout: '1.5s',
+      healthcheck_interval: '500ms',
+    });
+    expect([c.readTimeoutMs, c.writeTimeoutMs, c.execTimeoutMs, c.healthcheckIntervalMs]).toEqual([
+      5_000, 90_000, 1_500, 500,
+    ]);
   });
 
   it('names every value of a hand-built map that is not a string', () => {
-    expect(problems({ fprocess: 'cat', port: 8080 as unknown as string, write_debug: true as unknown as string })).toEqual(['port is not a string (number)', 'write_debug is not a string (boolean)']);
+    expect(
+      problems({ fprocess: 'cat', port: 8080 as unknown as string, write_debug: true as unknown as string }),
+    ).toEqual(['port is not a string (number)', 'write_debug is not a string (boolean)']);
   });
 
   it('treats a set-but-empty variable as unset', () => {
@@ -65,8 +75,17 @@ describe('loadConfig aliases', () => {
   });
 
   it('reads http_upstream_url, and prefers it over upstream_url', () => {
-    expect(ok({ mode: 'http', fprocess: 'node', http_upstream_url: 'http://127.0.0.1:3000' }).upstreamUrl?.href).toBe('http://127.0.0.1:3000/');
-    expect(ok({ mode: 'http', fprocess: 'node', upstream_url: 'http://127.0.0.1:1', http_upstream_url: 'http://127.0.0.1:2' }).upstreamUrl?.port).toBe('2');
+    expect(ok({ mode: 'http', fprocess: 'node', http_upstream_url: 'http://127.0.0.1:3000' }).upstreamUrl?.href).toBe(
+      'http://127.0.0.1:3000/',
+    );
+    expect(
+      ok({
+        mode: 'http',
+        fprocess: 'node',
+        upstream_url: 'http://127.0.0.1:1',
+        http_upstream_url: 'http://127.0.0.1:2',
+      }).upstreamUrl?.port,
+    ).toBe('2');
   });
 
   it('turns buffering on when either buffer_http or http_buffer_req_body is true', () => {
@@ -83,14 +102,22 @@ describe('loadConfig aliases', () => {
   });
 
   it('accepts true/false, 1/0, yes/no and on/off for booleans', () => {
-    for (const v of ['true', '1', 'yes', 'on', 'TRUE']) expect(ok({ fprocess: 'cat', mode: 'classic', combine_output: v }).combineOutput).toBe(true);
-    for (const v of ['false', '0', 'no', 'off']) expect(ok({ fprocess: 'cat', mode: 'classic', cgi_headers: v }).cgiHeaders).toBe(false);
+    for (const v of ['true', '1', 'yes', 'on', 'TRUE'])
+      expect(ok({ fprocess: 'cat', mode: 'classic', combine_output: v }).combineOutput).toBe(true);
+    for (const v of ['false', '0', 'no', 'off'])
+      expect(ok({ fprocess: 'cat', mode: 'classic', cgi_headers: v }).cgiHeaders).toBe(false);
   });
 });
 
 describe('loadConfig problems', () => {
   it('reports every bad value in one result, each naming the variable, the value and what is allowed', () => {
-    const list = problems({ port: 'abc', exec_timeout: '"30s"', read_timeout: '-5s', mode: 'lambda', suppress_lock: 'maybe' });
+    const list = problems({
+      port: 'abc',
+      exec_timeout: '"30s"',
+      read_timeout: '-5s',
+      mode: 'lambda',
+      suppress_lock: 'maybe',
+    });
     expect(list).toHaveLength(6);
     const find = (name: string): string => {
       const hit = list.find((p) => p.startsWith(name));
@@ -124,7 +151,9 @@ describe('loadConfig problems', () => {
 
   it('reports an http mode without upstream_url and an upstream_url that is not http', () => {
     expect(problems({ mode: 'http', fprocess: 'node' }).join('\n')).toMatch(/upstream_url is required/);
-    expect(problems({ mode: 'http', fprocess: 'node', upstream_url: '127.0.0.1:5000' }).join('\n')).toMatch(/upstream_url="127\.0\.0\.1:5000"/);
+    expect(problems({ mode: 'http', fprocess: 'node', upstream_url: '127.0.0.1:5000' }).join('\n')).toMatch(
+      /upstream_url="127\.0\.0\.1:5000"/,
+    );
   });
 
   it('reports log_buffer_size=0 and accepts a negative one as no limit', () => {

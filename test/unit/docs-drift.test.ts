@@ -6,7 +6,12 @@ import { VARIABLES } from '../../src/config/variables.js';
 import { createMetrics } from '../../src/metrics/metrics.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
-const DOCS = ['README.md', ...readdirSync(join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+const DOCS = [
+  'README.md',
+  ...readdirSync(join(ROOT, 'docs'))
+    .filter((f) => f.endsWith('.md'))
+    .map((f) => `docs/${f}`),
+];
 
 /** Every name a variable of ours answers to (canonical names and aliases). */
 const OUR_VARIABLES = new Set(VARIABLES.flatMap((v) => [v.name, ...(v.aliases ?? [])]));
@@ -32,7 +37,8 @@ export function namedPaths(doc: string): string[] {
 /** The inline code spans and the lines of shell code blocks of a doc. */
 function codeSpans(doc: string): string[] {
   const spans = [...doc.matchAll(/`([^`\n]+)`/g)].map((m) => m[1] as string);
-  for (const m of doc.matchAll(/```(\w*)\n([\s\S]*?)```/g)) if (['', 'sh', 'shell', 'bash', 'console'].includes(m[1] as string)) spans.push(...(m[2] as string).split('\n'));
+  for (const m of doc.matchAll(/```(\w*)\n([\s\S]*?)```/g))
+    if (['', 'sh', 'shell', 'bash', 'console'].includes(m[1] as string)) spans.push(...(m[2] as string).split('\n'));
   return spans;
 }
 
@@ -45,7 +51,8 @@ function codeSpans(doc: string): string[] {
 export function claimedVariables(doc: string): { config: string[]; other: string[] } {
   const config = new Set<string>();
   const other = new Set<string>();
-  for (const span of codeSpans(doc)) for (const m of span.matchAll(/(?:^|\s)([a-z][a-z0-9]*_[a-z0-9_]*)=/g)) config.add(m[1] as string);
+  for (const span of codeSpans(doc))
+    for (const m of span.matchAll(/(?:^|\s)([a-z][a-z0-9]*_[a-z0-9_]*)=/g)) config.add(m[1] as string);
   const lines = doc.split('\n');
   for (let i = 0; i < lines.length; i++) {
     const header = (lines[i] as string).split('|').map((c) => c.trim().toLowerCase());
@@ -61,7 +68,13 @@ export function claimedVariables(doc: string): { config: string[]; other: string
 
 /** Metric names a doc gives (ours only: the originals' http_request* and fwatchdog_*). */
 export function namedMetrics(doc: string): string[] {
-  return [...new Set([...doc.matchAll(/(?<![\w-])((?:http_request|fwatchdog_)[a-z0-9_]*[a-z0-9])(?![\w-])/g)].map((m) => m[1] as string))];
+  return [
+    ...new Set(
+      [...doc.matchAll(/(?<![\w-])((?:http_request|fwatchdog_)[a-z0-9_]*[a-z0-9])(?![\w-])/g)].map(
+        (m) => m[1] as string,
+      ),
+    ),
+  ];
 }
 
 async function exposedMetrics(): Promise<Set<string>> {
@@ -93,7 +106,10 @@ describe('the checks themselves', () => {
 
   it('finds the paths, the claimed variables and the metrics a doc names, and nothing else', () => {
     expect(namedPaths(doc)).toEqual(['src/log/logger.ts', 'src/log/json-lines.ts', 'test/e2e/nothing-here.test.ts']);
-    expect(claimedVariables(doc)).toEqual({ config: ['exec_timeout', 'upstream_url', 'http_upstream_url'], other: ['HTTP_<NAME>', 'REQUEST_METHOD'] });
+    expect(claimedVariables(doc)).toEqual({
+      config: ['exec_timeout', 'upstream_url', 'http_upstream_url'],
+      other: ['HTTP_<NAME>', 'REQUEST_METHOD'],
+    });
     expect(namedMetrics(doc)).toEqual(['fwatchdog_exec_timeouts_total', 'http_request_duration_seconds_bucket']);
   });
 });
@@ -103,7 +119,16 @@ describe('the docs name only what the code has', () => {
     const outputs = readFileSync(join(ROOT, '.gitignore'), 'utf8')
       .split('\n')
       .filter((l) => l.includes('/') && !l.startsWith('!') && !l.startsWith('#'))
-      .map((l) => new RegExp(`^${l.trim().replace(/^\//, '').replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*')}$`));
+      .map(
+        (l) =>
+          new RegExp(
+            `^${l
+              .trim()
+              .replace(/^\//, '')
+              .replace(/[.+?^${}()|[\]\\]/g, '\\$&')
+              .replace(/\*/g, '[^/]*')}$`,
+          ),
+      );
     const missing = DOCS.flatMap((f) =>
       namedPaths(readFileSync(join(ROOT, f), 'utf8'))
         .filter((p) => !existsSync(join(ROOT, p)) && !outputs.some((o) => o.test(p)))
@@ -118,9 +143,11 @@ describe('the docs name only what the code has', () => {
     for (const f of DOCS) {
       const { config, other } = claimedVariables(readFileSync(join(ROOT, f), 'utf8'));
       // A `name=` the code itself writes (the text access line's `trace_id=`, `span_id=`) is a log field, not a variable.
-      for (const name of config) if (!OUR_VARIABLES.has(name) && !source.includes(`${name}=`)) missing.push(`${f}: ${name}`);
+      for (const name of config)
+        if (!OUR_VARIABLES.has(name) && !source.includes(`${name}=`)) missing.push(`${f}: ${name}`);
       // A pattern (HTTP_<NAME>) is checked for its fixed part.
-      for (const name of other) if (!new RegExp(`\\b${name.split(/[<*]/)[0] as string}`).test(source)) missing.push(`${f}: ${name}`);
+      for (const name of other)
+        if (!new RegExp(`\\b${name.split(/[<*]/)[0] as string}`).test(source)) missing.push(`${f}: ${name}`);
     }
     expect(missing).toEqual([]);
   });
@@ -128,7 +155,11 @@ describe('the docs name only what the code has', () => {
   it('every http_request* and fwatchdog_* metric the docs name is exposed at /metrics', async () => {
     const exposed = await exposedMetrics();
     expect(exposed.has('http_requests_total')).toBe(true);
-    const missing = DOCS.flatMap((f) => namedMetrics(readFileSync(join(ROOT, f), 'utf8')).filter((m) => !exposed.has(m)).map((m) => `${f}: ${m}`));
+    const missing = DOCS.flatMap((f) =>
+      namedMetrics(readFileSync(join(ROOT, f), 'utf8'))
+        .filter((m) => !exposed.has(m))
+        .map((m) => `${f}: ${m}`),
+    );
     expect(missing).toEqual([]);
   });
 });

@@ -7,7 +7,12 @@ import { describe, expect, it } from 'vitest';
 // a heading (`file.md#anchor` or `#anchor`), to a heading that exists there.
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const pages = ['README.md', ...readdirSync(join(root, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+const pages = [
+  'README.md',
+  ...readdirSync(join(root, 'docs'))
+    .filter((f) => f.endsWith('.md'))
+    .map((f) => `docs/${f}`),
+];
 
 /** The markdown text without fenced code blocks and inline code spans, which hold no links. */
 function prose(markdown: string): string {
@@ -88,12 +93,9 @@ describe('documentation links', () => {
       'docs/a.md#b',
       'p.png',
     ]);
-    expect([...headingAnchors('# The `mode=inproc` mode\n## Output bounds (`max_output_bytes`)\n## A\n## A\n')]).toEqual([
-      'the-modeinproc-mode',
-      'output-bounds-max_output_bytes',
-      'a',
-      'a-1',
-    ]);
+    expect([
+      ...headingAnchors('# The `mode=inproc` mode\n## Output bounds (`max_output_bytes`)\n## A\n## A\n'),
+    ]).toEqual(['the-modeinproc-mode', 'output-bounds-max_output_bytes', 'a', 'a-1']);
   });
 
   it.each(pages)('%s: every relative link leads to an existing file and heading', (page) => {
@@ -135,7 +137,10 @@ function tableAreas(markdown: string, heading: string): string[] {
 describe('the deviations table', () => {
   it('README.md carries a line for every row of docs/differences.md, in the same order, and stays a front page', () => {
     const readme = readFileSync(join(root, 'README.md'), 'utf8');
-    const detailed = tableAreas(readFileSync(join(root, 'docs/differences.md'), 'utf8'), '# Differences from the Go originals');
+    const detailed = tableAreas(
+      readFileSync(join(root, 'docs/differences.md'), 'utf8'),
+      '# Differences from the Go originals',
+    );
     expect(detailed.length).toBeGreaterThan(30);
     expect(tableAreas(readme, '## Differences from the originals')).toEqual(detailed);
     expect(readme.split('\n').length).toBeLessThanOrEqual(300);

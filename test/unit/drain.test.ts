@@ -18,7 +18,9 @@ describe('createDrain', () => {
 
   it('waits for every answer in progress, ended in any order, and closes those not yet sent', async () => {
     const pending: Array<{ res: ServerResponse; answer: Answer }> = [];
-    const server = createServer({ keepAliveTimeout: 60_000 }, (_req, res) => pending.push({ res, answer: drain.answerStarted(res) }));
+    const server = createServer({ keepAliveTimeout: 60_000 }, (_req, res) =>
+      pending.push({ res, answer: drain.answerStarted(res) }),
+    );
     const drain = createDrain(server, 50);
     const agent = new Agent({ keepAlive: true, maxSockets: 4 }); // a client that asks for keep-alive
     cleanups.push(() => {
@@ -39,7 +41,12 @@ describe('createDrain', () => {
         }),
     );
     await until(() => pending.length === 4, 2000, 'four requests in progress');
-    const [a, b, c, d] = pending as [(typeof pending)[0], (typeof pending)[0], (typeof pending)[0], (typeof pending)[0]];
+    const [a, b, c, d] = pending as [
+      (typeof pending)[0],
+      (typeof pending)[0],
+      (typeof pending)[0],
+      (typeof pending)[0],
+    ];
     // b's headers go out before the drain (its keep-alive promise stands); the others are not sent yet.
     b.res.writeHead(200);
     b.res.write('partial');

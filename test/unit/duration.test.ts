@@ -19,9 +19,12 @@ describe('parseDurationMs', () => {
     expect(parseDurationMs(raw)).toBe(ms);
   });
 
-  it.each(['', '-5', '-5s', '10x', ' 30', '30 ', '"30s"', "'30s'", '1.5', 's', '5d', '1m30', '--1s', 'abc'])('rejects %j', (raw) => {
-    expect(parseDurationMs(raw)).toBeUndefined();
-  });
+  it.each(['', '-5', '-5s', '10x', ' 30', '30 ', '"30s"', "'30s'", '1.5', 's', '5d', '1m30', '--1s', 'abc'])(
+    'rejects %j',
+    (raw) => {
+      expect(parseDurationMs(raw)).toBeUndefined();
+    },
+  );
 });
 
 describe('formatDuration', () => {

@@ -3,10 +3,16 @@ import { describe, expect, it } from 'vitest';
 import { WatchdogError, prebuiltAnswer, writeRawError } from '../../src/errors.js';
 
 describe('the error catalogue', () => {
-  it('builds the limiter 429 once, with faas-middleware as X-OpenFaaS-Internal and the originals\' plain Content-Type', () => {
-    const answer = prebuiltAnswer(new WatchdogError('TOO_MANY_REQUESTS', 'Concurrent request limit exceeded. Max concurrent requests: 1\n'));
+  it("builds the limiter 429 once, with faas-middleware as X-OpenFaaS-Internal and the originals' plain Content-Type", () => {
+    const answer = prebuiltAnswer(
+      new WatchdogError('TOO_MANY_REQUESTS', 'Concurrent request limit exceeded. Max concurrent requests: 1\n'),
+    );
     expect(answer.status).toBe(429);
-    expect(answer.headers).toEqual({ 'X-OpenFaaS-Internal': 'faas-middleware', 'Content-Type': 'text/plain', 'Content-Length': '62' });
+    expect(answer.headers).toEqual({
+      'X-OpenFaaS-Internal': 'faas-middleware',
+      'Content-Type': 'text/plain',
+      'Content-Length': '62',
+    });
     expect(answer.body.toString()).toBe('Concurrent request limit exceeded. Max concurrent requests: 1\n');
   });
 

@@ -93,7 +93,7 @@ describe('fd sink', () => {
   });
 
   it('drops the batch when the fd stays full longer than the wait, and writes the next one', async () => {
-    const rec = recordingIo(['EAGAIN', 'EAGAIN', 'EAGAIN', 'EAGAIN']) // 30 ms in 10 ms steps: four tries;
+    const rec = recordingIo(['EAGAIN', 'EAGAIN', 'EAGAIN', 'EAGAIN']); // 30 ms in 10 ms steps: four tries;
     const sink = createFdSink(9, rec.io, 30);
     sink.write('lost\n');
     await nextTurn();
@@ -155,23 +155,76 @@ describe('fd sink, lines written as bytes', () => {
 
 describe('JSON lines', () => {
   it('has the shape pino wrote: level, levelName, time, the fields, msg last', () => {
-    expect(jsonLine(40, 'warn', { url: '/x', n: 2, ok: true, gone: undefined }, 'say "hi"', 1234)).toBe('{"level":40,"levelName":"warn","time":1234,"url":"/x","n":2,"ok":true,"msg":"say \\"hi\\""}\n');
+    expect(jsonLine(40, 'warn', { url: '/x', n: 2, ok: true, gone: undefined }, 'say "hi"', 1234)).toBe(
+      '{"level":40,"levelName":"warn","time":1234,"url":"/x","n":2,"ok":true,"msg":"say \\"hi\\""}\n',
+    );
   });
 
   it('writes non-finite numbers as null, errors as type/message/stack, and circular objects as text', () => {
     const circular: Record<string, unknown> = { a: 1 };
     circular.self = circular;
     const err = new TypeError('bad');
-    const parsed = JSON.parse(jsonLine(50, 'error', { nan: Number.NaN, err, circular }, 'm', 1)) as Record<string, unknown>;
+    const parsed = JSON.parse(jsonLine(50, 'error', { nan: Number.NaN, err, circular }, 'm', 1)) as Record<
+      string,
+      unknown
+    >;
     expect(parsed.nan).toBeNull();
     expect(parsed.err).toEqual({ type: 'TypeError', message: 'bad', stack: err.stack });
     expect(parsed.circular).toBe('[object Object]');
   });
 
   it('writeJsonAccessLine writes the very bytes of the generic jsonLine, escapes, non-ASCII and odd numbers included', () => {
-    const strings = ['/', '/fn?q=1&b=2', '/a "quoted" \\ path', '/ctl\u0001\u001f\u007f', '/é/日本/😀', '/lone\ud800/x', '', 'x'.repeat(3000)];
-    const numbers = [0, 2, 200, 504, 1796553299257, 2 ** 53 - 1, 2 ** 53 + 2, -1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, 1e21];
-    const micros = [0, 1, 5, 10, 50, 99, 100, 101, 110, 500, 999, 1000, 1001, 1010, 1100, 1500, 12346, 60000000, 123456789, 999999999999, 1e12 + 5, 2 ** 53 + 2, -3, 0.5, Number.NaN];
+    const strings = [
+      '/',
+      '/fn?q=1&b=2',
+      '/a "quoted" \\ path',
+      '/ctl\u0001\u001f\u007f',
+      '/é/日本/😀',
+      '/lone\ud800/x',
+      '',
+      'x'.repeat(3000),
+    ];
+    const numbers = [
+      0,
+      2,
+      200,
+      504,
+      1796553299257,
+      2 ** 53 - 1,
+      2 ** 53 + 2,
+      -1,
+      1.5,
+      Number.NaN,
+      Number.POSITIVE_INFINITY,
+      1e21,
+    ];
+    const micros = [
+      0,
+      1,
+      5,
+      10,
+      50,
+      99,
+      100,
+      101,
+      110,
+      500,
+      999,
+      1000,
+      1001,
+      1010,
+      1100,
+      1500,
+      12346,
+      60000000,
+      123456789,
+      999999999999,
+      1e12 + 5,
+      2 ** 53 + 2,
+      -3,
+      0.5,
+      Number.NaN,
+    ];
     for (let i = 0; i < 2000; i++) micros.push(Math.round(Math.random() * 10 ** (1 + (i % 10))));
     const times = [0, 1796553299257, Date.now()];
     const buf = Buffer.alloc(64 * 1024);
@@ -180,11 +233,22 @@ describe('JSON lines', () => {
       const method = i % 7 === 0 ? undefined : pick(['GET', 'POST', 'M-SEARCH', 'X"Y'], i);
       const url = i % 11 === 0 ? undefined : pick(strings, i * 3);
       const callId = i % 2 === 0 ? undefined : pick(strings, i * 5 + 1);
-      const [status, bytes, us, now] = [pick(numbers, i), pick(numbers, i * 7 + 3), micros[i] as number, pick(times, i)];
+      const [status, bytes, us, now] = [
+        pick(numbers, i),
+        pick(numbers, i * 7 + 3),
+        micros[i] as number,
+        pick(times, i),
+      ];
       const at = i % 5;
       const end = writeJsonAccessLine(buf, at, method, url, status, bytes, us, callId, undefined, now);
       expect(end - at).toBeLessThanOrEqual(accessLineMaxBytes(method, url, callId));
-      const expected = jsonLine(30, 'info', { method, url, status, bytes, durationMs: us / 1000, callId }, 'request', now);
+      const expected = jsonLine(
+        30,
+        'info',
+        { method, url, status, bytes, durationMs: us / 1000, callId },
+        'request',
+        now,
+      );
       expect(buf.subarray(at, end).toString('utf8')).toBe(expected);
       expect(jsonAccessLine(method, url, status, bytes, us, callId, undefined, now)).toBe(expected);
     }

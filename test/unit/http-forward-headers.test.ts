@@ -20,7 +20,24 @@ function pairs(list: string[]): Array<[string, string]> {
 
 describe('http mode request headers', () => {
   it('drops hop-by-hop headers and the ones Connection names, and keeps repeated end-to-end headers', () => {
-    const req = fakeRequest('GET', ['Host', 'fn.local', 'Connection', 'keep-alive, X-Secret', 'X-Secret', 's', 'Keep-Alive', '5', 'TE', 'trailers', 'Upgrade', 'h2c', 'Accept', 'a', 'Accept', 'b']);
+    const req = fakeRequest('GET', [
+      'Host',
+      'fn.local',
+      'Connection',
+      'keep-alive, X-Secret',
+      'X-Secret',
+      's',
+      'Keep-Alive',
+      '5',
+      'TE',
+      'trailers',
+      'Upgrade',
+      'h2c',
+      'Accept',
+      'a',
+      'Accept',
+      'b',
+    ]);
     expect(pairs(upstreamRequestHeaders(req, '127.0.0.1:5000', {}))).toEqual([
       ['Host', 'fn.local'],
       ['Accept', 'a'],
@@ -32,7 +49,16 @@ describe('http mode request headers', () => {
   });
 
   it('appends to X-Forwarded-For and keeps X-Forwarded-Host/-Proto set by a gateway', () => {
-    const req = fakeRequest('GET', ['Host', 'h', 'X-Forwarded-For', '1.1.1.1', 'X-Forwarded-Host', 'gw.example', 'X-Forwarded-Proto', 'https']);
+    const req = fakeRequest('GET', [
+      'Host',
+      'h',
+      'X-Forwarded-For',
+      '1.1.1.1',
+      'X-Forwarded-Host',
+      'gw.example',
+      'X-Forwarded-Proto',
+      'https',
+    ]);
     const out = pairs(upstreamRequestHeaders(req, 'u', {}));
     expect(out).toContainEqual(['X-Forwarded-For', '1.1.1.1, 10.1.2.3']);
     expect(out).toContainEqual(['X-Forwarded-Host', 'gw.example']);
@@ -41,20 +67,40 @@ describe('http mode request headers', () => {
   });
 
   it('frames the body: Content-Length kept, chunked left to undici (no framing header), empty POST gets Content-Length: 0, buffered gets the real length', () => {
-    expect(pairs(upstreamRequestHeaders(fakeRequest('PUT', ['Host', 'h', 'Content-Length', '7']), 'u', {}))).toContainEqual(['Content-Length', '7']);
-    const chunked = pairs(upstreamRequestHeaders(fakeRequest('POST', ['Host', 'h', 'Transfer-Encoding', 'chunked']), 'u', {}));
+    expect(
+      pairs(upstreamRequestHeaders(fakeRequest('PUT', ['Host', 'h', 'Content-Length', '7']), 'u', {})),
+    ).toContainEqual(['Content-Length', '7']);
+    const chunked = pairs(
+      upstreamRequestHeaders(fakeRequest('POST', ['Host', 'h', 'Transfer-Encoding', 'chunked']), 'u', {}),
+    );
     expect(chunked.map(([k]) => k)).not.toContain('Transfer-Encoding');
     expect(chunked.map(([k]) => k)).not.toContain('Content-Length');
-    expect(pairs(upstreamRequestHeaders(fakeRequest('POST', ['Host', 'h']), 'u', {}))).toContainEqual(['Content-Length', '0']);
-    expect(pairs(upstreamRequestHeaders(fakeRequest('GET', ['Host', 'h']), 'u', {})).map(([k]) => k)).not.toContain('Content-Length');
-    const buffered = pairs(upstreamRequestHeaders(fakeRequest('POST', ['Host', 'h', 'Transfer-Encoding', 'chunked']), 'u', { bufferedLength: 12 }));
+    expect(pairs(upstreamRequestHeaders(fakeRequest('POST', ['Host', 'h']), 'u', {}))).toContainEqual([
+      'Content-Length',
+      '0',
+    ]);
+    expect(pairs(upstreamRequestHeaders(fakeRequest('GET', ['Host', 'h']), 'u', {})).map(([k]) => k)).not.toContain(
+      'Content-Length',
+    );
+    const buffered = pairs(
+      upstreamRequestHeaders(fakeRequest('POST', ['Host', 'h', 'Transfer-Encoding', 'chunked']), 'u', {
+        bufferedLength: 12,
+      }),
+    );
     expect(buffered).toContainEqual(['Content-Length', '12']);
     expect(buffered.map(([k]) => k)).not.toContain('Transfer-Encoding');
   });
 
   it('adds the upstream Host only when the client sent none, and keeps Upgrade for a tunnel', () => {
-    expect(pairs(upstreamRequestHeaders(fakeRequest('GET', []), '127.0.0.1:5000', {}))).toContainEqual(['Host', '127.0.0.1:5000']);
-    const ws = pairs(upstreamRequestHeaders(fakeRequest('GET', ['Host', 'h', 'Connection', 'Upgrade', 'Upgrade', 'websocket']), 'u', { upgrade: true }));
+    expect(pairs(upstreamRequestHeaders(fakeRequest('GET', []), '127.0.0.1:5000', {}))).toContainEqual([
+      'Host',
+      '127.0.0.1:5000',
+    ]);
+    const ws = pairs(
+      upstreamRequestHeaders(fakeRequest('GET', ['Host', 'h', 'Connection', 'Upgrade', 'Upgrade', 'websocket']), 'u', {
+        upgrade: true,
+      }),
+    );
     expect(ws).toContainEqual(['Connection', 'Upgrade']);
     expect(ws).toContainEqual(['Upgrade', 'websocket']);
   });
@@ -69,7 +115,20 @@ describe('http mode request headers', () => {
 
 describe('http mode response headers', () => {
   it('drops hop-by-hop headers and the upstream X-Duration-Seconds, keeps repeated Set-Cookie', () => {
-    const raw = ['Set-Cookie', 'a=1', 'Connection', 'keep-alive, X-Hop', 'X-Hop', '1', 'Transfer-Encoding', 'chunked', 'X-Duration-Seconds', '9', 'Set-Cookie', 'b=2'];
+    const raw = [
+      'Set-Cookie',
+      'a=1',
+      'Connection',
+      'keep-alive, X-Hop',
+      'X-Hop',
+      '1',
+      'Transfer-Encoding',
+      'chunked',
+      'X-Duration-Seconds',
+      '9',
+      'Set-Cookie',
+      'b=2',
+    ];
     expect(pairs(clientResponseHeaders(raw, 'keep-alive, X-Hop'))).toEqual([
       ['Set-Cookie', 'a=1'],
       ['Set-Cookie', 'b=2'],

@@ -25,7 +25,8 @@ describe('pickExports: which export of an inproc module is the handler', () => {
     };
     const picked = pickExports(FILE, { default: app });
     expect(picked.handler.kind).toBe('fetch');
-    if (picked.handler.kind === 'fetch') expect(await (await picked.handler.fetch(new Request('http://x/'))).text()).toBe('app');
+    if (picked.handler.kind === 'fetch')
+      expect(await (await picked.handler.fetch(new Request('http://x/'))).text()).toBe('app');
     expect(picked.ready?.()).toBe('app ready');
     expect(picked.shutdown).toBeUndefined();
   });
@@ -36,7 +37,10 @@ describe('pickExports: which export of an inproc module is the handler', () => {
   });
 
   it('unwraps a CommonJS module compiled from ESM (exports.default with __esModule)', () => {
-    expect(pickExports(FILE, { default: { __esModule: true, default: listener } }).handler).toEqual({ kind: 'listener', listener });
+    expect(pickExports(FILE, { default: { __esModule: true, default: listener } }).handler).toEqual({
+      kind: 'listener',
+      listener,
+    });
   });
 
   it('reads hooks set on a CommonJS function export (module.exports.shutdown = ...)', () => {
@@ -45,7 +49,9 @@ describe('pickExports: which export of an inproc module is the handler', () => {
   });
 
   it('names the file and what it does export when there is no handler', () => {
-    expect(() => pickExports(FILE, { helper: listener, default: { a: 1 } })).toThrow(`${FILE} has no handler: export default a node:http request listener (req, res) => {...}, or a fetch(request) function that returns a Response; its exports are helper, default (default is an object with a)`);
+    expect(() => pickExports(FILE, { helper: listener, default: { a: 1 } })).toThrow(
+      `${FILE} has no handler: export default a node:http request listener (req, res) => {...}, or a fetch(request) function that returns a Response; its exports are helper, default (default is an object with a)`,
+    );
     expect(() => pickExports(FILE, {})).toThrow('it exports nothing');
   });
 });

@@ -7,7 +7,16 @@ import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import * as prom from 'prom-client';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import { currentAnswer, editHeaderBlock, heldBack, onTurn, registerCustomMetric, stopListening, streamFd, type CustomMetric } from '../../src/internals.js';
+import {
+  currentAnswer,
+  editHeaderBlock,
+  heldBack,
+  onTurn,
+  registerCustomMetric,
+  stopListening,
+  streamFd,
+  type CustomMetric,
+} from '../../src/internals.js';
 import { createSocketPair } from '../../src/process/socket-pair.js';
 import { withTimeout } from '../helpers/watchdog.js';
 
@@ -50,7 +59,10 @@ describe('Node internals', () => {
   });
 
   it('stopListening refuses new connections, keeps idle keep-alive ones open, and still enforces headersTimeout', async () => {
-    const server = createServer({ headersTimeout: 200, requestTimeout: 200, connectionsCheckingInterval: 25, keepAliveTimeout: 5000 }, (_req, res) => res.end('ok'));
+    const server = createServer(
+      { headersTimeout: 200, requestTimeout: 200, connectionsCheckingInterval: 25, keepAliveTimeout: 5000 },
+      (_req, res) => res.end('ok'),
+    );
     onTestFinished(() => {
       server.closeAllConnections();
     });
@@ -130,7 +142,18 @@ describe('Node internals', () => {
     let wire = '';
     sock.on('data', (d: Buffer) => (wire += d.toString('latin1')));
     sock.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
-    await withTimeout(new Promise<void>((r) => { const t = setInterval(() => { if (wire.includes('\r\n\r\nok')) { clearInterval(t); r(); } }, 5); }), 2000, 'the answer');
+    await withTimeout(
+      new Promise<void>((r) => {
+        const t = setInterval(() => {
+          if (wire.includes('\r\n\r\nok')) {
+            clearInterval(t);
+            r();
+          }
+        }, 5);
+      }),
+      2000,
+      'the answer',
+    );
     expect(seen).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
     expect(seen).toContain('\r\nConnection: keep-alive\r\n');
     expect(wire).toContain('\r\nX-Edited: yes\r\n');
@@ -146,11 +169,20 @@ describe('prom-client internals', () => {
       help: 'a probe',
       type: 'counter',
       aggregator: 'sum',
-      get: () => Promise.resolve({ name: 'probe_total', help: 'a probe', type: 'counter', aggregator: 'sum', values: [{ labels: { code: '200' }, value: 3 }] }),
+      get: () =>
+        Promise.resolve({
+          name: 'probe_total',
+          help: 'a probe',
+          type: 'counter',
+          aggregator: 'sum',
+          values: [{ labels: { code: '200' }, value: 3 }],
+        }),
       reset: () => undefined,
     };
     registerCustomMetric(reg, metric);
-    expect(await reg.metrics()).toBe('# HELP probe_total a probe\n# TYPE probe_total counter\nprobe_total{code="200"} 3\n');
+    expect(await reg.metrics()).toBe(
+      '# HELP probe_total a probe\n# TYPE probe_total counter\nprobe_total{code="200"} 3\n',
+    );
   });
 });
 
@@ -167,13 +199,14 @@ describe('undici internals (the deep import in src/modes/http/proxy-call.ts and 
     expect(text).toMatch(/connectH2\(client, socket\)/);
   });
 
-  it("undici uses node:assert only as assert(value) or assert.ok(value), all the plain check provides", () => {
+  it('undici uses node:assert only as assert(value) or assert.ok(value), all the plain check provides', () => {
     const files = readdirSync(lib, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.js'));
     const imports: string[] = [];
     const methods: string[] = [];
     for (const file of files) {
       const text = readFileSync(join(lib, file), 'utf8');
-      for (const m of text.matchAll(/^.*require\(['"](?:node:)?assert(?:\/strict)?['"]\).*$/gm)) imports.push(m[0].trim());
+      for (const m of text.matchAll(/^.*require\(['"](?:node:)?assert(?:\/strict)?['"]\).*$/gm))
+        imports.push(m[0].trim());
       for (const m of text.matchAll(/\bassert\.(\w+)/g)) if (m[1] !== 'ok') methods.push(`${file}: assert.${m[1]}`);
     }
     expect(imports.length).toBeGreaterThan(0);

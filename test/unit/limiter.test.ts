@@ -15,11 +15,23 @@ describe('createLimiter', () => {
     expect(l.tryEnter()).toBe(true);
     const started: string[] = [];
     const refused: string[] = [];
-    l.wait(() => started.push('a'), (r) => refused.push(`a:${r}`));
-    const leaveB = l.wait(() => started.push('b'), (r) => refused.push(`b:${r}`));
-    l.wait(() => started.push('c'), (r) => refused.push(`c:${r}`));
+    l.wait(
+      () => started.push('a'),
+      (r) => refused.push(`a:${r}`),
+    );
+    const leaveB = l.wait(
+      () => started.push('b'),
+      (r) => refused.push(`b:${r}`),
+    );
+    l.wait(
+      () => started.push('c'),
+      (r) => refused.push(`c:${r}`),
+    );
     expect(l.full).toBe(true);
-    l.wait(() => started.push('d'), (r) => refused.push(`d:${r}`));
+    l.wait(
+      () => started.push('d'),
+      (r) => refused.push(`d:${r}`),
+    );
     expect(refused).toEqual(['d:queue_full']);
     leaveB?.();
     expect(l.queued).toBe(2);
@@ -37,15 +49,24 @@ describe('createLimiter', () => {
     const refusedNoQueue: string[] = [];
     const noQueue = createLimiter({ maxInflight: 1, maxQueue: 0, queueTimeoutMs: 0 });
     noQueue.tryEnter();
-    noQueue.wait(() => undefined, (r) => refusedNoQueue.push(r));
+    noQueue.wait(
+      () => undefined,
+      (r) => refusedNoQueue.push(r),
+    );
     expect(refusedNoQueue).toEqual(['max_inflight']);
     l.tryEnter();
     const refused: string[] = [];
-    l.wait(() => refused.push('started'), (r) => refused.push(r));
+    l.wait(
+      () => refused.push('started'),
+      (r) => refused.push(r),
+    );
     l.close();
     expect(refused).toEqual(['closed']);
     expect(l.tryEnter()).toBe(false);
-    l.wait(() => refused.push('started'), (r) => refused.push(r));
+    l.wait(
+      () => refused.push('started'),
+      (r) => refused.push(r),
+    );
     expect(refused).toEqual(['closed', 'closed']);
   });
 });

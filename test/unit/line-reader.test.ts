@@ -4,7 +4,11 @@ import { CUT_MARKER, readLines } from '../../src/log/line-reader.js';
 import { withTimeout } from '../helpers/watchdog.js';
 
 /** Feeds `chunks` through readLines and resolves with every emitted line once the stream closed. */
-async function linesOf(chunks: Array<string | Buffer>, maxBytes: number, end: 'end' | 'destroy' = 'end'): Promise<string[]> {
+async function linesOf(
+  chunks: Array<string | Buffer>,
+  maxBytes: number,
+  end: 'end' | 'destroy' = 'end',
+): Promise<string[]> {
   const stream = new PassThrough();
   const lines: string[] = [];
   readLines(stream, maxBytes, (l) => lines.push(l));

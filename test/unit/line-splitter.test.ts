@@ -10,7 +10,7 @@ function split(maxBytes: number, pieces: Array<string | Uint8Array>): string[] {
   return lines;
 }
 
-describe('createLineSplitter (an in-process function\'s stdout and stderr)', () => {
+describe("createLineSplitter (an in-process function's stdout and stderr)", () => {
   it('emits one line per newline, joins pieces, drops \\r before \\n, and flushes a last partial line', () => {
     expect(split(1000, ['a\nb', 'c\r\n', 'd', Buffer.from('e\nlast')])).toEqual(['a', 'bc', 'de', 'last']);
   });

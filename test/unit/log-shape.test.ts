@@ -32,6 +32,12 @@ describe('log_format=json: one shape for every line', () => {
       expect(record.levelName, line).toBe(LEVEL_NAMES[record.level as number]);
       expect(typeof record.time, line).toBe('number');
     }
-    expect(shape(out.lines[0] as string).record).toEqual({ level: 30, levelName: 'info', time: expect.any(Number), stream: 'stdout', msg: 'a function line on stdout' });
+    expect(shape(out.lines[0] as string).record).toEqual({
+      level: 30,
+      levelName: 'info',
+      time: expect.any(Number),
+      stream: 'stdout',
+      msg: 'a function line on stdout',
+    });
   });
 });

@@ -23,7 +23,7 @@ describe('logger', () => {
     expect(b).toMatchObject({ level: 40, msg: 'careful', url: '/x' });
   });
 
-  it('writes the originals\' text shape with log_format=text', () => {
+  it("writes the originals' text shape with log_format=text", () => {
     const err = new MemorySink();
     const log = createLogger({ format: 'text', prefixLogs: true, err, out: new MemorySink() });
     log.info('Listening on port: 8080');
@@ -37,21 +37,53 @@ describe('logger', () => {
     const log = createLogger({ format: 'json', prefixLogs: true, err, out: new MemorySink() });
     const entries = [
       { method: 'POST', url: '/a?q="x"\\\u0001é', status: 200, bytes: 2, seconds: 0.0123456, callId: undefined },
-      { method: 'GET', url: '/', status: 504, bytes: 0, seconds: 1.5, callId: 'call-42', trace: { traceId: '4bf92f3577b34da6a3ce929d0e0e4736', spanId: '00f067aa0ba902b7' } },
+      {
+        method: 'GET',
+        url: '/',
+        status: 504,
+        bytes: 0,
+        seconds: 1.5,
+        callId: 'call-42',
+        trace: { traceId: '4bf92f3577b34da6a3ce929d0e0e4736', spanId: '00f067aa0ba902b7' },
+      },
     ];
     for (const e of entries) {
       log.request(e);
-      log.info('request', { method: e.method, url: e.url, status: e.status, bytes: e.bytes, durationMs: Math.round(e.seconds * 1e6) / 1000, callId: e.callId, trace_id: e.trace?.traceId, span_id: e.trace?.spanId });
+      log.info('request', {
+        method: e.method,
+        url: e.url,
+        status: e.status,
+        bytes: e.bytes,
+        durationMs: Math.round(e.seconds * 1e6) / 1000,
+        callId: e.callId,
+        trace_id: e.trace?.traceId,
+        span_id: e.trace?.spanId,
+      });
     }
     const noTime = (l: string): string => l.replace(/"time":\d+/, '"time":0');
     expect(err.lines).toHaveLength(4);
     expect(noTime(err.lines[0] as string)).toBe(noTime(err.lines[1] as string));
     expect(noTime(err.lines[2] as string)).toBe(noTime(err.lines[3] as string));
-    expect(JSON.parse(err.lines[2] as string)).toMatchObject({ callId: 'call-42', durationMs: 1500, status: 504, trace_id: '4bf92f3577b34da6a3ce929d0e0e4736', span_id: '00f067aa0ba902b7' });
+    expect(JSON.parse(err.lines[2] as string)).toMatchObject({
+      callId: 'call-42',
+      durationMs: 1500,
+      status: 504,
+      trace_id: '4bf92f3577b34da6a3ce929d0e0e4736',
+      span_id: '00f067aa0ba902b7',
+    });
 
     const text = new MemorySink();
-    createLogger({ format: 'text', prefixLogs: true, err: text, out: new MemorySink(), textCallIds: true }).request({ method: 'GET', url: '/who', status: 200, bytes: 2048, seconds: 0.5, callId: 'c-1' });
-    expect(text.lines[0]).toMatch(/^\d{4}\/\d{2}\/\d{2} \d{2}:\d{2}:\d{2} GET \/who - 200 - ContentLength: 2\.048kB \(0\.5000s\) \[c-1\]$/);
+    createLogger({ format: 'text', prefixLogs: true, err: text, out: new MemorySink(), textCallIds: true }).request({
+      method: 'GET',
+      url: '/who',
+      status: 200,
+      bytes: 2048,
+      seconds: 0.5,
+      callId: 'c-1',
+    });
+    expect(text.lines[0]).toMatch(
+      /^\d{4}\/\d{2}\/\d{2} \d{2}:\d{2}:\d{2} GET \/who - 200 - ContentLength: 2\.048kB \(0\.5000s\) \[c-1\]$/,
+    );
   });
 
   it('writes the same JSON access line as bytes into an fd sink as info() writes as a string', () => {
@@ -60,7 +92,14 @@ describe('logger', () => {
     const log = createLogger({ format: 'json', prefixLogs: true, err: sink, out: new MemorySink() });
     const e = { method: 'POST', url: '/a?q="x"\\\u0001é', status: 201, bytes: 7, seconds: 0.0123456, callId: 'c-1' };
     log.request(e);
-    log.info('request', { method: e.method, url: e.url, status: e.status, bytes: e.bytes, durationMs: Math.round(e.seconds * 1e6) / 1000, callId: e.callId });
+    log.info('request', {
+      method: e.method,
+      url: e.url,
+      status: e.status,
+      bytes: e.bytes,
+      durationMs: Math.round(e.seconds * 1e6) / 1000,
+      callId: e.callId,
+    });
     sink.flushSync();
     const lines = written.join('').split('\n');
     const noTime = (l: string): string => l.replace(/"time":\d+/, '"time":0');
@@ -109,7 +148,14 @@ describe('text lines and control characters (issue #22)', () => {
     const log = createLogger({ format: 'text', prefixLogs: true, err, out: new MemorySink() });
     log.info('Path  /a\n2031/01/01 00:00:00 forged\r\x1b[2J\x85');
     log.warn('x', { url: '/b\nforged', tab: 'a\tb', bell: '/d\x07' });
-    log.request({ method: 'GET', url: '/c\n2031/01/01 forged', status: 200, bytes: 1, seconds: 0.001, callId: undefined });
+    log.request({
+      method: 'GET',
+      url: '/c\n2031/01/01 forged',
+      status: 200,
+      bytes: 1,
+      seconds: 0.001,
+      callId: undefined,
+    });
     expect(err.lines).toHaveLength(3);
     expect(err.lines[0]).toMatch(/ Path {2}\/a\\n2031\/01\/01 00:00:00 forged\\r\\x1b\[2J\\x85$/);
     expect(err.lines[1]).toMatch(/ x url="\/b\\nforged" tab="a\\tb" bell=\/d\\x07$/);

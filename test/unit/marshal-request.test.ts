@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { goHeaderMap, goJsonString, marshalRequest } from '../../src/modes/marshal-request.js';
 
-const text = (rawHeaders: string[], body = ''): string => marshalRequest(rawHeaders, Buffer.from(body)).toString('utf8');
+const text = (rawHeaders: string[], body = ''): string =>
+  marshalRequest(rawHeaders, Buffer.from(body)).toString('utf8');
 
 describe('marshalRequest', () => {
   it('gives {"header":{},"body":{"raw":""}} for a GET with no headers (verified)', () => {
@@ -10,12 +11,16 @@ describe('marshalRequest', () => {
 
   it('matches the verified POST example byte for byte', () => {
     const raw = ['Host', 'x', 'Content-Type', 'application/json', 'X-Test', '<v&>', 'Transfer-Encoding', 'chunked'];
-    expect(text(raw, 'hello')).toBe('{"header":{"Content-Type":["application/json"],"X-Test":["\\u003cv\\u0026\\u003e"]},"body":{"raw":"aGVsbG8="}}');
+    expect(text(raw, 'hello')).toBe(
+      '{"header":{"Content-Type":["application/json"],"X-Test":["\\u003cv\\u0026\\u003e"]},"body":{"raw":"aGVsbG8="}}',
+    );
   });
 
   it('sorts keys, canonicalises names, keeps every value in order and includes Content-Length', () => {
     const raw = ['x-b', '2', 'content-length', '3', 'X-A', 'one', 'x-a', 'two', 'accept', '*/*'];
-    expect(text(raw, 'abc')).toBe('{"header":{"Accept":["*/*"],"Content-Length":["3"],"X-A":["one","two"],"X-B":["2"]},"body":{"raw":"YWJj"}}');
+    expect(text(raw, 'abc')).toBe(
+      '{"header":{"Accept":["*/*"],"Content-Length":["3"],"X-A":["one","two"],"X-B":["2"]},"body":{"raw":"YWJj"}}',
+    );
   });
 
   it('encodes a binary body as standard base64 with padding', () => {

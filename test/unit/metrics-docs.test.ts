@@ -18,9 +18,28 @@ describe('the metric table', () => {
 
   it("keeps the originals' names, HELP texts, labels and buckets", () => {
     expect(ROWS.filter((r) => r.origin === 'original')).toEqual([
-      { name: 'http_requests_total', type: 'counter', help: 'total HTTP requests processed', labels: ['code', 'method'], origin: 'original' },
-      { name: 'http_request_duration_seconds', type: 'histogram', help: 'Seconds spent serving HTTP requests.', labels: ['code', 'method'], buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10], origin: 'original' },
-      { name: 'http_requests_in_flight', type: 'gauge', help: 'total HTTP requests in-flight', labels: [], origin: 'original' },
+      {
+        name: 'http_requests_total',
+        type: 'counter',
+        help: 'total HTTP requests processed',
+        labels: ['code', 'method'],
+        origin: 'original',
+      },
+      {
+        name: 'http_request_duration_seconds',
+        type: 'histogram',
+        help: 'Seconds spent serving HTTP requests.',
+        labels: ['code', 'method'],
+        buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+        origin: 'original',
+      },
+      {
+        name: 'http_requests_in_flight',
+        type: 'gauge',
+        help: 'total HTTP requests in-flight',
+        labels: [],
+        origin: 'original',
+      },
     ]);
   });
 
@@ -36,7 +55,13 @@ describe('the metric table', () => {
     for (const row of ROWS) {
       expect(text).toContain(`# HELP ${row.name} ${row.help}\n`);
       const sample = new RegExp(`^${row.name}(?:_bucket|_sum|_count)?(?:\\{([^}]*)\\})? `, 'gm');
-      const labelSets = [...text.matchAll(sample)].map((m) => (m[1] ?? '').split(',').filter((l) => l !== '').map((l) => l.slice(0, l.indexOf('='))).filter((l) => l !== 'le'));
+      const labelSets = [...text.matchAll(sample)].map((m) =>
+        (m[1] ?? '')
+          .split(',')
+          .filter((l) => l !== '')
+          .map((l) => l.slice(0, l.indexOf('=')))
+          .filter((l) => l !== 'le'),
+      );
       expect(labelSets.length, row.name).toBeGreaterThan(0);
       for (const labels of labelSets) expect(labels, row.name).toEqual(row.labels);
       if (row.buckets === undefined) continue;

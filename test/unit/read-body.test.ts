@@ -26,7 +26,11 @@ describe('readBody', () => {
     const stream = new Readable({ read() {} });
     const reading = readBody(stream);
     stream.destroy(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }));
-    await expect(reading).rejects.toMatchObject({ status: 400, code: 'BODY_READ_FAILED', body: 'cannot read the request body: ECONNRESET\n' });
+    await expect(reading).rejects.toMatchObject({
+      status: 400,
+      code: 'BODY_READ_FAILED',
+      body: 'cannot read the request body: ECONNRESET\n',
+    });
   });
 
   it('reports a stream that already failed before it was read', async () => {

@@ -6,8 +6,19 @@ import { DURATION_BUCKETS, RequestSeries } from '../../src/metrics/request-serie
 /** The same requests through prom-client's own Counter and Histogram: what the exposition must equal. */
 function withPromClient(requests: Array<[string | undefined, number, number]>): prom.Registry {
   const reg = new prom.Registry();
-  const total = new prom.Counter({ name: 'http_requests_total', help: 'total HTTP requests processed', labelNames: ['code', 'method'], registers: [reg] });
-  const duration = new prom.Histogram({ name: 'http_request_duration_seconds', help: 'Seconds spent serving HTTP requests.', labelNames: ['code', 'method'], buckets: DURATION_BUCKETS, registers: [reg] });
+  const total = new prom.Counter({
+    name: 'http_requests_total',
+    help: 'total HTTP requests processed',
+    labelNames: ['code', 'method'],
+    registers: [reg],
+  });
+  const duration = new prom.Histogram({
+    name: 'http_request_duration_seconds',
+    help: 'Seconds spent serving HTTP requests.',
+    labelNames: ['code', 'method'],
+    buckets: DURATION_BUCKETS,
+    registers: [reg],
+  });
   for (const [method, status, seconds] of requests) {
     const labels = { code: codeLabel(status), method: methodLabel(method) };
     total.inc(labels);
@@ -23,7 +34,9 @@ describe('request series', () => {
     const statuses = [200, 404, 500, 429, 99, 600, 101];
     // Durations on, below and above every bound, with a spread of methods and statuses.
     const durations = [0, 0.001, ...DURATION_BUCKETS, ...DURATION_BUCKETS.map((b) => b * 1.0001), 12.5, 60];
-    durations.forEach((seconds, i) => requests.push([methods[i % methods.length], statuses[i % statuses.length] as number, seconds]));
+    durations.forEach((seconds, i) =>
+      requests.push([methods[i % methods.length], statuses[i % statuses.length] as number, seconds]),
+    );
     for (let i = 0; i < 500; i++) requests.push(['GET', 200, (i % 37) / 1000]);
 
     const series = new RequestSeries();

@@ -10,12 +10,18 @@ async function interleaved(place: SocketPlace): Promise<string> {
   onTestFinished(() => {
     parentEnd.destroy();
   });
-  const child = spawn('/bin/sh', ['-c', 'echo out1; echo err1 >&2; echo out2; echo err2 >&2'], { stdio: ['ignore', childEnd, childEnd] });
+  const child = spawn('/bin/sh', ['-c', 'echo out1; echo err1 >&2; echo out2; echo err2 >&2'], {
+    stdio: ['ignore', childEnd, childEnd],
+  });
   childEnd.destroy();
   const chunks: Buffer[] = [];
   parentEnd.on('data', (c: Buffer) => chunks.push(c));
   await withTimeout(new Promise((r) => parentEnd.once('end', r)), 2000, 'the child to close its output');
-  await withTimeout(new Promise((r) => (child.exitCode !== null ? r(null) : child.once('exit', r))), 2000, 'the child to exit');
+  await withTimeout(
+    new Promise((r) => (child.exitCode !== null ? r(null) : child.once('exit', r))),
+    2000,
+    'the child to exit',
+  );
   return Buffer.concat(chunks).toString();
 }
 

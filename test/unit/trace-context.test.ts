@@ -18,9 +18,15 @@ describe('parseTraceParent', () => {
   const valid = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
 
   it('parses a version-00 header and a later version with more fields', () => {
-    expect(parseTraceParent(valid)).toEqual({ traceId: '4bf92f3577b34da6a3ce929d0e0e4736', spanId: '00f067aa0ba902b7', flags: '01' });
+    expect(parseTraceParent(valid)).toEqual({
+      traceId: '4bf92f3577b34da6a3ce929d0e0e4736',
+      spanId: '00f067aa0ba902b7',
+      flags: '01',
+    });
     expect(parseTraceParent('01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00-extra')?.flags).toBe('00');
-    expect(parseTraceParent(formatTraceParent('4bf92f3577b34da6a3ce929d0e0e4736', '00f067aa0ba902b7', true))).toEqual(parseTraceParent(valid));
+    expect(parseTraceParent(formatTraceParent('4bf92f3577b34da6a3ce929d0e0e4736', '00f067aa0ba902b7', true))).toEqual(
+      parseTraceParent(valid),
+    );
   });
 
   it('refuses what the spec says to ignore', () => {

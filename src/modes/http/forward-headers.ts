@@ -83,7 +83,8 @@ export function upstreamRequestHeaders(req: IncomingMessage, upstreamHost: strin
   if (!hasForwardedProto) out.push('X-Forwarded-Proto', 'http');
   if (framing.upgrade === true) return out;
   if (framing.bufferedLength !== undefined) out.push('Content-Length', String(framing.bufferedLength));
-  else if (!hasLength && req.headers['transfer-encoding'] === undefined && EMPTY_BODY_WITH_LENGTH.has(req.method ?? '')) out.push('Content-Length', '0');
+  else if (!hasLength && req.headers['transfer-encoding'] === undefined && EMPTY_BODY_WITH_LENGTH.has(req.method ?? ''))
+    out.push('Content-Length', '0');
   return out;
 }
 

@@ -53,7 +53,14 @@ export function createProxy(options: ProxyOptions): Proxy {
   // One pool for the watchdog's lifetime: no pipelining, no connection cap (as the Go original), and
   // no undici header/body timeouts, since exec_timeout (and X-Timeout) bound every request instead.
   const pool = new Pool(upstream.url.origin, { connections: null, pipelining: 1, headersTimeout: 0, bodyTimeout: 0 });
-  const ctx: ProxyContext = { pool, upstreamHost: upstream.host, basePath: upstream.basePath, bufferBody, logger, onExecTimeout: options.onExecTimeout };
+  const ctx: ProxyContext = {
+    pool,
+    upstreamHost: upstream.host,
+    basePath: upstream.basePath,
+    bufferBody,
+    logger,
+    onExecTimeout: options.onExecTimeout,
+  };
   return {
     forward: (call, remainingMs) => new Exchange(ctx, call, remainingMs).start(),
     close() {
@@ -114,7 +121,11 @@ class Exchange implements Dispatcher.DispatchHandler {
     body.on('error', (err) => {
       // max_body_bytes hit mid-stream: the rest of the body is not read, so the connection cannot be reused.
       if (err instanceof WatchdogError && err.status === 413 && !res.headersSent) res.setHeader('Connection', 'close');
-      this.fail(err instanceof WatchdogError ? err : new WatchdogError('BODY_READ_FAILED', 'cannot read the request body\n', { cause: err }));
+      this.fail(
+        err instanceof WatchdogError
+          ? err
+          : new WatchdogError('BODY_READ_FAILED', 'cannot read the request body\n', { cause: err }),
+      );
     });
     if (sendsWholeBody(req, ctx.bufferBody)) {
       // Read first, then sent with Content-Length.
@@ -133,7 +144,10 @@ class Exchange implements Dispatcher.DispatchHandler {
 
   private dispatch(): void {
     const body = this.wholeBody !== undefined ? this.wholeBody : (this.streamed as StreamedBody).relay;
-    this.ctx.pool.dispatch({ method: this.call.req.method ?? 'GET', path: this.path, headers: this.headers as string[], body }, this);
+    this.ctx.pool.dispatch(
+      { method: this.call.req.method ?? 'GET', path: this.path, headers: this.headers as string[], body },
+      this,
+    );
   }
 
   // --- undici handler -------------------------------------------------------------------------
@@ -157,7 +171,8 @@ class Exchange implements Dispatcher.DispatchHandler {
       const value = (rawHeaders[i + 1] as Buffer).toString('latin1');
       raw[i] = name;
       raw[i + 1] = value;
-      if (name.length === 10 && name.toLowerCase() === 'connection') connection = connection === undefined ? value : `${connection}, ${value}`;
+      if (name.length === 10 && name.toLowerCase() === 'connection')
+        connection = connection === undefined ? value : `${connection}, ${value}`;
     }
     const headers = clientResponseHeaders(raw, connection);
     try {
@@ -175,7 +190,9 @@ class Exchange implements Dispatcher.DispatchHandler {
       }
     } catch (err) {
       // An upstream header Node refuses to send on (invalid characters): the answer cannot be relayed.
-      this.fail(new WatchdogError('UPSTREAM_UNAVAILABLE', 'upstream sent an invalid response header\n', { cause: err }));
+      this.fail(
+        new WatchdogError('UPSTREAM_UNAVAILABLE', 'upstream sent an invalid response header\n', { cause: err }),
+      );
       return false;
     }
     this.resumeUpstream = resume;
@@ -206,13 +223,15 @@ class Exchange implements Dispatcher.DispatchHandler {
       // A reused idle connection the upstream had just closed: send the request once more on another.
       this.retried = true;
       this.abortUpstream = undefined;
-      if (ctx.logger.debugEnabled) ctx.logger.debug('upstream closed a pooled connection; retrying once', { url: call.target, code });
+      if (ctx.logger.debugEnabled)
+        ctx.logger.debug('upstream closed a pooled connection; retrying once', { url: call.target, code });
       if (this.wholeBody === undefined) (this.streamed as StreamedBody).restart();
       this.dispatch();
       return;
     }
     if (!this.responded) ctx.logger.warn(`Upstream HTTP request error: ${code ?? err.message}`, { url: call.target });
-    if (code !== undefined && UNSENDABLE_CODES.has(code)) this.fail(new WatchdogError('BAD_REQUEST', `the request cannot be forwarded: ${err.message}\n`, { cause: err }));
+    if (code !== undefined && UNSENDABLE_CODES.has(code))
+      this.fail(new WatchdogError('BAD_REQUEST', `the request cannot be forwarded: ${err.message}\n`, { cause: err }));
     else this.fail(classifyUpstreamError(err));
   }
 
@@ -240,9 +259,17 @@ class Exchange implements Dispatcher.DispatchHandler {
     if (this.finished) return;
     const { call, ctx } = this;
     ctx.onExecTimeout?.();
-    ctx.logger.warn(`Upstream HTTP killed due to exec_timeout: ${formatDuration(call.timeoutMs)}`, { url: call.target, afterHeaders: this.responded });
+    ctx.logger.warn(`Upstream HTTP killed due to exec_timeout: ${formatDuration(call.timeoutMs)}`, {
+      url: call.target,
+      afterHeaders: this.responded,
+    });
     // After the headers a status can no longer be sent: fail() aborts the connection instead.
-    this.fail(new WatchdogError('EXEC_TIMEOUT', `upstream did not answer within exec_timeout of ${formatDuration(call.timeoutMs)}\n`));
+    this.fail(
+      new WatchdogError(
+        'EXEC_TIMEOUT',
+        `upstream did not answer within exec_timeout of ${formatDuration(call.timeoutMs)}\n`,
+      ),
+    );
   }
 
   /** The client went away (or the watchdog cut the call): nothing to answer, just let the upstream go. */

@@ -45,10 +45,13 @@ export function tunnelUpgrade(call: UpgradeCall, target: UpstreamTarget, logger:
     agent: false,
   });
 
-  const timer = call.timeoutMs > 0 ? setTimeout(() => {
-    logger.warn('Upstream did not answer the upgrade within exec_timeout', { url });
-    fail(new WatchdogError('EXEC_TIMEOUT', 'upstream did not answer the upgrade in time\n'));
-  }, call.timeoutMs) : undefined;
+  const timer =
+    call.timeoutMs > 0
+      ? setTimeout(() => {
+          logger.warn('Upstream did not answer the upgrade within exec_timeout', { url });
+          fail(new WatchdogError('EXEC_TIMEOUT', 'upstream did not answer the upgrade in time\n'));
+        }, call.timeoutMs)
+      : undefined;
 
   const settle = (): void => {
     settled = true;
@@ -96,7 +99,11 @@ export function tunnelUpgrade(call: UpgradeCall, target: UpstreamTarget, logger:
     }
     const chosen = protocols(answer.headers.upgrade);
     if (chosen.length !== 1 || !asked.includes(chosen[0] as string)) {
-      logger.warn('Upstream switched to a protocol the client did not ask for', { url, asked: req.headers.upgrade, got: answer.headers.upgrade });
+      logger.warn('Upstream switched to a protocol the client did not ask for', {
+        url,
+        asked: req.headers.upgrade,
+        got: answer.headers.upgrade,
+      });
       fail(new WatchdogError('UPSTREAM_UNAVAILABLE', 'upstream switched to a protocol the client did not ask for\n'));
       return;
     }

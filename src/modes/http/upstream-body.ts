@@ -19,7 +19,11 @@ export function sendsWholeBody(req: IncomingMessage, bufferBody: boolean): boole
 }
 
 /** Collects the body in one buffer sized from `declared` (Content-Length, 0 when unknown), then calls `done` with it (null when empty) and its length. */
-export function readWholeBody(body: Readable, declared: number, done: (whole: Buffer | null, length: number) => void): void {
+export function readWholeBody(
+  body: Readable,
+  declared: number,
+  done: (whole: Buffer | null, length: number) => void,
+): void {
   const buffer = new BodyBuffer(declared);
   body.on('data', (chunk: Buffer) => buffer.add(chunk));
   body.on('end', () => done(buffer.size === 0 ? null : buffer.result(), buffer.size));

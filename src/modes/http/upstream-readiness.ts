@@ -82,12 +82,24 @@ export function probeUntilReady(options: ReadinessProbeOptions): ReadinessProbe 
       socket.once('error', notYet);
       return;
     }
-    const probe = request({ host: options.hostname, port: options.port, path: options.readyPath, method: 'GET', agent: false, setHost: false, headers: ['Host', options.hostHeader, 'User-Agent', 'fwatchdog-ready-probe'], timeout: PROBE_TIMEOUT_MS }, (res) => {
-      res.resume();
-      const status = res.statusCode ?? 0;
-      if (status >= 200 && status < 300) ok();
-      else notYet();
-    });
+    const probe = request(
+      {
+        host: options.hostname,
+        port: options.port,
+        path: options.readyPath,
+        method: 'GET',
+        agent: false,
+        setHost: false,
+        headers: ['Host', options.hostHeader, 'User-Agent', 'fwatchdog-ready-probe'],
+        timeout: PROBE_TIMEOUT_MS,
+      },
+      (res) => {
+        res.resume();
+        const status = res.statusCode ?? 0;
+        if (status >= 200 && status < 300) ok();
+        else notYet();
+      },
+    );
     probe.once('timeout', () => probe.destroy(new Error('probe timed out')));
     probe.once('error', notYet);
     probe.end();

@@ -21,7 +21,8 @@ export class InprocRequest extends IncomingMessage {
 
   /** Aborts at exec_timeout (or X-Timeout), when the client goes away, and at write_timeout. */
   get signal(): AbortSignal {
-    if (this.signalSource === undefined) throw new Error('req.signal is only available while the function handles the request');
+    if (this.signalSource === undefined)
+      throw new Error('req.signal is only available while the function handles the request');
     return this.signalSource.signal;
   }
 }
@@ -32,8 +33,13 @@ export class InprocResponse extends WatchdogResponse<InprocRequest> {
   call: FunctionCall | undefined = undefined;
 
   /** X-Duration-Seconds, as http and the fork modes send it (unless the handler set its own). */
-  override writeHead(statusCode: number, statusMessage?: string | OutgoingHttpHeaders | OutgoingHttpHeader[], headers?: OutgoingHttpHeaders | OutgoingHttpHeader[]): this {
-    if (this.call !== undefined && !this.hasHeader('x-duration-seconds')) this.setHeader('X-Duration-Seconds', durationSeconds(this.call.startedAt));
+  override writeHead(
+    statusCode: number,
+    statusMessage?: string | OutgoingHttpHeaders | OutgoingHttpHeader[],
+    headers?: OutgoingHttpHeaders | OutgoingHttpHeader[],
+  ): this {
+    if (this.call !== undefined && !this.hasHeader('x-duration-seconds'))
+      this.setHeader('X-Duration-Seconds', durationSeconds(this.call.startedAt));
     return super.writeHead(statusCode, statusMessage, headers);
   }
 
@@ -50,6 +56,7 @@ export class InprocResponse extends WatchdogResponse<InprocRequest> {
 
 function sizeOf(chunk: unknown, encoding: unknown): number {
   if (chunk === undefined || chunk === null || typeof chunk === 'function') return 0;
-  if (typeof chunk === 'string') return Buffer.byteLength(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8');
+  if (typeof chunk === 'string')
+    return Buffer.byteLength(chunk, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8');
   return (chunk as ArrayBufferView).byteLength ?? 0;
 }

@@ -67,10 +67,17 @@ export class InprocCall implements CloseListener {
     this.timedOut = true;
     this.events.execTimeout();
     const { res } = this.call;
-    if (this.controller !== undefined && !this.controller.signal.aborted) this.controller.abort(timeoutReason(this.timeoutMs));
+    if (this.controller !== undefined && !this.controller.signal.aborted)
+      this.controller.abort(timeoutReason(this.timeoutMs));
     if (res.writableEnded || this.settled) return;
     this.settle();
-    answer(this.call, new WatchdogError('EXEC_TIMEOUT', `the function did not answer within exec_timeout of ${formatDuration(this.timeoutMs)}\n`));
+    answer(
+      this.call,
+      new WatchdogError(
+        'EXEC_TIMEOUT',
+        `the function did not answer within exec_timeout of ${formatDuration(this.timeoutMs)}\n`,
+      ),
+    );
     muteResponse(res);
   }
 
@@ -82,7 +89,9 @@ export class InprocCall implements CloseListener {
       logger.info(`The client left before the function answered ${req.method} ${this.call.target}: ${errorText(err)}`);
       return;
     }
-    logger.error(`The function failed on ${req.method} ${this.call.target}: ${errorText(err)}`, { err: errorStack(err) });
+    logger.error(`The function failed on ${req.method} ${this.call.target}: ${errorText(err)}`, {
+      err: errorStack(err),
+    });
     if (this.settled || res.writableEnded) return;
     this.settle();
     answer(this.call, new WatchdogError('PROCESS_FAILED', 'Internal Server Error\n'));
@@ -114,7 +123,16 @@ export function muteResponse(res: ServerResponse): void {
     if (cb !== undefined) queueMicrotask(cb);
     return res;
   };
-  Object.assign(res, { writeHead: self, setHeader: self, appendHeader: self, removeHeader: NOOP, flushHeaders: NOOP, writeContinue: NOOP, write: () => false, end: done });
+  Object.assign(res, {
+    writeHead: self,
+    setHeader: self,
+    appendHeader: self,
+    removeHeader: NOOP,
+    flushHeaders: NOOP,
+    writeContinue: NOOP,
+    write: () => false,
+    end: done,
+  });
 }
 
 function timeoutReason(ms: number): DOMException {
@@ -122,7 +140,10 @@ function timeoutReason(ms: number): DOMException {
 }
 
 function goneReason(): DOMException {
-  return new DOMException('the request ended before the function answered (client gone or write_timeout)', 'AbortError');
+  return new DOMException(
+    'the request ended before the function answered (client gone or write_timeout)',
+    'AbortError',
+  );
 }
 
 export function errorText(err: unknown): string {

@@ -50,16 +50,28 @@ export function pickExports(file: string, ns: Exports): FunctionModule {
   };
   let handler: FunctionModule['handler'] | undefined;
   if (isFunction(main)) handler = { kind: 'listener', listener: main as RequestListener };
-  else if (bound(main, 'fetch') !== undefined) handler = { kind: 'fetch', fetch: bound(main, 'fetch') as unknown as FetchHandler };
+  else if (bound(main, 'fetch') !== undefined)
+    handler = { kind: 'fetch', fetch: bound(main, 'fetch') as unknown as FetchHandler };
   else if (isFunction(ns.fetch)) handler = { kind: 'fetch', fetch: ns.fetch as FetchHandler };
   if (handler === undefined) {
     const names = Object.keys(ns).filter((n) => n !== '__esModule' && n !== 'module.exports');
-    const found = names.length === 0 ? 'it exports nothing' : `its exports are ${names.join(', ')}${'default' in ns ? ` (default is ${describe(ns.default)})` : ''}`;
-    throw new Error(`${file} has no handler: export default a node:http request listener (req, res) => {...}, or a fetch(request) function that returns a Response; ${found}`);
+    const found =
+      names.length === 0
+        ? 'it exports nothing'
+        : `its exports are ${names.join(', ')}${'default' in ns ? ` (default is ${describe(ns.default)})` : ''}`;
+    throw new Error(
+      `${file} has no handler: export default a node:http request listener (req, res) => {...}, or a fetch(request) function that returns a Response; ${found}`,
+    );
   }
   // Hooks: named exports first, else methods of the default export (export default { fetch, ready, shutdown }; module.exports.ready).
-  const hook = (name: string): ((...args: never[]) => unknown) | undefined => (isFunction(ns[name]) ? (ns[name] as () => unknown) : bound(main, name));
-  return { handler, ready: hook('ready'), shutdown: hook('shutdown'), upgrade: hook('upgrade') as FunctionModule['upgrade'] };
+  const hook = (name: string): ((...args: never[]) => unknown) | undefined =>
+    isFunction(ns[name]) ? (ns[name] as () => unknown) : bound(main, name);
+  return {
+    handler,
+    ready: hook('ready'),
+    shutdown: hook('shutdown'),
+    upgrade: hook('upgrade') as FunctionModule['upgrade'],
+  };
 }
 
 function describe(v: unknown): string {
@@ -78,6 +90,7 @@ function describeLoadError(err: unknown): string {
   const code = (err as NodeJS.ErrnoException).code;
   const text = `${err.name}: ${err.message}${code !== undefined && !err.message.includes(code) ? ` (${code})` : ''}`;
   // A SyntaxError from V8 names the place only in its stack's first line (file:line).
-  const where = err.name === 'SyntaxError' && err.stack !== undefined ? /^(file:\/\/\S+|\/\S+):(\d+)/m.exec(err.stack) : null;
+  const where =
+    err.name === 'SyntaxError' && err.stack !== undefined ? /^(file:\/\/\S+|\/\S+):(\d+)/m.exec(err.stack) : null;
   return where !== null ? `${text} at ${where[1]}:${where[2]}` : text;
 }

@@ -4,7 +4,13 @@ import { Readable } from 'node:stream';
 import type { FetchHandler } from './load-module.js';
 
 /** Builds the Request (streaming `body`, carrying `signal`), calls `fetch` and writes its Response to `res`. */
-export async function serveFetch(fetch: FetchHandler, req: IncomingMessage, body: Readable, res: ServerResponse, signal: AbortSignal): Promise<void> {
+export async function serveFetch(
+  fetch: FetchHandler,
+  req: IncomingMessage,
+  body: Readable,
+  res: ServerResponse,
+  signal: AbortSignal,
+): Promise<void> {
   const method = req.method ?? 'GET';
   const headers = new Headers();
   const raw = req.rawHeaders;
@@ -19,7 +25,10 @@ export async function serveFetch(fetch: FetchHandler, req: IncomingMessage, body
   }
   const request = new Request(`${requestOrigin(req.headers.host)}${req.url ?? '/'}`, init);
   const response = await fetch(request);
-  if (!isResponse(response)) throw new TypeError(`the fetch handler returned ${response === undefined ? 'undefined' : typeof response}, not a Response`);
+  if (!isResponse(response))
+    throw new TypeError(
+      `the fetch handler returned ${response === undefined ? 'undefined' : typeof response}, not a Response`,
+    );
   if (res.headersSent || res.destroyed) {
     await response.body?.cancel();
     return;
@@ -44,14 +53,23 @@ let lastOrigin = 'http://localhost';
  */
 export function requestOrigin(host: string | undefined): string {
   if (host === lastHost) return lastOrigin;
-  const origin = host !== undefined && AUTHORITY.test(host) && URL.canParse(`http://${host}/`) ? `http://${host}` : 'http://localhost';
+  const origin =
+    host !== undefined && AUTHORITY.test(host) && URL.canParse(`http://${host}/`)
+      ? `http://${host}`
+      : 'http://localhost';
   lastHost = host;
   lastOrigin = origin;
   return origin;
 }
 
 function isResponse(v: unknown): v is Response {
-  return v instanceof Response || (typeof v === 'object' && v !== null && typeof (v as Response).status === 'number' && typeof (v as Response).headers?.get === 'function');
+  return (
+    v instanceof Response ||
+    (typeof v === 'object' &&
+      v !== null &&
+      typeof (v as Response).status === 'number' &&
+      typeof (v as Response).headers?.get === 'function')
+  );
 }
 
 /** Streams the Response body with backpressure. */
@@ -62,9 +80,10 @@ async function writeBody(response: Response, res: ServerResponse, head: boolean)
     return;
   }
   const reader = response.body.getReader();
-  const cancel = (): void => void reader.cancel().catch(() => {
-    // The handler's stream failed while being cancelled: nobody is left to tell.
-  });
+  const cancel = (): void =>
+    void reader.cancel().catch(() => {
+      // The handler's stream failed while being cancelled: nobody is left to tell.
+    });
   res.once('close', cancel);
   try {
     // Each chunk goes out as soon as the handler makes it (server-sent events must not wait for the next one).

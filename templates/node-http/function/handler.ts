@@ -7,7 +7,11 @@ export async function handle(event: Event, context: Context): Promise<Result> {
   if (event.path === '/config') {
     const password = context.secret('db-password');
     if (password === undefined) {
-      return { statusCode: 503, headers: { 'Retry-After': '10', 'Content-Type': 'text/plain' }, body: 'the db-password secret is not mounted\n' };
+      return {
+        statusCode: 503,
+        headers: { 'Retry-After': '10', 'Content-Type': 'text/plain' },
+        body: 'the db-password secret is not mounted\n',
+      };
     }
     return { statusCode: 200, body: { database: 'configured', passwordChars: password.length } };
   }
