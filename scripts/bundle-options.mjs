@@ -92,6 +92,9 @@ export function chunkOptions({ name, specifier, source }) {
     plugins: CHUNK_PLUGINS[name] ?? [],
     stdin: { contents: `module.exports = require(${JSON.stringify(source === undefined ? specifier : `./${source}`)});\n`, resolveDir: ROOT, loader: 'js', sourcefile: `chunk-${name}.cjs` },
     outfile: `dist/chunks/${name}.cjs`,
+    // A chunk runs as a vm.Script in the binary, which has no dynamic import(): `import('http')` (the OTLP
+    // exporter's) becomes a require().
+    supported: { 'dynamic-import': false },
     bundle: true,
     platform: 'node',
     target: 'node20',
