@@ -128,7 +128,7 @@ export const METRIC_TABLE = {
     labels: [],
     origin: 'fwatchdog',
     tracingOnly: true,
-    doc: 'Spans the OTLP endpoint accepted. Present only with tracing on ([tracing.md](tracing.md)).',
+    doc: 'Only with tracing on ([tracing.md](tracing.md)): spans the OTLP endpoint accepted.',
   },
   spansDropped: {
     name: 'fwatchdog_trace_spans_dropped_total',
@@ -137,7 +137,7 @@ export const METRIC_TABLE = {
     labels: ['reason'],
     origin: 'fwatchdog',
     tracingOnly: true,
-    doc: '`reason` is `queue_full` (the export queue, `OTEL_BSP_MAX_QUEUE_SIZE`, was full) or `export_failed` (the collector was down, slow or refused the batch). Present only with tracing on, both reasons from the start at 0 ([tracing.md](tracing.md)).',
+    doc: 'Only with tracing on: spans lost, `queue_full` (the bounded export queue, `OTEL_BSP_MAX_QUEUE_SIZE`, 2048 by default, was full: the collector is slower than the traffic) or `export_failed` (the collector was down, slower than `OTEL_EXPORTER_OTLP_TIMEOUT`, or refused the batch). Both reasons are present from the start at 0. Requests never wait for the export.',
   },
 } as const satisfies Record<string, MetricRow>;
 

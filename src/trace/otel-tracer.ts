@@ -104,8 +104,9 @@ export function createOtelTracer(options: TracerOptions): CallTracer {
   const processor = new BatchSpanProcessor(exporter, { selfObsMeterProvider: countingMeterProvider(counts) } as ConstructorParameters<typeof BatchSpanProcessor>[1]);
   const provider = new BasicTracerProvider({ resource, spanProcessors: [processor] });
   // Global, so an inproc handler's own @opentelemetry/api (same major) sees the call's span as active and
-  // exports its spans here (docs/tracing.md).
-  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+  // exports its spans here (docs/tracing.md). The context manager only in inproc: the watchdog itself passes
+  // parents explicitly, and an AsyncLocalStorage in use costs every promise of the process (async hooks, Node < 24).
+  if (options.mode === 'inproc') context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
   trace.setGlobalTracerProvider(provider);
   propagation.setGlobalPropagator(new W3CTraceContextPropagator());
   const tracer = provider.getTracer('fwatchdog');
