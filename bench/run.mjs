@@ -19,7 +19,9 @@ import { streamBig } from './scenarios/stream-big.mjs';
 const SCENARIOS = [http, httpStream, inproc, fork, streamBig, startup, rssAfterLoad];
 
 function usage(message) {
-  console.error(`${message}\nusage: npm run bench -- [${SCENARIOS.map((s) => s.name).join('|')}]... [--duration <s>] [--out <file>] [--startup-runs <n>] [--stream-mib <n>] [--spawn-fallback] [--tracing]`);
+  console.error(
+    `${message}\nusage: npm run bench -- [${SCENARIOS.map((s) => s.name).join('|')}]... [--duration <s>] [--out <file>] [--startup-runs <n>] [--stream-mib <n>] [--spawn-fallback] [--tracing]`,
+  );
   process.exit(2);
 }
 
@@ -33,7 +35,15 @@ let parsed;
 try {
   parsed = parseArgs({
     allowPositionals: true,
-    options: { duration: { type: 'string' }, out: { type: 'string' }, 'startup-runs': { type: 'string' }, 'stream-mib': { type: 'string' }, 'spawn-fallback': { type: 'boolean' }, tracing: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    options: {
+      duration: { type: 'string' },
+      out: { type: 'string' },
+      'startup-runs': { type: 'string' },
+      'stream-mib': { type: 'string' },
+      'spawn-fallback': { type: 'boolean' },
+      tracing: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
   });
 } catch (err) {
   usage(err.message);

@@ -34,12 +34,18 @@ const chunkImports = {
   name: 'chunk-imports',
   setup(b) {
     const bySpecifier = new Map(CHUNKS.map((c) => [c.specifier, c.name]));
-    b.onResolve({ filter: /^[^./]/ }, (args) => (bySpecifier.has(args.path) ? { path: args.path, namespace: 'fwatchdog-chunk' } : undefined));
+    b.onResolve({ filter: /^[^./]/ }, (args) =>
+      bySpecifier.has(args.path) ? { path: args.path, namespace: 'fwatchdog-chunk' } : undefined,
+    );
     // A source chunk: the import of that very file (by the path it resolves to), not of any file with its name.
     for (const chunk of CHUNKS.filter((c) => c.source !== undefined)) {
       const file = `${ROOT}${chunk.source}`;
       const base = chunk.specifier.split('/').pop().replace(/\.js$/, '');
-      b.onResolve({ filter: new RegExp(`/${base}\\.js$`) }, (args) => (`${args.resolveDir}/${args.path.replace(/^\.\//, '')}`.replace(/\.js$/, '.ts') === file ? { path: chunk.specifier, namespace: 'fwatchdog-chunk' } : undefined));
+      b.onResolve({ filter: new RegExp(`/${base}\\.js$`) }, (args) =>
+        `${args.resolveDir}/${args.path.replace(/^\.\//, '')}`.replace(/\.js$/, '.ts') === file
+          ? { path: chunk.specifier, namespace: 'fwatchdog-chunk' }
+          : undefined,
+      );
     }
     b.onLoad({ filter: /.*/, namespace: 'fwatchdog-chunk' }, (args) => ({
       contents: `module.exports = require('./src/load-chunk.ts').loadChunk(${JSON.stringify(bySpecifier.get(args.path))});\n`,
@@ -90,7 +96,12 @@ const CHUNK_PLUGINS = { 'undici-pool': [undiciLean] };
 export function chunkOptions({ name, specifier, source }) {
   return {
     plugins: CHUNK_PLUGINS[name] ?? [],
-    stdin: { contents: `module.exports = require(${JSON.stringify(source === undefined ? specifier : `./${source}`)});\n`, resolveDir: ROOT, loader: 'js', sourcefile: `chunk-${name}.cjs` },
+    stdin: {
+      contents: `module.exports = require(${JSON.stringify(source === undefined ? specifier : `./${source}`)});\n`,
+      resolveDir: ROOT,
+      loader: 'js',
+      sourcefile: `chunk-${name}.cjs`,
+    },
     outfile: `dist/chunks/${name}.cjs`,
     // A chunk runs as a vm.Script in the binary, which has no dynamic import(): `import('http')` (the OTLP
     // exporter's) becomes a require().

@@ -110,7 +110,14 @@ async function main(): Promise<void> {
   let tracer: CallTracer | undefined;
   if (tracesUrl !== undefined) {
     const serviceName = serviceNameOf(config);
-    tracer = await loadTracer({ tracesUrl, serviceName, resourceAttributes: config.otelResourceAttributes, mode: config.mode, port: config.port, warn: (m) => logger.warn(m) });
+    tracer = await loadTracer({
+      tracesUrl,
+      serviceName,
+      resourceAttributes: config.otelResourceAttributes,
+      mode: config.mode,
+      port: config.port,
+      warn: (m) => logger.warn(m),
+    });
     logger.info(`Tracing: a span per request to ${tracesUrl} (service.name ${serviceName})`);
   }
 
@@ -141,7 +148,14 @@ interface Addons {
 /** At exit, how long the spans still queued may take to be exported. */
 const TRACE_FLUSH_MS = 2000;
 
-async function run(config: WatchdogConfig, env: Record<string, string>, logger: Logger, exitNow: (code: number) => never, addons: Addons, tracer: CallTracer | undefined): Promise<void> {
+async function run(
+  config: WatchdogConfig,
+  env: Record<string, string>,
+  logger: Logger,
+  exitNow: (code: number) => never,
+  addons: Addons,
+  tracer: CallTracer | undefined,
+): Promise<void> {
   // With tracing on, a planned exit first exports what is queued (bounded): a collector that is down costs at most TRACE_FLUSH_MS.
   const exit = (code: number): void => {
     if (tracer === undefined) exitNow(code);
@@ -186,7 +200,9 @@ async function run(config: WatchdogConfig, env: Record<string, string>, logger: 
   const onBug = (what: string, err: unknown): void => {
     logger.error(`${what}: ${String(err)}`, { err: (err as Error | undefined)?.stack ?? String(err) });
     bugExit ??= setTimeout(exitNow, BUG_EXIT_MS, 1); // whatever the stop waits for, in a state nobody can trust
-    onFatal(`the process is in an unknown state after an ${what}: unhealthy now, exiting once the requests in flight are answered (at most ${FATAL_ANSWER_MS} ms)`);
+    onFatal(
+      `the process is in an unknown state after an ${what}: unhealthy now, exiting once the requests in flight are answered (at most ${FATAL_ANSWER_MS} ms)`,
+    );
   };
   process.on('uncaughtException', (err) => onBug('uncaught exception', err));
   // As Node's default since 15 (--unhandled-rejections=throw), which an explicit listener does not depend on.

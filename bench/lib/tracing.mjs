@@ -6,7 +6,12 @@ import { ROOT, freePort, startProcess, waitFor200 } from './processes.mjs';
 /** Starts the receiver; `env` is what a watchdog needs to export its spans there. */
 export async function startReceiver() {
   const port = await freePort();
-  const proc = startProcess('otlp receiver', process.execPath, [join(ROOT, 'bench', 'servers', 'otlp-receiver.mjs'), String(port)], {});
+  const proc = startProcess(
+    'otlp receiver',
+    process.execPath,
+    [join(ROOT, 'bench', 'servers', 'otlp-receiver.mjs'), String(port)],
+    {},
+  );
   await waitFor200(proc, port, '/');
   proc.port = port;
   proc.env = { OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${port}`, OTEL_SERVICE_NAME: 'bench' };

@@ -60,7 +60,8 @@ function childPids(pid) {
 /** RSS fields for `target`'s row: the watchdog's own, or (baseline) its upstream's. */
 function rssOf(procs, target) {
   const wd = procs.fwatchdog;
-  if (target === 'traced') return { peakRssMb: memoryMb(procs.traced.pid)?.peakRssMb, idleRssMb: procs.traced.idle.fwatchdog };
+  if (target === 'traced')
+    return { peakRssMb: memoryMb(procs.traced.pid)?.peakRssMb, idleRssMb: procs.traced.idle.fwatchdog };
   const pid = target === 'baseline' ? wd.upstreamPid : target === 'fwatchdog' ? wd.pid : undefined;
   if (pid === undefined) return {};
   return { peakRssMb: memoryMb(pid)?.peakRssMb, idleRssMb: wd.idle[target] };
@@ -111,9 +112,17 @@ export const http = {
           if (round === 0 && ctx.warmupSeconds() > 0) await hammer(port, ctx.warmupSeconds(), opts);
           return hammer(port, segS, opts);
         });
-        for (const target of targets) rows.push({ scenario: 'http', case: c.name, target, ...(target === 'traced' ? { label: 'fwatchdog, tracing on' } : {}), ...combineRates(results.get(target)) });
+        for (const target of targets)
+          rows.push({
+            scenario: 'http',
+            case: c.name,
+            target,
+            ...(target === 'traced' ? { label: 'fwatchdog, tracing on' } : {}),
+            ...combineRates(results.get(target)),
+          });
       }
-      if (procs.receiver) for (const r of rows) if (r.target === 'traced') r.spansReceived = await spansReceived(procs.receiver);
+      if (procs.receiver)
+        for (const r of rows) if (r.target === 'traced') r.spansReceived = await spansReceived(procs.receiver);
       // The peaks at the end: after both cases.
       for (const r of rows) if (r.case === CASES[CASES.length - 1].name) Object.assign(r, rssOf(procs, r.target));
     } finally {

@@ -32,7 +32,11 @@ const CASES = [
   { name: `node-http POST 1 KiB JSON, ${CONNECTIONS} conns`, load: LOAD['POST JSON'], pair: 'template' },
 ];
 const LABELS = {
-  handler: { baseline: 'bare node:http, same handler', fwatchdog: 'fwatchdog mode=inproc', traced: 'fwatchdog mode=inproc, tracing on' },
+  handler: {
+    baseline: 'bare node:http, same handler',
+    fwatchdog: 'fwatchdog mode=inproc',
+    traced: 'fwatchdog mode=inproc, tracing on',
+  },
   template: { baseline: 'node-http-server (mode=http)', fwatchdog: 'node-http (mode=inproc)' },
 };
 
@@ -94,10 +98,23 @@ async function startAll(ctx) {
     );
     procs.bare.port = barePort;
     await waitFor200(procs.bare, barePort, '/');
-    procs.inproc = await startWatchdog('fwatchdog inproc', exe, { mode: 'inproc', fprocess: HANDLER, exec_timeout: '60s', read_timeout: '60s', write_timeout: '60s' });
+    procs.inproc = await startWatchdog('fwatchdog inproc', exe, {
+      mode: 'inproc',
+      fprocess: HANDLER,
+      exec_timeout: '60s',
+      read_timeout: '60s',
+      write_timeout: '60s',
+    });
     if (ctx.tracing) {
       procs.receiver = await startReceiver();
-      procs.inprocTraced = await startWatchdog('fwatchdog inproc traced', exe, { mode: 'inproc', fprocess: HANDLER, exec_timeout: '60s', read_timeout: '60s', write_timeout: '60s', ...procs.receiver.env });
+      procs.inprocTraced = await startWatchdog('fwatchdog inproc traced', exe, {
+        mode: 'inproc',
+        fprocess: HANDLER,
+        exec_timeout: '60s',
+        read_timeout: '60s',
+        write_timeout: '60s',
+        ...procs.receiver.env,
+      });
     }
     // The template pair: node-http in-process, node-http-server behind mode=http on the same Node.
     procs.template = await startWatchdog('node-http inproc', exe, {
@@ -136,13 +153,17 @@ export const inproc = {
     if (!existsSync(SEA_NODE))
       throw new Error(`${SEA_NODE} is missing: run npm run build:binary (it installs scripts/sea-node)`);
     const roundsOf = (c) => (ctx.rounds > 1 ? PAIRED_ROUNDS[c.pair] : 1);
-    const targetsOf = (c) => (ctx.tracing && c.pair === 'handler' ? ['baseline', 'fwatchdog', 'traced'] : ['baseline', 'fwatchdog']);
+    const targetsOf = (c) =>
+      ctx.tracing && c.pair === 'handler' ? ['baseline', 'fwatchdog', 'traced'] : ['baseline', 'fwatchdog'];
     const segS = ctx.segmentSeconds(CASES.reduce((n, c) => n + targetsOf(c).length * roundsOf(c), 0));
     const { procs, exe, stopAll } = await startAll(ctx);
     const rows = [];
     try {
       for (const c of CASES) {
-        const proc = { handler: { baseline: procs.bare, fwatchdog: procs.inproc, traced: procs.inprocTraced }, template: { baseline: procs.templateHttp, fwatchdog: procs.template } }[c.pair];
+        const proc = {
+          handler: { baseline: procs.bare, fwatchdog: procs.inproc, traced: procs.inprocTraced },
+          template: { baseline: procs.templateHttp, fwatchdog: procs.template },
+        }[c.pair];
         const opts = { connections: CONNECTIONS, ...c.load };
         const results = await alternate(targetsOf(c), roundsOf(c), async (target, round) => {
           const { port, pid } = proc[target];
@@ -171,7 +192,9 @@ export const inproc = {
             row.pairedRounds = segments.length;
             row.p50Ms = median(segments.map((r) => r.p50Ms));
             row.p99Ms = median(segments.map((r) => r.p99Ms));
-            const ratios = all.flatMap((r, i) => (r.error === undefined && base[i]?.error === undefined ? [r.reqPerSec / base[i].reqPerSec] : []));
+            const ratios = all.flatMap((r, i) =>
+              r.error === undefined && base[i]?.error === undefined ? [r.reqPerSec / base[i].reqPerSec] : [],
+            );
             if (target !== 'baseline' && ratios.length > 0) row.ratio = median(ratios);
           }
           rows.push(row);

@@ -13,7 +13,8 @@ http
     req.on('data', (c) => chunks.push(c));
     req.on('end', () => {
       try {
-        for (const rs of JSON.parse(Buffer.concat(chunks).toString('utf8')).resourceSpans ?? []) for (const ss of rs.scopeSpans ?? []) spans += ss.spans?.length ?? 0;
+        for (const rs of JSON.parse(Buffer.concat(chunks).toString('utf8')).resourceSpans ?? [])
+          for (const ss of rs.scopeSpans ?? []) spans += ss.spans?.length ?? 0;
       } catch {
         // Not OTLP JSON: counted as nothing.
       }

@@ -155,9 +155,14 @@ export const otlpUrl: Parser<URL | undefined> = {
       url = new URL(value);
     } catch {
       // URL throws on anything unparsable; the problem says what to write instead.
-      return new Invalid(`${name}=${show(value)} is not a URL: write it as http://host:4318, e.g. http://otel-collector:4318`);
+      return new Invalid(
+        `${name}=${show(value)} is not a URL: write it as http://host:4318, e.g. http://otel-collector:4318`,
+      );
     }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') return new Invalid(`${name}=${show(value)} must use http:// or https:// (OTLP/HTTP; got ${url.protocol}), e.g. http://otel-collector:4318`);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:')
+      return new Invalid(
+        `${name}=${show(value)} must use http:// or https:// (OTLP/HTTP; got ${url.protocol}), e.g. http://otel-collector:4318`,
+      );
     if (url.hostname === '') return new Invalid(`${name}=${show(value)} has no host, e.g. http://otel-collector:4318`);
     return url;
   },

@@ -162,7 +162,13 @@ async function bootListening(
     throw new StartupError((err as Error).message, 1);
   }
   if (options.tracer !== undefined) metrics.watchSpans(options.tracer.counts);
-  const watchdog = createWatchdog(config, { logger, metrics, mode, ...(guard ? { guard } : {}), ...(options.tracer ? { tracer: options.tracer } : {}) });
+  const watchdog = createWatchdog(config, {
+    logger,
+    metrics,
+    mode,
+    ...(guard ? { guard } : {}),
+    ...(options.tracer ? { tracer: options.tracer } : {}),
+  });
   let ports: { port: number; metricsPort: number | undefined };
   try {
     ports = await watchdog.listen(early);

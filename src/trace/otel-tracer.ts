@@ -2,7 +2,20 @@
 // batched (BatchSpanProcessor: a bounded queue, exported off the request path) to an OTLP/HTTP JSON endpoint.
 // Bundled as the `otel` chunk (scripts/bundle-options.mjs), loaded only when tracing is on.
 import type { IncomingMessage } from 'node:http';
-import { context, createTraceState, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, TraceFlags, type Attributes, type Context, type MeterProvider, type Span } from '@opentelemetry/api';
+import {
+  context,
+  createTraceState,
+  propagation,
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  trace,
+  TraceFlags,
+  type Attributes,
+  type Context,
+  type MeterProvider,
+  type Span,
+} from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { setGlobalErrorHandler, W3CTraceContextPropagator } from '@opentelemetry/core';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
@@ -43,7 +56,11 @@ function countingMeterProvider(counts: SpanCounts): MeterProvider {
     },
   };
   const nothing = { add() {}, addCallback() {}, removeCallback() {} };
-  const meter = { createCounter: () => counter, createUpDownCounter: () => nothing, createObservableUpDownCounter: () => nothing };
+  const meter = {
+    createCounter: () => counter,
+    createUpDownCounter: () => nothing,
+    createObservableUpDownCounter: () => nothing,
+  };
   return { getMeter: () => meter } as unknown as MeterProvider;
 }
 
@@ -95,13 +112,22 @@ export function createOtelTracer(options: TracerOptions): CallTracer {
     const now = performance.now();
     if (now - warnedAt < WARN_EVERY_MS) return;
     warnedAt = now;
-    options.warn(`trace export to ${options.tracesUrl} failed (spans lost so far: ${counts.exportFailed + counts.queueFull}; said once a minute): ${err instanceof Error ? err.message : String(err)}`);
+    options.warn(
+      `trace export to ${options.tracesUrl} failed (spans lost so far: ${counts.exportFailed + counts.queueFull}; said once a minute): ${err instanceof Error ? err.message : String(err)}`,
+    );
   });
-  const resource = defaultResource().merge(resourceFromAttributes({ ...parseResourceAttributes(options.resourceAttributes), 'service.name': options.serviceName }));
+  const resource = defaultResource().merge(
+    resourceFromAttributes({
+      ...parseResourceAttributes(options.resourceAttributes),
+      'service.name': options.serviceName,
+    }),
+  );
   const exporter = new OTLPTraceExporter({ url: options.tracesUrl });
   // OTEL_BSP_* apply (the processor reads them); its defaults: 2048 queued spans, batches of 512 every 5 s.
   // (selfObsMeterProvider is passed on to the base processor; the shim's config type does not list it.)
-  const processor = new BatchSpanProcessor(exporter, { selfObsMeterProvider: countingMeterProvider(counts) } as ConstructorParameters<typeof BatchSpanProcessor>[1]);
+  const processor = new BatchSpanProcessor(exporter, {
+    selfObsMeterProvider: countingMeterProvider(counts),
+  } as ConstructorParameters<typeof BatchSpanProcessor>[1]);
   const provider = new BasicTracerProvider({ resource, spanProcessors: [processor] });
   // Global, so an inproc handler's own @opentelemetry/api (same major) sees the call's span as active and
   // exports its spans here (docs/tracing.md). The context manager only in inproc: the watchdog itself passes
@@ -129,7 +155,12 @@ export function createOtelTracer(options: TracerOptions): CallTracer {
     const method = req.method ?? 'GET';
     const url = req.url ?? '/';
     const q = url.indexOf('?');
-    const attributes: Attributes = { ...base, 'http.request.method': method, 'url.path': q === -1 ? url : url.slice(0, q), 'network.protocol.version': req.httpVersion };
+    const attributes: Attributes = {
+      ...base,
+      'http.request.method': method,
+      'url.path': q === -1 ? url : url.slice(0, q),
+      'network.protocol.version': req.httpVersion,
+    };
     if (q !== -1) attributes['url.query'] = url.slice(q + 1);
     const agent = req.headers['user-agent'];
     if (agent !== undefined) attributes['user_agent.original'] = agent;
@@ -151,7 +182,10 @@ export function createOtelTracer(options: TracerOptions): CallTracer {
     },
     async shutdown(timeoutMs) {
       let timer: NodeJS.Timeout | undefined;
-      await Promise.race([provider.shutdown().catch(() => undefined), new Promise<void>((r) => (timer = setTimeout(r, timeoutMs)))]);
+      await Promise.race([
+        provider.shutdown().catch(() => undefined),
+        new Promise<void>((r) => (timer = setTimeout(r, timeoutMs))),
+      ]);
       clearTimeout(timer);
     },
   };

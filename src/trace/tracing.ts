@@ -58,13 +58,29 @@ export function tracesUrlOf(config: Pick<WatchdogConfig, 'otlpEndpoint' | 'otlpT
 }
 
 /** Interpreters whose first non-option argument names the function (`node index.js` -> index). */
-const INTERPRETERS = new Set(['node', 'nodejs', 'bun', 'deno', 'python', 'python3', 'ruby', 'php', 'perl', 'sh', 'bash', 'java', 'dotnet']);
+const INTERPRETERS = new Set([
+  'node',
+  'nodejs',
+  'bun',
+  'deno',
+  'python',
+  'python3',
+  'ruby',
+  'php',
+  'perl',
+  'sh',
+  'bash',
+  'java',
+  'dotnet',
+]);
 
 /**
  * service.name: OTEL_SERVICE_NAME, else service.name of OTEL_RESOURCE_ATTRIBUTES, else the function's name as
  * the watchdog knows it: the fprocess program's file name (without extension; for an interpreter, its script's).
  */
-export function serviceNameOf(config: Pick<WatchdogConfig, 'otelServiceName' | 'otelResourceAttributes' | 'argv' | 'mode'>): string {
+export function serviceNameOf(
+  config: Pick<WatchdogConfig, 'otelServiceName' | 'otelResourceAttributes' | 'argv' | 'mode'>,
+): string {
   if (config.otelServiceName !== undefined && config.otelServiceName !== '') return config.otelServiceName;
   for (const pair of (config.otelResourceAttributes ?? '').split(',')) {
     const eq = pair.indexOf('=');

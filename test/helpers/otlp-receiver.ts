@@ -53,15 +53,27 @@ export function decodeExport(body: string): ReceivedSpan[] {
   const request = JSON.parse(body) as { resourceSpans?: unknown };
   if (!Array.isArray(request.resourceSpans)) throw new Error('no resourceSpans');
   const spans: ReceivedSpan[] = [];
-  for (const rs of request.resourceSpans as { resource?: { attributes?: KeyValue[] }; scopeSpans: { scope?: { name: string }; spans: Record<string, unknown>[] }[] }[]) {
+  for (const rs of request.resourceSpans as {
+    resource?: { attributes?: KeyValue[] };
+    scopeSpans: { scope?: { name: string }; spans: Record<string, unknown>[] }[];
+  }[]) {
     const resource = attributesOf(rs.resource?.attributes);
     for (const ss of rs.scopeSpans) {
       for (const s of ss.spans) {
         const traceId = s.traceId as string;
         const spanId = s.spanId as string;
         const parent = s.parentSpanId as string | undefined;
-        if (!HEX32.test(traceId) || !HEX16.test(spanId) || (parent !== undefined && parent !== '' && !HEX16.test(parent))) throw new Error(`bad ids in ${JSON.stringify(s)}`);
-        if (!/^\d+$/.test(String(s.startTimeUnixNano)) || BigInt(String(s.endTimeUnixNano)) < BigInt(String(s.startTimeUnixNano))) throw new Error(`bad times in ${JSON.stringify(s)}`);
+        if (
+          !HEX32.test(traceId) ||
+          !HEX16.test(spanId) ||
+          (parent !== undefined && parent !== '' && !HEX16.test(parent))
+        )
+          throw new Error(`bad ids in ${JSON.stringify(s)}`);
+        if (
+          !/^\d+$/.test(String(s.startTimeUnixNano)) ||
+          BigInt(String(s.endTimeUnixNano)) < BigInt(String(s.startTimeUnixNano))
+        )
+          throw new Error(`bad times in ${JSON.stringify(s)}`);
         spans.push({
           traceId,
           spanId,
