@@ -1,5 +1,6 @@
 // The benchmark suite: runs the scenarios, prints one table and writes it as JSON.
-// Usage: npm run bench [-- <scenario>...]  (scenarios: http, http-stream, inproc, fork, stream-big, startup, rss-after-load) [--duration <s>] [--out <file>] [--startup-runs <n>] [--stream-mib <n>] [--spawn-fallback]
+// Usage: npm run bench [-- <scenario>...]  (scenarios: http, http-stream, inproc, fork, stream-big, startup, rss-after-load) [--duration <s>] [--out <file>] [--startup-runs <n>] [--stream-mib <n>] [--spawn-fallback] [--tracing]
+// --tracing: http and inproc also run fwatchdog exporting a span per request to a local OTLP receiver, beside it untraced.
 // Env: BENCH_DURATION (seconds per scenario, default 20), REF_WATCHDOG (another watchdog binary to compare with).
 import console from 'node:console';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -19,7 +20,7 @@ const SCENARIOS = [http, httpStream, inproc, fork, streamBig, startup, rssAfterL
 
 function usage(message) {
   console.error(
-    `${message}\nusage: npm run bench -- [${SCENARIOS.map((s) => s.name).join('|')}]... [--duration <s>] [--out <file>] [--startup-runs <n>] [--stream-mib <n>] [--spawn-fallback]`,
+    `${message}\nusage: npm run bench -- [${SCENARIOS.map((s) => s.name).join('|')}]... [--duration <s>] [--out <file>] [--startup-runs <n>] [--stream-mib <n>] [--spawn-fallback] [--tracing]`,
   );
   process.exit(2);
 }
@@ -40,6 +41,7 @@ try {
       'startup-runs': { type: 'string' },
       'stream-mib': { type: 'string' },
       'spawn-fallback': { type: 'boolean' },
+      tracing: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -74,6 +76,8 @@ const ctx = {
   streamMib,
   /** fork: also measure the bundle with the spawn addon unloadable (child_process.spawn). */
   spawnFallback: parsed.values['spawn-fallback'] === true,
+  /** http, inproc: also fwatchdog with tracing on (OTLP export to a local receiver). */
+  tracing: parsed.values.tracing === true,
   /** Alternating rounds per target: 2 by default, 1 for short smoke runs. */
   rounds: durationS >= 8 ? 2 : 1,
   /** Seconds per measured segment (a multiple of 0.5, at least 0.5) when a scenario's budget is split into `count` segments plus warm-ups. */

@@ -17,6 +17,9 @@ export const CHUNKS = [
   { name: 'undici-pool', specifier: 'undici/lib/dispatcher/pool.js' },
   { name: 'send', specifier: 'send' },
   { name: 'prom-client', specifier: 'prom-client' },
+  // The OpenTelemetry SDK with the watchdog's tracer over it (src/trace/otel-tracer.ts, about 0.4 MB), loaded only
+  // when an OTLP endpoint is set; `source` chunks are one of the project's files, imported as `specifier`.
+  { name: 'otel', specifier: './otel-tracer.js', source: 'src/trace/otel-tracer.ts' },
 ];
 
 /**
@@ -34,6 +37,16 @@ const chunkImports = {
     b.onResolve({ filter: /^[^./]/ }, (args) =>
       bySpecifier.has(args.path) ? { path: args.path, namespace: 'fwatchdog-chunk' } : undefined,
     );
+    // A source chunk: the import of that very file (by the path it resolves to), not of any file with its name.
+    for (const chunk of CHUNKS.filter((c) => c.source !== undefined)) {
+      const file = `${ROOT}${chunk.source}`;
+      const base = chunk.specifier.split('/').pop().replace(/\.js$/, '');
+      b.onResolve({ filter: new RegExp(`/${base}\\.js$`) }, (args) =>
+        `${args.resolveDir}/${args.path.replace(/^\.\//, '')}`.replace(/\.js$/, '.ts') === file
+          ? { path: chunk.specifier, namespace: 'fwatchdog-chunk' }
+          : undefined,
+      );
+    }
     b.onLoad({ filter: /.*/, namespace: 'fwatchdog-chunk' }, (args) => ({
       contents: `module.exports = require('./src/load-chunk.ts').loadChunk(${JSON.stringify(bySpecifier.get(args.path))});\n`,
       loader: 'js',
@@ -80,16 +93,19 @@ const undiciLean = {
 const CHUNK_PLUGINS = { 'undici-pool': [undiciLean] };
 
 /** esbuild options for dist/chunks/<name>.cjs: the package alone, exporting what `require(specifier)` gives. */
-export function chunkOptions({ name, specifier }) {
+export function chunkOptions({ name, specifier, source }) {
   return {
     plugins: CHUNK_PLUGINS[name] ?? [],
     stdin: {
-      contents: `module.exports = require(${JSON.stringify(specifier)});\n`,
+      contents: `module.exports = require(${JSON.stringify(source === undefined ? specifier : `./${source}`)});\n`,
       resolveDir: ROOT,
       loader: 'js',
       sourcefile: `chunk-${name}.cjs`,
     },
     outfile: `dist/chunks/${name}.cjs`,
+    // A chunk runs as a vm.Script in the binary, which has no dynamic import(): `import('http')` (the OTLP
+    // exporter's) becomes a require().
+    supported: { 'dynamic-import': false },
     bundle: true,
     platform: 'node',
     target: 'node20',

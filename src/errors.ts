@@ -66,6 +66,8 @@ export function bodyTooLarge(maxBodyBytes: number, variable = 'max_body_bytes'):
  * sent and a truncated body must not look like success: the socket is destroyed instead.
  */
 export function sendError(res: ServerResponse, err: WatchdogError, callHeaders?: Record<string, string>): void {
+  // Tracing on: the call's span says why the watchdog answered (fwatchdog.reason).
+  (res as { span?: { answered(code: string): void } }).span?.answered(err.code);
   if (res.headersSent || res.destroyed) {
     res.destroy(err);
     return;

@@ -13,6 +13,7 @@ import { createStreamReclaim } from './process/stream-reclaim.js';
 import { bootWatchdog, resolveFunctionProgram, StartupError, type Booted } from './server/boot.js';
 import type { Watchdog } from './server/watchdog-api.js';
 import { callScope } from './trace/call-scope.js';
+import { loadTracer, serviceNameOf, tracesUrlOf, type CallTracer } from './trace/tracing.js';
 import { GIT_SHA, VERSION, versionLine } from './version.js';
 
 function flag(args: string[], name: string): boolean {
@@ -104,8 +105,23 @@ async function main(): Promise<void> {
     spawn: MODE_TABLE[config.mode].forks ? () => loadSpawner(logger, addonInput) : undefined,
   };
   if (config.mode === 'inproc') flushFunctionOutput = routeFunctionOutput(logger, config.logBufferSize);
+  // OpenTelemetry export: its SDK (the otel chunk) loads only when an OTLP endpoint is set (docs/tracing.md).
+  const tracesUrl = tracesUrlOf(config);
+  let tracer: CallTracer | undefined;
+  if (tracesUrl !== undefined) {
+    const serviceName = serviceNameOf(config);
+    tracer = await loadTracer({
+      tracesUrl,
+      serviceName,
+      resourceAttributes: config.otelResourceAttributes,
+      mode: config.mode,
+      port: config.port,
+      warn: (m) => logger.warn(m),
+    });
+    logger.info(`Tracing: a span per request to ${tracesUrl} (service.name ${serviceName})`);
+  }
 
-  await run(config, env, logger, exit, addons);
+  await run(config, env, logger, exit, addons, tracer);
 }
 
 /** How long after boot the work not needed for the first /_/ready is done (the addons). */
@@ -129,13 +145,26 @@ interface Addons {
   reaper: (() => ReaperAddon | undefined) | undefined;
 }
 
+/** At exit, how long the spans still queued may take to be exported. */
+const TRACE_FLUSH_MS = 2000;
+
 async function run(
   config: WatchdogConfig,
   env: Record<string, string>,
   logger: Logger,
-  exit: (code: number) => never,
+  exitNow: (code: number) => never,
   addons: Addons,
+  tracer: CallTracer | undefined,
 ): Promise<void> {
+  // With tracing on, a planned exit first exports what is queued (bounded): a collector that is down costs at most TRACE_FLUSH_MS.
+  const exit = (code: number): void => {
+    if (tracer === undefined) exitNow(code);
+    else
+      tracer.shutdown(TRACE_FLUSH_MS).then(
+        () => exitNow(code),
+        () => exitNow(code),
+      );
+  };
   let booted: Booted | undefined;
   let fatal = false;
   const gc = lazyGc(logger);
@@ -170,7 +199,7 @@ async function run(
   let bugExit: NodeJS.Timeout | undefined;
   const onBug = (what: string, err: unknown): void => {
     logger.error(`${what}: ${String(err)}`, { err: (err as Error | undefined)?.stack ?? String(err) });
-    bugExit ??= setTimeout(exit, BUG_EXIT_MS, 1); // whatever the stop waits for, in a state nobody can trust
+    bugExit ??= setTimeout(exitNow, BUG_EXIT_MS, 1); // whatever the stop waits for, in a state nobody can trust
     onFatal(
       `the process is in an unknown state after an ${what}: unhealthy now, exiting once the requests in flight are answered (at most ${FATAL_ANSWER_MS} ms)`,
     );
@@ -187,8 +216,8 @@ async function run(
     }
     if (signals > 1 || !booted) {
       logger.warn(`${signal} again: exiting now`);
-      if (booted) booted.watchdog.abort().finally(() => exit(1));
-      else exit(1);
+      if (booted) booted.watchdog.abort().finally(() => exitNow(1));
+      else exitNow(1);
       return;
     }
     booted.watchdog.shutdown(signal).then(() => exit(fatal ? 1 : 0));
@@ -205,15 +234,16 @@ async function run(
       onFatal,
       reclaim: createStreamReclaim(youngGenerationGc(gc)),
       ...(addons.spawn ? { spawnAddon: addons.spawn } : {}),
+      ...(tracer ? { tracer } : {}),
     });
   } catch (err) {
     logger.error(err instanceof StartupError ? err.message : `start-up failed: ${String((err as Error).stack ?? err)}`);
-    exit(err instanceof StartupError ? err.exitCode : 1);
+    exitNow(err instanceof StartupError ? err.exitCode : 1);
     return;
   }
   if (fatal) {
     await booted.watchdog.abort();
-    exit(1);
+    exitNow(1);
   }
   // Shortly after ready (or while the mode waits for its function), not before the first /_/ready is
   // answered: the spawn addon loads (a request that comes first loads it itself), then as PID 1 the
@@ -241,7 +271,7 @@ async function run(
       `cannot write the lock file ${config.lockFilePath}: ${(err as Error).message}; set TMPDIR to a writable folder or suppress_lock=true`,
     );
     await booted.watchdog.abort();
-    exit(1);
+    exitNow(1);
   }
 }
 

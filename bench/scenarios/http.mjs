@@ -9,6 +9,7 @@ import { alternate, combineRates } from '../lib/alternate.mjs';
 import { hammer, transfer } from '../lib/load.mjs';
 import { readFileSync } from 'node:fs';
 import { ROOT, freePort, memoryMb, startWatchdog, waitFor200 } from '../lib/processes.mjs';
+import { spansReceived, startReceiver } from '../lib/tracing.mjs';
 
 const CONNECTIONS = 50;
 const CASES = [
@@ -22,7 +23,7 @@ const CASES = [
 ];
 
 /** Starts a watchdog in http mode with its own upstream; `proc.upstreamPort` is that upstream. */
-async function startHttpWatchdog(name, exe) {
+async function startHttpWatchdog(name, exe, extraEnv = {}) {
   const upstreamPort = await freePort();
   const upstream = join(ROOT, 'bench', 'servers', 'upstream.mjs');
   const proc = await startWatchdog(name, exe, {
@@ -32,6 +33,7 @@ async function startHttpWatchdog(name, exe) {
     exec_timeout: '60s',
     read_timeout: '60s',
     write_timeout: '60s',
+    ...extraEnv,
   });
   // The Go of-watchdog says healthy before its upstream listens (Q8): wait for a real answer.
   await waitFor200(proc, proc.port, '/');
@@ -58,6 +60,8 @@ function childPids(pid) {
 /** RSS fields for `target`'s row: the watchdog's own, or (baseline) its upstream's. */
 function rssOf(procs, target) {
   const wd = procs.fwatchdog;
+  if (target === 'traced')
+    return { peakRssMb: memoryMb(procs.traced.pid)?.peakRssMb, idleRssMb: procs.traced.idle.fwatchdog };
   const pid = target === 'baseline' ? wd.upstreamPid : target === 'fwatchdog' ? wd.pid : undefined;
   if (pid === undefined) return {};
   return { peakRssMb: memoryMb(pid)?.peakRssMb, idleRssMb: wd.idle[target] };
@@ -66,6 +70,10 @@ function rssOf(procs, target) {
 /** Starts ours (and the reference) once per scenario; the baseline is our upstream hit directly. */
 async function startAll(ctx) {
   const procs = { fwatchdog: await startHttpWatchdog('fwatchdog', ctx.exe) };
+  if (ctx.tracing) {
+    procs.receiver = await startReceiver();
+    procs.traced = await startHttpWatchdog('fwatchdog traced', ctx.exe, procs.receiver.env);
+  }
   if (ctx.ref) {
     try {
       procs.ref = await startHttpWatchdog('ref', ctx.ref);
@@ -83,7 +91,7 @@ function portOf(procs, target) {
 }
 
 async function stopAll(procs) {
-  await Promise.all([procs.fwatchdog, procs.ref].filter(Boolean).map((p) => p.stop()));
+  await Promise.all([procs.fwatchdog, procs.ref, procs.traced, procs.receiver].filter(Boolean).map((p) => p.stop()));
 }
 
 /** The http scenario: req/s, p50 and p99 for GET and a 1 KiB POST through mode=http, beside the upstream hit directly. */
@@ -91,7 +99,7 @@ export const http = {
   name: 'http',
   metric: 'reqPerSec',
   async run(ctx) {
-    const targets = ['baseline', 'fwatchdog', ...(ctx.ref ? ['ref'] : [])];
+    const targets = ['baseline', 'fwatchdog', ...(ctx.tracing ? ['traced'] : []), ...(ctx.ref ? ['ref'] : [])];
     const rounds = ctx.rounds;
     const segS = ctx.segmentSeconds(CASES.length * targets.length * rounds);
     const procs = await startAll(ctx);
@@ -105,8 +113,16 @@ export const http = {
           return hammer(port, segS, opts);
         });
         for (const target of targets)
-          rows.push({ scenario: 'http', case: c.name, target, ...combineRates(results.get(target)) });
+          rows.push({
+            scenario: 'http',
+            case: c.name,
+            target,
+            ...(target === 'traced' ? { label: 'fwatchdog, tracing on' } : {}),
+            ...combineRates(results.get(target)),
+          });
       }
+      if (procs.receiver)
+        for (const r of rows) if (r.target === 'traced') r.spansReceived = await spansReceived(procs.receiver);
       // The peaks at the end: after both cases.
       for (const r of rows) if (r.case === CASES[CASES.length - 1].name) Object.assign(r, rssOf(procs, r.target));
     } finally {

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { alternate, combineRates, median } from '../lib/alternate.mjs';
 import { hammer } from '../lib/load.mjs';
 import { ROOT, freePort, memoryMb, startProcess, startWatchdog, waitFor200 } from '../lib/processes.mjs';
+import { spansReceived, startReceiver } from '../lib/tracing.mjs';
 
 const CONNECTIONS = 50;
 /**
@@ -31,7 +32,11 @@ const CASES = [
   { name: `node-http POST 1 KiB JSON, ${CONNECTIONS} conns`, load: LOAD['POST JSON'], pair: 'template' },
 ];
 const LABELS = {
-  handler: { baseline: 'bare node:http, same handler', fwatchdog: 'fwatchdog mode=inproc' },
+  handler: {
+    baseline: 'bare node:http, same handler',
+    fwatchdog: 'fwatchdog mode=inproc',
+    traced: 'fwatchdog mode=inproc, tracing on',
+  },
   template: { baseline: 'node-http-server (mode=http)', fwatchdog: 'node-http (mode=inproc)' },
 };
 
@@ -100,6 +105,17 @@ async function startAll(ctx) {
       read_timeout: '60s',
       write_timeout: '60s',
     });
+    if (ctx.tracing) {
+      procs.receiver = await startReceiver();
+      procs.inprocTraced = await startWatchdog('fwatchdog inproc traced', exe, {
+        mode: 'inproc',
+        fprocess: HANDLER,
+        exec_timeout: '60s',
+        read_timeout: '60s',
+        write_timeout: '60s',
+        ...procs.receiver.env,
+      });
+    }
     // The template pair: node-http in-process, node-http-server behind mode=http on the same Node.
     procs.template = await startWatchdog('node-http inproc', exe, {
       mode: 'inproc',
@@ -137,17 +153,19 @@ export const inproc = {
     if (!existsSync(SEA_NODE))
       throw new Error(`${SEA_NODE} is missing: run npm run build:binary (it installs scripts/sea-node)`);
     const roundsOf = (c) => (ctx.rounds > 1 ? PAIRED_ROUNDS[c.pair] : 1);
-    const segS = ctx.segmentSeconds(CASES.reduce((n, c) => n + 2 * roundsOf(c), 0));
+    const targetsOf = (c) =>
+      ctx.tracing && c.pair === 'handler' ? ['baseline', 'fwatchdog', 'traced'] : ['baseline', 'fwatchdog'];
+    const segS = ctx.segmentSeconds(CASES.reduce((n, c) => n + targetsOf(c).length * roundsOf(c), 0));
     const { procs, exe, stopAll } = await startAll(ctx);
     const rows = [];
     try {
       for (const c of CASES) {
         const proc = {
-          handler: { baseline: procs.bare, fwatchdog: procs.inproc },
+          handler: { baseline: procs.bare, fwatchdog: procs.inproc, traced: procs.inprocTraced },
           template: { baseline: procs.templateHttp, fwatchdog: procs.template },
         }[c.pair];
         const opts = { connections: CONNECTIONS, ...c.load };
-        const results = await alternate(['baseline', 'fwatchdog'], roundsOf(c), async (target, round) => {
+        const results = await alternate(targetsOf(c), roundsOf(c), async (target, round) => {
           const { port, pid } = proc[target];
           if (round === 0 && ctx.warmupSeconds() > 0) await hammer(port, ctx.warmupSeconds(), opts);
           const cpuBefore = cpuSeconds(pid);
@@ -155,7 +173,7 @@ export const inproc = {
           return { ...result, cpuSeconds: cpuSeconds(pid) - cpuBefore };
         });
         const base = results.get('baseline');
-        for (const target of ['baseline', 'fwatchdog']) {
+        for (const target of targetsOf(c)) {
           const all = results.get(target);
           const segments = all.filter((r) => r.error === undefined);
           const requests = segments.reduce((a, r) => a + r.requests, 0);
@@ -177,10 +195,14 @@ export const inproc = {
             const ratios = all.flatMap((r, i) =>
               r.error === undefined && base[i]?.error === undefined ? [r.reqPerSec / base[i].reqPerSec] : [],
             );
-            if (target === 'fwatchdog' && ratios.length > 0) row.ratio = median(ratios);
+            if (target !== 'baseline' && ratios.length > 0) row.ratio = median(ratios);
           }
           rows.push(row);
         }
+      }
+      if (procs.receiver) {
+        const spans = await spansReceived(procs.receiver);
+        for (const r of rows) if (r.target === 'traced') r.spansReceived = spans;
       }
     } finally {
       await stopAll();

@@ -1,7 +1,7 @@
 // Turns an environment map into a validated WatchdogConfig, row by row of the variable table, listing every problem at once.
 import { splitCommandLine } from './argv.js';
 import { Invalid } from './parsers.js';
-import { VARIABLES, type CgiEnv, type LogFormat, type Mode, type Variable } from './variables.js';
+import { VARIABLES, type CgiEnv, type LogFormat, type Mode, type OtlpProtocol, type Variable } from './variables.js';
 
 export interface WatchdogConfig {
   mode: Mode;
@@ -32,6 +32,13 @@ export interface WatchdogConfig {
   /** Longest wait for the function's answer to the readiness probe (then 503). */
   readyTimeoutMs: number;
   logCallId: boolean;
+  /** OTEL_EXPORTER_OTLP_ENDPOINT: the collector's base URL (traces go to <url>/v1/traces); tracing is off when neither endpoint is set. */
+  otlpEndpoint: URL | undefined;
+  /** OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: the traces URL as is. */
+  otlpTracesEndpoint: URL | undefined;
+  otlpProtocol: OtlpProtocol;
+  otelServiceName: string | undefined;
+  otelResourceAttributes: string | undefined;
   logFormat: LogFormat;
   maxBodyBytes: number;
   /** Largest body serializing, classic and http_buffer_req_body hold in memory (413 over it); 0 = unlimited. */

@@ -146,6 +146,29 @@ export const lineLimit: Parser<number> = {
 };
 
 /** upstream_url: http://host:port, nothing else. */
+/** An OTLP/HTTP endpoint (OTEL_EXPORTER_OTLP_*ENDPOINT): an http:// or https:// URL. */
+export const otlpUrl: Parser<URL | undefined> = {
+  allowed: 'http(s)://host:port[/path]',
+  parse(value, name) {
+    let url: URL;
+    try {
+      url = new URL(value);
+    } catch {
+      // URL throws on anything unparsable; the problem says what to write instead.
+      return new Invalid(
+        `${name}=${show(value)} is not a URL: write it as http://host:4318, e.g. http://otel-collector:4318`,
+      );
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:')
+      return new Invalid(
+        `${name}=${show(value)} must use http:// or https:// (OTLP/HTTP; got ${url.protocol}), e.g. http://otel-collector:4318`,
+      );
+    if (url.hostname === '') return new Invalid(`${name}=${show(value)} has no host, e.g. http://otel-collector:4318`);
+    return url;
+  },
+  print: (v) => (v === undefined ? '' : v.href),
+};
+
 export const upstreamUrl: Parser<URL | undefined> = {
   allowed: 'http://host:port',
   parse(value, name) {

@@ -9,6 +9,7 @@ import type { WatchdogConfig } from './load-config.js';
 import {
   bool,
   commandLine,
+  otlpUrl,
   duration,
   folder,
   headerName,
@@ -68,6 +69,10 @@ export const MODES = Object.keys(MODE_TABLE) as Mode[];
 
 export const LOG_FORMATS = ['json', 'text'] as const;
 export type LogFormat = (typeof LOG_FORMATS)[number];
+
+/** OTEL_EXPORTER_OTLP_PROTOCOL values the exporter speaks. */
+export const OTLP_PROTOCOLS = ['http/json'] as const;
+export type OtlpProtocol = (typeof OTLP_PROTOCOLS)[number];
 
 /** cgi_env: the originals' Http_* variables only, or also RFC 3875's meta-variables (docs/cgi.md). */
 export const CGI_ENVS = ['openfaas', 'rfc3875'] as const;
@@ -445,6 +450,46 @@ export const VARIABLES: readonly Variable[] = [
         ? "jwt_auth=true is not supported by fwatchdog (it needs an OpenFaaS gateway's OIDC issuer); use auth_api_key_secret or auth_hmac_secret"
         : undefined,
   } as Variable,
+  row({
+    name: 'OTEL_EXPORTER_OTLP_ENDPOINT',
+    key: 'otlpEndpoint',
+    parse: otlpUrl,
+    default: undefined,
+    defaultText: '(off)',
+    help: 'OTLP/HTTP collector base URL: set, the watchdog exports a span per request to <url>/v1/traces (docs/tracing.md)',
+  }),
+  row({
+    name: 'OTEL_EXPORTER_OTLP_TRACES_ENDPOINT',
+    key: 'otlpTracesEndpoint',
+    parse: otlpUrl,
+    default: undefined,
+    defaultText: '(off)',
+    help: 'full OTLP/HTTP traces URL, used as is; wins over OTEL_EXPORTER_OTLP_ENDPOINT',
+  }),
+  row({
+    name: 'OTEL_EXPORTER_OTLP_TRACES_PROTOCOL',
+    aliases: ['OTEL_EXPORTER_OTLP_PROTOCOL'],
+    key: 'otlpProtocol',
+    parse: oneOf(OTLP_PROTOCOLS),
+    default: 'http/json',
+    help: 'the OTLP encoding; only http/json (OTLP/HTTP with JSON bodies, which every collector, Jaeger and Tempo accept on port 4318)',
+  }),
+  row({
+    name: 'OTEL_SERVICE_NAME',
+    key: 'otelServiceName',
+    parse: text,
+    default: undefined,
+    defaultText: "service.name of OTEL_RESOURCE_ATTRIBUTES, else the function's name (docs/tracing.md)",
+    help: 'service.name of the exported spans',
+  }),
+  row({
+    name: 'OTEL_RESOURCE_ATTRIBUTES',
+    key: 'otelResourceAttributes',
+    parse: text,
+    default: undefined,
+    defaultText: '(none)',
+    help: 'key=value,... resource attributes of the exported spans (W3C Baggage-style, values percent-encoded)',
+  }),
   row({ name: 'TMPDIR', key: 'tmpDir', parse: folder, default: '/tmp', help: 'folder of the lock file .lock' }),
 ];
 

@@ -19,6 +19,8 @@ export interface MetricRow {
   readonly origin: 'original' | 'fwatchdog';
   /** What docs/metrics.md says of a metric of fwatchdog's own, beyond its HELP (Markdown). */
   readonly doc?: string;
+  /** Registered only with tracing on (OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT set). */
+  readonly tracingOnly?: boolean;
 }
 
 /** Every metric, in the order the registry registers them (and the scrape lists them) after Node's defaults. */
@@ -118,6 +120,24 @@ export const METRIC_TABLE = {
     buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
     origin: 'fwatchdog',
     doc: 'Seconds each request that entered the queue spent there, whatever ended the wait (a free slot, `queue_timeout`, the client leaving). Requests that found a free slot at once are not observed.',
+  },
+  spansExported: {
+    name: 'fwatchdog_trace_spans_exported_total',
+    type: 'counter',
+    help: 'Spans exported to the OTLP endpoint (tracing on only).',
+    labels: [],
+    origin: 'fwatchdog',
+    tracingOnly: true,
+    doc: 'Only with tracing on ([tracing.md](tracing.md)): spans the OTLP endpoint accepted.',
+  },
+  spansDropped: {
+    name: 'fwatchdog_trace_spans_dropped_total',
+    type: 'counter',
+    help: 'Spans lost, by reason: queue_full (the export queue, OTEL_BSP_MAX_QUEUE_SIZE, was full) and export_failed (the collector was down, slow or refused them). Tracing on only.',
+    labels: ['reason'],
+    origin: 'fwatchdog',
+    tracingOnly: true,
+    doc: 'Only with tracing on: spans lost, `queue_full` (the bounded export queue, `OTEL_BSP_MAX_QUEUE_SIZE`, 2048 by default, was full: the collector is slower than the traffic) or `export_failed` (the collector was down, slower than `OTEL_EXPORTER_OTLP_TIMEOUT`, or refused the batch). Both reasons are present from the start at 0. Requests never wait for the export.',
   },
 } as const satisfies Record<string, MetricRow>;
 

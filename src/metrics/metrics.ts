@@ -3,8 +3,9 @@
 // 2.5 MiB): the request instruments and the fwatchdog_* counters are plain numbers from the first request,
 // read at scrape time (request-series.ts), and a scrape waits for the library.
 import type { Histogram, Registry } from 'prom-client';
-import { METRIC_IDS, METRIC_TABLE, promOptions, type MetricId } from './metric-table.js';
+import { METRIC_IDS, METRIC_TABLE, promOptions, type MetricId, type MetricRow } from './metric-table.js';
 import { RequestSeries } from './request-series.js';
+import type { SpanCounts } from '../trace/tracing.js';
 
 /** Why a function request was refused (fwatchdog_requests_refused_total{reason}). */
 export const REFUSAL_REASONS = ['max_inflight', 'queue_full', 'queue_timeout', 'body_too_large', 'auth'] as const;
@@ -51,6 +52,8 @@ export interface Metrics extends WatchdogEvents {
   readonly registry: MetricsRegistry;
   /** Where the in-flight and queue gauges read their values. */
   watchLimiter(state: LimiterState): void;
+  /** Tracing is on: the fwatchdog_trace_spans_* counters exist and read these counts (call before the first scrape). */
+  watchSpans(counts: SpanCounts): void;
   /** A request left the queue (started, timed out or gone) after `seconds`. */
   queueWaited(seconds: number): void;
   /** Loads prom-client (the first scrape calls it; nothing counted before is lost: the counts are plain numbers). */
@@ -79,10 +82,13 @@ export function createMetrics(options: { defaultMetrics: boolean }): Metrics {
       queueLength: () => limiter?.queued ?? 0,
     };
     for (const id of Object.keys(counts) as CountedId[]) reads[id] = () => counts[id];
+    const counted = spans;
+    if (counted !== undefined) reads.spansExported = () => counted.exported;
     for (const id of METRIC_IDS) {
       const row = METRIC_TABLE[id];
       const read = reads[id];
       if (id === 'requests' || id === 'requestDuration') continue; // registered by the request series above
+      if ((row as MetricRow).tracingOnly === true && counted === undefined) continue;
       if (id === 'refused') {
         new prom.Counter({
           ...promOptions(row),
@@ -90,6 +96,16 @@ export function createMetrics(options: { defaultMetrics: boolean }): Metrics {
           collect() {
             this.reset();
             for (const reason of REFUSAL_REASONS) this.inc({ reason }, refusedCounts[reason]);
+          },
+        });
+      } else if (id === 'spansDropped' && counted !== undefined) {
+        new prom.Counter({
+          ...promOptions(row),
+          registers,
+          collect() {
+            this.reset();
+            this.inc({ reason: 'queue_full' }, counted.queueFull);
+            this.inc({ reason: 'export_failed' }, counted.exportFailed);
           },
         });
       } else if (id === 'queueWait') {
@@ -139,6 +155,7 @@ export function createMetrics(options: { defaultMetrics: boolean }): Metrics {
     auth: 0,
   };
   let limiter: LimiterState | undefined;
+  let spans: SpanCounts | undefined;
   let queueWait: Histogram | undefined;
   const pendingWaits: number[] = [];
 
@@ -168,6 +185,9 @@ export function createMetrics(options: { defaultMetrics: boolean }): Metrics {
     },
     watchLimiter: (state) => {
       limiter = state;
+    },
+    watchSpans: (counts) => {
+      spans = counts;
     },
     queueWaited: (seconds) => {
       if (queueWait !== undefined) queueWait.observe(seconds);

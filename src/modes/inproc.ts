@@ -65,7 +65,9 @@ export function createInprocMode(deps: ModeDeps): ModeRunner {
 
   /** Calls the handler for one request inside the call's scope (its output lines carry its call id). */
   function invoke(call: FunctionCall, loaded: FunctionModule, timeoutMs: number): void {
-    callScope.run(call, callHandler, call, loaded, timeoutMs);
+    // With tracing on, the watchdog's span is the active OpenTelemetry context while the handler runs (src/trace/tracing.ts).
+    if (call.span === undefined) callScope.run(call, callHandler, call, loaded, timeoutMs);
+    else call.span.runActive(() => callScope.run(call, callHandler, call, loaded, timeoutMs));
   }
 
   /** Calls the handler for one request; the call settles through `res` closing, whatever the handler does. */

@@ -7,6 +7,7 @@ import type { TraceIds } from '../log/json-lines.js';
 import type { StreamReclaim } from '../process/stream-reclaim.js';
 import type { Spawner } from '../process/spawner.js';
 import type { WatchdogEvents } from '../metrics/metrics.js';
+import type { CallSpan } from '../trace/tracing.js';
 
 /** One function request, as the server core hands it to a mode. */
 export interface FunctionCall {
@@ -26,6 +27,8 @@ export interface FunctionCall {
   readonly callId: string;
   /** The W3C trace context ids of the call (incoming traceparent, or the watchdog's span), if any. */
   readonly trace: TraceIds | undefined;
+  /** The watchdog's span of the call when tracing is on (src/trace/tracing.ts). */
+  readonly span?: CallSpan | undefined;
   /** Response body bytes written so far; the mode keeps it current for the access log. */
   bytesOut: number;
   /** Set by a mode that wants the access line to say something other than res.statusCode (e.g. 500 after a 200 was committed). */

@@ -12,6 +12,7 @@ import { createNativeSpawner, type SpawnAddon } from '../process/native-spawn.js
 import { createSpawner, type Spawner } from '../process/spawner.js';
 import { resolveModuleFile, resolveProgram } from '../process/resolve-program.js';
 import type { RequestGuard } from '../auth/request-guard.js';
+import type { CallTracer } from '../trace/tracing.js';
 import { createWatchdog, type Watchdog } from './create-watchdog.js';
 import { createServer as createNetServer } from 'node:net';
 import { listenOn } from './metrics-server.js';
@@ -38,6 +39,8 @@ export interface BootOptions {
   /** Given to the mode: collects the chunks of long streams as they go. */
   reclaim?: StreamReclaim;
   guard?: RequestGuard;
+  /** OpenTelemetry export, loaded by main.ts when an OTLP endpoint is set. */
+  tracer?: CallTracer;
   /**
    * The posix_spawn addon (fork modes), or what loads it when first needed (main.ts: after ready);
    * without it processes start with child_process.
@@ -158,7 +161,14 @@ async function bootListening(
     await mode.stop();
     throw new StartupError((err as Error).message, 1);
   }
-  const watchdog = createWatchdog(config, { logger, metrics, mode, ...(guard ? { guard } : {}) });
+  if (options.tracer !== undefined) metrics.watchSpans(options.tracer.counts);
+  const watchdog = createWatchdog(config, {
+    logger,
+    metrics,
+    mode,
+    ...(guard ? { guard } : {}),
+    ...(options.tracer ? { tracer: options.tracer } : {}),
+  });
   let ports: { port: number; metricsPort: number | undefined };
   try {
     ports = await watchdog.listen(early);

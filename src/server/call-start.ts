@@ -48,6 +48,7 @@ export function createCallStarter(mode: ModeRunner, guard: RequestGuard | undefi
 
   function serve(call: RequestCall): void {
     sendContinue(call);
+    call.span?.event('function.start');
     if (call instanceof RequestUpgradeCall) (upgrade as NonNullable<typeof upgrade>)(call);
     else mode.handle(call);
   }

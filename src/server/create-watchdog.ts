@@ -36,7 +36,7 @@ export const CLIENT_CLOSED = 499;
 
 /** Builds the server and its lifecycle; nothing listens until listen(). */
 export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watchdog {
-  const { logger, metrics, mode } = deps;
+  const { logger, metrics, mode, tracer } = deps;
   const lockFile = createLockFile(config, logger);
   const limited = prebuiltAnswer(
     new WatchdogError(
@@ -185,6 +185,7 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
         rawAnswerStatus(req.socket) ?? CLIENT_CLOSED,
         (performance.now() - startedAt) / 1000,
       );
+      tracer?.refused(req, startedAt, CLIENT_CLOSED, 'client_left_queue');
       if (logger.debugEnabled)
         logger.debug('client left while queued', { method: req.method, url: requestTarget(req.url) });
     });
@@ -201,9 +202,11 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
     );
     if (reason === 'closed') {
       sendError(res, new WatchdogError('NOT_READY', 'the watchdog is shutting down\n'));
+      tracer?.refused(req, startedAt, 503, 'shutting_down');
       return;
     }
     metrics.refused(reason);
+    tracer?.refused(req, startedAt, limited.status, reason);
     if (!res.destroyed) res.writeHead(limited.status, limited.headers).end(limited.body);
   }
 
@@ -225,6 +228,7 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
         ? new RequestCall(req, res, timeoutMs, startedAt)
         : new RequestUpgradeCall(req, res, timeoutMs, startedAt, upgrading, () => finish(true));
     if (req.headers.expect !== undefined && expecting.has(req)) call.expectsContinue = true;
+    if (tracer !== undefined) call.startSpan(tracer, now);
     const writeDeadline = writeDeadlines?.add(res, now);
     let finished = false;
     // 'close' fires once per response: `on` spares the wrapper `once` would allocate.
@@ -268,6 +272,7 @@ export function createWatchdog(config: WatchdogConfig, deps: WatchdogDeps): Watc
     // 413 and 401 made by the watchdog itself (not the function's own) are refusals.
     if ((status === 413 || status === 401) && res.getHeader(INTERNAL_HEADER) !== undefined)
       metrics.refused(status === 413 ? 'body_too_large' : 'auth');
+    call.span?.end(status, endedAt);
     accessLog(call, status, seconds);
     // The slot goes to the longest-waiting request, if any; then the drain hears of the end (the next call has begun).
     limiter.release();

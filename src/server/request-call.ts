@@ -5,8 +5,9 @@ import { Readable } from 'node:stream';
 import { WatchdogError } from '../errors.js';
 import type { CloseListener, FunctionCall, UpgradeCall } from '../modes/mode.js';
 import type { TraceIds } from '../log/json-lines.js';
-import { takeCallId } from '../trace/call-id.js';
+import { setRequestHeader, takeCallId } from '../trace/call-id.js';
 import { requestTarget } from './clean-path.js';
+import type { CallSpan, CallTracer } from '../trace/tracing.js';
 import { parseTraceParent } from '../trace/traceparent.js';
 
 /** One function request as the modes see it; its AbortSignal is only built if a mode asks for it (most never do). */
@@ -21,6 +22,7 @@ export class RequestCall implements FunctionCall {
   /** The path and query the call routes by (absolute-form turned into origin-form); req.url is left as received. */
   readonly target: string;
   trace: TraceIds | undefined;
+  span: CallSpan | undefined = undefined;
   private controller: AbortController | undefined;
   private cut = false;
 
@@ -34,6 +36,19 @@ export class RequestCall implements FunctionCall {
     this.target = requestTarget(req.url);
     this.callId = takeCallId(req);
     this.trace = parseTraceParent(req.headers.traceparent as string | undefined);
+  }
+
+  /**
+   * Tracing on: starts the watchdog's span of this call (it got its slot at `slotAt`); the function gets it as
+   * its parent in `traceparent`, and the access line its ids.
+   */
+  startSpan(tracer: CallTracer, slotAt: number): void {
+    const span = tracer.start(this.req, this.startedAt, this.callId);
+    if (slotAt !== this.startedAt) span.event('queue.slot_acquired', slotAt);
+    this.span = span;
+    this.trace = span;
+    setRequestHeader(this.req, 'traceparent', span.traceparent);
+    (this.res as { span?: CallSpan }).span = span;
   }
 
   get signal(): AbortSignal {

@@ -4,6 +4,7 @@ import type { RequestGuard } from '../auth/request-guard.js';
 import type { Logger } from '../log/logger.js';
 import type { Metrics } from '../metrics/metrics.js';
 import type { ModeRunner } from '../modes/mode.js';
+import type { CallTracer } from '../trace/tracing.js';
 
 export interface WatchdogDeps {
   logger: Logger;
@@ -11,6 +12,8 @@ export interface WatchdogDeps {
   mode: ModeRunner;
   /** A hook run before a function request reaches the mode (authentication); may replace the body. */
   guard?: RequestGuard;
+  /** OpenTelemetry export (src/trace/tracing.ts); undefined = tracing off. */
+  tracer?: CallTracer | undefined;
 }
 
 export interface Watchdog {

@@ -187,6 +187,14 @@ describe('modules loaded before ready', { timeout: 30_000 }, () => {
         files.filter((f) => /^src\/auth\/(create-auth-guard|api-key-check|hmac-check)\.ts$/.test(f)),
         'request auth only loads when an auth_* secret is set',
       ).toEqual([]);
+      expect(
+        chunks.filter((c) => c === 'otel'),
+        'OpenTelemetry loads only when an OTLP endpoint is set (src/trace/tracing.ts)',
+      ).toEqual([]);
+      expect(
+        files.filter((f) => f === 'src/trace/otel-tracer.ts'),
+        'the tracer is the otel chunk, not in the main bundle',
+      ).toEqual([]);
       if (mode !== 'http')
         expect(
           chunks.filter((c) => c.startsWith('undici')),

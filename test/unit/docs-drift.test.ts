@@ -79,6 +79,7 @@ export function namedMetrics(doc: string): string[] {
 
 async function exposedMetrics(): Promise<Set<string>> {
   const metrics = createMetrics({ defaultMetrics: false });
+  metrics.watchSpans({ exported: 0, queueFull: 0, exportFailed: 0 }); // the fwatchdog_trace_spans_* of tracing on
   const text = await metrics.registry.metrics();
   const names = new Set<string>();
   for (const m of text.matchAll(/^# TYPE (\S+) (\S+)$/gm)) {

@@ -43,30 +43,34 @@ describe('the metric table', () => {
     ]);
   });
 
-  it('the registry exposes every row, and only the rows, with its type, HELP, labels and buckets', async () => {
-    const metrics = createMetrics({ defaultMetrics: false });
-    metrics.requestStarted();
-    metrics.requestFinished('GET', 200, 0.01);
-    metrics.refused('auth');
-    metrics.queueWaited(0.02);
-    const text = await withTimeout(metrics.registry.metrics(), 5000, 'scrape');
-    const exposed = [...text.matchAll(/^# TYPE (\S+) (\S+)$/gm)].map((m) => [m[1], m[2]]);
-    expect(exposed).toEqual(ROWS.map((r) => [r.name, r.type]));
-    for (const row of ROWS) {
-      expect(text).toContain(`# HELP ${row.name} ${row.help}\n`);
-      const sample = new RegExp(`^${row.name}(?:_bucket|_sum|_count)?(?:\\{([^}]*)\\})? `, 'gm');
-      const labelSets = [...text.matchAll(sample)].map((m) =>
-        (m[1] ?? '')
-          .split(',')
-          .filter((l) => l !== '')
-          .map((l) => l.slice(0, l.indexOf('=')))
-          .filter((l) => l !== 'le'),
-      );
-      expect(labelSets.length, row.name).toBeGreaterThan(0);
-      for (const labels of labelSets) expect(labels, row.name).toEqual(row.labels);
-      if (row.buckets === undefined) continue;
-      const les = [...text.matchAll(new RegExp(`^${row.name}_bucket\\{le="([^"]+)"`, 'gm'))].map((m) => m[1]);
-      expect([...new Set(les)], row.name).toEqual([...row.buckets.map(String), '+Inf']);
-    }
-  });
+  for (const tracing of [false, true]) {
+    it(`the registry exposes every row, and only the rows, with its type, HELP, labels and buckets (tracing ${tracing ? 'on' : 'off'})`, async () => {
+      const metrics = createMetrics({ defaultMetrics: false });
+      if (tracing) metrics.watchSpans({ exported: 3, queueFull: 1, exportFailed: 2 });
+      const rows = ROWS.filter((r) => tracing || r.tracingOnly !== true);
+      metrics.requestStarted();
+      metrics.requestFinished('GET', 200, 0.01);
+      metrics.refused('auth');
+      metrics.queueWaited(0.02);
+      const text = await withTimeout(metrics.registry.metrics(), 5000, 'scrape');
+      const exposed = [...text.matchAll(/^# TYPE (\S+) (\S+)$/gm)].map((m) => [m[1], m[2]]);
+      expect(exposed).toEqual(rows.map((r) => [r.name, r.type]));
+      for (const row of rows) {
+        expect(text).toContain(`# HELP ${row.name} ${row.help}\n`);
+        const sample = new RegExp(`^${row.name}(?:_bucket|_sum|_count)?(?:\\{([^}]*)\\})? `, 'gm');
+        const labelSets = [...text.matchAll(sample)].map((m) =>
+          (m[1] ?? '')
+            .split(',')
+            .filter((l) => l !== '')
+            .map((l) => l.slice(0, l.indexOf('=')))
+            .filter((l) => l !== 'le'),
+        );
+        expect(labelSets.length, row.name).toBeGreaterThan(0);
+        for (const labels of labelSets) expect(labels, row.name).toEqual(row.labels);
+        if (row.buckets === undefined) continue;
+        const les = [...text.matchAll(new RegExp(`^${row.name}_bucket\\{le="([^"]+)"`, 'gm'))].map((m) => m[1]);
+        expect([...new Set(les)], row.name).toEqual([...row.buckets.map(String), '+Inf']);
+      }
+    });
+  }
 });
