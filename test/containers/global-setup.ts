@@ -94,8 +94,10 @@ function neededStandins(): Standin[] {
 }
 
 /** Removes the images of this run (its namespace); the stand-ins stay, cached for the next run. */
-async function removeRunImages(namespace: string): Promise<void> {
-  // Filtered: podman 4.3's plain `podman images` fails while a local manifest list exists (containers/podman#19757).
+async function removeRunImages(namespace: string, manifestLists: string[]): Promise<void> {
+  // podman 4.3's `podman images`, filtered or not, fails while a local manifest list exists
+  // (containers/podman#19757): the lists build-image.mjs made go first, by name, then the listing works.
+  for (const list of manifestLists) await podman(['manifest', 'rm', list]);
   const list = await podman(['images', '--filter', `reference=${namespace}/*`, '--format', '{{.Repository}}:{{.Tag}}']);
   const tags = list.stdout.split('\n').filter((t) => t.startsWith(`${namespace}/`));
   for (const tag of tags) await podman(['manifest', 'rm', tag]);
@@ -136,5 +138,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     env: { ...process.env, FWATCHDOG_BUILDER: 'podman' },
   });
   lap(`watchdog image ${watchdogTag} built (a manifest list of linux/amd64 and linux/arm64)`, t);
-  return () => removeRunImages(namespace);
+  // build-image.mjs makes two lists: the tag asked for and <repository>:<package version>.
+  const version = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+  return () => removeRunImages(namespace, [watchdogTag, `${namespace}/watchdog:${version}`]);
 }
