@@ -1,5 +1,5 @@
 // The benchmark suite: runs the scenarios, prints one table and writes it as JSON.
-// Usage: npm run bench [-- <scenario>...]  (scenarios: http, http-stream, inproc, fork, stream-big, startup, rss-after-load) [--duration <s>] [--out <file>] [--startup-runs <n>] [--stream-mib <n>] [--spawn-fallback] [--tracing]
+// Usage: npm run bench [-- <scenario>...]  (scenarios: http, http-stream, inproc, fork, stream-big, startup, rss-after-load, cold-listen) [--duration <s>] [--out <file>] [--startup-runs <n>] [--stream-mib <n>] [--spawn-fallback] [--tracing]
 // --tracing: http and inproc also run fwatchdog exporting a span per request to a local OTLP receiver, beside it untraced.
 // Env: BENCH_DURATION (seconds per scenario, default 20), REF_WATCHDOG (another watchdog binary to compare with).
 import console from 'node:console';
@@ -15,8 +15,9 @@ import { inproc } from './scenarios/inproc.mjs';
 import { rssAfterLoad } from './scenarios/rss-after-load.mjs';
 import { startup } from './scenarios/startup.mjs';
 import { streamBig } from './scenarios/stream-big.mjs';
+import { coldListen } from './scenarios/cold-listen.mjs';
 
-const SCENARIOS = [http, httpStream, inproc, fork, streamBig, startup, rssAfterLoad];
+const SCENARIOS = [http, httpStream, inproc, fork, streamBig, startup, rssAfterLoad, coldListen];
 
 function usage(message) {
   console.error(
@@ -153,7 +154,13 @@ function addRatios(scenario, list) {
   }
 }
 
-const UNITS = { reqPerSec: 'req/s', mbPerSec: 'MB/s', startupMs: 'ms', settledRssMb: 'MB settled' };
+const UNITS = {
+  reqPerSec: 'req/s',
+  mbPerSec: 'MB/s',
+  startupMs: 'ms',
+  listenMs: 'ms to listen',
+  settledRssMb: 'MB settled',
+};
 const fmt = (n, digits = 0) =>
   n === undefined || Number.isNaN(n)
     ? ''
@@ -193,7 +200,7 @@ for (const r of rows) {
           .split('\n')[0]
           .replace(/ before answering.*$/, '')
           .slice(0, 60)}`
-      : `${fmt(value, r.metric === 'startupMs' ? 1 : 0)} ${UNITS[r.metric] ?? ''}`,
+      : `${fmt(value, r.metric === 'startupMs' || r.metric === 'listenMs' ? 1 : 0)} ${UNITS[r.metric] ?? ''}`,
     ...(withCpu ? [fmt(r.cpuMs, 1)] : []),
     fmt(r.p50Ms, 1),
     fmt(r.p99Ms, 1),

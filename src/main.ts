@@ -20,10 +20,26 @@ function flag(args: string[], name: string): boolean {
   return args.includes(`-${name}`) || args.includes(`--${name}`);
 }
 
+/** The variable the portable launcher hands its early-bound listening socket in (scripts/portable/launcher.c). */
+const LISTEN_FD_VAR = 'FWATCHDOG_LISTEN_FD';
+
 function ownEnv(): Record<string, string> {
   const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(process.env)) if (v !== undefined) env[k] = v;
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && k !== LISTEN_FD_VAR) env[k] = v;
   return env;
+}
+
+/**
+ * The launcher's listening socket, taken out of the environment: no process the watchdog starts sees the
+ * variable. Node makes the socket close-on-exec when boot listens on it (test/e2e/launcher-listen.test.ts
+ * checks that no function or upstream inherits it).
+ */
+function takeListenFd(): number | undefined {
+  const value = process.env[LISTEN_FD_VAR];
+  delete process.env[LISTEN_FD_VAR];
+  if (value === undefined || !/^[0-9]{1,9}$/.test(value)) return undefined;
+  const fd = Number(value);
+  return fd > 2 ? fd : undefined;
 }
 
 async function main(): Promise<void> {
@@ -104,6 +120,7 @@ async function main(): Promise<void> {
     reaper: process.pid === 1 ? () => loadReaper(logger, addonInput) : undefined,
     spawn: MODE_TABLE[config.mode].forks ? () => loadSpawner(logger, addonInput) : undefined,
   };
+  const listenFd = takeListenFd();
   if (config.mode === 'inproc') flushFunctionOutput = routeFunctionOutput(logger, config.logBufferSize);
   // OpenTelemetry export: its SDK (the otel chunk) loads only when an OTLP endpoint is set (docs/tracing.md).
   const tracesUrl = tracesUrlOf(config);
@@ -121,7 +138,7 @@ async function main(): Promise<void> {
     logger.info(`Tracing: a span per request to ${tracesUrl} (service.name ${serviceName})`);
   }
 
-  await run(config, env, logger, exit, addons, tracer);
+  await run(config, env, logger, exit, addons, tracer, listenFd);
 }
 
 /** How long after boot the work not needed for the first /_/ready is done (the addons). */
@@ -155,6 +172,7 @@ async function run(
   exitNow: (code: number) => never,
   addons: Addons,
   tracer: CallTracer | undefined,
+  listenFd: number | undefined,
 ): Promise<void> {
   // With tracing on, a planned exit first exports what is queued (bounded): a collector that is down costs at most TRACE_FLUSH_MS.
   const exit = (code: number): void => {
@@ -235,6 +253,7 @@ async function run(
       reclaim: createStreamReclaim(youngGenerationGc(gc)),
       ...(addons.spawn ? { spawnAddon: addons.spawn } : {}),
       ...(tracer ? { tracer } : {}),
+      ...(listenFd !== undefined ? { listenFd } : {}),
     });
   } catch (err) {
     logger.error(err instanceof StartupError ? err.message : `start-up failed: ${String((err as Error).stack ?? err)}`);

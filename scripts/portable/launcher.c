@@ -13,7 +13,16 @@
  * Before that it checks that the loader and fwatchdog-bin are built for its own CPU architecture (the ELF
  * header's e_machine): a folder mixed from two builds (x86-64 and arm64) fails with a message naming both,
  * instead of the kernel's bare "exec format error".
+ *
+ * Started with no arguments (the watchdog itself, not --version or --run-healthcheck), it binds the
+ * watchdog's port first (`port`, default 8080; [::] dual-stack, else 0.0.0.0, as Node's listen(port) does)
+ * and hands the listening socket to the watchdog as FWATCHDOG_LISTEN_FD: the kernel queues connections from
+ * the first millisecond after exec, while Node boots (about 100 ms after a cold start), instead of refusing
+ * them. Anything unexpected (a port that is not a plain number, a bind that fails) binds nothing: the
+ * watchdog then listens itself and reports the problem as usual. docs/running-on-openfaas.md.
  */
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -72,6 +81,37 @@ static int check_machine(const char *path, const char *dir) {
   return 126;
 }
 
+/* The listening socket on `port` (not close-on-exec: it must survive the exec), or -1. */
+static int listen_early(void) {
+  const char *value = getenv("port");
+  long port = 8080;
+  if (value != NULL) {
+    char *end;
+    if (*value < '0' || *value > '9') return -1;
+    port = strtol(value, &end, 10);
+    if (*end != '\0' || port < 1 || port > 65535) return -1;
+  }
+  const int one = 1;
+  int fd = socket(AF_INET6, SOCK_STREAM, 0);
+  if (fd >= 0) {
+    struct sockaddr_in6 any6 = {.sin6_family = AF_INET6, .sin6_port = htons((unsigned short)port), .sin6_addr = IN6ADDR_ANY_INIT};
+    const int zero = 0;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) == 0 &&
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero) == 0 &&
+        bind(fd, (struct sockaddr *)&any6, sizeof any6) == 0 && listen(fd, 511) == 0)
+      return fd;
+    close(fd);
+  }
+  fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return -1;
+  struct sockaddr_in any4 = {.sin_family = AF_INET, .sin_port = htons((unsigned short)port), .sin_addr = {htonl(INADDR_ANY)}};
+  if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) == 0 &&
+      bind(fd, (struct sockaddr *)&any4, sizeof any4) == 0 && listen(fd, 511) == 0)
+    return fd;
+  close(fd);
+  return -1;
+}
+
 static int own_dir(const char *argv0, char *dir, size_t size) {
   ssize_t n = readlink("/proc/self/exe", dir, size - 1);
   if (n > 0) {
@@ -103,6 +143,16 @@ int main(int argc, char **argv) {
   int bad = check_machine(binary, dir);
   if (bad == 0) bad = check_machine(loader, dir);
   if (bad != 0) return bad;
+
+  unsetenv("FWATCHDOG_LISTEN_FD"); /* only ever this launcher's own */
+  if (argc == 1) {
+    int fd = listen_early();
+    char number[16];
+    if (fd >= 0) {
+      snprintf(number, sizeof number, "%d", fd);
+      if (setenv("FWATCHDOG_LISTEN_FD", number, 1) != 0) close(fd);
+    }
+  }
 
   /* loader, 6 options, the binary, the arguments, NULL */
   char **args = calloc((size_t)argc + 9, sizeof *args);

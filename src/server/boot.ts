@@ -14,7 +14,8 @@ import { resolveModuleFile, resolveProgram } from '../process/resolve-program.js
 import type { RequestGuard } from '../auth/request-guard.js';
 import type { CallTracer } from '../trace/tracing.js';
 import { createWatchdog, type Watchdog } from './create-watchdog.js';
-import { createServer as createNetServer } from 'node:net';
+import { closeSync } from 'node:fs';
+import { createServer as createNetServer, type Server as NetServer } from 'node:net';
 import { listenOn } from './metrics-server.js';
 import type { EarlyListener } from './watchdog-api.js';
 
@@ -39,6 +40,8 @@ export interface BootOptions {
   /** Given to the mode: collects the chunks of long streams as they go. */
   reclaim?: StreamReclaim;
   guard?: RequestGuard;
+  /** The listening socket the portable launcher bound on `port` before Node started, close-on-exec (main.ts). */
+  listenFd?: number;
   /** OpenTelemetry export, loaded by main.ts when an OTLP endpoint is set. */
   tracer?: CallTracer;
   /**
@@ -92,7 +95,8 @@ export async function bootWatchdog(options: BootOptions): Promise<Booted> {
   const early: EarlyListener = { server: createNetServer({ pauseOnConnect: true }), pending: [] };
   early.server.on('connection', (socket) => early.pending.push(socket));
   try {
-    await listenOn(early.server, config.port, 'port');
+    if (options.listenFd === undefined || !(await adoptListener(early.server, options.listenFd, config.port)))
+      await listenOn(early.server, config.port, 'port');
   } catch (err) {
     throw new StartupError((err as Error).message, 1);
   }
@@ -103,6 +107,37 @@ export async function bootWatchdog(options: BootOptions): Promise<Booted> {
     for (const socket of early.pending) socket.destroy();
     throw err;
   }
+}
+
+/**
+ * Listens on the socket the portable launcher bound before Node started (scripts/portable/launcher.c), if it
+ * is a listening TCP socket on `port`; else closes it (false), and the caller listens itself.
+ */
+function adoptListener(server: NetServer, fd: number, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const giveUp = (): void => {
+      server.off('error', giveUp);
+      if (server.listening) server.close();
+      else
+        try {
+          closeSync(fd);
+        } catch {
+          // Already closed by the failed listen.
+        }
+      resolve(false);
+    };
+    server.once('error', giveUp);
+    try {
+      server.listen({ fd }, () => {
+        server.off('error', giveUp);
+        const address = server.address();
+        if (typeof address === 'object' && address !== null && address.port === port) resolve(true);
+        else giveUp();
+      });
+    } catch {
+      giveUp();
+    }
+  });
 }
 
 async function bootListening(

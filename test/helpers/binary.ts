@@ -65,9 +65,9 @@ function killGroup(pid: number): void {
  */
 export async function startBinary(
   env: Record<string, string>,
-  options: { args?: string[]; cwd?: string; listenMs?: number } = {},
+  options: { args?: string[]; cwd?: string; listenMs?: number; executable?: string } = {},
 ): Promise<RunningBinary> {
-  const child = spawn(BINARY, options.args ?? [], {
+  const child = spawn(options.executable ?? BINARY, options.args ?? [], {
     env: { port: '0', metrics_port: '0', ...env },
     cwd: options.cwd ?? ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
