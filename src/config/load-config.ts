@@ -1,7 +1,15 @@
 // Turns an environment map into a validated WatchdogConfig, row by row of the variable table, listing every problem at once.
 import { splitCommandLine } from './argv.js';
 import { Invalid } from './parsers.js';
-import { VARIABLES, type CgiEnv, type LogFormat, type Mode, type OtlpProtocol, type Variable } from './variables.js';
+import {
+  VARIABLES,
+  type CgiEnv,
+  type LogFormat,
+  type Mode,
+  type OtlpProtocol,
+  type TracesSampler,
+  type Variable,
+} from './variables.js';
 
 export interface WatchdogConfig {
   mode: Mode;
@@ -39,6 +47,9 @@ export interface WatchdogConfig {
   otlpProtocol: OtlpProtocol;
   otelServiceName: string | undefined;
   otelResourceAttributes: string | undefined;
+  /** OTEL_TRACES_SAMPLER and its argument: checked here, applied by the SDK (which reads them itself). */
+  otelTracesSampler: TracesSampler;
+  otelTracesSamplerArg: number | undefined;
   logFormat: LogFormat;
   maxBodyBytes: number;
   /** Largest body serializing, classic and http_buffer_req_body hold in memory (413 over it); 0 = unlimited. */

@@ -80,6 +80,17 @@ export function oneOf<T extends string>(values: readonly T[]): Parser<T> {
   };
 }
 
+/** A number from 0 to 1 (a sampling ratio). */
+export const ratio: Parser<number> = {
+  allowed: 'a number from 0 to 1',
+  parse(value, name) {
+    const n = /^\s*(\d+(\.\d*)?|\.\d+)\s*$/.test(value) ? Number(value) : NaN;
+    if (n >= 0 && n <= 1) return n;
+    return new Invalid(`${name}=${show(value)} is not valid: a sampling ratio is a number from 0 to 1`);
+  },
+  print: (v) => String(v),
+};
+
 export const text: Parser<string> = { allowed: 'any text', parse: (v) => v, print: (v) => v };
 
 /** A header name, compared in lower case. */

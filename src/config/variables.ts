@@ -10,6 +10,7 @@ import {
   bool,
   commandLine,
   otlpUrl,
+  ratio,
   duration,
   folder,
   headerName,
@@ -73,6 +74,16 @@ export type LogFormat = (typeof LOG_FORMATS)[number];
 /** OTEL_EXPORTER_OTLP_PROTOCOL values the exporter speaks. */
 export const OTLP_PROTOCOLS = ['http/json'] as const;
 export type OtlpProtocol = (typeof OTLP_PROTOCOLS)[number];
+/** The samplers the OpenTelemetry JS SDK builds from OTEL_TRACES_SAMPLER (it reads the variable itself). */
+export const TRACES_SAMPLERS = [
+  'parentbased_always_on',
+  'parentbased_always_off',
+  'parentbased_traceidratio',
+  'always_on',
+  'always_off',
+  'traceidratio',
+] as const;
+export type TracesSampler = (typeof TRACES_SAMPLERS)[number];
 
 /** cgi_env: the originals' Http_* variables only, or also RFC 3875's meta-variables (docs/cgi.md). */
 export const CGI_ENVS = ['openfaas', 'rfc3875'] as const;
@@ -489,6 +500,21 @@ export const VARIABLES: readonly Variable[] = [
     default: undefined,
     defaultText: '(none)',
     help: 'key=value,... resource attributes of the exported spans (W3C Baggage-style, values percent-encoded)',
+  }),
+  row({
+    name: 'OTEL_TRACES_SAMPLER',
+    key: 'otelTracesSampler',
+    parse: oneOf(TRACES_SAMPLERS),
+    default: 'parentbased_always_on',
+    help: "which requests get a span exported: parentbased_* follow the caller's traceparent sampled flag, *traceidratio keeps OTEL_TRACES_SAMPLER_ARG of them (checked here; the SDK applies it)",
+  }),
+  row({
+    name: 'OTEL_TRACES_SAMPLER_ARG',
+    key: 'otelTracesSamplerArg',
+    parse: ratio,
+    default: undefined,
+    defaultText: '1 (every trace)',
+    help: 'the ratio of traces the *traceidratio samplers keep, 0 to 1',
   }),
   row({ name: 'TMPDIR', key: 'tmpDir', parse: folder, default: '/tmp', help: 'folder of the lock file .lock' }),
 ];

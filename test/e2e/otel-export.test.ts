@@ -138,6 +138,32 @@ describe('spans', () => {
     expect(accessLines(wd)[0]).toMatchObject({ trace_id: span.traceId, span_id: span.spanId });
   });
 
+  it('OTEL_TRACES_SAMPLER applies: parentbased_always_on follows an unsampled caller, always_off exports nothing', async () => {
+    const receiver = await startOtlpReceiver();
+    const { wd } = await startTraced('streaming', { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, ...FAST_EXPORT });
+    // The default sampler: a caller that did not sample (flags 00) gets no span; one that did, a span.
+    await send(`${wd.url}/`, {
+      headers: { 'X-Call-Id': 'unsampled', traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00' },
+    });
+    await send(`${wd.url}/`, {
+      headers: { 'X-Call-Id': 'sampled', traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4737-00f067aa0ba902b7-01' },
+    });
+    await spanOf(receiver, (s) => s.attributes['fwatchdog.call_id'] === 'sampled', 'the sampled call');
+    expect(receiver.spans.some((s) => s.attributes['fwatchdog.call_id'] === 'unsampled')).toBe(false);
+
+    const off = await startOtlpReceiver();
+    const { wd: quiet } = await startTraced('streaming', {
+      OTEL_EXPORTER_OTLP_ENDPOINT: off.url,
+      OTEL_TRACES_SAMPLER: 'always_off',
+      ...FAST_EXPORT,
+    });
+    for (let i = 0; i < 3; i++)
+      expect((await send(`${quiet.url}/`, { headers: { 'X-Call-Id': `off-${i}` } })).status).toBe(200);
+    // Give the 50 ms batch delay a few rounds: nothing may arrive.
+    await new Promise((r) => setTimeout(r, 300));
+    expect(off.spans).toEqual([]);
+  });
+
   it('refusals are spans with their reason: 413 body too large, 429 max_inflight, 504 exec_timeout', async () => {
     const receiver = await startOtlpReceiver();
     const { wd } = await startTraced('streaming', {

@@ -35,6 +35,22 @@ describe('OpenTelemetry configuration', () => {
     );
   });
 
+  it('OTEL_TRACES_SAMPLER and its ratio are checked at start-up (the SDK applies them)', () => {
+    expect(ok({ fprocess: 'cat' }).otelTracesSampler).toBe('parentbased_always_on');
+    const set = ok({
+      fprocess: 'cat',
+      OTEL_TRACES_SAMPLER: 'parentbased_traceidratio',
+      OTEL_TRACES_SAMPLER_ARG: '0.1',
+    });
+    expect([set.otelTracesSampler, set.otelTracesSamplerArg]).toEqual(['parentbased_traceidratio', 0.1]);
+    const bad = problems({ fprocess: 'cat', OTEL_TRACES_SAMPLER: 'sometimes', OTEL_TRACES_SAMPLER_ARG: '10%' }).join(
+      '\n',
+    );
+    expect(bad).toMatch(/OTEL_TRACES_SAMPLER=.*use one of parentbased_always_on/);
+    expect(bad).toMatch(/OTEL_TRACES_SAMPLER_ARG=.*a number from 0 to 1/);
+    expect(problems({ fprocess: 'cat', OTEL_TRACES_SAMPLER_ARG: '1.5' }).join('\n')).toMatch(/OTEL_TRACES_SAMPLER_ARG/);
+  });
+
   it('service.name: OTEL_SERVICE_NAME, else OTEL_RESOURCE_ATTRIBUTES, else the function program or its script', () => {
     expect(serviceNameOf(ok({ fprocess: 'cat', OTEL_SERVICE_NAME: 'figlet' }))).toBe('figlet');
     expect(serviceNameOf(ok({ fprocess: 'cat', OTEL_RESOURCE_ATTRIBUTES: 'team=a,service.name=my%20fn' }))).toBe(
